@@ -1,0 +1,252 @@
+//! Runs real `clearline-node` processes for tests: on free ports, with their output in a log
+//! file, and always stopped, whether the test passes, fails or is itself killed.
+
+use clearline_client::NodeRpc;
+use std::{
+	fs::File,
+	future::Future,
+	io::{BufRead, BufReader},
+	net::TcpListener,
+	os::unix::process::{CommandExt, ExitStatusExt},
+	path::{Path, PathBuf},
+	process::{Child, Command, ExitStatus, Stdio},
+	time::{Duration, Instant},
+};
+
+/// A port nobody listens on right now. The OS hands out ephemeral ports in rotation, so the
+/// port stays free until the node binds it in all but pathological cases.
+pub fn free_port() -> u16 {
+	TcpListener::bind("127.0.0.1:0")
+		.and_then(|l| l.local_addr())
+		.expect("binding an ephemeral port on loopback")
+		.port()
+}
+
+/// A running `clearline-node`.
+pub struct NodeProcess {
+	name: String,
+	binary: PathBuf,
+	args: Vec<String>,
+	child: Option<Child>,
+	log_path: PathBuf,
+	pub rpc_port: u16,
+	pub p2p_port: u16,
+	// Kept for the node's lifetime: holds the log (and, for `--base-path` users, the chain).
+	_dir: tempfile::TempDir,
+}
+
+impl NodeProcess {
+	/// Starts `binary` with `args` plus `--rpc-port`, `--port`, no Prometheus and no telemetry.
+	/// `args` may contain `{dir}`, replaced by a directory that lives as long as this value, and
+	/// `{p2p_port}`, replaced by the node's p2p port.
+	pub fn start(name: &str, binary: &Path, args: &[&str]) -> Self {
+		let dir = tempfile::Builder::new()
+			.prefix(&format!("clearline-{name}-"))
+			.tempdir()
+			.expect("creating a temporary directory");
+		let rpc_port = free_port();
+		let p2p_port = free_port();
+		let dir_str = dir.path().to_str().expect("temp paths are UTF-8").to_string();
+		let mut args: Vec<String> = args
+			.iter()
+			.map(|a| a.replace("{dir}", &dir_str).replace("{p2p_port}", &p2p_port.to_string()))
+			.collect();
+		args.extend([
+			"--rpc-port".into(),
+			rpc_port.to_string(),
+			"--port".into(),
+			p2p_port.to_string(),
+			"--no-prometheus".into(),
+			"--no-telemetry".into(),
+		]);
+		let mut node = Self {
+			name: name.into(),
+			binary: binary.into(),
+			args,
+			child: None,
+			log_path: dir.path().join(format!("{name}.log")),
+			rpc_port,
+			p2p_port,
+			_dir: dir,
+		};
+		node.spawn();
+		node
+	}
+
+	fn spawn(&mut self) {
+		let log = File::options()
+			.create(true)
+			.append(true)
+			.open(&self.log_path)
+			.expect("opening the node's log file");
+		let mut command = Command::new(&self.binary);
+		command
+			.args(&self.args)
+			.stdin(Stdio::null())
+			.stdout(log.try_clone().expect("cloning a file handle"))
+			.stderr(log);
+		// If the test process dies without unwinding (SIGKILL, abort), the kernel kills the
+		// node too, so no node outlives its test.
+		unsafe {
+			command.pre_exec(|| {
+				if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+					return Err(std::io::Error::last_os_error());
+				}
+				Ok(())
+			});
+		}
+		let child = command
+			.spawn()
+			.unwrap_or_else(|e| panic!("starting {} ({}): {e}", self.name, self.binary.display()));
+		self.child = Some(child);
+	}
+
+	pub fn name(&self) -> &str {
+		&self.name
+	}
+
+	pub fn rpc_url(&self) -> String {
+		format!("ws://127.0.0.1:{}", self.rpc_port)
+	}
+
+	pub fn pid(&self) -> Option<u32> {
+		self.child.as_ref().map(|c| c.id())
+	}
+
+	/// Connects to the node's RPC, retrying until it answers or `timeout` passes (a debug
+	/// build takes a while to compile the runtime before it opens the port).
+	pub async fn rpc(&mut self, timeout: Duration) -> NodeRpc {
+		let url = self.rpc_url();
+		let deadline = Instant::now() + timeout;
+		loop {
+			self.assert_running();
+			match NodeRpc::connect(&url, Duration::from_secs(10)).await {
+				Ok(rpc) if rpc.genesis_hash().await.is_ok() => return rpc,
+				_ if Instant::now() >= deadline => panic!(
+					"{}: RPC at {url} did not answer within {timeout:?}\n{}",
+					self.name,
+					self.log_tail(40)
+				),
+				_ => tokio::time::sleep(Duration::from_millis(250)).await,
+			}
+		}
+	}
+
+	/// Panics (with the log) if the node has exited.
+	pub fn assert_running(&mut self) {
+		if let Some(child) = self.child.as_mut() {
+			if let Ok(Some(status)) = child.try_wait() {
+				panic!("{} exited early with {status}\n{}", self.name, self.log_tail(60));
+			}
+		}
+	}
+
+	/// SIGTERM, then waits for the process to exit (SIGKILL after `grace`). Returns how it
+	/// ended.
+	pub fn stop(&mut self, grace: Duration) -> ExitStatus {
+		let mut child = self.child.take().expect("stop called on a node that is not running");
+		unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+		let deadline = Instant::now() + grace;
+		loop {
+			if let Some(status) = child.try_wait().expect("waiting for the node") {
+				return status;
+			}
+			if Instant::now() >= deadline {
+				let _ = child.kill();
+				return child.wait().expect("waiting for the killed node");
+			}
+			std::thread::sleep(Duration::from_millis(50));
+		}
+	}
+
+	/// SIGKILL, as in a crash or a power cut; returns once the process is gone.
+	pub fn kill(&mut self) {
+		if let Some(mut child) = self.child.take() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+
+	/// Starts the node again with the same arguments, ports and directory.
+	pub fn restart(&mut self) {
+		assert!(self.child.is_none(), "restart of {} while it runs", self.name);
+		self.spawn();
+	}
+
+	/// The last `lines` lines the node logged, for failure messages.
+	pub fn log_tail(&self, lines: usize) -> String {
+		let Ok(file) = File::open(&self.log_path) else { return String::new() };
+		let all: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
+		let from = all.len().saturating_sub(lines);
+		format!("--- last {} lines of {} ---\n{}", all.len() - from, self.name, all[from..].join("\n"))
+	}
+}
+
+impl Drop for NodeProcess {
+	fn drop(&mut self) {
+		self.kill();
+	}
+}
+
+/// Whether `status` is a clean exit (code 0, not ended by a signal).
+pub fn exited_cleanly(status: ExitStatus) -> bool {
+	status.success() && status.signal().is_none()
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+	F: FnMut() -> Fut,
+	Fut: Future<Output = Option<T>>,
+{
+	let deadline = Instant::now() + timeout;
+	loop {
+		if let Some(value) = check().await {
+			return value;
+		}
+		if Instant::now() >= deadline {
+			panic!("timed out after {timeout:?} waiting for {what}");
+		}
+		tokio::time::sleep(Duration::from_millis(200)).await;
+	}
+}
+
+/// Waits until the node's finalized block number is at least `number`; returns it.
+pub async fn wait_finalized(rpc: &NodeRpc, number: u32, timeout: Duration) -> u32 {
+	wait_for(timeout, &format!("block #{number} finalized at {}", rpc.url()), || async {
+		match rpc.finalized().await {
+			Ok((n, _)) if n >= number => Some(n),
+			_ => None,
+		}
+	})
+	.await
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn free_ports_are_bindable() {
+		let port = free_port();
+		assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+	}
+
+	#[test]
+	fn a_stopped_process_is_reaped_and_a_dropped_one_killed() {
+		let mut sleeper = NodeProcess::start("sleep", Path::new("/bin/sleep"), &["30"]);
+		// `sleep` rejects the node flags appended to its arguments and exits at once with an
+		// error, which `stop` reports as it is.
+		std::thread::sleep(Duration::from_millis(300));
+		let status = sleeper.stop(Duration::from_secs(5));
+		assert!(!exited_cleanly(status));
+		assert!(sleeper.pid().is_none());
+
+		let pid = {
+			let shell = NodeProcess::start("sh", Path::new("/bin/sh"), &["-c", "sleep 30", "sh"]);
+			shell.pid().unwrap()
+		};
+		// Dropped: the process must be gone (kill(pid, 0) fails with ESRCH once reaped).
+		assert_eq!(unsafe { libc::kill(pid as i32, 0) }, -1);
+	}
+}
