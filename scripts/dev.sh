@@ -9,4 +9,5 @@ scripts/setup.sh
 echo "[dev] building clearline-node (first build: see README 'Build cost')"
 cargo build --locked -p clearline-node
 echo "[dev] starting the dev chain: JSON-RPC on ws://127.0.0.1:9944 and http://127.0.0.1:9944"
-exec "$CARGO_TARGET_DIR/debug/clearline-node" --dev "$@"
+# The manual-seal engine logs every sealed block twice at info level; keep one line a block.
+exec "$CARGO_TARGET_DIR/debug/clearline-node" --dev -lsc_consensus_manual_seal::rpc=warn "$@"

@@ -136,6 +136,12 @@ impl NodeRpc {
 		Ok(value.map(|b| b.0))
 	}
 
+	/// The runtime's SCALE-encoded metadata (`state_getMetadata`), as standard clients read it.
+	pub async fn metadata(&self) -> Result<Vec<u8>> {
+		let bytes: Bytes = self.client.request("state_getMetadata", rpc_params![]).await?;
+		Ok(bytes.0)
+	}
+
 	/// This node's libp2p peer id.
 	pub async fn local_peer_id(&self) -> Result<String> {
 		Ok(self.client.request("system_localPeerId", rpc_params![]).await?)

@@ -20,6 +20,11 @@ async fn dev_chain_finalizes_blocks_and_a_signed_transfer() {
 	// Blocks are produced and finalized on their own.
 	wait_finalized(&rpc, 3, Duration::from_secs(60)).await;
 
+	// Metadata as standard clients read it: the "meta" magic, then a version they know (14+).
+	let metadata = rpc.metadata().await.unwrap();
+	assert_eq!(&metadata[..4], b"meta");
+	assert!(metadata[4] >= 14, "metadata version {}", metadata[4]);
+
 	let alice = Signer::from_uri("//Alice").unwrap();
 	// A fresh account, so that the balance check proves this very transfer arrived.
 	let receiver = Signer::from_uri("//clearline-dev-test-receiver").unwrap().account_id();

@@ -10,8 +10,13 @@ const STARTUP: Duration = Duration::from_secs(180);
 /// Time allowed for finality to advance a few blocks (1 s blocks) on a loaded 2-core machine.
 const PROGRESS: Duration = Duration::from_secs(90);
 
-fn validator(name: &str, bootnode: Option<&str>) -> NodeProcess {
+/// A validator with a fixed p2p identity (validators do not generate one on their own, so that
+/// an operator never loses the peer id others have configured).
+fn validator(name: &str, node_key: u8, bootnode: Option<&str>) -> NodeProcess {
+	let node_key = format!("{node_key:064x}");
 	let mut args = vec![
+		"--node-key",
+		&node_key,
 		"--chain",
 		"local",
 		"--base-path",
@@ -33,7 +38,7 @@ fn validator(name: &str, bootnode: Option<&str>) -> NodeProcess {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn four_validators_finalize_with_one_down_and_it_catches_up() {
-	let mut alice = validator("alice", None);
+	let mut alice = validator("alice", 1, None);
 	let alice_rpc = alice.rpc(STARTUP).await;
 	let alice_addr = format!(
 		"/ip4/127.0.0.1/tcp/{}/p2p/{}",
@@ -41,7 +46,10 @@ async fn four_validators_finalize_with_one_down_and_it_catches_up() {
 		alice_rpc.local_peer_id().await.unwrap()
 	);
 	let mut others: Vec<NodeProcess> =
-		["bob", "charlie", "dave"].iter().map(|n| validator(n, Some(&alice_addr))).collect();
+		[("bob", 2), ("charlie", 3), ("dave", 4)]
+			.iter()
+			.map(|(name, key)| validator(name, *key, Some(&alice_addr)))
+			.collect();
 	for node in others.iter_mut() {
 		node.rpc(STARTUP).await;
 	}

@@ -36,7 +36,8 @@ pub struct NodeProcess {
 }
 
 impl NodeProcess {
-	/// Starts `binary` with `args` plus `--rpc-port`, `--port`, no Prometheus and no telemetry.
+	/// Starts `binary` with `args` plus `--rpc-port`, `--port` (unless `args` has
+	/// `--listen-addr`), no Prometheus and no telemetry.
 	/// `args` may contain `{dir}`, replaced by a directory that lives as long as this value, and
 	/// `{p2p_port}`, replaced by the node's p2p port.
 	pub fn start(name: &str, binary: &Path, args: &[&str]) -> Self {
@@ -51,14 +52,12 @@ impl NodeProcess {
 			.iter()
 			.map(|a| a.replace("{dir}", &dir_str).replace("{p2p_port}", &p2p_port.to_string()))
 			.collect();
-		args.extend([
-			"--rpc-port".into(),
-			rpc_port.to_string(),
-			"--port".into(),
-			p2p_port.to_string(),
-			"--no-prometheus".into(),
-			"--no-telemetry".into(),
-		]);
+		args.extend(["--rpc-port".into(), rpc_port.to_string()]);
+		// `--listen-addr` replaces `--port` (the node refuses both).
+		if !args.iter().any(|a| a == "--listen-addr") {
+			args.extend(["--port".into(), p2p_port.to_string()]);
+		}
+		args.extend(["--no-prometheus".into(), "--no-telemetry".into()]);
 		let mut node = Self {
 			name: name.into(),
 			binary: binary.into(),
