@@ -72,8 +72,9 @@ impl Signer {
 		tip: u128,
 	) -> UncheckedExtrinsic {
 		let (era, era_hash) = match mortality {
-			Mortality::Mortal { period, number, hash } =>
-				(Era::mortal(period, number.into()), hash),
+			Mortality::Mortal { period, number, hash } => {
+				(Era::mortal(period, number.into()), hash)
+			}
 			Mortality::Immortal => (Era::Immortal, ctx.genesis_hash),
 		};
 		let extension: TxExtension = (
@@ -149,15 +150,34 @@ mod tests {
 		assert_eq!(ext.5, frame_system::CheckNonce::<Runtime>::from(5));
 
 		let payload_for = |genesis: H256, era_hash: H256| {
-			let implicit = ((), ctx().spec_version, ctx().transaction_version, genesis, era_hash, (), (), (), None, ());
+			let implicit = (
+				(),
+				ctx().spec_version,
+				ctx().transaction_version,
+				genesis,
+				era_hash,
+				(),
+				(),
+				(),
+				None,
+				(),
+			);
 			SignedPayload::from_raw(call.clone(), ext.clone(), implicit).encode()
 		};
 		let public = sr25519::Public::from(alice.pair.public());
 		let ok = payload_for(ctx().genesis_hash, H256::repeat_byte(9));
 		assert!(sr25519::Pair::verify(&sig, &ok, &public));
 		// Another chain, or another mortality checkpoint, does not verify.
-		assert!(!sr25519::Pair::verify(&sig, &payload_for(H256::repeat_byte(8), H256::repeat_byte(9)), &public));
-		assert!(!sr25519::Pair::verify(&sig, &payload_for(ctx().genesis_hash, H256::repeat_byte(1)), &public));
+		assert!(!sr25519::Pair::verify(
+			&sig,
+			&payload_for(H256::repeat_byte(8), H256::repeat_byte(9)),
+			&public
+		));
+		assert!(!sr25519::Pair::verify(
+			&sig,
+			&payload_for(ctx().genesis_hash, H256::repeat_byte(1)),
+			&public
+		));
 	}
 
 	#[test]

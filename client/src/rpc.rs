@@ -86,7 +86,8 @@ impl NodeRpc {
 	}
 
 	pub async fn block_hash(&self, number: u32) -> Result<H256> {
-		let hash: Option<H256> = self.client.request("chain_getBlockHash", rpc_params![number]).await?;
+		let hash: Option<H256> =
+			self.client.request("chain_getBlockHash", rpc_params![number]).await?;
 		hash.ok_or_else(|| Error::NotFound(format!("block #{number}")))
 	}
 
@@ -129,10 +130,8 @@ impl NodeRpc {
 
 	/// The raw value at `key`, at block `at` or the best block.
 	pub async fn storage(&self, key: &[u8], at: Option<H256>) -> Result<Option<Vec<u8>>> {
-		let value: Option<Bytes> = self
-			.client
-			.request("state_getStorage", rpc_params![Bytes(key.to_vec()), at])
-			.await?;
+		let value: Option<Bytes> =
+			self.client.request("state_getStorage", rpc_params![Bytes(key.to_vec()), at]).await?;
 		Ok(value.map(|b| b.0))
 	}
 
@@ -140,6 +139,19 @@ impl NodeRpc {
 	pub async fn metadata(&self) -> Result<Vec<u8>> {
 		let bytes: Bytes = self.client.request("state_getMetadata", rpc_params![]).await?;
 		Ok(bytes.0)
+	}
+
+	/// Any JSON-RPC method, with positional parameters, decoded into `R`.
+	pub async fn call<R: serde::de::DeserializeOwned>(
+		&self,
+		method: &str,
+		params: Vec<serde_json::Value>,
+	) -> Result<R> {
+		let mut array = jsonrpsee::core::params::ArrayParams::new();
+		for p in params {
+			array.insert(p).map_err(|e| Error::bad("params", e))?;
+		}
+		Ok(self.client.request(method, array).await?)
 	}
 
 	/// This node's libp2p peer id.
@@ -175,21 +187,37 @@ impl NodeRpc {
 				seen.push(status.clone());
 				match status {
 					TxStatus::Finalized(block) => return Ok(block),
-					TxStatus::Dropped =>
-						return Err(Error::TxFailed { status: "dropped", detail: format!("{seen:?}") }),
-					TxStatus::Invalid =>
-						return Err(Error::TxFailed { status: "invalid", detail: format!("{seen:?}") }),
-					TxStatus::Usurped(by) =>
-						return Err(Error::TxFailed { status: "usurped", detail: format!("by {by:?}") }),
-					TxStatus::FinalityTimeout(block) =>
+					TxStatus::Dropped => {
+						return Err(Error::TxFailed {
+							status: "dropped",
+							detail: format!("{seen:?}"),
+						})
+					}
+					TxStatus::Invalid => {
+						return Err(Error::TxFailed {
+							status: "invalid",
+							detail: format!("{seen:?}"),
+						})
+					}
+					TxStatus::Usurped(by) => {
+						return Err(Error::TxFailed {
+							status: "usurped",
+							detail: format!("by {by:?}"),
+						})
+					}
+					TxStatus::FinalityTimeout(block) => {
 						return Err(Error::TxFailed {
 							status: "finality timeout",
 							detail: format!("in block {block:?}"),
-						}),
-					_ => {},
+						})
+					}
+					_ => {}
 				}
 			}
-			Err(Error::TxFailed { status: "unwatched", detail: "the node closed the subscription".into() })
+			Err(Error::TxFailed {
+				status: "unwatched",
+				detail: "the node closed the subscription".into(),
+			})
 		};
 		let block = tokio::time::timeout(timeout, follow)
 			.await
@@ -208,7 +236,10 @@ mod tests {
 		let parse = |s: &str| serde_json::from_str::<TxStatus>(s).unwrap();
 		assert_eq!(parse("\"ready\""), TxStatus::Ready);
 		assert_eq!(parse("\"invalid\""), TxStatus::Invalid);
-		assert_eq!(parse(&format!("{{\"inBlock\":\"{hash}\"}}")), TxStatus::InBlock(H256::repeat_byte(1)));
+		assert_eq!(
+			parse(&format!("{{\"inBlock\":\"{hash}\"}}")),
+			TxStatus::InBlock(H256::repeat_byte(1))
+		);
 		assert_eq!(
 			parse(&format!("{{\"finalized\":\"{hash}\"}}")),
 			TxStatus::Finalized(H256::repeat_byte(1))

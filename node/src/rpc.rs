@@ -17,7 +17,8 @@ pub struct FullDeps<C, P> {
 }
 
 /// `system_accountNextIndex` (nonce including the pool) and `payment_queryInfo` /
-/// `payment_queryFeeDetails`, which standard clients call to sign and price transactions.
+/// `payment_queryFeeDetails`, which standard clients call to sign and price transactions;
+/// `fx_quote`, `fx_rate` and `fx_rateById` for FX quotes.
 pub fn create_full<C, P>(
 	deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -28,14 +29,17 @@ where
 	C::Api: substrate_frame_rpc_system::AccountNonceApi<Block, AccountId, Nonce>,
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
+	C::Api: pallet_fx_rate_rpc::FxRateRuntimeApi<Block, AccountId>,
 	P: TransactionPool + 'static,
 {
+	use pallet_fx_rate_rpc::{FxRate, FxRateApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
 
 	let mut module = RpcModule::new(());
 	let FullDeps { client, pool } = deps;
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
-	module.merge(TransactionPayment::new(client).into_rpc())?;
+	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(FxRate::<C, Block, AccountId>::new(client).into_rpc())?;
 	Ok(module)
 }

@@ -11,7 +11,6 @@ use crate::cli::Sealing;
 use clearline_runtime::{apis::RuntimeApi, opaque::Block};
 use futures::{FutureExt, Stream, StreamExt};
 use sc_client_api::{Backend, BlockBackend, HeaderBackend};
-use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sc_consensus_aura::{ImportQueueParams, SlotProportion, StartAuraParams};
 use sc_consensus_grandpa::SharedVoterState;
 use sc_consensus_manual_seal::{
@@ -21,7 +20,9 @@ use sc_service::{error::Error as ServiceError, Configuration, TaskManager, WarpS
 use sc_telemetry::{Telemetry, TelemetryWorker};
 use sc_transaction_pool_api::OffchainTransactionPoolFactory;
 use sp_consensus_aura::{
-	sr25519::{AuthorityPair as AuraPair, AuthoritySignature as AuraSignature},
+	sr25519::{
+		AuthorityId as AuraId, AuthorityPair as AuraPair, AuthoritySignature as AuraSignature,
+	},
 	SlotDuration,
 };
 use sp_runtime::traits::Block as BlockT;
@@ -113,7 +114,7 @@ pub fn new_partial(config: &Configuration, sealing: Sealing) -> Result<Service, 
 				config.prometheus_registry(),
 			);
 			(queue, None)
-		},
+		}
 		Sealing::Aura => {
 			let (grandpa_block_import, grandpa_link) = sc_consensus_grandpa::block_import(
 				client.clone(),
@@ -123,18 +124,19 @@ pub fn new_partial(config: &Configuration, sealing: Sealing) -> Result<Service, 
 				telemetry.as_ref().map(|x| x.handle()),
 			)?;
 			let cidp_client = client.clone();
-			let queue =
-				sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(ImportQueueParams {
+			let queue = sc_consensus_aura::import_queue::<AuraPair, _, _, _, _, _>(
+				ImportQueueParams {
 					block_import: grandpa_block_import.clone(),
 					justification_import: Some(Box::new(grandpa_block_import.clone())),
 					client: client.clone(),
 					create_inherent_data_providers: move |parent_hash, _| {
 						let cidp_client = cidp_client.clone();
 						async move {
-							let slot_duration = sc_consensus_aura::standalone::slot_duration_at::<AuraId, _, _>(
-								&*cidp_client,
-								parent_hash,
-							)?;
+							let slot_duration = sc_consensus_aura::standalone::slot_duration_at::<
+								AuraId,
+								_,
+								_,
+							>(&*cidp_client, parent_hash)?;
 							let timestamp = sp_timestamp::InherentDataProvider::from_system_time();
 							let slot = sp_consensus_aura::inherents::InherentDataProvider::from_timestamp_and_slot_duration(
 								*timestamp,
@@ -148,9 +150,10 @@ pub fn new_partial(config: &Configuration, sealing: Sealing) -> Result<Service, 
 					check_for_equivocation: Default::default(),
 					telemetry: telemetry.as_ref().map(|x| x.handle()),
 					compatibility_mode: Default::default(),
-				})?;
+				},
+			)?;
 			(queue, Some((grandpa_block_import, grandpa_link)))
-		},
+		}
 	};
 
 	Ok(sc_service::PartialComponents {
@@ -307,15 +310,18 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 					let client = cidp_client.clone();
 					async move {
 						let parent_slot = parent_slot(&*client, parent_hash)?;
-						let timestamp = next_block_timestamp(now_millis(), parent_slot, slot_duration);
+						let timestamp =
+							next_block_timestamp(now_millis(), parent_slot, slot_duration);
 						Ok(sp_timestamp::InherentDataProvider::new(timestamp.into()))
 					}
 				},
 			});
-			task_manager
-				.spawn_essential_handle()
-				.spawn_blocking("manual-seal", Some("block-authoring"), sealing_task);
-		},
+			task_manager.spawn_essential_handle().spawn_blocking(
+				"manual-seal",
+				Some("block-authoring"),
+				sealing_task,
+			);
+		}
 		(Sealing::Aura, Some((block_import, grandpa_link))) => {
 			if role.is_authority() {
 				let aura = sc_consensus_aura::start_aura::<AuraPair, _, _, _, _, _, _, _, _, _, _>(
@@ -345,9 +351,11 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 					},
 				)?;
 				// Authoring is essential: if it fails, the node stops rather than idling.
-				task_manager
-					.spawn_essential_handle()
-					.spawn_blocking("aura", Some("block-authoring"), aura);
+				task_manager.spawn_essential_handle().spawn_blocking(
+					"aura",
+					Some("block-authoring"),
+					aura,
+				);
 			}
 
 			if enable_grandpa {
@@ -383,7 +391,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, <Block as BlockT>::Hash>>(
 					sc_consensus_grandpa::run_grandpa_voter(grandpa_params)?,
 				);
 			}
-		},
+		}
 		(Sealing::Aura, None) => unreachable!("new_partial builds GRANDPA parts for Aura; qed"),
 	}
 
@@ -402,9 +410,8 @@ fn parent_slot(
 	client: &FullClient,
 	hash: <Block as BlockT>::Hash,
 ) -> Result<u64, Box<dyn std::error::Error + Send + Sync>> {
-	let header = client
-		.header(hash)?
-		.ok_or_else(|| format!("header of parent block {hash} not found"))?;
+	let header =
+		client.header(hash)?.ok_or_else(|| format!("header of parent block {hash} not found"))?;
 	Ok(*sc_consensus_aura::find_pre_digest::<Block, AuraSignature>(&header)
 		.map_err(|e| format!("parent block {hash} has no Aura slot: {e}"))?)
 }

@@ -60,7 +60,11 @@ async fn dev_chain_finalizes_blocks_and_a_signed_transfer() {
 	assert_eq!(alice_after.nonce, nonce + 1);
 
 	let status = node.stop(Duration::from_secs(30));
-	assert!(exited_cleanly(status), "node did not shut down cleanly: {status}\n{}", node.log_tail(30));
+	assert!(
+		exited_cleanly(status),
+		"node did not shut down cleanly: {status}\n{}",
+		node.log_tail(30)
+	);
 }
 
 #[tokio::test(flavor = "multi_thread")]

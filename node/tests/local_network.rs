@@ -45,11 +45,10 @@ async fn four_validators_finalize_with_one_down_and_it_catches_up() {
 		alice.p2p_port,
 		alice_rpc.local_peer_id().await.unwrap()
 	);
-	let mut others: Vec<NodeProcess> =
-		[("bob", 2), ("charlie", 3), ("dave", 4)]
-			.iter()
-			.map(|(name, key)| validator(name, *key, Some(&alice_addr)))
-			.collect();
+	let mut others: Vec<NodeProcess> = [("bob", 2), ("charlie", 3), ("dave", 4)]
+		.iter()
+		.map(|(name, key)| validator(name, *key, Some(&alice_addr)))
+		.collect();
 	for node in others.iter_mut() {
 		node.rpc(STARTUP).await;
 	}

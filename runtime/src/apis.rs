@@ -17,7 +17,7 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, Executive, Grandpa, InherentDataExt, Nonce, Runtime,
+	AccountId, Aura, Balance, Block, Executive, FxRate, Grandpa, InherentDataExt, Nonce, Runtime,
 	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
 };
 
@@ -141,6 +141,30 @@ impl_runtime_apis! {
 	impl frame_system_rpc_runtime_api::AccountNonceApi<Block, AccountId, Nonce> for Runtime {
 		fn account_nonce(account: AccountId) -> Nonce {
 			System::account_nonce(account)
+		}
+	}
+
+	impl pallet_fx_rate_runtime_api::FxRateApi<Block, AccountId> for Runtime {
+		fn quote(
+			source: pallet_fx_rate::CurrencyCode,
+			target: pallet_fx_rate::CurrencyCode,
+			amount: u128,
+			side: pallet_fx_rate::QuoteSide,
+		) -> Result<pallet_fx_rate::Quote, pallet_fx_rate::QuoteError> {
+			FxRate::quote(source, target, amount, side)
+		}
+
+		fn current_rate(
+			pair: pallet_fx_rate::Pair,
+		) -> Result<
+			(pallet_fx_rate::RateId, pallet_fx_rate::RateRecord<AccountId>),
+			pallet_fx_rate::QuoteError,
+		> {
+			FxRate::current_rate(pair)
+		}
+
+		fn rate(id: pallet_fx_rate::RateId) -> Option<pallet_fx_rate::RateRecord<AccountId>> {
+			pallet_fx_rate::Rates::<Runtime>::get(id)
 		}
 	}
 

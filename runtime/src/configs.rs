@@ -13,13 +13,13 @@ use frame_support::{
 use frame_system::limits::{BlockLength, BlockWeights};
 use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_runtime::{traits::One, Perbill};
+use sp_runtime::{traits::One, Perbill, Permill};
 use sp_version::RuntimeVersion;
 
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
 	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	System, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
+	System, Timestamp, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
 };
 
 /// Room kept back in every block for operational transactions (such as sudo fixes).
@@ -125,4 +125,32 @@ impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+/// Milliseconds, as the FX-rate pallet counts validity and retention.
+const HOUR_MS: u64 = 60 * 60 * 1000;
+const DAY_MS: u64 = 24 * HOUR_MS;
+
+parameter_types! {
+	/// No pair may allow a bid/ask spread wider than 5 %.
+	pub const FxMaxSpread: Permill = Permill::from_percent(5);
+}
+
+impl pallet_fx_rate::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	// Root (the sudo key on the dev chain). The clearing bank's own origin joins when the
+	// clearing-bank pallet defines who the clearing bank is.
+	type AdminOrigin = frame_system::EnsureRoot<AccountId>;
+	type Time = Timestamp;
+	type MaxFeedersPerPair = ConstU32<16>;
+	type MaxSpread = FxMaxSpread;
+	type MaxValidity = ConstU64<DAY_MS>;
+	/// A rate stays checkable for 30 days after it went stale: long enough to reconcile any
+	/// settlement cycle and investigate disputes against the rate a posting used.
+	type RetentionPeriod = ConstU64<{ 30 * DAY_MS }>;
+	type PruneBucketLength = ConstU64<HOUR_MS>;
+	/// At most 2048 rates stop being retained in any one hour (about one publication every
+	/// two seconds across all pairs), which bounds both storage and one block's pruning.
+	type MaxRatesPerBucket = ConstU32<2048>;
+	type WeightInfo = pallet_fx_rate::weights::SubstrateWeight<Runtime>;
 }

@@ -1,14 +1,16 @@
 //! Genesis presets: `development` (one authority, for `--dev`) and `local_testnet` (the
 //! multi-validator network of `--chain local`).
 
-use crate::{AccountId, BalancesConfig, RuntimeGenesisConfig, SudoConfig, UNIT};
+use crate::{AccountId, BalancesConfig, Runtime, RuntimeGenesisConfig, SudoConfig, UNIT};
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
+use pallet_fx_rate::{CurrencyCode, CurrencyInfo, Pair, PairConfig};
 use serde_json::Value;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_consensus_grandpa::AuthorityId as GrandpaId;
 use sp_genesis_builder::{self, PresetId};
 use sp_keyring::{Ed25519Keyring, Sr25519Keyring};
+use sp_runtime::Permill;
 
 /// Every well-known development account starts with this much of the fee token.
 pub const ENDOWMENT: u128 = 1_000_000 * UNIT;
@@ -18,6 +20,46 @@ pub const ENDOWMENT: u128 = 1_000_000 * UNIT;
 /// three and one for four.
 pub const LOCAL_TESTNET_VALIDATORS: [Sr25519Keyring; 4] =
 	[Sr25519Keyring::Alice, Sr25519Keyring::Bob, Sr25519Keyring::Charlie, Sr25519Keyring::Dave];
+
+/// The FX feeder of the development and local chains: a well-known development key, so that
+/// any tool can sign rate publications as it.
+pub const DEV_FX_FEEDER: Sr25519Keyring = Sr25519Keyring::Ferdie;
+/// The standing HKD/CNY rate of the development and local chains: 1 HKD = 0.9213 CNY with a
+/// 0.2 % bid/ask spread.
+pub const DEV_HKD_CNY_MID: u128 = 921_300_000;
+pub const DEV_HKD_CNY_SPREAD: Permill = Permill::from_parts(2_000);
+/// 2100-01-01T00:00:00Z: the standing rate is valid for the development chain's whole life, so
+/// that it quotes out of the box; feeders' own publications take over as they come.
+pub const STANDING_RATE_VALID_UNTIL: u64 = 4_102_444_800_000;
+
+const HKD_CNY: Pair = Pair::new(CurrencyCode::HKD, CurrencyCode::CNY);
+
+/// HKD and CNY (two decimals each), the HKD/CNY pair and its feeder with a standing rate.
+fn fx_rate_genesis() -> pallet_fx_rate::GenesisConfig<Runtime> {
+	let feeder = DEV_FX_FEEDER.to_account_id();
+	pallet_fx_rate::GenesisConfig {
+		currencies: vec![
+			(CurrencyCode::HKD, CurrencyInfo { numeric: 344, minor_units: 2 }),
+			(CurrencyCode::CNY, CurrencyInfo { numeric: 156, minor_units: 2 }),
+		],
+		pairs: vec![(
+			HKD_CNY,
+			PairConfig {
+				enabled: true,
+				max_spread: Permill::from_percent(1),
+				max_validity: 24 * 60 * 60 * 1000,
+			},
+		)],
+		feeders: vec![(HKD_CNY, feeder.clone())],
+		rates: vec![(
+			HKD_CNY,
+			feeder,
+			DEV_HKD_CNY_MID,
+			DEV_HKD_CNY_SPREAD,
+			STANDING_RATE_VALID_UNTIL,
+		)],
+	}
+}
 
 fn authority_keys(who: Sr25519Keyring) -> (AuraId, GrandpaId) {
 	// `--alice` etc. put the sr25519 (Aura) and ed25519 (GRANDPA) keys of the seed `//Name`
@@ -37,7 +79,11 @@ fn ed25519_of(who: Sr25519Keyring) -> Ed25519Keyring {
 	}
 }
 
-fn genesis(authorities: Vec<(AuraId, GrandpaId)>, endowed: Vec<AccountId>, root: AccountId) -> Value {
+fn genesis(
+	authorities: Vec<(AuraId, GrandpaId)>,
+	endowed: Vec<AccountId>,
+	root: AccountId,
+) -> Value {
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig {
 			balances: endowed.into_iter().map(|k| (k, ENDOWMENT)).collect::<Vec<_>>(),
@@ -49,6 +95,7 @@ fn genesis(authorities: Vec<(AuraId, GrandpaId)>, endowed: Vec<AccountId>, root:
 			authorities: authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: Some(root) },
+		fx_rate: fx_rate_genesis(),
 	})
 }
 
@@ -83,11 +130,7 @@ pub fn get_preset(id: &PresetId) -> Option<Vec<u8>> {
 		sp_genesis_builder::LOCAL_TESTNET_RUNTIME_PRESET => local_testnet_config_genesis(),
 		_ => return None,
 	};
-	Some(
-		serde_json::to_string(&patch)
-			.expect("a JSON value always serializes; qed")
-			.into_bytes(),
-	)
+	Some(serde_json::to_string(&patch).expect("a JSON value always serializes; qed").into_bytes())
 }
 
 pub fn preset_names() -> Vec<PresetId> {

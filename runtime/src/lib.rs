@@ -2,7 +2,8 @@
 //!
 //! Consensus is Aura (block authoring in slots) with GRANDPA finality; accounts pay fees in the
 //! chain's own token through transaction-payment; sudo exists for development governance only.
-//! The settlement pallets (FX rates, the clearing bank) are added by their own crates.
+//! The settlement pallets live in their own crates: `pallet-fx-rate` publishes the HKD/CNY
+//! rates payments convert at.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // `construct_runtime`-style macros expand to deeply nested types.
@@ -170,6 +171,9 @@ mod runtime {
 
 	#[runtime::pallet_index(6)]
 	pub type Sudo = pallet_sudo;
+
+	#[runtime::pallet_index(7)]
+	pub type FxRate = pallet_fx_rate;
 }
 
 #[cfg(test)]

@@ -13,10 +13,11 @@ use sp_runtime::{BuildStorage, TokenError};
 /// Applies a preset's patch onto the default genesis config, as the node's chain spec does.
 fn merge(base: &mut Value, patch: Value) {
 	match (base, patch) {
-		(Value::Object(base), Value::Object(patch)) =>
+		(Value::Object(base), Value::Object(patch)) => {
 			for (k, v) in patch {
 				merge(base.entry(k).or_insert(Value::Null), v);
-			},
+			}
+		}
 		(base, patch) => *base = patch,
 	}
 }
@@ -48,7 +49,10 @@ fn every_listed_preset_builds_and_unknown_ones_do_not_exist() {
 		let name = core::str::from_utf8(name.as_ref()).unwrap();
 		ext(name).execute_with(|| {
 			assert_eq!(Balances::free_balance(account(Sr25519Keyring::Alice)), ENDOWMENT);
-			assert_eq!(pallet_sudo::Key::<crate::Runtime>::get(), Some(account(Sr25519Keyring::Alice)));
+			assert_eq!(
+				pallet_sudo::Key::<crate::Runtime>::get(),
+				Some(account(Sr25519Keyring::Alice))
+			);
 		});
 	}
 	assert!(genesis_config_presets::get_preset(&PresetId::from("staging")).is_none());
@@ -86,15 +90,44 @@ fn balances_transfer_works_on_the_development_genesis() {
 		assert_eq!(Balances::free_balance(&alice), ENDOWMENT - 5 * UNIT);
 		assert_eq!(Balances::total_issuance(), issuance);
 		System::assert_last_event(
-			pallet_balances::Event::Transfer { from: alice.clone(), to: newcomer.clone(), amount: 5 * UNIT }
-				.into(),
+			pallet_balances::Event::Transfer {
+				from: alice.clone(),
+				to: newcomer.clone(),
+				amount: 5 * UNIT,
+			}
+			.into(),
 		);
 
 		// Below the existential deposit a new account cannot be created.
 		let dust = AccountId::new([10; 32]);
 		assert_noop!(
-			Balances::transfer_keep_alive(RuntimeOrigin::signed(alice), dust.into(), EXISTENTIAL_DEPOSIT - 1),
+			Balances::transfer_keep_alive(
+				RuntimeOrigin::signed(alice),
+				dust.into(),
+				EXISTENTIAL_DEPOSIT - 1
+			),
 			TokenError::BelowMinimum
+		);
+	});
+}
+
+#[test]
+fn the_development_chain_quotes_hkd_cny_out_of_the_box() {
+	use pallet_fx_rate::{CurrencyCode, QuoteSide};
+	ext(sp_genesis_builder::DEV_RUNTIME_PRESET).execute_with(|| {
+		pallet_timestamp::Now::<crate::Runtime>::put(1_800_000_000_000);
+		let q = crate::FxRate::quote(
+			CurrencyCode::HKD,
+			CurrencyCode::CNY,
+			9_213,
+			QuoteSide::ExactTarget,
+		)
+		.expect("the standing rate quotes");
+		assert_eq!(q.target_amount, 9_213);
+		assert_eq!(q.mid, genesis_config_presets::DEV_HKD_CNY_MID);
+		assert_eq!(
+			pallet_fx_rate::Rates::<crate::Runtime>::get(q.rate_id).unwrap().feeder,
+			genesis_config_presets::DEV_FX_FEEDER.to_account_id()
 		);
 	});
 }

@@ -3,6 +3,7 @@
 
 use clearline_client::NodeRpc;
 use std::{
+	collections::BTreeSet,
 	fs::File,
 	future::Future,
 	io::{BufRead, BufReader},
@@ -10,16 +11,24 @@ use std::{
 	os::unix::process::{CommandExt, ExitStatusExt},
 	path::{Path, PathBuf},
 	process::{Child, Command, ExitStatus, Stdio},
+	sync::Mutex,
 	time::{Duration, Instant},
 };
 
-/// A port nobody listens on right now. The OS hands out ephemeral ports in rotation, so the
-/// port stays free until the node binds it in all but pathological cases.
+/// A port nobody listens on right now, and never one handed out before in this process, so
+/// that nodes started by tests running in parallel never get the same port. (The OS may hand
+/// the same ephemeral port to two probes in a row once the first probe has closed it.)
 pub fn free_port() -> u16 {
-	TcpListener::bind("127.0.0.1:0")
-		.and_then(|l| l.local_addr())
-		.expect("binding an ephemeral port on loopback")
-		.port()
+	static HANDED_OUT: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+	loop {
+		let port = TcpListener::bind("127.0.0.1:0")
+			.and_then(|l| l.local_addr())
+			.expect("binding an ephemeral port on loopback")
+			.port();
+		if HANDED_OUT.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+			return port;
+		}
+	}
 }
 
 /// A running `clearline-node`.
@@ -177,7 +186,12 @@ impl NodeProcess {
 		let Ok(file) = File::open(&self.log_path) else { return String::new() };
 		let all: Vec<String> = BufReader::new(file).lines().map_while(Result::ok).collect();
 		let from = all.len().saturating_sub(lines);
-		format!("--- last {} lines of {} ---\n{}", all.len() - from, self.name, all[from..].join("\n"))
+		format!(
+			"--- last {} lines of {} ---\n{}",
+			all.len() - from,
+			self.name,
+			all[from..].join("\n")
+		)
 	}
 }
 
@@ -226,9 +240,10 @@ mod tests {
 	use super::*;
 
 	#[test]
-	fn free_ports_are_bindable() {
-		let port = free_port();
-		assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+	fn free_ports_are_never_handed_out_twice() {
+		let ports: Vec<u16> = (0..200).map(|_| free_port()).collect();
+		let distinct: BTreeSet<u16> = ports.iter().copied().collect();
+		assert_eq!(distinct.len(), ports.len());
 	}
 
 	#[test]
