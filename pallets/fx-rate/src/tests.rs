@@ -694,8 +694,8 @@ mod properties {
 		}
 
 		/// An exact-target quote is the least amount that buys the target: paying it buys at
-		/// least the target, one minor unit less does not, and the payee's excess is worth less
-		/// than one minor unit of what the payer gives.
+		/// least the target, one minor unit less does not, and the payee's excess is at most
+		/// what one minor unit of the payer's currency buys.
 		#[test]
 		fn exact_target_is_the_least_sufficient_amount(
 			mid in 1u128..=MAX_RATE,
@@ -716,7 +716,7 @@ mod properties {
 					.map(|(_, b)| b)
 					.unwrap_or(0);
 				prop_assert!(less < target, "paying {} already buys {less} ≥ {target}", pay - 1);
-				// One minor unit of the payer's currency buys what the excess is worth at most.
+				// The excess is at most what one minor unit of the payer's currency buys.
 				let unit = conversion::convert(mid, spread, base, quote, direction, QuoteSide::ExactSource, 1)
 					.map(|(_, b)| b)
 					.unwrap_or(0);
