@@ -41,6 +41,16 @@ pub use weights::WeightInfo;
 
 use conversion::Direction;
 
+/// How a quote request maps onto a configured pair.
+#[derive(Clone, Copy)]
+struct Route {
+	/// The pair as published.
+	pair: Pair,
+	direction: Direction,
+	base: CurrencyInfo,
+	quote: CurrencyInfo,
+}
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -546,10 +556,7 @@ pub mod pallet {
 
 		/// The current rate of a configured pair (in its published direction).
 		pub fn current_rate(pair: Pair) -> Result<(RateId, RateRecord<T::AccountId>), QuoteError> {
-			let config = Pairs::<T>::get(pair).ok_or(QuoteError::UnknownPair)?;
-			if !config.enabled {
-				return Err(QuoteError::PairDisabled);
-			}
+			Self::ensure_enabled(Pairs::<T>::get(pair).ok_or(QuoteError::UnknownPair)?)?;
 			Self::effective_rate(pair, Self::now())
 		}
 
@@ -560,9 +567,9 @@ pub mod pallet {
 			amount: u128,
 			side: QuoteSide,
 		) -> Result<Quote, QuoteError> {
-			let (pair, direction) = Self::resolve(source, target)?;
-			let (rate_id, rate) = Self::effective_rate(pair, Self::now())?;
-			Self::convert_at(rate_id, &rate, direction, side, amount)
+			let route = Self::resolve(source, target)?;
+			let (rate_id, rate) = Self::effective_rate(route.pair, Self::now())?;
+			Self::convert_at(&route, rate_id, &rate, side, amount)
 		}
 
 		/// Converts `amount` from `source` to `target` at the given publication, which must be
@@ -575,57 +582,72 @@ pub mod pallet {
 			side: QuoteSide,
 			at: Moment,
 		) -> Result<Quote, QuoteError> {
-			let (pair, direction) = Self::resolve(source, target)?;
+			let route = Self::resolve(source, target)?;
 			let rate = Rates::<T>::get(rate_id).ok_or(QuoteError::UnknownRateId)?;
-			if rate.pair != pair {
+			if rate.pair != route.pair {
 				return Err(QuoteError::RatePairMismatch);
 			}
 			if !rate.is_valid_at(at) {
 				return Err(QuoteError::RateNotValid);
 			}
-			Self::convert_at(rate_id, &rate, direction, side, amount)
+			Self::convert_at(&route, rate_id, &rate, side, amount)
 		}
 
-		/// The configured pair that converts `source` into `target`, and which way.
-		fn resolve(
-			source: CurrencyCode,
-			target: CurrencyCode,
-		) -> Result<(Pair, Direction), QuoteError> {
+		fn ensure_enabled(config: PairConfig) -> Result<(), QuoteError> {
+			if config.enabled {
+				Ok(())
+			} else {
+				Err(QuoteError::PairDisabled)
+			}
+		}
+
+		/// The configured, enabled pair that converts `source` into `target`, which way, and
+		/// both currencies' minor units: everything a conversion needs besides the rate, read
+		/// once.
+		fn resolve(source: CurrencyCode, target: CurrencyCode) -> Result<Route, QuoteError> {
 			if source == target {
 				return Err(QuoteError::SameCurrency);
 			}
-			if !Currencies::<T>::contains_key(source) || !Currencies::<T>::contains_key(target) {
-				return Err(QuoteError::UnknownCurrency);
-			}
+			let source_info = Currencies::<T>::get(source).ok_or(QuoteError::UnknownCurrency)?;
+			let target_info = Currencies::<T>::get(target).ok_or(QuoteError::UnknownCurrency)?;
 			let direct = Pair::new(source, target);
-			let (pair, direction, config) = match Pairs::<T>::get(direct) {
-				Some(config) => (direct, Direction::BaseToQuote, config),
+			let route = match Pairs::<T>::get(direct) {
+				Some(config) => {
+					Self::ensure_enabled(config)?;
+					Route {
+						pair: direct,
+						direction: Direction::BaseToQuote,
+						base: source_info,
+						quote: target_info,
+					}
+				}
 				None => {
 					let reverse = direct.reversed();
-					let config = Pairs::<T>::get(reverse).ok_or(QuoteError::UnknownPair)?;
-					(reverse, Direction::QuoteToBase, config)
+					Self::ensure_enabled(Pairs::<T>::get(reverse).ok_or(QuoteError::UnknownPair)?)?;
+					Route {
+						pair: reverse,
+						direction: Direction::QuoteToBase,
+						base: target_info,
+						quote: source_info,
+					}
 				}
 			};
-			if !config.enabled {
-				return Err(QuoteError::PairDisabled);
-			}
-			Ok((pair, direction))
+			Ok(route)
 		}
 
 		fn convert_at(
+			route: &Route,
 			rate_id: RateId,
 			rate: &RateRecord<T::AccountId>,
-			direction: Direction,
 			side: QuoteSide,
 			amount: u128,
 		) -> Result<Quote, QuoteError> {
-			let base = Currencies::<T>::get(rate.pair.base).ok_or(QuoteError::UnknownCurrency)?;
-			let quote = Currencies::<T>::get(rate.pair.quote).ok_or(QuoteError::UnknownCurrency)?;
+			let Route { pair, direction, base, quote } = *route;
 			let (source_amount, target_amount) =
 				conversion::convert(rate.mid, rate.spread, base, quote, direction, side, amount)?;
 			let (source, target) = match direction {
-				Direction::BaseToQuote => (rate.pair.base, rate.pair.quote),
-				Direction::QuoteToBase => (rate.pair.quote, rate.pair.base),
+				Direction::BaseToQuote => (pair.base, pair.quote),
+				Direction::QuoteToBase => (pair.quote, pair.base),
 			};
 			Ok(Quote {
 				rate_id,
@@ -633,7 +655,7 @@ pub mod pallet {
 				target,
 				source_amount,
 				target_amount,
-				pair: rate.pair,
+				pair,
 				mid: rate.mid,
 				applied_rate: conversion::applied_rate(rate.mid, rate.spread, direction),
 				valid_until: rate.valid_until,
