@@ -109,7 +109,7 @@ fn quote_error(e: QuoteError) -> ErrorObjectOwned {
 	ErrorObject::owned(QUOTE_ERROR_BASE + index, format!("{e:?}"), None::<()>)
 }
 
-fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
+pub fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
 	ErrorObject::owned(RUNTIME_ERROR, "runtime API call failed", Some(e.to_string()))
 }
 
