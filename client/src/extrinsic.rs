@@ -62,6 +62,18 @@ impl Signer {
 		self.pair.public().into()
 	}
 
+	/// The issuer's signature over a payment instruction for the chain of `ctx`: what an
+	/// acquirer submits with the instruction (see `pallet_clearing_bank::post_payment`).
+	pub fn sign_instruction(
+		&self,
+		ctx: &ChainContext,
+		instruction: &pallet_clearing_bank::PaymentInstruction<AccountId32>,
+	) -> MultiSignature {
+		let payload =
+			pallet_clearing_bank::instruction_signing_payload(&ctx.genesis_hash, instruction);
+		MultiSignature::Sr25519(self.pair.sign(&payload))
+	}
+
 	/// Signs `call` with `nonce`; `tip` is paid to the block author on top of the fee.
 	pub fn sign(
 		&self,
@@ -79,6 +91,7 @@ impl Signer {
 		};
 		let extension: TxExtension = (
 			frame_system::CheckNonZeroSender::<Runtime>::new(),
+			pallet_clearing_bank::CheckAuthorizedSigner::<Runtime>::new(),
 			frame_system::CheckSpecVersion::<Runtime>::new(),
 			frame_system::CheckTxVersion::<Runtime>::new(),
 			frame_system::CheckGenesis::<Runtime>::new(),
@@ -89,20 +102,8 @@ impl Signer {
 			frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
 			frame_system::WeightReclaim::<Runtime>::new(),
 		);
-		// What the extensions add to the signed payload without putting it in the extrinsic.
-		let implicit = (
-			(),
-			ctx.spec_version,
-			ctx.transaction_version,
-			ctx.genesis_hash,
-			era_hash,
-			(),
-			(),
-			(),
-			None,
-			(),
-		);
-		let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+		let payload =
+			SignedPayload::from_raw(call.clone(), extension.clone(), implicit(ctx, era_hash));
 		let signature = payload.using_encoded(|bytes| self.pair.sign(bytes));
 		UncheckedExtrinsic::new_signed(
 			call,
@@ -111,6 +112,27 @@ impl Signer {
 			extension,
 		)
 	}
+}
+
+/// What the transaction extensions add to the signed payload without putting it in the
+/// extrinsic: the chain's versions and genesis, and the mortality checkpoint's hash.
+fn implicit(
+	ctx: &ChainContext,
+	era_hash: H256,
+) -> <TxExtension as sp_runtime::traits::TransactionExtension<RuntimeCall>>::Implicit {
+	(
+		(),
+		(),
+		ctx.spec_version,
+		ctx.transaction_version,
+		ctx.genesis_hash,
+		era_hash,
+		(),
+		(),
+		(),
+		None,
+		(),
+	)
 }
 
 impl std::fmt::Debug for Signer {
@@ -147,22 +169,11 @@ mod tests {
 			panic!("not a signed sr25519 extrinsic");
 		};
 		assert_eq!(address, Address::Id(alice.account_id()));
-		assert_eq!(ext.5, frame_system::CheckNonce::<Runtime>::from(5));
+		assert_eq!(ext.6, frame_system::CheckNonce::<Runtime>::from(5));
 
 		let payload_for = |genesis: H256, era_hash: H256| {
-			let implicit = (
-				(),
-				ctx().spec_version,
-				ctx().transaction_version,
-				genesis,
-				era_hash,
-				(),
-				(),
-				(),
-				None,
-				(),
-			);
-			SignedPayload::from_raw(call.clone(), ext.clone(), implicit).encode()
+			let chain = ChainContext { genesis_hash: genesis, ..ctx() };
+			SignedPayload::from_raw(call.clone(), ext.clone(), implicit(&chain, era_hash)).encode()
 		};
 		let public = sr25519::Public::from(alice.pair.public());
 		let ok = payload_for(ctx().genesis_hash, H256::repeat_byte(9));

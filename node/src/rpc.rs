@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use clearline_runtime::{opaque::Block, AccountId, Balance, Nonce};
+use clearline_runtime::{opaque::Block, AccountId, Balance, BlockNumber, Nonce};
 use jsonrpsee::RpcModule;
 use sc_transaction_pool_api::TransactionPool;
 use sp_api::ProvideRuntimeApi;
@@ -18,7 +18,8 @@ pub struct FullDeps<C, P> {
 
 /// `system_accountNextIndex` (nonce including the pool) and `payment_queryInfo` /
 /// `payment_queryFeeDetails`, which standard clients call to sign and price transactions;
-/// `fx_quote`, `fx_rate` and `fx_rateById` for FX quotes.
+/// `fx_quote`, `fx_rate` and `fx_rateById` for FX quotes; `clearing_*` for postings,
+/// participants, cycles and statements.
 pub fn create_full<C, P>(
 	deps: FullDeps<C, P>,
 ) -> Result<RpcModule<()>, Box<dyn std::error::Error + Send + Sync>>
@@ -30,8 +31,10 @@ where
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
 	C::Api: pallet_fx_rate_rpc::FxRateRuntimeApi<Block, AccountId>,
+	C::Api: pallet_clearing_bank_rpc::ClearingBankRuntimeApi<Block, AccountId, BlockNumber>,
 	P: TransactionPool + 'static,
 {
+	use pallet_clearing_bank_rpc::{ClearingBank, ClearingBankApiServer};
 	use pallet_fx_rate_rpc::{FxRate, FxRateApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
@@ -40,6 +43,7 @@ where
 	let FullDeps { client, pool } = deps;
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
-	module.merge(FxRate::<C, Block, AccountId>::new(client).into_rpc())?;
+	module.merge(FxRate::<C, Block, AccountId>::new(client.clone()).into_rpc())?;
+	module.merge(ClearingBank::<C, Block, AccountId, BlockNumber>::new(client).into_rpc())?;
 	Ok(module)
 }

@@ -17,8 +17,9 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Block, Executive, FxRate, Grandpa, InherentDataExt, Nonce, Runtime,
-	RuntimeCall, RuntimeGenesisConfig, SessionKeys, System, TransactionPayment, VERSION,
+	AccountId, Aura, Balance, Block, BlockNumber, ClearingBank, Executive, FxRate, Grandpa,
+	InherentDataExt, Nonce, Runtime, RuntimeCall, RuntimeGenesisConfig, SessionKeys, System,
+	TransactionPayment, VERSION,
 };
 
 impl_runtime_apis! {
@@ -165,6 +166,47 @@ impl_runtime_apis! {
 
 		fn rate(id: pallet_fx_rate::RateId) -> Option<pallet_fx_rate::RateRecord<AccountId>> {
 			pallet_fx_rate::Rates::<Runtime>::get(id)
+		}
+	}
+
+	impl pallet_clearing_bank_runtime_api::ClearingBankApi<Block, AccountId, BlockNumber> for Runtime {
+		fn posting(
+			party: AccountId,
+			order_id: pallet_clearing_bank::OrderId,
+		) -> Option<pallet_clearing_bank::PostingView<AccountId, BlockNumber>> {
+			ClearingBank::posting_by_order(party, order_id)
+		}
+
+		fn posting_by_id(
+			id: pallet_clearing_bank::PostingId,
+		) -> Option<pallet_clearing_bank::PostingView<AccountId, BlockNumber>> {
+			ClearingBank::posting_by_id(id)
+		}
+
+		fn refund(
+			acquirer: AccountId,
+			refund_id: pallet_clearing_bank::OrderId,
+		) -> Option<pallet_clearing_bank::RefundRecord> {
+			ClearingBank::refund_by_id(acquirer, refund_id)
+		}
+
+		fn participant(who: AccountId) -> Option<pallet_clearing_bank::ParticipantView<AccountId>> {
+			ClearingBank::participant_view(who)
+		}
+
+		fn cycle(
+			id: Option<pallet_clearing_bank::CycleId>,
+		) -> Option<pallet_clearing_bank::CycleView<AccountId>> {
+			ClearingBank::cycle_view(id)
+		}
+
+		fn statement(
+			cycle: pallet_clearing_bank::CycleId,
+			who: AccountId,
+			start: u32,
+			limit: u32,
+		) -> Option<pallet_clearing_bank::StatementPage<AccountId>> {
+			ClearingBank::statement(cycle, who, start, limit)
 		}
 	}
 

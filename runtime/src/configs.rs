@@ -4,7 +4,7 @@ use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,
 	parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, Contains, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
 		IdentityFee, Weight,
@@ -13,13 +13,16 @@ use frame_support::{
 use frame_system::limits::{BlockLength, BlockWeights};
 use pallet_transaction_payment::{ConstFeeMultiplier, FungibleAdapter, Multiplier};
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
-use sp_runtime::{traits::One, Perbill, Permill};
+use sp_runtime::{
+	traits::{One, Verify},
+	Perbill, Permill,
+};
 use sp_version::RuntimeVersion;
 
 use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
 	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	System, Timestamp, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
+	Signature, System, Timestamp, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
 };
 
 /// Room kept back in every block for operational transactions (such as sudo fixes).
@@ -138,9 +141,8 @@ parameter_types! {
 
 impl pallet_fx_rate::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
-	// Root (the sudo key on the dev chain). The clearing bank's own origin joins when the
-	// clearing-bank pallet defines who the clearing bank is.
-	type AdminOrigin = frame_system::EnsureRoot<AccountId>;
+	/// Root (the sudo key) or the clearing bank's account.
+	type AdminOrigin = pallet_clearing_bank::EnsureClearingBank<Runtime>;
 	type Time = Timestamp;
 	type MaxFeedersPerPair = ConstU32<16>;
 	type MaxSpread = FxMaxSpread;
@@ -153,4 +155,47 @@ impl pallet_fx_rate::Config for Runtime {
 	/// two seconds across all pairs), which bounds both storage and one block's pruning.
 	type MaxRatesPerBucket = ConstU32<2048>;
 	type WeightInfo = pallet_fx_rate::weights::SubstrateWeight<Runtime>;
+}
+
+/// Who may transact besides the clearing bank and its participants: the FX feeders and the
+/// sudo key.
+pub struct FeedersAndSudo;
+
+impl Contains<AccountId> for FeedersAndSudo {
+	fn contains(who: &AccountId) -> bool {
+		pallet_fx_rate::Pallet::<Runtime>::is_feeder(who)
+			|| pallet_sudo::Key::<Runtime>::get().as_ref() == Some(who)
+	}
+}
+
+impl pallet_clearing_bank::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type Signature = Signature;
+	type Signer = <Signature as Verify>::Signer;
+	type OtherAuthorizedSigners = FeedersAndSudo;
+	/// A cycle is a business day: 100 million entries is more than a day at the 1,000
+	/// postings a second the network is built for (86.4 million). The bound keeps one cycle's
+	/// storage, and the work of reading it, finite.
+	type MaxEntriesPerCycle = ConstU32<100_000_000>;
+	type WeightInfo = pallet_clearing_bank::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = InstructionSigner;
+}
+
+/// Signs payment instructions in benchmarks with a fresh sr25519 key from the keystore.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct InstructionSigner;
+
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_clearing_bank::BenchmarkHelper<Signature, AccountId> for InstructionSigner {
+	fn create_signer() -> AccountId {
+		sp_io::crypto::sr25519_generate(sp_core::crypto::key_types::DUMMY, None).into()
+	}
+
+	fn sign(signer: &AccountId, message: &[u8]) -> Signature {
+		let public = sp_core::sr25519::Public::from_raw(*signer.as_ref());
+		sp_io::crypto::sr25519_sign(sp_core::crypto::key_types::DUMMY, &public, message)
+			.expect("the key was generated in the keystore")
+			.into()
+	}
 }

@@ -34,6 +34,49 @@ pub const STANDING_RATE_VALID_UNTIL: u64 = 4_102_444_800_000;
 
 const HKD_CNY: Pair = Pair::new(CurrencyCode::HKD, CurrencyCode::CNY);
 
+/// The clearing bank of the development and local chains.
+pub const DEV_CLEARING_BANK: Sr25519Keyring = Sr25519Keyring::Charlie;
+/// The issuer (a Hong Kong wallet bank) of the development and local chains, and its code.
+pub const DEV_ISSUER: Sr25519Keyring = Sr25519Keyring::Bob;
+pub const DEV_ISSUER_CODE: &str = "DEVISSHK";
+/// The acquirer (a mainland acquiring bank) of the development and local chains, and its code.
+pub const DEV_ACQUIRER: Sr25519Keyring = Sr25519Keyring::Dave;
+pub const DEV_ACQUIRER_CODE: &str = "DEVACQCN";
+/// The issuer's opening HKD balance (HKD 1,000,000.00) and debit limit (HKD 100,000.00), and the
+/// acquirer's opening CNY balance (CNY 100,000.00, from which refunds are paid), in minor units.
+pub const DEV_ISSUER_HKD: u128 = 100_000_000;
+pub const DEV_ISSUER_HKD_LIMIT: u128 = 10_000_000;
+pub const DEV_ACQUIRER_CNY: u128 = 10_000_000;
+
+/// The clearing bank, one issuer and one acquirer, funded, so that payments settle out of the
+/// box.
+fn clearing_bank_genesis() -> pallet_clearing_bank::GenesisConfig<Runtime> {
+	use pallet_clearing_bank::ParticipantRole;
+	let (issuer, acquirer) = (DEV_ISSUER.to_account_id(), DEV_ACQUIRER.to_account_id());
+	pallet_clearing_bank::GenesisConfig {
+		clearing_bank: Some(DEV_CLEARING_BANK.to_account_id()),
+		participants: vec![
+			(
+				issuer.clone(),
+				ParticipantRole::Issuer,
+				DEV_ISSUER_CODE.into(),
+				"Development Issuer (HK)".into(),
+			),
+			(
+				acquirer.clone(),
+				ParticipantRole::Acquirer,
+				DEV_ACQUIRER_CODE.into(),
+				"Development Acquirer (CN)".into(),
+			),
+		],
+		fundings: vec![
+			(issuer.clone(), CurrencyCode::HKD, DEV_ISSUER_HKD),
+			(acquirer, CurrencyCode::CNY, DEV_ACQUIRER_CNY),
+		],
+		debit_limits: vec![(issuer, CurrencyCode::HKD, DEV_ISSUER_HKD_LIMIT)],
+	}
+}
+
 /// HKD and CNY (two decimals each), the HKD/CNY pair and its feeder with a standing rate.
 fn fx_rate_genesis() -> pallet_fx_rate::GenesisConfig<Runtime> {
 	let feeder = DEV_FX_FEEDER.to_account_id();
@@ -96,6 +139,7 @@ fn genesis(
 		},
 		sudo: SudoConfig { key: Some(root) },
 		fx_rate: fx_rate_genesis(),
+		clearing_bank: clearing_bank_genesis(),
 	})
 }
 

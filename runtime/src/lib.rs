@@ -3,7 +3,9 @@
 //! Consensus is Aura (block authoring in slots) with GRANDPA finality; accounts pay fees in the
 //! chain's own token through transaction-payment; sudo exists for development governance only.
 //! The settlement pallets live in their own crates: `pallet-fx-rate` publishes the HKD/CNY
-//! rates payments convert at.
+//! rates payments convert at, `pallet-clearing-bank` keeps the ledger between issuers and
+//! acquirers. Only the clearing bank, its participants, FX feeders and the sudo key may get
+//! signed transactions into the pool.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 // `construct_runtime`-style macros expand to deeply nested types.
@@ -59,12 +61,12 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("clearline"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; nodes refuse to run a native/wasm mismatch.
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	// Bump whenever the encoding of calls or transaction extensions changes, so that signed
 	// transactions made for the old format are refused instead of misread.
-	transaction_version: 1,
+	transaction_version: 2,
 	system_version: 1,
 };
 
@@ -107,6 +109,8 @@ pub type SignedBlock = generic::SignedBlock<Block>;
 /// clients (polkadot.js, subxt, py-substrate-interface) read the list from metadata.
 pub type TxExtension = (
 	frame_system::CheckNonZeroSender<Runtime>,
+	// Before anything that reads or charges the account: strangers are turned away first.
+	pallet_clearing_bank::CheckAuthorizedSigner<Runtime>,
 	frame_system::CheckSpecVersion<Runtime>,
 	frame_system::CheckTxVersion<Runtime>,
 	frame_system::CheckGenesis<Runtime>,
@@ -174,6 +178,9 @@ mod runtime {
 
 	#[runtime::pallet_index(7)]
 	pub type FxRate = pallet_fx_rate;
+
+	#[runtime::pallet_index(8)]
+	pub type ClearingBank = pallet_clearing_bank;
 }
 
 #[cfg(test)]

@@ -64,7 +64,11 @@ impl<T: Config> EnsureOrigin<T::RuntimeOrigin> for EnsureClearingBank<T> {
 	fn try_origin(o: T::RuntimeOrigin) -> Result<(), T::RuntimeOrigin> {
 		match o.clone().into() {
 			Ok(RawOrigin::Root) => Ok(()),
-			Ok(RawOrigin::Signed(who)) if ClearingBankAccount::<T>::get().as_ref() == Some(&who) => Ok(()),
+			Ok(RawOrigin::Signed(who))
+				if ClearingBankAccount::<T>::get().as_ref() == Some(&who) =>
+			{
+				Ok(())
+			}
 			_ => Err(o),
 		}
 	}
@@ -267,8 +271,12 @@ pub mod pallet {
 	pub struct GenesisConfig<T: Config> {
 		pub clearing_bank: Option<T::AccountId>,
 		/// `(account, role, code, name)`.
-		pub participants:
-			alloc::vec::Vec<(T::AccountId, ParticipantRole, alloc::string::String, alloc::string::String)>,
+		pub participants: alloc::vec::Vec<(
+			T::AccountId,
+			ParticipantRole,
+			alloc::string::String,
+			alloc::string::String,
+		)>,
 		/// Opening balances, `(account, currency, amount)`, recorded as fundings with the
 		/// references `GENESIS-1`, `GENESIS-2`, ….
 		pub fundings: alloc::vec::Vec<(T::AccountId, CurrencyCode, u128)>,
@@ -314,13 +322,27 @@ pub mod pallet {
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// The clearing bank's account was set.
-		ClearingBankSet { account: T::AccountId },
+		ClearingBankSet {
+			account: T::AccountId,
+		},
 		/// An issuer or acquirer was registered, active.
-		ParticipantRegistered { who: T::AccountId, role: ParticipantRole, code: ParticipantCode },
-		ParticipantSuspended { who: T::AccountId },
-		ParticipantReinstated { who: T::AccountId },
+		ParticipantRegistered {
+			who: T::AccountId,
+			role: ParticipantRole,
+			code: ParticipantCode,
+		},
+		ParticipantSuspended {
+			who: T::AccountId,
+		},
+		ParticipantReinstated {
+			who: T::AccountId,
+		},
 		/// A settlement account's debit limit was set.
-		DebitLimitSet { who: T::AccountId, currency: CurrencyCode, limit: u128 },
+		DebitLimitSet {
+			who: T::AccountId,
+			currency: CurrencyCode,
+			limit: u128,
+		},
 		/// A settlement account was funded.
 		AccountFunded {
 			who: T::AccountId,
@@ -339,7 +361,9 @@ pub mod pallet {
 		},
 		/// A funding or withdrawal came again under a reference already recorded with the same
 		/// details; nothing changed.
-		TransferAlreadyRecorded { reference: ExternalRef },
+		TransferAlreadyRecorded {
+			reference: ExternalRef,
+		},
 		/// A payment was posted: the issuer's account debited, the acquirer's credited.
 		PaymentPosted {
 			posting_id: PostingId,
@@ -370,11 +394,23 @@ pub mod pallet {
 			debit_amount: u128,
 		},
 		/// The same refund came again; it was recorded before and nothing changed.
-		RefundAlreadyRecorded { posting_id: PostingId, acquirer: T::AccountId, refund_id: OrderId },
+		RefundAlreadyRecorded {
+			posting_id: PostingId,
+			acquirer: T::AccountId,
+			refund_id: OrderId,
+		},
 		/// A cycle was closed with its entry count and digest, and the next one opened.
-		CycleClosed { cycle: CycleId, entries: u32, digest: [u8; 32], next: CycleId },
+		CycleClosed {
+			cycle: CycleId,
+			entries: u32,
+			digest: [u8; 32],
+			next: CycleId,
+		},
 		/// A closed cycle was settled outside the chain.
-		CycleSettled { cycle: CycleId, reference: ExternalRef },
+		CycleSettled {
+			cycle: CycleId,
+			reference: ExternalRef,
+		},
 	}
 
 	#[pallet::error]
@@ -629,7 +665,7 @@ pub mod pallet {
 				match c.status {
 					CycleStatus::Open => return Err(Error::<T>::CycleNotClosed.into()),
 					CycleStatus::Settled => return Err(Error::<T>::CycleAlreadySettled.into()),
-					CycleStatus::Closed => {},
+					CycleStatus::Closed => {}
 				}
 				c.status = CycleStatus::Settled;
 				c.settlement_ref = Some(reference.clone());
@@ -747,13 +783,13 @@ pub mod pallet {
 						account.balance.checked_add(signed).ok_or(Error::<T>::BalanceOverflow)?;
 					totals.funded =
 						totals.funded.checked_add(amount).ok_or(Error::<T>::BalanceOverflow)?;
-				},
+				}
 				TransferKind::Withdrawal => {
 					ensure!(account.balance >= signed, Error::<T>::InsufficientBalance);
 					account.balance -= signed;
 					totals.withdrawn =
 						totals.withdrawn.checked_add(amount).ok_or(Error::<T>::BalanceOverflow)?;
-				},
+				}
 			}
 			// The totals' difference must stay an i128 for the ledger check to mean anything.
 			i128::try_from(totals.funded.abs_diff(totals.withdrawn))
@@ -770,10 +806,12 @@ pub mod pallet {
 			Transfers::<T>::insert(&reference, record);
 			let balance = account.balance;
 			Self::deposit_event(match kind {
-				TransferKind::Funding =>
-					Event::AccountFunded { who, currency, amount, reference, balance },
-				TransferKind::Withdrawal =>
-					Event::AccountWithdrawn { who, currency, amount, reference, balance },
+				TransferKind::Funding => {
+					Event::AccountFunded { who, currency, amount, reference, balance }
+				}
+				TransferKind::Withdrawal => {
+					Event::AccountWithdrawn { who, currency, amount, reference, balance }
+				}
 			});
 			Ok(())
 		}
@@ -792,8 +830,11 @@ pub mod pallet {
 			instruction: PaymentInstruction<T::AccountId>,
 			signature: T::Signature,
 		) -> DispatchResult {
-			let acquirer_info =
-				Self::participant_in_role(&acquirer, ParticipantRole::Acquirer, Error::NotAnAcquirer)?;
+			let acquirer_info = Self::participant_in_role(
+				&acquirer,
+				ParticipantRole::Acquirer,
+				Error::NotAnAcquirer,
+			)?;
 			ensure!(instruction.acquirer == acquirer, Error::<T>::AcquirerMismatch);
 			let instruction_hash = sp_io::hashing::blake2_256(&instruction.encode());
 
@@ -883,7 +924,11 @@ pub mod pallet {
 			FxBook::<T>::insert(quote.source, fx_debit_side);
 			FxBook::<T>::insert(quote.target, fx_credit_side);
 			AcquirerOrders::<T>::insert(&acquirer, &instruction.acquirer_order_id, posting_id);
-			IssuerOrders::<T>::insert(&instruction.issuer, &instruction.issuer_order_id, posting_id);
+			IssuerOrders::<T>::insert(
+				&instruction.issuer,
+				&instruction.issuer_order_id,
+				posting_id,
+			);
 			NextPostingId::<T>::put(posting_id + 1);
 			Self::deposit_event(Event::PaymentPosted {
 				posting_id,
@@ -920,8 +965,11 @@ pub mod pallet {
 			refund_id: OrderId,
 			credit_amount: u128,
 		) -> DispatchResult {
-			let acquirer_info =
-				Self::participant_in_role(&acquirer, ParticipantRole::Acquirer, Error::NotAnAcquirer)?;
+			let acquirer_info = Self::participant_in_role(
+				&acquirer,
+				ParticipantRole::Acquirer,
+				Error::NotAnAcquirer,
+			)?;
 			ensure!(
 				is_visible_ascii(&acquirer_order_id) && is_visible_ascii(&refund_id),
 				Error::<T>::MalformedIdentifier
@@ -931,7 +979,11 @@ pub mod pallet {
 			if let Some(seen) = Refunds::<T>::get(&acquirer, &refund_id) {
 				let same = seen.posting_id == posting_id && seen.credit_amount == credit_amount;
 				ensure!(same, Error::<T>::RefundIdConflict);
-				Self::deposit_event(Event::RefundAlreadyRecorded { posting_id, acquirer, refund_id });
+				Self::deposit_event(Event::RefundAlreadyRecorded {
+					posting_id,
+					acquirer,
+					refund_id,
+				});
 				return Ok(());
 			}
 			ensure!(!credit_amount.is_zero(), Error::<T>::ZeroAmount);
@@ -1056,7 +1108,8 @@ pub mod pallet {
 		/// clearing bank or a registered participant (suspended ones too, so that their
 		/// refused calls are answered with a named error).
 		pub fn is_known_signer(who: &T::AccountId) -> bool {
-			ClearingBankAccount::<T>::get().as_ref() == Some(who) || Participants::<T>::contains_key(who)
+			ClearingBankAccount::<T>::get().as_ref() == Some(who)
+				|| Participants::<T>::contains_key(who)
 		}
 
 		/// Invariants: each currency's accounts and FX book sum to funded minus withdrawn;
@@ -1080,8 +1133,8 @@ pub mod pallet {
 			}
 			for (currency, sum) in sums {
 				let totals = Totals::<T>::get(currency);
-				let net = i128::try_from(totals.funded).map_err(|_| "funded overflows")? -
-					i128::try_from(totals.withdrawn).map_err(|_| "withdrawn overflows")?;
+				let net = i128::try_from(totals.funded).map_err(|_| "funded overflows")?
+					- i128::try_from(totals.withdrawn).map_err(|_| "withdrawn overflows")?;
 				ensure!(sum == net, "a currency's accounts do not sum to funded minus withdrawn");
 			}
 
@@ -1106,15 +1159,15 @@ pub mod pallet {
 				);
 				let i = &p.instruction;
 				ensure!(
-					AcquirerOrders::<T>::get(&i.acquirer, &i.acquirer_order_id) == Some(id) &&
-						IssuerOrders::<T>::get(&i.issuer, &i.issuer_order_id) == Some(id),
+					AcquirerOrders::<T>::get(&i.acquirer, &i.acquirer_order_id) == Some(id)
+						&& IssuerOrders::<T>::get(&i.issuer, &i.issuer_order_id) == Some(id),
 					"a posting is missing from its order indexes"
 				);
 			}
 			ensure!(refunded.is_empty(), "a refund of an unknown posting");
 			ensure!(
-				AcquirerOrders::<T>::iter().count() == IssuerOrders::<T>::iter().count() &&
-					IssuerOrders::<T>::iter().count() == Postings::<T>::iter().count(),
+				AcquirerOrders::<T>::iter().count() == IssuerOrders::<T>::iter().count()
+					&& IssuerOrders::<T>::iter().count() == Postings::<T>::iter().count(),
 				"order indexes and postings differ in number"
 			);
 

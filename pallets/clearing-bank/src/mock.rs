@@ -72,7 +72,7 @@ impl pallet_fx_rate::Config for Test {
 pub struct FxFeeders;
 impl Contains<AccountId> for FxFeeders {
 	fn contains(who: &AccountId) -> bool {
-		pallet_fx_rate::Feeders::<Test>::contains_key(HKD_CNY, who)
+		FxRate::is_feeder(who)
 	}
 }
 
@@ -157,7 +157,11 @@ pub fn genesis() -> RuntimeGenesisConfig {
 			],
 			pairs: vec![(
 				HKD_CNY,
-				PairConfig { enabled: true, max_spread: Permill::from_percent(1), max_validity: DAY },
+				PairConfig {
+					enabled: true,
+					max_spread: Permill::from_percent(1),
+					max_validity: DAY,
+				},
 			)],
 			feeders: vec![(HKD_CNY, feeder())],
 			rates: vec![(
@@ -213,7 +217,9 @@ pub fn set_time(now: Moment) {
 pub fn new_bench_ext() -> sp_io::TestExternalities {
 	let mut ext =
 		sp_io::TestExternalities::new(RuntimeGenesisConfig::default().build_storage().unwrap());
-	ext.register_extension(sp_keystore::KeystoreExt::new(sp_keystore::testing::MemoryKeystore::new()));
+	ext.register_extension(sp_keystore::KeystoreExt::new(
+		sp_keystore::testing::MemoryKeystore::new(),
+	));
 	ext.execute_with(|| {
 		System::set_block_number(1);
 		set_time(T0);

@@ -87,7 +87,7 @@ impl<T: Config> Pallet<T> {
 			CycleEntry::Refund { posting_id, refund_id } => {
 				let acquirer = Postings::<T>::get(posting_id)?.instruction.acquirer;
 				(*posting_id, Some((refund_id.clone(), Refunds::<T>::get(acquirer, refund_id)?)))
-			},
+			}
 		};
 		let posting = Postings::<T>::get(posting_id)?;
 		let i = &posting.instruction;
@@ -100,7 +100,12 @@ impl<T: Config> Pallet<T> {
 		// From the participant's side: a payment debits the issuer and credits the acquirer; a
 		// refund the other way round.
 		let (credit, debit, booked_at, leaf) = match &refund {
-			None => (i.credit_amount, i.debit_amount, posting.posted_at, payment_leaf(&posting.instruction_hash)),
+			None => (
+				i.credit_amount,
+				i.debit_amount,
+				posting.posted_at,
+				payment_leaf(&posting.instruction_hash),
+			),
 			Some((refund_id, r)) => (
 				r.credit_amount,
 				r.debit_amount,

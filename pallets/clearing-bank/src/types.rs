@@ -35,7 +35,8 @@ pub fn is_visible_ascii(id: &[u8]) -> bool {
 
 /// Whether a participant code has the documented form.
 pub fn is_well_formed_code(code: &[u8]) -> bool {
-	!code.is_empty() && code.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
+	!code.is_empty()
+		&& code.iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// What a participant does in a payment.
@@ -122,7 +123,16 @@ pub struct CurrencyTotals {
 }
 
 #[derive(
-	Encode, Decode, DecodeWithMemTracking, MaxEncodedLen, TypeInfo, Clone, Copy, PartialEq, Eq, Debug,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
 )]
 pub enum TransferKind {
 	Funding,

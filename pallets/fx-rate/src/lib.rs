@@ -125,6 +125,11 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type FeederCount<T: Config> = StorageMap<_, Blake2_128Concat, Pair, u32, ValueQuery>;
 
+	/// How many pairs each feeder feeds, so that "is this account a feeder?" is one read.
+	#[pallet::storage]
+	pub type FeederPairs<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, u32, OptionQuery>;
+
 	/// Every retained publication by id.
 	#[pallet::storage]
 	pub type Rates<T: Config> =
@@ -353,6 +358,9 @@ pub mod pallet {
 			T::AdminOrigin::ensure_origin(origin)?;
 			Feeders::<T>::take(pair, &feeder).ok_or(Error::<T>::NotAFeederOfPair)?;
 			FeederCount::<T>::mutate(pair, |n| *n = n.saturating_sub(1));
+			FeederPairs::<T>::mutate_exists(&feeder, |n| {
+				*n = n.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
+			});
 			Self::deposit_event(Event::FeederRemoved { pair, feeder });
 			Ok(())
 		}
@@ -430,6 +438,7 @@ pub mod pallet {
 			ensure!(count < T::MaxFeedersPerPair::get(), Error::<T>::TooManyFeeders);
 			Feeders::<T>::insert(pair, &feeder, FeederStatus { latest_rate: None });
 			FeederCount::<T>::insert(pair, count + 1);
+			FeederPairs::<T>::mutate(&feeder, |n| *n = Some(n.unwrap_or(0).saturating_add(1)));
 			Self::deposit_event(Event::FeederAdded { pair, feeder });
 			Ok(())
 		}
@@ -527,6 +536,11 @@ pub mod pallet {
 				Self::deposit_event(Event::RatesPruned { count });
 			}
 			count
+		}
+
+		/// Whether `who` feeds any pair.
+		pub fn is_feeder(who: &T::AccountId) -> bool {
+			FeederPairs::<T>::contains_key(who)
 		}
 
 		/// The chain's time now, in milliseconds.
@@ -662,7 +676,7 @@ pub mod pallet {
 			})
 		}
 
-		/// Invariants: feeder counts match the feeders, every retained rate is queued for pruning
+		/// Invariants: feeder counts (per pair and per feeder) match the feeders, every retained rate is queued for pruning
 		/// exactly once, and ids below `NextRateId` only.
 		#[cfg(any(feature = "try-runtime", test))]
 		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
@@ -671,6 +685,15 @@ pub mod pallet {
 				ensure!(feeders == FeederCount::<T>::get(pair), "feeder count mismatch");
 				ensure!(feeders <= T::MaxFeedersPerPair::get(), "too many feeders");
 			}
+			let mut pairs_fed = alloc::collections::btree_map::BTreeMap::<T::AccountId, u32>::new();
+			for (_, feeder, _) in Feeders::<T>::iter() {
+				*pairs_fed.entry(feeder).or_default() += 1;
+			}
+			ensure!(
+				pairs_fed.len() == FeederPairs::<T>::iter().count()
+					&& pairs_fed.iter().all(|(f, n)| FeederPairs::<T>::get(f) == Some(*n)),
+				"feeder pair counts mismatch"
+			);
 			let mut queued: alloc::vec::Vec<RateId> =
 				PruneQueue::<T>::iter_values().flat_map(|ids| ids.into_inner()).collect();
 			queued.sort_unstable();

@@ -242,6 +242,23 @@ mod feeders {
 	}
 
 	#[test]
+	fn knows_who_feeds_any_pair() {
+		test(|| {
+			let usd_cny = Pair::new(USD, CNY);
+			assert_ok!(FxRate::configure_pair(root(), usd_cny, Permill::from_percent(1), MINUTE));
+			assert!(!FxRate::is_feeder(&FEEDER_D));
+			assert_ok!(FxRate::add_feeder(root(), HKD_CNY, FEEDER_D));
+			assert_ok!(FxRate::add_feeder(root(), usd_cny, FEEDER_D));
+			assert_eq!(crate::FeederPairs::<Test>::get(FEEDER_D), Some(2));
+			assert_ok!(FxRate::remove_feeder(root(), HKD_CNY, FEEDER_D));
+			assert!(FxRate::is_feeder(&FEEDER_D));
+			assert_ok!(FxRate::remove_feeder(root(), usd_cny, FEEDER_D));
+			assert!(!FxRate::is_feeder(&FEEDER_D));
+			assert!(FxRate::is_feeder(&FEEDER_A));
+		});
+	}
+
+	#[test]
 	fn every_refusal_is_named_and_changes_nothing() {
 		test(|| {
 			assert_noop!(

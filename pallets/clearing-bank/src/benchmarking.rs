@@ -1,0 +1,260 @@
+//! Benchmarks of every call in its worst case: the clearing bank's calls signed by its account
+//! (one more read than root), postings with the longest ids and a real sr25519 signature.
+
+use super::*;
+use crate::Pallet as ClearingBankPallet;
+use frame_benchmarking::v2::*;
+use frame_support::traits::Get;
+use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
+use pallet_fx_rate::{CurrencyInfo, Pair, PairConfig, RateId, RateRecord, RATE_SCALE};
+use sp_runtime::{traits::Zero, Permill};
+
+// Codes of their own ("X" codes are ISO 4217's for testing), so that the benchmarks also run
+// on a chain whose genesis has HKD and CNY.
+const DEBIT: CurrencyCode = CurrencyCode(*b"XBC");
+const CREDIT: CurrencyCode = CurrencyCode(*b"XBD");
+const FUNDS: u128 = 1_000_000_000_000;
+
+fn long_id(tag: u8) -> OrderId {
+	alloc::vec![tag; 64].try_into().expect("64 bytes fit")
+}
+
+fn long_ref(tag: u8) -> ExternalRef {
+	alloc::vec![tag; 35].try_into().expect("35 bytes fit")
+}
+
+fn code(tag: &[u8]) -> ParticipantCode {
+	let mut c = tag.to_vec();
+	c.resize(16, b'0');
+	c.try_into().expect("16 bytes fit")
+}
+
+fn name() -> ParticipantName {
+	alloc::vec![b'N'; 70].try_into().expect("70 bytes fit")
+}
+
+/// The clearing bank's signed origin.
+fn bank<T: Config>() -> T::RuntimeOrigin {
+	let bank: T::AccountId = account("clearing-bank", 0, 0);
+	ClearingBankAccount::<T>::put(&bank);
+	RawOrigin::Signed(bank).into()
+}
+
+/// The benchmark currencies, their pair and one valid rate; returns the rate's id.
+fn set_up_fx<T: Config>() -> RateId {
+	let info = CurrencyInfo { numeric: 999, minor_units: 2 };
+	pallet_fx_rate::Currencies::<T>::insert(DEBIT, info);
+	pallet_fx_rate::Currencies::<T>::insert(CREDIT, info);
+	let pair = Pair::new(DEBIT, CREDIT);
+	let max_validity = <T as pallet_fx_rate::Config>::MaxValidity::get();
+	pallet_fx_rate::Pairs::<T>::insert(
+		pair,
+		PairConfig { enabled: true, max_spread: Permill::from_percent(1), max_validity },
+	);
+	let now = pallet_fx_rate::Pallet::<T>::now();
+	let rate_id = pallet_fx_rate::NextRateId::<T>::get();
+	pallet_fx_rate::Rates::<T>::insert(
+		rate_id,
+		RateRecord {
+			pair,
+			feeder: account("feeder", 0, 0),
+			mid: RATE_SCALE * 9 / 10,
+			spread: Permill::from_parts(2_000),
+			published_at: now,
+			valid_until: now + max_validity,
+		},
+	);
+	pallet_fx_rate::NextRateId::<T>::put(rate_id + 1);
+	rate_id
+}
+
+fn register<T: Config>(who: &T::AccountId, role: ParticipantRole, tag: &[u8]) {
+	Pallet::<T>::do_register(who.clone(), role, code(tag), name()).expect("registers");
+}
+
+struct Parties<T: Config> {
+	issuer: T::AccountId,
+	acquirer: T::AccountId,
+	rate_id: RateId,
+}
+
+/// A funded issuer with a signing key, an acquirer, and a rate; the clearing bank set.
+fn set_up_parties<T: Config>() -> Parties<T> {
+	let _ = bank::<T>();
+	let rate_id = set_up_fx::<T>();
+	let issuer = T::BenchmarkHelper::create_signer();
+	let acquirer: T::AccountId = account("acquirer", 0, 0);
+	register::<T>(&issuer, ParticipantRole::Issuer, b"BENCH-ISS");
+	register::<T>(&acquirer, ParticipantRole::Acquirer, b"BENCH-ACQ");
+	Pallet::<T>::do_transfer(TransferKind::Funding, issuer.clone(), DEBIT, FUNDS, long_ref(b'F'))
+		.expect("funds");
+	Pallet::<T>::do_transfer(
+		TransferKind::Funding,
+		acquirer.clone(),
+		CREDIT,
+		FUNDS,
+		long_ref(b'G'),
+	)
+	.expect("funds");
+	Parties { issuer, acquirer, rate_id }
+}
+
+/// A signed instruction with the longest ids, for `credit` minor units.
+fn signed_instruction<T: Config>(
+	p: &Parties<T>,
+	tag: u8,
+	credit: u128,
+) -> (PaymentInstruction<T::AccountId>, T::Signature) {
+	let now = pallet_fx_rate::Pallet::<T>::now();
+	let quote = pallet_fx_rate::Pallet::<T>::quote_at_rate(
+		p.rate_id,
+		DEBIT,
+		CREDIT,
+		credit,
+		pallet_fx_rate::QuoteSide::ExactTarget,
+		now,
+	)
+	.expect("the benchmark rate converts");
+	let instruction = PaymentInstruction {
+		issuer: p.issuer.clone(),
+		acquirer: p.acquirer.clone(),
+		acquirer_order_id: long_id(tag),
+		issuer_order_id: long_id(tag.wrapping_add(1)),
+		aggregator_order_id: long_id(b'A'),
+		merchant_id: long_id(b'M'),
+		scenario: Scenario::DynamicQr,
+		debit_currency: DEBIT,
+		debit_amount: quote.source_amount,
+		credit_currency: CREDIT,
+		credit_amount: credit,
+		rate_id: p.rate_id,
+	};
+	let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
+	let payload = instruction_signing_payload(&genesis, &instruction);
+	let signature = T::BenchmarkHelper::sign(&p.issuer, &payload);
+	(instruction, signature)
+}
+
+#[benchmarks]
+mod benchmarks {
+	use super::*;
+
+	#[benchmark]
+	fn set_clearing_bank() {
+		let new_bank: T::AccountId = account("new-bank", 0, 0);
+		#[extrinsic_call]
+		_(RawOrigin::Root, new_bank.clone());
+		assert_eq!(ClearingBankAccount::<T>::get(), Some(new_bank));
+	}
+
+	#[benchmark]
+	fn register_participant() {
+		let origin = bank::<T>();
+		let who: T::AccountId = account("participant", 0, 0);
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone(), ParticipantRole::Issuer, code(b"NEW"), name());
+		assert!(Participants::<T>::contains_key(who));
+	}
+
+	#[benchmark]
+	fn suspend_participant() {
+		let origin = bank::<T>();
+		let who: T::AccountId = account("participant", 0, 0);
+		register::<T>(&who, ParticipantRole::Issuer, b"SUS");
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone());
+		assert!(!Participants::<T>::get(who).expect("registered").is_active());
+	}
+
+	#[benchmark]
+	fn reinstate_participant() {
+		let origin = bank::<T>();
+		let who: T::AccountId = account("participant", 0, 0);
+		register::<T>(&who, ParticipantRole::Issuer, b"REI");
+		Participants::<T>::mutate(&who, |p| {
+			if let Some(p) = p {
+				p.status = ParticipantStatus::Suspended;
+			}
+		});
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone());
+		assert!(Participants::<T>::get(who).expect("registered").is_active());
+	}
+
+	#[benchmark]
+	fn set_debit_limit() {
+		let origin = bank::<T>();
+		set_up_fx::<T>();
+		let who: T::AccountId = account("participant", 0, 0);
+		register::<T>(&who, ParticipantRole::Issuer, b"LIM");
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone(), DEBIT, FUNDS);
+		assert_eq!(Accounts::<T>::get(who, DEBIT).debit_limit, FUNDS);
+	}
+
+	#[benchmark]
+	fn fund() {
+		let origin = bank::<T>();
+		set_up_fx::<T>();
+		let who: T::AccountId = account("participant", 0, 0);
+		register::<T>(&who, ParticipantRole::Acquirer, b"FUN");
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone(), CREDIT, FUNDS, long_ref(b'R'));
+		assert_eq!(Accounts::<T>::get(who, CREDIT).balance, FUNDS as i128);
+	}
+
+	#[benchmark]
+	fn withdraw() {
+		let origin = bank::<T>();
+		set_up_fx::<T>();
+		let who: T::AccountId = account("participant", 0, 0);
+		register::<T>(&who, ParticipantRole::Acquirer, b"WIT");
+		Pallet::<T>::do_transfer(TransferKind::Funding, who.clone(), CREDIT, FUNDS, long_ref(b'R'))
+			.expect("funds");
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone(), CREDIT, FUNDS, long_ref(b'W'));
+		assert_eq!(Accounts::<T>::get(who, CREDIT).balance, 0);
+	}
+
+	#[benchmark]
+	fn post_payment() {
+		let parties = set_up_parties::<T>();
+		let (instruction, signature) = signed_instruction::<T>(&parties, b'O', 1_000_000);
+		let posting_id = NextPostingId::<T>::get();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(parties.acquirer.clone()), instruction, signature);
+		assert!(Postings::<T>::contains_key(posting_id));
+	}
+
+	#[benchmark]
+	fn refund() {
+		let parties = set_up_parties::<T>();
+		let (instruction, signature) = signed_instruction::<T>(&parties, b'O', 1_000_000);
+		Pallet::<T>::do_post_payment(parties.acquirer.clone(), instruction, signature)
+			.expect("posts");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(parties.acquirer.clone()), long_id(b'O'), long_id(b'R'), 333_333);
+		assert!(Refunds::<T>::contains_key(&parties.acquirer, long_id(b'R')));
+	}
+
+	#[benchmark]
+	fn close_cycle() {
+		let origin = bank::<T>();
+		let current = CurrentCycle::<T>::get();
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin);
+		assert_eq!(CurrentCycle::<T>::get(), current + 1);
+	}
+
+	#[benchmark]
+	fn settle_cycle() {
+		let origin = bank::<T>();
+		let cycle = CurrentCycle::<T>::get();
+		Pallet::<T>::do_close_cycle().expect("closes");
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, cycle, long_ref(b'S'));
+		assert_eq!(Cycles::<T>::get(cycle).expect("exists").status, CycleStatus::Settled);
+	}
+
+	impl_benchmark_test_suite!(ClearingBankPallet, crate::mock::new_bench_ext(), crate::mock::Test);
+}
