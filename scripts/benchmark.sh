@@ -15,7 +15,7 @@ scripts/setup.sh
 cargo build --locked -p clearline-node --features runtime-benchmarks
 node="$CARGO_TARGET_DIR/debug/clearline-node"
 
-declare -A dirs=([pallet_fx_rate]=pallets/fx-rate)
+declare -A dirs=([pallet_fx_rate]=pallets/fx-rate [pallet_clearing_bank]=pallets/clearing-bank)
 pallets=("$@")
 [ ${#pallets[@]} -gt 0 ] || pallets=("${!dirs[@]}")
 for pallet in "${pallets[@]}"; do

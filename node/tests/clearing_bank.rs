@@ -3,8 +3,10 @@
 //! the same instruction again posts nothing; a refund and a cycle close follow; and an account
 //! the network does not know cannot get a transaction into the pool.
 
-use clearline_client::{extrinsic::Mortality, ChainContext, NodeRpc, Signer};
-use clearline_runtime::{BalancesCall, RuntimeCall};
+use clearline_client::{
+	extrinsic::Mortality, sign_and_finalize, ChainContext, NodeRpc, Outcome, Signer,
+};
+use clearline_runtime::{BalancesCall, Runtime, RuntimeCall, RuntimeEvent};
 use clearline_testkit::{wait_finalized, NodeProcess};
 use pallet_clearing_bank::{PaymentInstruction, Scenario};
 use pallet_fx_rate::CurrencyCode;
@@ -18,17 +20,32 @@ fn id(s: &str) -> pallet_clearing_bank::OrderId {
 	s.as_bytes().to_vec().try_into().unwrap()
 }
 
-/// Signs `call` as `signer` and waits for it to be in a finalized block.
-async fn finalize(node: &NodeProcess, rpc: &NodeRpc, signer: &Signer, call: RuntimeCall) -> H256 {
-	let ctx = ChainContext::fetch(rpc).await.unwrap();
-	let (number, hash) = rpc.finalized().await.unwrap();
-	let nonce = rpc.account_next_index(&signer.account_id().to_string()).await.unwrap();
-	let xt = signer.sign(&ctx, call, nonce, Mortality::Mortal { period: 64, number, hash }, 0);
-	let (block, _) = rpc
-		.submit_and_wait_finalized(&codec::Encode::encode(&xt), Duration::from_secs(60))
+/// Signs `call` as `signer`, waits for it to be in a finalized block and returns the block with
+/// the call's events, or the named error it failed with.
+async fn finalize(
+	node: &NodeProcess,
+	rpc: &NodeRpc,
+	signer: &Signer,
+	call: RuntimeCall,
+) -> (H256, Result<Vec<RuntimeEvent>, String>) {
+	let done = sign_and_finalize(rpc, signer, call, 64, Duration::from_secs(60))
 		.await
 		.unwrap_or_else(|e| panic!("not finalized: {e}\n{}", node.log_tail(30)));
-	block
+	let outcome = match done.outcome {
+		Outcome::Succeeded(events) => Ok(events),
+		Outcome::Failed { error, .. } => Err(error),
+	};
+	(done.block, outcome)
+}
+
+fn clearing_events(events: Vec<RuntimeEvent>) -> Vec<pallet_clearing_bank::Event<Runtime>> {
+	events
+		.into_iter()
+		.filter_map(|e| match e {
+			RuntimeEvent::ClearingBank(e) => Some(e),
+			_ => None,
+		})
+		.collect()
 }
 
 async fn query(rpc: &NodeRpc, method: &str, params: Vec<Value>) -> Value {
@@ -73,7 +90,12 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 		instruction: instruction.clone(),
 		issuer_signature: issuer_signature.clone(),
 	});
-	let block = finalize(&node, &rpc, &acquirer, post.clone()).await;
+	let (block, outcome) = finalize(&node, &rpc, &acquirer, post.clone()).await;
+	let events = clearing_events(outcome.expect("the posting succeeds"));
+	assert!(
+		matches!(&events[..], [pallet_clearing_bank::Event::PaymentPosted { posting_id: 0, debit_amount, .. }] if *debit_amount == hkd),
+		"{events:?}"
+	);
 
 	// In the finalized block, found by either party's own order id.
 	let at = json!(format!("{block:?}"));
@@ -97,7 +119,15 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 	assert_eq!(hkd_account["balance"], (100_000_000 - hkd).to_string());
 
 	// The same instruction again (a retry after an unknown outcome) posts nothing.
-	let again = finalize(&node, &rpc, &acquirer, post).await;
+	let (again, outcome) = finalize(&node, &rpc, &acquirer, post).await;
+	let events = clearing_events(outcome.expect("a retry succeeds"));
+	assert!(
+		matches!(
+			&events[..],
+			[pallet_clearing_bank::Event::PaymentAlreadyPosted { posting_id: 0, .. }]
+		),
+		"{events:?}"
+	);
 	let second =
 		query(&rpc, "clearing_postingById", vec![json!(1), json!(format!("{again:?}"))]).await;
 	assert!(second.is_null(), "posted twice: {second}");
@@ -105,15 +135,26 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 		query(&rpc, "clearing_participant", vec![json!(bob), json!(format!("{again:?}"))]).await;
 	assert_eq!(participant["accounts"][0]["balance"], (100_000_000 - hkd).to_string());
 
+	// A different instruction under the same order id fails with the pallet's named error.
+	let mut conflicting = instruction.clone();
+	conflicting.merchant_id = id("M-OTHER");
+	let conflict = RuntimeCall::ClearingBank(pallet_clearing_bank::Call::post_payment {
+		issuer_signature: issuer.sign_instruction(&ctx, &conflicting),
+		instruction: conflicting,
+	});
+	let (_, outcome) = finalize(&node, &rpc, &acquirer, conflict).await;
+	assert_eq!(outcome.unwrap_err(), "ClearingBank(OrderIdConflict)");
+
 	// A partial refund, then the clearing bank closes the cycle.
 	let refund = RuntimeCall::ClearingBank(pallet_clearing_bank::Call::refund {
 		acquirer_order_id: id("ACQ-20261122-0001"),
 		refund_id: id("RF-1"),
 		credit_amount: 1000,
 	});
-	finalize(&node, &rpc, &acquirer, refund).await;
+	finalize(&node, &rpc, &acquirer, refund).await.1.expect("the refund succeeds");
 	let close = RuntimeCall::ClearingBank(pallet_clearing_bank::Call::close_cycle {});
-	let closed_at = finalize(&node, &rpc, &bank, close).await;
+	let (closed_at, outcome) = finalize(&node, &rpc, &bank, close).await;
+	outcome.expect("the clearing bank closes the cycle");
 	let at = json!(format!("{closed_at:?}"));
 	let cycle = query(&rpc, "clearing_cycle", vec![json!(1), at.clone()]).await;
 	assert_eq!(cycle["status"], "closed", "{cycle}");

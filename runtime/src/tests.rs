@@ -131,3 +131,55 @@ fn the_development_chain_quotes_hkd_cny_out_of_the_box() {
 		);
 	});
 }
+
+#[test]
+fn both_presets_start_the_clearing_bank_with_a_funded_issuer_and_acquirer() {
+	use genesis_config_presets::*;
+	use pallet_clearing_bank::{ParticipantRole, ParticipantStatus};
+	const HKD: pallet_fx_rate::CurrencyCode = pallet_fx_rate::CurrencyCode::HKD;
+	const CNY: pallet_fx_rate::CurrencyCode = pallet_fx_rate::CurrencyCode::CNY;
+	for preset in ["development", "local_testnet"] {
+		ext(preset).execute_with(|| {
+			assert_eq!(
+				pallet_clearing_bank::ClearingBankAccount::<crate::Runtime>::get(),
+				Some(account(DEV_CLEARING_BANK))
+			);
+			let issuer =
+				pallet_clearing_bank::Participants::<crate::Runtime>::get(account(DEV_ISSUER))
+					.expect("the issuer is registered");
+			assert_eq!(issuer.role, ParticipantRole::Issuer);
+			assert_eq!(issuer.status, ParticipantStatus::Active);
+			assert_eq!(&issuer.code[..], DEV_ISSUER_CODE.as_bytes());
+			let hkd =
+				pallet_clearing_bank::Accounts::<crate::Runtime>::get(account(DEV_ISSUER), HKD);
+			assert_eq!(
+				(hkd.balance, hkd.debit_limit),
+				(DEV_ISSUER_HKD as i128, DEV_ISSUER_HKD_LIMIT)
+			);
+			let cny =
+				pallet_clearing_bank::Accounts::<crate::Runtime>::get(account(DEV_ACQUIRER), CNY);
+			assert_eq!(cny.balance, DEV_ACQUIRER_CNY as i128);
+			assert_eq!(pallet_clearing_bank::CurrentCycle::<crate::Runtime>::get(), 1);
+			let totals = pallet_clearing_bank::Totals::<crate::Runtime>::get(HKD);
+			assert_eq!((totals.funded, totals.withdrawn), (DEV_ISSUER_HKD, 0));
+		});
+	}
+}
+
+#[test]
+fn only_known_accounts_may_transact() {
+	use crate::configs::FeedersAndSudo;
+	use frame_support::traits::Contains;
+	use genesis_config_presets::*;
+	ext("development").execute_with(|| {
+		let known = |k: Sr25519Keyring| {
+			crate::ClearingBank::is_known_signer(&account(k))
+				|| FeedersAndSudo::contains(&account(k))
+		};
+		for k in [Sr25519Keyring::Alice, DEV_CLEARING_BANK, DEV_ISSUER, DEV_ACQUIRER, DEV_FX_FEEDER]
+		{
+			assert!(known(k), "{k:?} may transact");
+		}
+		assert!(!known(Sr25519Keyring::Eve), "Eve is nobody on this network");
+	});
+}

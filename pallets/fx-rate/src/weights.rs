@@ -54,10 +54,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `FxRate::Currencies` (`max_values`: None, `max_size`: Some(22), added: 2497, mode: `MaxEncodedLen`)
 	fn register_currency() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `257`
+		//  Measured:  `290`
 		//  Estimated: `3487`
-		// Minimum execution time: 42_744_000 picoseconds.
-		Weight::from_parts(45_489_000, 3487)
+		// Minimum execution time: 42_594_000 picoseconds.
+		Weight::from_parts(45_208_000, 3487)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -67,10 +67,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `FxRate::Pairs` (`max_values`: None, `max_size`: Some(35), added: 2510, mode: `MaxEncodedLen`)
 	fn configure_pair() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `354`
+		//  Measured:  `387`
 		//  Estimated: `6010`
-		// Minimum execution time: 62_874_000 picoseconds.
-		Weight::from_parts(67_632_000, 6010)
+		// Minimum execution time: 63_605_000 picoseconds.
+		Weight::from_parts(68_152_000, 6010)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -78,10 +78,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `FxRate::Pairs` (`max_values`: None, `max_size`: Some(35), added: 2510, mode: `MaxEncodedLen`)
 	fn set_pair_enabled() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `265`
+		//  Measured:  `298`
 		//  Estimated: `3500`
-		// Minimum execution time: 36_115_000 picoseconds.
-		Weight::from_parts(38_688_000, 3500)
+		// Minimum execution time: 36_865_000 picoseconds.
+		Weight::from_parts(39_279_000, 3500)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -91,27 +91,31 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `FxRate::Feeders` (`max_values`: None, `max_size`: Some(79), added: 2554, mode: `MaxEncodedLen`)
 	/// Storage: `FxRate::FeederCount` (r:1 w:1)
 	/// Proof: `FxRate::FeederCount` (`max_values`: None, `max_size`: Some(26), added: 2501, mode: `MaxEncodedLen`)
+	/// Storage: `FxRate::FeederPairs` (r:1 w:1)
+	/// Proof: `FxRate::FeederPairs` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn add_feeder() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `742`
+		//  Measured:  `816`
 		//  Estimated: `3544`
-		// Minimum execution time: 79_760_000 picoseconds.
-		Weight::from_parts(84_707_000, 3544)
-			.saturating_add(T::DbWeight::get().reads(3_u64))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
+		// Minimum execution time: 92_008_000 picoseconds.
+		Weight::from_parts(97_646_000, 3544)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `FxRate::Feeders` (r:1 w:1)
 	/// Proof: `FxRate::Feeders` (`max_values`: None, `max_size`: Some(79), added: 2554, mode: `MaxEncodedLen`)
 	/// Storage: `FxRate::FeederCount` (r:1 w:1)
 	/// Proof: `FxRate::FeederCount` (`max_values`: None, `max_size`: Some(26), added: 2501, mode: `MaxEncodedLen`)
+	/// Storage: `FxRate::FeederPairs` (r:1 w:1)
+	/// Proof: `FxRate::FeederPairs` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn remove_feeder() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `695`
+		//  Measured:  `769`
 		//  Estimated: `3544`
-		// Minimum execution time: 51_558_000 picoseconds.
-		Weight::from_parts(55_483_000, 3544)
-			.saturating_add(T::DbWeight::get().reads(2_u64))
-			.saturating_add(T::DbWeight::get().writes(2_u64))
+		// Minimum execution time: 63_896_000 picoseconds.
+		Weight::from_parts(68_423_000, 3544)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
 	/// Storage: `FxRate::Pairs` (r:1 w:0)
 	/// Proof: `FxRate::Pairs` (`max_values`: None, `max_size`: Some(35), added: 2510, mode: `MaxEncodedLen`)
@@ -127,10 +131,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `FxRate::Rates` (`max_values`: None, `max_size`: Some(90), added: 2565, mode: `MaxEncodedLen`)
 	fn publish_rate() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `16821`
+		//  Measured:  `16854`
 		//  Estimated: `19867`
-		// Minimum execution time: 100_201_000 picoseconds.
-		Weight::from_parts(106_910_000, 19867)
+		// Minimum execution time: 101_102_000 picoseconds.
+		Weight::from_parts(108_283_000, 19867)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -141,12 +145,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `n` is `[1, 2048]`.
 	fn prune_bucket(n: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `259 + n * (8 ±0)`
+		//  Measured:  `292 + n * (8 ±0)`
 		//  Estimated: `19867`
-		// Minimum execution time: 32_208_000 picoseconds.
-		Weight::from_parts(32_599_000, 19867)
-			// Standard Error: 3_923
-			.saturating_add(Weight::from_parts(5_435_159, 0).saturating_mul(n.into()))
+		// Minimum execution time: 33_771_000 picoseconds.
+		Weight::from_parts(96_959_225, 19867)
+			// Standard Error: 8_893
+			.saturating_add(Weight::from_parts(5_447_414, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
@@ -156,38 +160,38 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same measurements with ParityDb's database weights, for mocks and tests.
 impl WeightInfo for () {
 	fn register_currency() -> Weight {
-		Weight::from_parts(45_489_000, 3487)
+		Weight::from_parts(45_208_000, 3487)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn configure_pair() -> Weight {
-		Weight::from_parts(67_632_000, 6010)
+		Weight::from_parts(68_152_000, 6010)
 			.saturating_add(ParityDbWeight::get().reads(4_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn set_pair_enabled() -> Weight {
-		Weight::from_parts(38_688_000, 3500)
+		Weight::from_parts(39_279_000, 3500)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn add_feeder() -> Weight {
-		Weight::from_parts(84_707_000, 3544)
-			.saturating_add(ParityDbWeight::get().reads(3_u64))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
+		Weight::from_parts(97_646_000, 3544)
+			.saturating_add(ParityDbWeight::get().reads(4_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn remove_feeder() -> Weight {
-		Weight::from_parts(55_483_000, 3544)
-			.saturating_add(ParityDbWeight::get().reads(2_u64))
-			.saturating_add(ParityDbWeight::get().writes(2_u64))
+		Weight::from_parts(68_423_000, 3544)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn publish_rate() -> Weight {
-		Weight::from_parts(106_910_000, 19867)
+		Weight::from_parts(108_283_000, 19867)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn prune_bucket(n: u32, ) -> Weight {
-		Weight::from_parts(32_599_000, 19867)
-			.saturating_add(Weight::from_parts(5_435_159, 0).saturating_mul(n.into()))
+		Weight::from_parts(96_959_225, 19867)
+			.saturating_add(Weight::from_parts(5_447_414, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
