@@ -307,7 +307,7 @@ fn order_id(id: String) -> Result<OrderId, ErrorObjectOwned> {
 	})
 }
 
-#[rpc(client, server)]
+#[rpc(server)]
 pub trait ClearingBankApi<BlockHash, AccountId> {
 	/// A posting by a party's own order id (the acquirer's or the issuer's, by `party`'s role).
 	#[method(name = "clearing_posting")]
@@ -375,6 +375,15 @@ impl<C, Block, AccountId, BlockNumber> ClearingBank<C, Block, AccountId, BlockNu
 	}
 }
 
+impl<C: HeaderBackend<Block>, Block: BlockT, AccountId, BlockNumber>
+	ClearingBank<C, Block, AccountId, BlockNumber>
+{
+	/// The block asked about, or the best block.
+	fn at(&self, at: Option<Block::Hash>) -> Block::Hash {
+		at.unwrap_or_else(|| self.client.info().best_hash)
+	}
+}
+
 impl<C, Block, AccountId, BlockNumber> ClearingBankApiServer<<Block as BlockT>::Hash, AccountId>
 	for ClearingBank<C, Block, AccountId, BlockNumber>
 where
@@ -391,7 +400,7 @@ where
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<PostingJson<AccountId>>> {
 		let order = order_id(order_id_text)?;
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = self.at(at);
 		let view = self.client.runtime_api().posting(at, party, order).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
 	}
@@ -401,7 +410,7 @@ where
 		posting_id: PostingId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<PostingJson<AccountId>>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = self.at(at);
 		let view =
 			self.client.runtime_api().posting_by_id(at, posting_id).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
@@ -414,7 +423,7 @@ where
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<RefundJson>> {
 		let refund_id = order_id(refund_id)?;
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = self.at(at);
 		let record =
 			self.client.runtime_api().refund(at, acquirer, refund_id).map_err(runtime_error)?;
 		Ok(record.map(Into::into))
@@ -425,7 +434,7 @@ where
 		who: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<ParticipantJson<AccountId>>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = self.at(at);
 		let view = self.client.runtime_api().participant(at, who).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
 	}
@@ -435,7 +444,7 @@ where
 		cycle: Option<CycleId>,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<CycleJson<AccountId>>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = self.at(at);
 		let view = self.client.runtime_api().cycle(at, cycle).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
 	}
@@ -448,7 +457,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<StatementJson<AccountId>>> {
-		let at = at.unwrap_or_else(|| self.client.info().best_hash);
+		let at = self.at(at);
 		let page = self
 			.client
 			.runtime_api()

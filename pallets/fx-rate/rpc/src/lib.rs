@@ -113,7 +113,7 @@ pub fn runtime_error(e: impl std::fmt::Display) -> ErrorObjectOwned {
 	ErrorObject::owned(RUNTIME_ERROR, "runtime API call failed", Some(e.to_string()))
 }
 
-#[rpc(client, server)]
+#[rpc(server)]
 pub trait FxRateApi<BlockHash, AccountId> {
 	/// Converts `amount` (minor units) from `source` to `target`. `side` is `exact_source`
 	/// (the payer gives `amount`) or `exact_target` (the payee must receive `amount`).
