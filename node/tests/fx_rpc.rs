@@ -2,7 +2,7 @@
 //! rate quotes out of the box, a feeder's signed publication takes over once finalized, and
 //! refusals come back as named JSON-RPC errors.
 
-use clearline_client::{extrinsic::Mortality, ChainContext, Signer};
+use clearline_client::{sign_and_finalize, Signer};
 use clearline_runtime::RuntimeCall;
 use clearline_testkit::{wait_finalized, NodeProcess};
 use pallet_fx_rate::{CurrencyCode, Pair};
@@ -36,20 +36,16 @@ async fn dev_node_serves_fx_quotes_and_rates() {
 	// The feeder (Ferdie on the dev chain) publishes a new rate; once it is final, the quote
 	// uses it (the one feeder's latest rate is the median).
 	let ferdie = Signer::from_uri("//Ferdie").unwrap();
-	let ctx = ChainContext::fetch(&rpc).await.unwrap();
-	let (number, hash) = rpc.finalized().await.unwrap();
-	let nonce = rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap();
 	let call = RuntimeCall::FxRate(pallet_fx_rate::Call::publish_rate {
 		pair: Pair::new(CurrencyCode::HKD, CurrencyCode::CNY),
 		mid: 925_000_000,
 		spread: Permill::zero(),
 		valid_for: 10 * 60 * 1000,
 	});
-	let xt = ferdie.sign(&ctx, call, nonce, Mortality::Mortal { period: 64, number, hash }, 0);
-	let (block, _) = rpc
-		.submit_and_wait_finalized(&codec::Encode::encode(&xt), Duration::from_secs(60))
+	let block = sign_and_finalize(&rpc, &ferdie, call, 64, Duration::from_secs(60))
 		.await
-		.unwrap_or_else(|e| panic!("publication not finalized: {e}\n{}", node.log_tail(30)));
+		.unwrap_or_else(|e| panic!("publication not finalized: {e}\n{}", node.log_tail(30)))
+		.block;
 	let block_hex = format!("{block:?}");
 	let q: Value = rpc
 		.call(

@@ -897,32 +897,13 @@ pub mod pallet {
 			.map_err(Error::<T>::from)?;
 			ensure!(quote.source_amount == instruction.debit_amount, Error::<T>::AmountMismatch);
 
-			let debit = Self::signed(instruction.debit_amount)?;
-			let credit = Self::signed(instruction.credit_amount)?;
-			let mut issuer_account = Accounts::<T>::get(&instruction.issuer, quote.source);
-			let mut acquirer_account = Accounts::<T>::get(&acquirer, quote.target);
-			ensure!(issuer_account.available() >= debit, Error::<T>::DebitLimitExceeded);
-			issuer_account.balance -= debit;
-			acquirer_account.balance =
-				acquirer_account.balance.checked_add(credit).ok_or(Error::<T>::BalanceOverflow)?;
-			let fx_debit_side = FxBook::<T>::get(quote.source)
-				.checked_add(debit)
-				.ok_or(Error::<T>::BalanceOverflow)?;
-			let fx_credit_side = FxBook::<T>::get(quote.target)
-				.checked_sub(credit)
-				.ok_or(Error::<T>::BalanceOverflow)?;
-
 			let posting_id = NextPostingId::<T>::get();
-			let cycle = Self::record_entry(
+			let cycle = Self::book(
+				(&instruction.issuer, quote.source, instruction.debit_amount),
+				(&acquirer, quote.target, instruction.credit_amount),
 				CycleEntry::Payment { posting_id },
 				payment_leaf(&instruction_hash),
-				[(&instruction.issuer, quote.source, -debit), (&acquirer, quote.target, credit)],
 			)?;
-
-			Accounts::<T>::insert(&instruction.issuer, quote.source, issuer_account);
-			Accounts::<T>::insert(&acquirer, quote.target, acquirer_account);
-			FxBook::<T>::insert(quote.source, fx_debit_side);
-			FxBook::<T>::insert(quote.target, fx_credit_side);
 			AcquirerOrders::<T>::insert(&acquirer, &instruction.acquirer_order_id, posting_id);
 			IssuerOrders::<T>::insert(
 				&instruction.issuer,
@@ -1001,35 +982,15 @@ pub mod pallet {
 			)
 			.ok_or(Error::<T>::RefundExceedsPosting)?;
 
-			let (debit_currency, credit_currency) =
-				(posting.instruction.debit_currency, posting.instruction.credit_currency);
-			let credit = Self::signed(credit_amount)?;
-			let debit = Self::signed(debit_amount)?;
-			let mut acquirer_account = Accounts::<T>::get(&acquirer, credit_currency);
-			let mut issuer_account = Accounts::<T>::get(&issuer, debit_currency);
-			ensure!(acquirer_account.available() >= credit, Error::<T>::DebitLimitExceeded);
-			acquirer_account.balance -= credit;
-			issuer_account.balance =
-				issuer_account.balance.checked_add(debit).ok_or(Error::<T>::BalanceOverflow)?;
-			let fx_credit_side = FxBook::<T>::get(credit_currency)
-				.checked_add(credit)
-				.ok_or(Error::<T>::BalanceOverflow)?;
-			let fx_debit_side = FxBook::<T>::get(debit_currency)
-				.checked_sub(debit)
-				.ok_or(Error::<T>::BalanceOverflow)?;
-
 			let leaf =
 				refund_leaf(&posting.instruction_hash, &refund_id, credit_amount, debit_amount);
-			let cycle = Self::record_entry(
+			let i = &posting.instruction;
+			let cycle = Self::book(
+				(&acquirer, i.credit_currency, credit_amount),
+				(&issuer, i.debit_currency, debit_amount),
 				CycleEntry::Refund { posting_id, refund_id: refund_id.clone() },
 				leaf,
-				[(&issuer, debit_currency, debit), (&acquirer, credit_currency, -credit)],
 			)?;
-
-			Accounts::<T>::insert(&acquirer, credit_currency, acquirer_account);
-			Accounts::<T>::insert(&issuer, debit_currency, issuer_account);
-			FxBook::<T>::insert(credit_currency, fx_credit_side);
-			FxBook::<T>::insert(debit_currency, fx_debit_side);
 			posting.refunded_credit += credit_amount;
 			posting.refunded_debit += debit_amount;
 			posting.refunds += 1;
@@ -1055,6 +1016,42 @@ pub mod pallet {
 
 		fn signed(amount: u128) -> Result<i128, Error<T>> {
 			i128::try_from(amount).map_err(|_| Error::<T>::BalanceOverflow)
+		}
+
+		/// Books one entry: `payer` pays `paid` in its currency, `payee` receives `received` in
+		/// its own, the FX book takes the other side of both legs, and the entry joins the open
+		/// cycle for both parties. The payer's debit limit is checked, and everything else,
+		/// before anything is written.
+		fn book(
+			(payer, paid_currency, paid): (&T::AccountId, CurrencyCode, u128),
+			(payee, received_currency, received): (&T::AccountId, CurrencyCode, u128),
+			entry: CycleEntry,
+			leaf: [u8; 32],
+		) -> Result<CycleId, DispatchError> {
+			let paid = Self::signed(paid)?;
+			let received = Self::signed(received)?;
+			let mut payer_account = Accounts::<T>::get(payer, paid_currency);
+			let mut payee_account = Accounts::<T>::get(payee, received_currency);
+			ensure!(payer_account.available() >= paid, Error::<T>::DebitLimitExceeded);
+			payer_account.balance -= paid;
+			payee_account.balance =
+				payee_account.balance.checked_add(received).ok_or(Error::<T>::BalanceOverflow)?;
+			let fx_paid_side = FxBook::<T>::get(paid_currency)
+				.checked_add(paid)
+				.ok_or(Error::<T>::BalanceOverflow)?;
+			let fx_received_side = FxBook::<T>::get(received_currency)
+				.checked_sub(received)
+				.ok_or(Error::<T>::BalanceOverflow)?;
+			let cycle = Self::record_entry(
+				entry,
+				leaf,
+				[(payer, paid_currency, -paid), (payee, received_currency, received)],
+			)?;
+			Accounts::<T>::insert(payer, paid_currency, payer_account);
+			Accounts::<T>::insert(payee, received_currency, payee_account);
+			FxBook::<T>::insert(paid_currency, fx_paid_side);
+			FxBook::<T>::insert(received_currency, fx_received_side);
+			Ok(cycle)
 		}
 
 		/// Appends an entry to the open cycle for both its parties, with each party's signed
@@ -1165,9 +1162,10 @@ pub mod pallet {
 				);
 			}
 			ensure!(refunded.is_empty(), "a refund of an unknown posting");
+			let postings = Postings::<T>::iter().count();
 			ensure!(
-				AcquirerOrders::<T>::iter().count() == IssuerOrders::<T>::iter().count()
-					&& IssuerOrders::<T>::iter().count() == Postings::<T>::iter().count(),
+				AcquirerOrders::<T>::iter().count() == postings
+					&& IssuerOrders::<T>::iter().count() == postings,
 				"order indexes and postings differ in number"
 			);
 

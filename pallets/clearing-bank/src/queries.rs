@@ -82,14 +82,15 @@ impl<T: Config> Pallet<T> {
 		who: &T::AccountId,
 	) -> Option<StatementEntry<T::AccountId>> {
 		let entry = CycleEntries::<T>::get(cycle, index)?;
-		let (posting_id, refund) = match &entry {
+		let (posting_id, refund_id) = match &entry {
 			CycleEntry::Payment { posting_id } => (*posting_id, None),
-			CycleEntry::Refund { posting_id, refund_id } => {
-				let acquirer = Postings::<T>::get(posting_id)?.instruction.acquirer;
-				(*posting_id, Some((refund_id.clone(), Refunds::<T>::get(acquirer, refund_id)?)))
-			}
+			CycleEntry::Refund { posting_id, refund_id } => (*posting_id, Some(refund_id)),
 		};
 		let posting = Postings::<T>::get(posting_id)?;
+		let refund = match refund_id {
+			None => None,
+			Some(id) => Some((id.clone(), Refunds::<T>::get(&posting.instruction.acquirer, id)?)),
+		};
 		let i = &posting.instruction;
 		let is_issuer = &i.issuer == who;
 		let (currency, counterparty) = if is_issuer {

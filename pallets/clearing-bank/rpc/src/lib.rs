@@ -16,7 +16,7 @@ use pallet_clearing_bank::{
 };
 pub use pallet_clearing_bank_runtime_api::ClearingBankApi as ClearingBankRuntimeApi;
 use pallet_fx_rate::{CurrencyCode, Moment, RateId};
-use pallet_fx_rate_rpc::{runtime_error, Amount};
+use pallet_fx_rate_rpc::{block_or_best, runtime_error, Amount};
 use serde::{Deserialize, Serialize};
 use sp_api::ProvideRuntimeApi;
 use sp_blockchain::HeaderBackend;
@@ -375,15 +375,6 @@ impl<C, Block, AccountId, BlockNumber> ClearingBank<C, Block, AccountId, BlockNu
 	}
 }
 
-impl<C: HeaderBackend<Block>, Block: BlockT, AccountId, BlockNumber>
-	ClearingBank<C, Block, AccountId, BlockNumber>
-{
-	/// The block asked about, or the best block.
-	fn at(&self, at: Option<Block::Hash>) -> Block::Hash {
-		at.unwrap_or_else(|| self.client.info().best_hash)
-	}
-}
-
 impl<C, Block, AccountId, BlockNumber> ClearingBankApiServer<<Block as BlockT>::Hash, AccountId>
 	for ClearingBank<C, Block, AccountId, BlockNumber>
 where
@@ -400,7 +391,7 @@ where
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<PostingJson<AccountId>>> {
 		let order = order_id(order_id_text)?;
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let view = self.client.runtime_api().posting(at, party, order).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
 	}
@@ -410,7 +401,7 @@ where
 		posting_id: PostingId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<PostingJson<AccountId>>> {
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let view =
 			self.client.runtime_api().posting_by_id(at, posting_id).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
@@ -423,7 +414,7 @@ where
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<RefundJson>> {
 		let refund_id = order_id(refund_id)?;
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let record =
 			self.client.runtime_api().refund(at, acquirer, refund_id).map_err(runtime_error)?;
 		Ok(record.map(Into::into))
@@ -434,7 +425,7 @@ where
 		who: AccountId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<ParticipantJson<AccountId>>> {
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let view = self.client.runtime_api().participant(at, who).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
 	}
@@ -444,7 +435,7 @@ where
 		cycle: Option<CycleId>,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<CycleJson<AccountId>>> {
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let view = self.client.runtime_api().cycle(at, cycle).map_err(runtime_error)?;
 		Ok(view.map(Into::into))
 	}
@@ -457,7 +448,7 @@ where
 		limit: u32,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<StatementJson<AccountId>>> {
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let page = self
 			.client
 			.runtime_api()

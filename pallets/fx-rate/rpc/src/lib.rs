@@ -157,11 +157,12 @@ impl<C, Block, AccountId> FxRate<C, Block, AccountId> {
 	}
 }
 
-impl<C: HeaderBackend<Block>, Block: BlockT, AccountId> FxRate<C, Block, AccountId> {
-	/// The block asked about, or the best block.
-	fn at(&self, at: Option<Block::Hash>) -> Block::Hash {
-		at.unwrap_or_else(|| self.client.info().best_hash)
-	}
+/// The block a query asked about, or the best block.
+pub fn block_or_best<Block: BlockT>(
+	client: &impl HeaderBackend<Block>,
+	at: Option<Block::Hash>,
+) -> Block::Hash {
+	at.unwrap_or_else(|| client.info().best_hash)
 }
 
 impl<C, Block, AccountId> FxRateApiServer<<Block as BlockT>::Hash, AccountId>
@@ -180,7 +181,7 @@ where
 		side: QuoteSide,
 		at: Option<Block::Hash>,
 	) -> RpcResult<QuoteJson> {
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let q = self
 			.client
 			.runtime_api()
@@ -207,7 +208,7 @@ where
 		quote: CurrencyCode,
 		at: Option<Block::Hash>,
 	) -> RpcResult<RateJson<AccountId>> {
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let (id, record) = self
 			.client
 			.runtime_api()
@@ -222,7 +223,7 @@ where
 		rate_id: RateId,
 		at: Option<Block::Hash>,
 	) -> RpcResult<Option<RateJson<AccountId>>> {
-		let at = self.at(at);
+		let at = block_or_best(&*self.client, at);
 		let record = self.client.runtime_api().rate(at, rate_id).map_err(runtime_error)?;
 		Ok(record.map(|r| RateJson::new(rate_id, r)))
 	}
