@@ -1,15 +1,27 @@
-//! Client of a Clearline node: JSON-RPC over WebSocket, signed extrinsics built from the
-//! runtime's own types, and transaction tracking to finality.
+//! Client of a Clearline node: JSON-RPC over WebSocket with reconnection, signed extrinsics
+//! built from the runtime's own types, nonce management, transaction tracking to finality,
+//! typed queries and a resumable stream of finalized events.
 
+pub mod calls;
+pub mod camt053;
+pub mod connection;
 pub mod error;
+pub mod events;
 pub mod extrinsic;
+pub mod instruction;
+pub mod keys;
 pub mod outcome;
+pub mod queries;
 pub mod rpc;
 pub mod storage;
 pub mod submit;
+pub mod tx;
 
+pub use connection::{ConnectOptions, Connection};
 pub use error::Error;
 pub use extrinsic::{ChainContext, Signer};
+pub use keys::KeySource;
 pub use outcome::{outcome, Outcome};
 pub use rpc::{NodeRpc, TxStatus};
 pub use submit::{sign_and_finalize, Finalized};
+pub use tx::{resolve, InFlight, PendingTx, SenderOptions, Step, TxReport, TxResult, TxSender};

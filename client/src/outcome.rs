@@ -7,12 +7,11 @@ use crate::{
 };
 use clearline_runtime::{RuntimeError, RuntimeEvent};
 use codec::Decode;
-use serde_json::{json, Value};
 use sp_core::H256;
-use sp_crypto_hashing::{blake2_256, twox_128};
+use sp_crypto_hashing::blake2_256;
 use sp_runtime::DispatchError;
 
-type EventRecord = frame_system::EventRecord<RuntimeEvent, H256>;
+pub type EventRecord = frame_system::EventRecord<RuntimeEvent, H256>;
 
 /// The outcome of one extrinsic in a block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,36 +33,38 @@ pub fn error_name(e: &DispatchError) -> String {
 /// The outcome of `extrinsic` (its SCALE encoding) in block `block`.
 pub async fn outcome(rpc: &NodeRpc, block: H256, extrinsic: &[u8]) -> Result<Outcome> {
 	let wanted = blake2_256(extrinsic);
-	let body: Value = rpc.call("chain_getBlock", vec![json!(block)]).await?;
-	let extrinsics = body["block"]["extrinsics"]
-		.as_array()
-		.ok_or_else(|| Error::NotFound(format!("block {block:?}")))?;
-	let index = extrinsics
+	let index = rpc
+		.block_extrinsics(block)
+		.await?
 		.iter()
-		.position(|x| {
-			x.as_str()
-				.and_then(|h| hex::decode(h.trim_start_matches("0x")).ok())
-				.is_some_and(|bytes| blake2_256(&bytes) == wanted)
-		})
-		.ok_or_else(|| Error::NotFound(format!("the extrinsic in block {block:?}")))?
-		as u32;
-	let key = [twox_128(b"System"), twox_128(b"Events")].concat();
+		.position(|x| blake2_256(x) == wanted)
+		.ok_or_else(|| Error::NotFound(format!("the extrinsic in block {block:?}")))?;
+	outcome_in(&block_events(rpc, block).await?, index as u32)
+}
+
+/// Every event of block `block`, with the phase it was emitted in.
+pub async fn block_events(rpc: &NodeRpc, block: H256) -> Result<Vec<EventRecord>> {
+	let key = frame_support::storage::storage_prefix(b"System", b"Events").to_vec();
 	let raw = rpc.storage(&key, Some(block)).await?.unwrap_or_default();
-	let records = Vec::<EventRecord>::decode(&mut &raw[..])
-		.map_err(|e| Error::bad("state_getStorage(System::Events)", e))?;
+	Vec::<EventRecord>::decode(&mut &raw[..])
+		.map_err(|e| Error::bad("state_getStorage(System::Events)", e))
+}
+
+/// The outcome of extrinsic `index` among a block's `records`.
+pub fn outcome_in(records: &[EventRecord], index: u32) -> Result<Outcome> {
 	let mut events = Vec::new();
 	for record in records {
 		if record.phase != frame_system::Phase::ApplyExtrinsic(index) {
 			continue;
 		}
-		match record.event {
+		match &record.event {
 			RuntimeEvent::System(frame_system::Event::ExtrinsicSuccess { .. }) => {
 				return Ok(Outcome::Succeeded(events))
 			}
 			RuntimeEvent::System(frame_system::Event::ExtrinsicFailed {
 				dispatch_error, ..
-			}) => return Ok(Outcome::Failed { error: error_name(&dispatch_error), events }),
-			other => events.push(other),
+			}) => return Ok(Outcome::Failed { error: error_name(dispatch_error), events }),
+			other => events.push(other.clone()),
 		}
 	}
 	Err(Error::bad("System::Events", format!("no result event for extrinsic {index}")))

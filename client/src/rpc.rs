@@ -6,12 +6,12 @@ use jsonrpsee::{
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sp_core::{Bytes, H256};
 use std::time::Duration;
 
 /// A transaction's progress as the node reports it (`author_submitAndWatchExtrinsic`).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum TxStatus {
 	/// In the pool, waiting for an earlier nonce.
@@ -68,9 +68,13 @@ pub struct NodeRpc {
 impl NodeRpc {
 	/// Connects to `url` (`ws://127.0.0.1:9944`); each call then waits at most `request_timeout`.
 	pub async fn connect(url: &str, request_timeout: Duration) -> Result<Self> {
+		// Every transaction followed to finality holds one subscription and a burst of
+		// submissions holds one request each: the defaults (256 requests) are too few for a
+		// service with hundreds of transactions in flight.
 		let client = WsClientBuilder::default()
 			.request_timeout(request_timeout)
 			.connection_timeout(request_timeout)
+			.max_concurrent_requests(4096)
 			.build(url)
 			.await?;
 		Ok(Self { client, url: url.to_string() })
@@ -151,7 +155,16 @@ impl NodeRpc {
 		for p in params {
 			array.insert(p).map_err(|e| Error::bad("params", e))?;
 		}
-		Ok(self.client.request(method, array).await?)
+		self.client.request(method, array).await.map_err(|e| match e {
+			jsonrpsee::core::ClientError::Call(obj) => {
+				let message = match obj.data() {
+					Some(data) => format!("{} ({})", obj.message(), data.get()),
+					None => obj.message().to_string(),
+				};
+				Error::Refused { method: method.to_string(), code: obj.code(), message }
+			}
+			other => Error::Rpc(other),
+		})
 	}
 
 	/// This node's libp2p peer id.
@@ -159,16 +172,33 @@ impl NodeRpc {
 		Ok(self.client.request("system_localPeerId", rpc_params![]).await?)
 	}
 
-	/// Submits an encoded extrinsic and returns the stream of its status updates.
+	/// The SCALE-encoded extrinsics of block `hash`, in block order.
+	pub async fn block_extrinsics(&self, hash: H256) -> Result<Vec<Vec<u8>>> {
+		#[derive(Deserialize)]
+		struct Body {
+			extrinsics: Vec<Bytes>,
+		}
+		#[derive(Deserialize)]
+		struct SignedBlock {
+			block: Body,
+		}
+		let block: Option<SignedBlock> =
+			self.client.request("chain_getBlock", rpc_params![hash]).await?;
+		let block = block.ok_or_else(|| Error::NotFound(format!("block {hash:?}")))?;
+		Ok(block.block.extrinsics.into_iter().map(|b| b.0).collect())
+	}
+
+	/// Submits an encoded extrinsic and returns the stream of its status updates. A refusal
+	/// by the pool is [`Error::Rejected`]: the transaction is not in the pool.
 	pub async fn submit_and_watch(&self, extrinsic: &[u8]) -> Result<Subscription<TxStatus>> {
-		Ok(self
-			.client
+		self.client
 			.subscribe(
 				"author_submitAndWatchExtrinsic",
 				rpc_params![Bytes(extrinsic.to_vec())],
 				"author_unwatchExtrinsic",
 			)
-			.await?)
+			.await
+			.map_err(rejection)
 	}
 
 	/// Submits an encoded extrinsic and follows it until it is in a finalized block, which it
@@ -223,6 +253,24 @@ impl NodeRpc {
 			.await
 			.map_err(|_| Error::Timeout(timeout, "finality of a submitted transaction".into()))??;
 		Ok((block, seen))
+	}
+}
+
+/// A JSON-RPC error answer to a submission is the pool's refusal, with its reason ("Invalid
+/// Transaction: Transaction is outdated"); anything else is a connection failure.
+fn rejection(e: jsonrpsee::core::ClientError) -> Error {
+	match e {
+		jsonrpsee::core::ClientError::Call(obj) => {
+			let detail = obj
+				.data()
+				.map(|d| serde_json::from_str::<String>(d.get()).unwrap_or_else(|_| d.to_string()));
+			let reason = match detail {
+				Some(d) => format!("{}: {d}", obj.message()),
+				None => obj.message().to_string(),
+			};
+			Error::Rejected { code: obj.code(), reason }
+		}
+		other => Error::Rpc(other),
 	}
 }
 

@@ -1,0 +1,331 @@
+//! The command line.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::{path::PathBuf, time::Duration};
+
+#[derive(Debug, Parser)]
+#[command(
+	name = "clearline",
+	version,
+	about = "Operate a Clearline chain: participants, funds, FX rates, payments, cycles, statements.",
+	after_help = "Exit codes: 0 done; 1 refused by the chain (named error) or the node; 2 bad \
+	              arguments; 3 transaction expired (never included); 4 outcome unknown (resolve \
+	              it later with `clearline tx resolve`); 5 node unreachable."
+)]
+pub struct Cli {
+	/// The node's WebSocket RPC endpoint.
+	#[arg(long, global = true, env = "CLEARLINE_URL", default_value = "ws://127.0.0.1:9944")]
+	pub url: String,
+
+	/// Print JSON (one document, or one object per line for `watch`) instead of text.
+	#[arg(long, global = true)]
+	pub json: bool,
+
+	/// No progress lines on standard error.
+	#[arg(long, short, global = true)]
+	pub quiet: bool,
+
+	#[command(flatten)]
+	pub key: KeyArgs,
+
+	/// A transaction's lifetime in blocks (4 to 4096, rounded up to a power of two).
+	#[arg(long, global = true, default_value_t = 64)]
+	pub lifetime: u64,
+
+	/// How long to wait for a transaction's final answer before reporting it unknown.
+	#[arg(long, global = true, default_value = "5m", value_parser = humantime::parse_duration)]
+	pub timeout: Duration,
+
+	#[command(subcommand)]
+	pub command: Command,
+}
+
+/// The signing key, for commands that send a transaction. The secret is never printed.
+#[derive(Debug, Args)]
+pub struct KeyArgs {
+	/// Secret URI (`//Alice`, a mnemonic, a hex seed). Visible in the process list: for
+	/// development keys only.
+	#[arg(long, global = true, conflicts_with_all = ["key_env", "key_file"])]
+	pub key: Option<String>,
+	/// Environment variable holding the secret URI.
+	#[arg(long, global = true, conflicts_with = "key_file")]
+	pub key_env: Option<String>,
+	/// File whose first line is the secret URI; must not be readable by others (chmod 600).
+	#[arg(long, global = true, env = "CLEARLINE_KEY_FILE")]
+	pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+	/// The node's chain, runtime and latest blocks.
+	Status,
+	/// Participants (clearing bank).
+	#[command(subcommand)]
+	Participant(ParticipantCmd),
+	/// Set a participant's debit limit in a currency (clearing bank).
+	Limit {
+		account: String,
+		currency: String,
+		/// Minor units.
+		amount: String,
+	},
+	/// Record a funding of a settlement account (clearing bank).
+	Fund(TransferArgs),
+	/// Record a withdrawal from a settlement account (clearing bank).
+	Withdraw(TransferArgs),
+	/// Set the clearing bank's account (root: signed by the sudo key).
+	SetClearingBank { account: String },
+	/// FX currencies, pairs, feeders and rates.
+	#[command(subcommand)]
+	Fx(FxCmd),
+	/// What an amount converts to at the current rate.
+	Quote {
+		/// Minor units.
+		amount: String,
+		/// The currency paid from.
+		source: String,
+		/// The currency paid to.
+		target: String,
+		/// `amount` is what the payee must receive (default: what the payer gives).
+		#[arg(long)]
+		exact_target: bool,
+	},
+	/// Payments: sign (issuer), post and refund (acquirer), look up.
+	#[command(subcommand)]
+	Payment(PaymentCmd),
+	/// Clearing cycles (clearing bank closes and settles).
+	#[command(subcommand)]
+	Cycle(CycleCmd),
+	/// A participant's statement for a cycle.
+	Statement {
+		cycle: u32,
+		account: String,
+		#[arg(long, value_enum, default_value_t = StatementFormat::Json)]
+		format: StatementFormat,
+	},
+	/// Transfer native tokens (fees) to an account.
+	Transfer { to: String, amount: String },
+	/// An account's native balance and nonce.
+	Balance { account: String },
+	/// Print finalized events as they come.
+	Watch {
+		/// First block to print (default: the next finalized one).
+		#[arg(long)]
+		from: Option<u32>,
+		/// Only the clearing-bank events that concern this participant.
+		#[arg(long, conflicts_with = "all")]
+		participant: Option<String>,
+		/// Every event, fees and extrinsic results included (default: clearing and FX).
+		#[arg(long)]
+		all: bool,
+		/// Stop after this block (default: never).
+		#[arg(long)]
+		to: Option<u32>,
+	},
+	/// Transactions sent earlier.
+	#[command(subcommand)]
+	Tx(TxCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParticipantCmd {
+	/// Register an issuer or acquirer.
+	Register {
+		account: String,
+		#[arg(long, value_enum)]
+		role: Role,
+		/// 1-16 of A-Z, 0-9 and -.
+		#[arg(long)]
+		code: String,
+		#[arg(long)]
+		name: String,
+	},
+	Suspend {
+		account: String,
+	},
+	Reinstate {
+		account: String,
+	},
+	/// A participant with its settlement accounts.
+	Show {
+		account: String,
+	},
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Role {
+	Issuer,
+	Acquirer,
+}
+
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+	pub account: String,
+	pub currency: String,
+	/// Minor units.
+	pub amount: String,
+	/// The bank transfer's reference (at most 35 characters); recorded once.
+	#[arg(long)]
+	pub reference: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FxCmd {
+	/// Register a currency (clearing bank).
+	Currency {
+		code: String,
+		#[arg(long)]
+		numeric: u16,
+		#[arg(long)]
+		minor_units: u8,
+	},
+	/// Configure a pair `BASE/QUOTE` (clearing bank).
+	Pair {
+		pair: String,
+		#[arg(long)]
+		max_spread_ppm: u32,
+		#[arg(long)]
+		max_validity_ms: u64,
+	},
+	/// Enable a pair for publication and quotes (clearing bank).
+	Enable {
+		pair: String,
+	},
+	/// Disable a pair (clearing bank).
+	Disable {
+		pair: String,
+	},
+	/// Allow an account to publish a pair's rate (clearing bank).
+	AddFeeder {
+		pair: String,
+		account: String,
+	},
+	RemoveFeeder {
+		pair: String,
+		account: String,
+	},
+	/// Publish a rate (a feeder of the pair).
+	Publish {
+		pair: String,
+		/// Mid rate: QUOTE per BASE scaled by 10^9 (0.9213 is 921300000).
+		#[arg(long)]
+		mid: String,
+		/// Full bid/ask spread in parts per million of mid.
+		#[arg(long)]
+		spread_ppm: u32,
+		/// Milliseconds from the block's time.
+		#[arg(long)]
+		valid_for_ms: u64,
+	},
+	/// The pair's current rate, or a publication by id.
+	Rate {
+		#[arg(required_unless_present = "id")]
+		pair: Option<String>,
+		#[arg(long, conflicts_with = "pair")]
+		id: Option<u64>,
+	},
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PaymentCmd {
+	/// Sign a payment instruction as the issuer; prints the signed instruction (JSON) that the
+	/// acquirer posts. Without `--debit-amount`, quotes the credit amount at the current rate.
+	Sign(InstructionArgs),
+	/// Post a signed instruction as its acquirer, unless it is posted already.
+	Post {
+		/// The output of `payment sign`; `-` for standard input.
+		signed: PathBuf,
+	},
+	/// Refund a posting in part or in full, as its acquirer.
+	Refund {
+		/// The acquirer order id of the posting.
+		order: String,
+		#[arg(long)]
+		refund_id: String,
+		/// Minor units of the posting's credit currency.
+		#[arg(long)]
+		amount: String,
+	},
+	/// A posting, by a party's order id or by posting id.
+	Show {
+		/// The acquirer's or issuer's order id (with `--party`).
+		#[arg(required_unless_present = "id", requires = "party")]
+		order: Option<String>,
+		#[arg(long)]
+		party: Option<String>,
+		#[arg(long, conflicts_with = "order")]
+		id: Option<u64>,
+	},
+}
+
+#[derive(Debug, Args)]
+pub struct InstructionArgs {
+	/// The acquirer account that will post it.
+	#[arg(long)]
+	pub acquirer: String,
+	#[arg(long)]
+	pub order: String,
+	/// Default: `ISS-<order>`.
+	#[arg(long)]
+	pub issuer_order: Option<String>,
+	/// Default: `AGG-<order>`.
+	#[arg(long)]
+	pub aggregator_order: Option<String>,
+	#[arg(long)]
+	pub merchant: String,
+	#[arg(long, value_enum, default_value_t = ScenarioArg::CustomerPresented)]
+	pub scenario: ScenarioArg,
+	/// The merchant's price, in minor units of `--credit-currency`.
+	#[arg(long)]
+	pub credit_amount: String,
+	#[arg(long, default_value = "CNY")]
+	pub credit_currency: String,
+	#[arg(long, default_value = "HKD")]
+	pub debit_currency: String,
+	/// What the issuer pays; with `--rate-id`. Default: the chain's quote.
+	#[arg(long, requires = "rate_id")]
+	pub debit_amount: Option<String>,
+	#[arg(long, requires = "debit_amount")]
+	pub rate_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScenarioArg {
+	CustomerPresented,
+	DynamicQr,
+	StaticQr,
+	InApp,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CycleCmd {
+	/// Close the open cycle and open the next (clearing bank).
+	Close,
+	/// Record a closed cycle's settlement reference (clearing bank).
+	Settle {
+		cycle: u32,
+		#[arg(long)]
+		reference: String,
+	},
+	/// A cycle's summary and net positions (default: the open cycle).
+	Show { cycle: Option<u32> },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatementFormat {
+	Json,
+	/// camt.053-style XML.
+	Camt053,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TxCmd {
+	/// The final answer for a transaction reported unknown: give the `pending` JSON that
+	/// was printed with it (a file, or `-`).
+	Resolve {
+		pending: PathBuf,
+		/// How long to wait for its lifetime to end.
+		#[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+		wait: Duration,
+	},
+}

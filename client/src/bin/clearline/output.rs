@@ -1,0 +1,346 @@
+//! What `clearline` prints: text for people, JSON for scripts, progress on standard error.
+
+use clearline_client::{
+	events::{describe, event_json, ChainEvent},
+	Outcome, PendingTx, Step, TxReport, TxResult, TxStatus,
+};
+use clearline_runtime::{AccountId, RuntimeEvent};
+use pallet_clearing_bank_rpc::PostingJson;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Why the command failed, and its exit code.
+#[derive(Debug)]
+pub struct Failure {
+	pub code: i32,
+	pub message: String,
+}
+
+impl Failure {
+	pub fn usage(message: impl Into<String>) -> Self {
+		Failure { code: 2, message: message.into() }
+	}
+	pub fn not_found(message: String) -> Self {
+		Failure { code: 1, message }
+	}
+	pub fn internal(e: impl std::fmt::Display) -> Self {
+		Failure { code: 1, message: e.to_string() }
+	}
+}
+
+pub struct Out {
+	pub json: bool,
+	pub quiet: bool,
+}
+
+fn short(hash: &impl std::fmt::Debug) -> String {
+	let full = format!("{hash:?}");
+	if full.len() > 14 {
+		format!("{}…{}", &full[..8], &full[full.len() - 4..])
+	} else {
+		full
+	}
+}
+
+/// Fee and bookkeeping events every transaction has; not worth a line.
+fn routine(event: &RuntimeEvent) -> bool {
+	matches!(
+		event,
+		RuntimeEvent::TransactionPayment(_)
+			| RuntimeEvent::Balances(
+				pallet_balances::Event::Withdraw { .. }
+					| pallet_balances::Event::Deposit { .. }
+					| pallet_balances::Event::BurnedDebt { .. }
+			)
+	)
+}
+
+/// `key=value` pairs of a JSON object, on one line.
+fn fields_text(fields: &Value) -> String {
+	match fields.as_object() {
+		Some(map) => map
+			.iter()
+			.map(|(k, v)| match v {
+				Value::String(s) => format!("{k}={s}"),
+				other => format!("{k}={other}"),
+			})
+			.collect::<Vec<_>>()
+			.join(" "),
+		None => fields.to_string(),
+	}
+}
+
+impl Out {
+	pub fn progress_line(&self, line: &str) {
+		if !self.quiet {
+			eprintln!("{line}");
+		}
+	}
+
+	/// Progress of a transaction on standard error.
+	pub fn progress(&self) -> Option<clearline_client::tx::ProgressFn> {
+		if self.quiet {
+			return None;
+		}
+		Some(Arc::new(|tx: &PendingTx, step: &Step| {
+			let line = match step {
+				Step::Submitted => format!(
+					"submitted {} (nonce {}, valid until block #{})",
+					short(&tx.hash),
+					tx.nonce,
+					tx.death
+				),
+				Step::Pool { status } => match status {
+					TxStatus::Future => "in pool, waiting for an earlier nonce".into(),
+					TxStatus::Ready => "in pool".into(),
+					TxStatus::Broadcast(_) => "broadcast".into(),
+					TxStatus::InBlock(h) => format!("in block {} (waiting for finality)", short(h)),
+					TxStatus::Retracted(h) => format!("block {} left the best chain", short(h)),
+					TxStatus::Finalized(h) => format!("finalized in {}", short(h)),
+					TxStatus::FinalityTimeout(h) => format!("no finality for {}", short(h)),
+					TxStatus::Usurped(h) => format!("replaced by {}", short(h)),
+					TxStatus::Dropped => "dropped by the pool".into(),
+					TxStatus::Invalid => "invalid in the pool".into(),
+				},
+				Step::ConnectionLost { error } => {
+					format!("connection lost ({error}); reading finalized blocks instead")
+				}
+				Step::Searched { up_to } => {
+					format!(
+						"not in finalized blocks up to #{up_to} (lifetime ends at #{})",
+						tx.death
+					)
+				}
+			};
+			eprintln!("{line}");
+		}))
+	}
+
+	/// A query's answer: JSON, or the text `text` makes of it.
+	pub fn value<T: Serialize>(&self, value: &T, text: impl Fn(&Value) -> String) {
+		let value = serde_json::to_value(value).expect("answers serialize");
+		if self.json {
+			println!("{value}");
+		} else {
+			println!("{}", text(&value));
+		}
+	}
+
+	/// A document (a signed instruction, a statement): pretty JSON either way.
+	pub fn document(&self, value: &Value) {
+		println!("{}", serde_json::to_string_pretty(value).expect("values serialize"));
+	}
+
+	pub fn event(&self, e: &ChainEvent) {
+		if self.json {
+			println!("{}", event_json(e));
+		} else {
+			let (name, fields) = describe(&e.event);
+			println!("#{} {name} {}", e.block, fields_text(&fields));
+		}
+	}
+
+	pub fn already_posted(&self, posting: &PostingJson<AccountId>) {
+		let value = json!({ "result": "alreadyPosted", "posting": posting });
+		if self.json {
+			println!("{value}");
+		} else {
+			println!(
+				"already posted as posting {} in block #{}; nothing sent",
+				posting.posting_id, posting.block
+			);
+			println!("{}", posting_text(&value["posting"]));
+		}
+	}
+
+	/// Where a transaction ended; `Err` (with its exit code) unless it succeeded.
+	pub fn report(
+		&self,
+		report: &TxReport,
+		posting: Option<&PostingJson<AccountId>>,
+	) -> Result<(), Failure> {
+		let tx = &report.tx;
+		match &report.result {
+			TxResult::Finalized { block, number, index, outcome } => {
+				let (events, error) = match outcome {
+					Outcome::Succeeded(events) => (events, None),
+					Outcome::Failed { error, events } => (events, Some(error)),
+				};
+				let events: Vec<_> = events.iter().filter(|e| !routine(e)).collect();
+				if self.json {
+					let events: Vec<Value> = events
+						.iter()
+						.map(|e| {
+							let (name, fields) = describe(e);
+							json!({ "event": name, "fields": fields })
+						})
+						.collect();
+					let mut value = json!({
+						"result": if error.is_some() { "failed" } else { "finalized" },
+						"txHash": tx.hash,
+						"block": block,
+						"blockNumber": number,
+						"extrinsic": index,
+						"events": events,
+					});
+					if let Some(error) = error {
+						value["error"] = json!(error);
+					}
+					if let Some(posting) = posting {
+						value["posting"] = json!(posting);
+					}
+					println!("{value}");
+				} else {
+					println!("finalized in block #{number} ({block:?}), extrinsic {index}");
+					for e in &events {
+						let (name, fields) = describe(e);
+						println!("  {name} {}", fields_text(&fields));
+					}
+					if let Some(posting) = posting {
+						println!("{}", posting_text(&json!(posting)));
+					}
+				}
+				match error {
+					None => Ok(()),
+					Some(error) => Err(Failure {
+						code: 1,
+						message: format!(
+							"{error} (the call failed in finalized block #{number}; fees were paid)"
+						),
+					}),
+				}
+			}
+			TxResult::Expired { death } => {
+				if self.json {
+					println!(
+						"{}",
+						json!({ "result": "expired", "txHash": tx.hash, "death": death })
+					);
+				}
+				Err(Failure {
+					code: 3,
+					message: format!(
+						"transaction {:?} expired: not in any finalized block before #{death}, and \
+						 it can no longer be",
+						tx.hash
+					),
+				})
+			}
+			TxResult::Unknown { reason } => {
+				// The pending transaction goes to standard output either way, so that it can be
+				// given to `clearline tx resolve` later.
+				println!("{}", json!({ "result": "unknown", "reason": reason, "pending": tx }));
+				Err(Failure {
+					code: 4,
+					message: format!(
+						"outcome unknown: {reason}; keep the JSON printed above and run `clearline \
+						 tx resolve <file>` later"
+					),
+				})
+			}
+		}
+	}
+}
+
+fn s<'a>(v: &'a Value, key: &str) -> &'a str {
+	v[key].as_str().unwrap_or_default()
+}
+
+pub fn posting_text(p: &Value) -> String {
+	format!(
+		"posting {} ({}, cycle {} {}): {} {} {} from issuer {} to acquirer {} {} {}, rate {}\n  \
+		 acquirer order {}, issuer order {}, aggregator order {}, merchant {}, block #{}, \
+		 refunded {} {}",
+		p["postingId"],
+		s(p, "status"),
+		p["cycle"],
+		s(p, "cycleStatus"),
+		s(p, "scenario"),
+		s(p, "debitCurrency"),
+		s(p, "debitAmount"),
+		s(p, "issuer"),
+		s(p, "acquirer"),
+		s(p, "creditCurrency"),
+		s(p, "creditAmount"),
+		p["rateId"],
+		s(p, "acquirerOrderId"),
+		s(p, "issuerOrderId"),
+		s(p, "aggregatorOrderId"),
+		s(p, "merchantId"),
+		p["block"],
+		s(p, "creditCurrency"),
+		s(p, "refundedCredit"),
+	)
+}
+
+pub fn participant_text(p: &Value) -> String {
+	let mut text = format!(
+		"{} {} ({}, {}): {}",
+		s(p, "role"),
+		s(p, "code"),
+		s(p, "name"),
+		s(p, "status"),
+		s(p, "account")
+	);
+	for a in p["accounts"].as_array().into_iter().flatten() {
+		text.push_str(&format!(
+			"\n  {} balance {}, debit limit {}, available {}",
+			s(a, "currency"),
+			s(a, "balance"),
+			s(a, "debitLimit"),
+			s(a, "available")
+		));
+	}
+	text
+}
+
+pub fn quote_text(q: &Value) -> String {
+	format!(
+		"{} {} -> {} {} at rate {} (id {}, mid {}, scale {}), valid until {} ms",
+		s(q, "source"),
+		s(q, "sourceAmount"),
+		s(q, "target"),
+		s(q, "targetAmount"),
+		s(q, "appliedRate"),
+		q["rateId"],
+		s(q, "mid"),
+		s(q, "rateScale"),
+		q["validUntil"],
+	)
+}
+
+pub fn rate_text(r: &Value) -> String {
+	format!(
+		"rate {} {}/{}: mid {} (scale {}), spread {} ppm, by {}, published {} valid until {} ms",
+		r["rateId"],
+		s(&r["pair"], "base"),
+		s(&r["pair"], "quote"),
+		s(r, "mid"),
+		s(r, "rateScale"),
+		r["spreadPpm"],
+		s(r, "feeder"),
+		r["publishedAt"],
+		r["validUntil"],
+	)
+}
+
+pub fn cycle_text(c: &Value) -> String {
+	let mut text = format!(
+		"cycle {} {}: {} entries, digest {}, settlement {}",
+		c["cycle"],
+		s(c, "status"),
+		c["entries"],
+		s(c, "digest"),
+		c["settlementRef"].as_str().unwrap_or("-"),
+	);
+	for n in c["netPositions"].as_array().into_iter().flatten() {
+		text.push_str(&format!(
+			"\n  {} {} net {}",
+			s(n, "participant"),
+			s(n, "currency"),
+			s(n, "net")
+		));
+	}
+	text
+}

@@ -1,0 +1,278 @@
+//! Finalized events as a stream that resumes: a service remembers the last block it handled
+//! and, after a restart, asks again from the block after it, missing nothing and seeing no
+//! block twice; the stream rides over node restarts through its [`Connection`].
+
+use crate::{connection::Connection, error::Result, queries};
+use clearline_runtime::{AccountId, RuntimeEvent};
+use futures::Stream;
+use pallet_clearing_bank::Event as Clearing;
+use serde_json::{json, Map, Value};
+use sp_core::{crypto::Ss58Codec, H256};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
+
+/// One event of a finalized block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainEvent {
+	pub block: u32,
+	pub block_hash: H256,
+	/// The extrinsic that emitted it, if one did (not block initialisation or finalisation).
+	pub extrinsic: Option<u32>,
+	/// Its position among the block's events.
+	pub index: u32,
+	pub event: RuntimeEvent,
+}
+
+/// Which events a stream yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventFilter {
+	/// Every event, including fees and extrinsic results.
+	All,
+	/// The clearing bank's and the FX-rate pallet's events.
+	Clearing,
+	/// The clearing bank's events that concern this participant: its registration, limits,
+	/// fundings, postings and refunds on either side, and every cycle close and settlement.
+	Participant(AccountId),
+}
+
+/// How often the stream asks for a new finalized block once it has caught up.
+const POLL: Duration = Duration::from_millis(500);
+
+struct State {
+	conn: Arc<Connection>,
+	next: u32,
+	filter: EventFilter,
+	ready: VecDeque<ChainEvent>,
+}
+
+/// Finalized events from block `from` on, forever. An error (the node unreachable past the
+/// connection's reconnect time) is yielded and the stream goes on from the same block.
+pub fn finalized_events(
+	conn: Arc<Connection>,
+	from: u32,
+	filter: EventFilter,
+) -> impl Stream<Item = Result<ChainEvent>> {
+	let state = State { conn, next: from, filter, ready: VecDeque::new() };
+	futures::stream::unfold(state, |mut state| async move {
+		loop {
+			if let Some(event) = state.ready.pop_front() {
+				return Some((Ok(event), state));
+			}
+			match next_block(&mut state).await {
+				Ok(true) => {}
+				Ok(false) => tokio::time::sleep(POLL).await,
+				Err(e) => {
+					tokio::time::sleep(POLL).await;
+					return Some((Err(e), state));
+				}
+			}
+		}
+	})
+}
+
+/// Reads the next block if it is finalized (`false` if not yet) and queues its events.
+async fn next_block(state: &mut State) -> Result<bool> {
+	let (finalized, _) = state.conn.finalized().await?;
+	if state.next > finalized {
+		return Ok(false);
+	}
+	let block = state.conn.finalized_block(state.next).await?;
+	let mut events = Vec::new();
+	for (index, record) in block.events.iter().enumerate() {
+		let extrinsic = match record.phase {
+			frame_system::Phase::ApplyExtrinsic(i) => Some(i),
+			_ => None,
+		};
+		let event = ChainEvent {
+			block: block.number,
+			block_hash: block.hash,
+			extrinsic,
+			index: index as u32,
+			event: record.event.clone(),
+		};
+		if concerns(&state.conn, &state.filter, &event).await? {
+			events.push(event);
+		}
+	}
+	state.ready.extend(events);
+	state.next += 1;
+	Ok(true)
+}
+
+async fn concerns(conn: &Connection, filter: &EventFilter, event: &ChainEvent) -> Result<bool> {
+	let who = match filter {
+		EventFilter::All => return Ok(true),
+		EventFilter::Clearing => {
+			return Ok(matches!(
+				event.event,
+				RuntimeEvent::ClearingBank(_) | RuntimeEvent::FxRate(_)
+			))
+		}
+		EventFilter::Participant(who) => who,
+	};
+	let RuntimeEvent::ClearingBank(e) = &event.event else { return Ok(false) };
+	Ok(match e {
+		Clearing::ParticipantRegistered { who: w, .. }
+		| Clearing::ParticipantSuspended { who: w }
+		| Clearing::ParticipantReinstated { who: w }
+		| Clearing::DebitLimitSet { who: w, .. }
+		| Clearing::AccountFunded { who: w, .. }
+		| Clearing::AccountWithdrawn { who: w, .. } => w == who,
+		Clearing::PaymentPosted { issuer, acquirer, .. } => issuer == who || acquirer == who,
+		Clearing::PaymentAlreadyPosted { acquirer, .. }
+		| Clearing::RefundAlreadyRecorded { acquirer, .. } => acquirer == who,
+		// A refund names its acquirer; the issuer it returns money to is the posting's.
+		Clearing::PaymentRefunded { acquirer, posting_id, .. } => {
+			acquirer == who
+				|| queries::posting_by_id(conn, *posting_id, Some(event.block_hash))
+					.await?
+					.is_some_and(|p| &p.issuer == who)
+		}
+		Clearing::CycleClosed { .. } | Clearing::CycleSettled { .. } => true,
+		Clearing::ClearingBankSet { .. } | Clearing::TransferAlreadyRecorded { .. } => false,
+		_ => false,
+	})
+}
+
+fn text(bytes: &[u8]) -> String {
+	String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `Pallet.Event` and the event's fields as JSON: amounts as decimal strings, ids as text,
+/// accounts as SS58. Events of other pallets carry their debug form as `detail`.
+pub fn describe(event: &RuntimeEvent) -> (String, Value) {
+	let account = |a: &AccountId| json!(a.to_ss58check());
+	let amount = |a: &u128| json!(a.to_string());
+	let (name, fields) = match event {
+		RuntimeEvent::ClearingBank(e) => match e {
+			Clearing::ClearingBankSet { account: a } => {
+				("ClearingBankSet", json!({ "account": account(a) }))
+			}
+			Clearing::ParticipantRegistered { who, role, code } => (
+				"ParticipantRegistered",
+				json!({ "who": account(who), "role": role, "code": text(code) }),
+			),
+			Clearing::ParticipantSuspended { who } => {
+				("ParticipantSuspended", json!({ "who": account(who) }))
+			}
+			Clearing::ParticipantReinstated { who } => {
+				("ParticipantReinstated", json!({ "who": account(who) }))
+			}
+			Clearing::DebitLimitSet { who, currency, limit } => (
+				"DebitLimitSet",
+				json!({ "who": account(who), "currency": currency, "limit": amount(limit) }),
+			),
+			Clearing::AccountFunded { who, currency, amount: a, reference, balance } => (
+				"AccountFunded",
+				json!({ "who": account(who), "currency": currency, "amount": amount(a),
+					"reference": text(reference), "balance": balance.to_string() }),
+			),
+			Clearing::AccountWithdrawn { who, currency, amount: a, reference, balance } => (
+				"AccountWithdrawn",
+				json!({ "who": account(who), "currency": currency, "amount": amount(a),
+					"reference": text(reference), "balance": balance.to_string() }),
+			),
+			Clearing::TransferAlreadyRecorded { reference } => {
+				("TransferAlreadyRecorded", json!({ "reference": text(reference) }))
+			}
+			Clearing::PaymentPosted {
+				posting_id,
+				cycle,
+				issuer,
+				acquirer,
+				acquirer_order_id,
+				issuer_order_id,
+				debit_currency,
+				debit_amount,
+				credit_currency,
+				credit_amount,
+				rate_id,
+			} => (
+				"PaymentPosted",
+				json!({ "postingId": posting_id, "cycle": cycle, "issuer": account(issuer),
+					"acquirer": account(acquirer), "acquirerOrderId": text(acquirer_order_id),
+					"issuerOrderId": text(issuer_order_id), "debitCurrency": debit_currency,
+					"debitAmount": amount(debit_amount), "creditCurrency": credit_currency,
+					"creditAmount": amount(credit_amount), "rateId": rate_id }),
+			),
+			Clearing::PaymentAlreadyPosted { posting_id, acquirer, acquirer_order_id } => (
+				"PaymentAlreadyPosted",
+				json!({ "postingId": posting_id, "acquirer": account(acquirer),
+					"acquirerOrderId": text(acquirer_order_id) }),
+			),
+			Clearing::PaymentRefunded {
+				posting_id,
+				cycle,
+				acquirer,
+				refund_id,
+				credit_amount,
+				debit_amount,
+			} => (
+				"PaymentRefunded",
+				json!({ "postingId": posting_id, "cycle": cycle, "acquirer": account(acquirer),
+					"refundId": text(refund_id), "creditAmount": amount(credit_amount),
+					"debitAmount": amount(debit_amount) }),
+			),
+			Clearing::RefundAlreadyRecorded { posting_id, acquirer, refund_id } => (
+				"RefundAlreadyRecorded",
+				json!({ "postingId": posting_id, "acquirer": account(acquirer),
+					"refundId": text(refund_id) }),
+			),
+			Clearing::CycleClosed { cycle, entries, digest, next } => (
+				"CycleClosed",
+				json!({ "cycle": cycle, "entries": entries,
+					"digest": format!("0x{}", hex::encode(digest)), "next": next }),
+			),
+			Clearing::CycleSettled { cycle, reference } => {
+				("CycleSettled", json!({ "cycle": cycle, "reference": text(reference) }))
+			}
+			other => return ("ClearingBank".into(), json!({ "detail": format!("{other:?}") })),
+		},
+		other => {
+			// `Pallet(Variant { .. })`: the pallet and variant names from the debug form.
+			let debug = format!("{other:?}");
+			let (pallet, rest) = debug.split_once('(').unwrap_or((&debug, ""));
+			let variant: String = rest
+				.trim_start_matches("Event::")
+				.chars()
+				.take_while(|c| c.is_alphanumeric() || *c == '_')
+				.collect();
+			return (format!("{pallet}.{variant}"), json!({ "detail": debug }));
+		}
+	};
+	(format!("ClearingBank.{name}"), fields)
+}
+
+/// A chain event as one JSON object: block, extrinsic, event name and fields.
+pub fn event_json(e: &ChainEvent) -> Value {
+	let (name, fields) = describe(&e.event);
+	let mut object = Map::new();
+	object.insert("block".into(), json!(e.block));
+	object.insert("blockHash".into(), json!(e.block_hash));
+	object.insert("extrinsic".into(), json!(e.extrinsic));
+	object.insert("index".into(), json!(e.index));
+	object.insert("event".into(), json!(name));
+	object.insert("fields".into(), fields);
+	Value::Object(object)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn clearing_events_are_described_with_readable_fields() {
+		let who = AccountId::new([1; 32]);
+		let event = RuntimeEvent::ClearingBank(Clearing::PaymentAlreadyPosted {
+			posting_id: 7,
+			acquirer: who.clone(),
+			acquirer_order_id: b"ACQ-1".to_vec().try_into().unwrap(),
+		});
+		let (name, fields) = describe(&event);
+		assert_eq!(name, "ClearingBank.PaymentAlreadyPosted");
+		assert_eq!(fields["acquirerOrderId"], "ACQ-1");
+		assert_eq!(fields["acquirer"], who.to_ss58check());
+		let other =
+			RuntimeEvent::System(frame_system::Event::CodeUpdated { hash: Default::default() });
+		assert_eq!(describe(&other).0, "System.CodeUpdated");
+	}
+}

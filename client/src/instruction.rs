@@ -1,0 +1,179 @@
+//! A payment instruction with the issuer's signature, as the issuer hands it to the acquirer
+//! (a JSON document), and the one call that posts it without ever posting it twice.
+
+use crate::{
+	calls,
+	connection::Connection,
+	error::{Error, Result},
+	extrinsic::{ChainContext, Signer},
+	queries,
+	tx::{TxReport, TxSender},
+};
+use clearline_runtime::AccountId;
+use pallet_clearing_bank::{PaymentInstruction, Scenario};
+use pallet_clearing_bank_rpc::PostingJson;
+use pallet_fx_rate::{CurrencyCode, RateId};
+use pallet_fx_rate_rpc::Amount;
+use serde::{Deserialize, Serialize};
+use sp_core::crypto::Ss58Codec;
+use sp_runtime::MultiSignature;
+
+/// The instruction's fields in their JSON form, and the issuer's sr25519 signature over
+/// `pallet_clearing_bank::instruction_signing_payload` for the chain `genesisHash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignedInstruction {
+	pub genesis_hash: sp_core::H256,
+	pub issuer: String,
+	pub acquirer: String,
+	pub acquirer_order_id: String,
+	pub issuer_order_id: String,
+	pub aggregator_order_id: String,
+	pub merchant_id: String,
+	pub scenario: Scenario,
+	pub debit_currency: CurrencyCode,
+	pub debit_amount: Amount,
+	pub credit_currency: CurrencyCode,
+	pub credit_amount: Amount,
+	pub rate_id: RateId,
+	/// `0x` and 64 bytes of hex.
+	pub issuer_signature: String,
+}
+
+impl SignedInstruction {
+	/// The issuer signs `instruction` for the chain of `ctx`.
+	pub fn sign(
+		issuer: &Signer,
+		ctx: &ChainContext,
+		instruction: &PaymentInstruction<AccountId>,
+	) -> Self {
+		let MultiSignature::Sr25519(signature) = issuer.sign_instruction(ctx, instruction) else {
+			unreachable!("Signer signs with sr25519")
+		};
+		let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+		SignedInstruction {
+			genesis_hash: ctx.genesis_hash,
+			issuer: instruction.issuer.to_ss58check(),
+			acquirer: instruction.acquirer.to_ss58check(),
+			acquirer_order_id: text(&instruction.acquirer_order_id),
+			issuer_order_id: text(&instruction.issuer_order_id),
+			aggregator_order_id: text(&instruction.aggregator_order_id),
+			merchant_id: text(&instruction.merchant_id),
+			scenario: instruction.scenario,
+			debit_currency: instruction.debit_currency,
+			debit_amount: Amount(instruction.debit_amount),
+			credit_currency: instruction.credit_currency,
+			credit_amount: Amount(instruction.credit_amount),
+			rate_id: instruction.rate_id,
+			issuer_signature: format!("0x{}", hex::encode(signature.0)),
+		}
+	}
+
+	/// The instruction and signature as the pallet takes them.
+	pub fn decode(&self) -> Result<(PaymentInstruction<AccountId>, MultiSignature)> {
+		let instruction = PaymentInstruction {
+			issuer: calls::account("issuer", &self.issuer)?,
+			acquirer: calls::account("acquirer", &self.acquirer)?,
+			acquirer_order_id: calls::order_id("acquirerOrderId", &self.acquirer_order_id)?,
+			issuer_order_id: calls::order_id("issuerOrderId", &self.issuer_order_id)?,
+			aggregator_order_id: calls::order_id("aggregatorOrderId", &self.aggregator_order_id)?,
+			merchant_id: calls::order_id("merchantId", &self.merchant_id)?,
+			scenario: self.scenario,
+			debit_currency: self.debit_currency,
+			debit_amount: self.debit_amount.0,
+			credit_currency: self.credit_currency,
+			credit_amount: self.credit_amount.0,
+			rate_id: self.rate_id,
+		};
+		let bytes: [u8; 64] = hex::decode(self.issuer_signature.trim_start_matches("0x"))
+			.ok()
+			.and_then(|b| b.try_into().ok())
+			.ok_or_else(|| Error::input("issuerSignature", "not 64 bytes of hex"))?;
+		Ok((instruction, MultiSignature::Sr25519(sp_core::sr25519::Signature::from_raw(bytes))))
+	}
+}
+
+/// What posting an instruction came to.
+#[derive(Debug)]
+pub enum PostResult {
+	/// The chain already held the posting: nothing was sent.
+	AlreadyPosted(Box<PostingJson<AccountId>>),
+	/// The posting transaction's report (finalized with `PaymentPosted`, `PaymentAlreadyPosted`
+	/// or a named error; expired; or unknown).
+	Sent(Box<TxReport>),
+}
+
+/// Posts `signed` through the acquirer's `sender`, unless the chain already has a posting for
+/// its acquirer order id. The lookup first, and the pallet's idempotency behind it, make this
+/// safe to call again after any outcome, including `Unknown`: it never posts twice.
+pub async fn post_once(sender: &TxSender, signed: &SignedInstruction) -> Result<PostResult> {
+	let conn: &Connection = sender.connection();
+	if signed.genesis_hash != conn.genesis_hash() {
+		return Err(Error::input(
+			"genesisHash",
+			format!("the instruction was signed for chain {:?}", signed.genesis_hash),
+		));
+	}
+	let (instruction, signature) = signed.decode()?;
+	if instruction.acquirer != sender.account() {
+		return Err(Error::input(
+			"acquirer",
+			format!("the instruction names {}, not the signing key", signed.acquirer),
+		));
+	}
+	if let Some(posting) =
+		queries::posting(conn, &instruction.acquirer, &signed.acquirer_order_id, None).await?
+	{
+		return Ok(PostResult::AlreadyPosted(Box::new(posting)));
+	}
+	let report = sender.send(calls::post_payment(instruction, signature)).await?;
+	Ok(PostResult::Sent(Box::new(report)))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use sp_core::H256;
+
+	#[test]
+	fn a_signed_instruction_survives_json_and_verifies() {
+		let bob = Signer::from_uri("//Bob").unwrap();
+		let dave = Signer::from_uri("//Dave").unwrap();
+		let ctx = ChainContext {
+			genesis_hash: H256::repeat_byte(3),
+			spec_version: 1,
+			transaction_version: 1,
+		};
+		let instruction = PaymentInstruction {
+			issuer: bob.account_id(),
+			acquirer: dave.account_id(),
+			acquirer_order_id: calls::order_id("o", "ACQ-1").unwrap(),
+			issuer_order_id: calls::order_id("o", "ISS-1").unwrap(),
+			aggregator_order_id: calls::order_id("o", "AGG-1").unwrap(),
+			merchant_id: calls::order_id("o", "M-1").unwrap(),
+			scenario: Scenario::DynamicQr,
+			debit_currency: CurrencyCode::HKD,
+			debit_amount: 10_000,
+			credit_currency: CurrencyCode::CNY,
+			credit_amount: 9_213,
+			rate_id: 0,
+		};
+		let signed = SignedInstruction::sign(&bob, &ctx, &instruction);
+		let json = serde_json::to_string(&signed).unwrap();
+		let back: SignedInstruction = serde_json::from_str(&json).unwrap();
+		let (decoded, signature) = back.decode().unwrap();
+		assert_eq!(decoded, instruction);
+		let payload =
+			pallet_clearing_bank::instruction_signing_payload(&ctx.genesis_hash, &instruction);
+		use sp_runtime::traits::Verify;
+		assert!(signature.verify(&payload[..], &bob.account_id()));
+
+		let mut tampered = back.clone();
+		tampered.issuer_signature = "0x1234".into();
+		assert!(matches!(
+			tampered.decode(),
+			Err(Error::InvalidInput { field: "issuerSignature", .. })
+		));
+		assert!(serde_json::from_str::<SignedInstruction>(&json.replace("rateId", "rate")).is_err());
+	}
+}

@@ -1,0 +1,144 @@
+//! Typed reads over the node's `fx_*` and `clearing_*` RPC and its storage, in the JSON types
+//! the RPC crates define, at the best block or a given one.
+
+use crate::{connection::Connection, error::Result, storage};
+use clearline_runtime::AccountId;
+use pallet_clearing_bank::{CycleId, PostingId, MAX_STATEMENT_PAGE};
+use pallet_clearing_bank_rpc::{
+	CycleJson, ParticipantJson, PostingJson, RefundJson, StatementEntryJson, StatementJson,
+};
+use pallet_fx_rate::{CurrencyCode, CurrencyInfo, Pair, QuoteSide, RateId};
+use pallet_fx_rate_rpc::{Amount, QuoteJson, RateJson};
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+use sp_core::H256;
+
+async fn query<R: DeserializeOwned>(
+	conn: &Connection,
+	method: &'static str,
+	params: Vec<Value>,
+) -> Result<R> {
+	conn.run(|rpc| {
+		let params = params.clone();
+		async move { rpc.call(method, params).await }
+	})
+	.await
+}
+
+/// What `amount` of `source` converts to in `target` (or costs, for `ExactTarget`).
+pub async fn quote(
+	conn: &Connection,
+	source: CurrencyCode,
+	target: CurrencyCode,
+	amount: u128,
+	side: QuoteSide,
+	at: Option<H256>,
+) -> Result<QuoteJson> {
+	let params = vec![json!(source), json!(target), json!(Amount(amount)), json!(side), json!(at)];
+	query(conn, "fx_quote", params).await
+}
+
+/// The pair's effective rate.
+pub async fn rate(conn: &Connection, pair: Pair, at: Option<H256>) -> Result<RateJson<AccountId>> {
+	query(conn, "fx_rate", vec![json!(pair.base), json!(pair.quote), json!(at)]).await
+}
+
+pub async fn rate_by_id(
+	conn: &Connection,
+	rate_id: RateId,
+	at: Option<H256>,
+) -> Result<Option<RateJson<AccountId>>> {
+	query(conn, "fx_rateById", vec![json!(rate_id), json!(at)]).await
+}
+
+/// A registered currency, read from storage.
+pub async fn currency(conn: &Connection, code: CurrencyCode) -> Result<Option<CurrencyInfo>> {
+	let key = pallet_fx_rate::Currencies::<clearline_runtime::Runtime>::hashed_key_for(code);
+	storage::decode_at(conn, "FxRate::Currencies", key, None).await
+}
+
+/// The posting that `party` (its acquirer or its issuer) knows by `order_id`.
+pub async fn posting(
+	conn: &Connection,
+	party: &AccountId,
+	order_id: &str,
+	at: Option<H256>,
+) -> Result<Option<PostingJson<AccountId>>> {
+	query(conn, "clearing_posting", vec![json!(party), json!(order_id), json!(at)]).await
+}
+
+pub async fn posting_by_id(
+	conn: &Connection,
+	id: PostingId,
+	at: Option<H256>,
+) -> Result<Option<PostingJson<AccountId>>> {
+	query(conn, "clearing_postingById", vec![json!(id), json!(at)]).await
+}
+
+/// The acquirer's refund `refund_id`.
+pub async fn refund(
+	conn: &Connection,
+	acquirer: &AccountId,
+	refund_id: &str,
+	at: Option<H256>,
+) -> Result<Option<RefundJson>> {
+	query(conn, "clearing_refund", vec![json!(acquirer), json!(refund_id), json!(at)]).await
+}
+
+/// A participant with its settlement accounts (balances, limits, available).
+pub async fn participant(
+	conn: &Connection,
+	who: &AccountId,
+	at: Option<H256>,
+) -> Result<Option<ParticipantJson<AccountId>>> {
+	query(conn, "clearing_participant", vec![json!(who), json!(at)]).await
+}
+
+/// A cycle's summary; the open cycle for `None`.
+pub async fn cycle(
+	conn: &Connection,
+	id: Option<CycleId>,
+	at: Option<H256>,
+) -> Result<Option<CycleJson<AccountId>>> {
+	query(conn, "clearing_cycle", vec![json!(id), json!(at)]).await
+}
+
+/// A participant's whole statement for a cycle, every page read at the same block.
+pub async fn statement(
+	conn: &Connection,
+	cycle: CycleId,
+	who: &AccountId,
+	at: Option<H256>,
+) -> Result<Option<StatementJson<AccountId>>> {
+	let at = match at {
+		Some(at) => at,
+		None => conn.finalized().await?.1,
+	};
+	let mut start = 0u32;
+	let mut entries: Vec<StatementEntryJson<AccountId>> = Vec::new();
+	loop {
+		let params =
+			vec![json!(cycle), json!(who), json!(start), json!(MAX_STATEMENT_PAGE), json!(at)];
+		let page: Option<StatementJson<AccountId>> =
+			query(conn, "clearing_statement", params).await?;
+		let Some(mut page) = page else { return Ok(None) };
+		entries.append(&mut page.entries);
+		match page.next {
+			Some(next) => start = next,
+			None => {
+				page.entries = entries;
+				return Ok(Some(page));
+			}
+		}
+	}
+}
+
+/// `who`'s native account (nonce and fee balance).
+pub async fn native_account(
+	conn: &Connection,
+	who: &AccountId,
+	at: Option<H256>,
+) -> Result<storage::AccountInfo> {
+	let key = frame_system::Account::<clearline_runtime::Runtime>::hashed_key_for(who);
+	Ok(storage::decode_at(conn, "System::Account", key, at).await?.unwrap_or_default())
+}
