@@ -8,7 +8,7 @@ use futures::Stream;
 use pallet_clearing_bank::Event as Clearing;
 use serde_json::{json, Map, Value};
 use sp_core::{crypto::Ss58Codec, H256};
-use std::{collections::VecDeque, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 /// One event of a finalized block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +20,15 @@ pub struct ChainEvent {
 	/// Its position among the block's events.
 	pub index: u32,
 	pub event: RuntimeEvent,
+}
+
+/// A finalized block's events that passed the filter (perhaps none). A consumer that has
+/// handled it records `number`, and after a restart asks from `number + 1`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockEvents {
+	pub number: u32,
+	pub hash: H256,
+	pub events: Vec<ChainEvent>,
 }
 
 /// Which events a stream yields.
@@ -41,25 +50,22 @@ struct State {
 	conn: Arc<Connection>,
 	next: u32,
 	filter: EventFilter,
-	ready: VecDeque<ChainEvent>,
 }
 
-/// Finalized events from block `from` on, forever. An error (the node unreachable past the
-/// connection's reconnect time) is yielded and the stream goes on from the same block.
+/// Every finalized block from `from` on, in order, with its events that pass `filter`;
+/// forever. An error (the node unreachable past the connection's reconnect time) is yielded
+/// and the stream goes on from the same block.
 pub fn finalized_events(
 	conn: Arc<Connection>,
 	from: u32,
 	filter: EventFilter,
-) -> impl Stream<Item = Result<ChainEvent>> {
-	let state = State { conn, next: from, filter, ready: VecDeque::new() };
+) -> impl Stream<Item = Result<BlockEvents>> {
+	let state = State { conn, next: from, filter };
 	futures::stream::unfold(state, |mut state| async move {
 		loop {
-			if let Some(event) = state.ready.pop_front() {
-				return Some((Ok(event), state));
-			}
 			match next_block(&mut state).await {
-				Ok(true) => {}
-				Ok(false) => tokio::time::sleep(POLL).await,
+				Ok(Some(block)) => return Some((Ok(block), state)),
+				Ok(None) => tokio::time::sleep(POLL).await,
 				Err(e) => {
 					tokio::time::sleep(POLL).await;
 					return Some((Err(e), state));
@@ -69,11 +75,11 @@ pub fn finalized_events(
 	})
 }
 
-/// Reads the next block if it is finalized (`false` if not yet) and queues its events.
-async fn next_block(state: &mut State) -> Result<bool> {
+/// The next block's events, once it is finalized (`None` before).
+async fn next_block(state: &mut State) -> Result<Option<BlockEvents>> {
 	let (finalized, _) = state.conn.finalized().await?;
 	if state.next > finalized {
-		return Ok(false);
+		return Ok(None);
 	}
 	let block = state.conn.finalized_block(state.next).await?;
 	let mut events = Vec::new();
@@ -93,9 +99,8 @@ async fn next_block(state: &mut State) -> Result<bool> {
 			events.push(event);
 		}
 	}
-	state.ready.extend(events);
 	state.next += 1;
-	Ok(true)
+	Ok(Some(BlockEvents { number: block.number, hash: block.hash, events }))
 }
 
 async fn concerns(conn: &Connection, filter: &EventFilter, event: &ChainEvent) -> Result<bool> {

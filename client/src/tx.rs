@@ -450,7 +450,7 @@ async fn search(
 	conn: &Connection,
 	tx: &PendingTx,
 	deadline: Instant,
-	step: &mut dyn FnMut(Step),
+	step: &mut (dyn FnMut(Step) + Send),
 ) -> TxResult {
 	let mut next = tx.birth + 1;
 	let mut last_error = None;

@@ -20,7 +20,8 @@ pub struct Cli {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Sealing {
 	/// The node seals a block at the start of every slot and finalizes it at once: a single
-	/// trusted node with deterministic one-slot finality, for development and tests.
+	/// trusted node with deterministic one-slot finality, for development and tests. Uses the
+	/// single-state transaction pool.
 	ManualSeal,
 	/// Aura block authoring by the chain's authorities and GRANDPA finality over p2p.
 	Aura,

@@ -154,8 +154,19 @@ pub fn run() -> sc_cli::Result<()> {
 		}
 		None => {
 			let runner = cli.create_runner(&cli.run)?;
-			runner.run_node_until_exit(|config| async move {
+			// The manual-seal node takes the single-state pool whatever `--pool-type` says.
+			// Under a burst of thousands of transactions from one signer the fork-aware pool,
+			// on this chain that finalizes every block at once, put one of them in the future
+			// queue and dropped it, stranding every later nonce (clearline-client's
+			// two-thousand-transfer test); one node without forks gains nothing from it.
+			let mut single_state = cli.run.pool_config.clone();
+			single_state.pool_type = sc_cli::TransactionPoolType::SingleState;
+			let is_dev = cli.run.shared_params.is_dev();
+			runner.run_node_until_exit(|mut config| async move {
 				let sealing = sealing(choice, &config);
+				if sealing == Sealing::ManualSeal {
+					config.transaction_pool = single_state.transaction_pool(is_dev);
+				}
 				match config.network.network_backend {
 					sc_network::config::NetworkBackendType::Libp2p => service::new_full::<
 						sc_network::NetworkWorker<

@@ -273,11 +273,13 @@ async fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
 			let mut stream = Box::pin(finalized_events(conn.clone(), from, filter));
 			while let Some(item) = stream.next().await {
 				match item {
-					Ok(event) => {
-						if to.is_some_and(|to| event.block > to) {
+					Ok(block) => {
+						for event in &block.events {
+							out.event(event);
+						}
+						if to.is_some_and(|to| block.number >= to) {
 							break;
 						}
-						out.event(&event);
 					}
 					Err(e) => out.progress_line(&format!("warning: {e}; retrying")),
 				}
