@@ -55,6 +55,15 @@ fn amount(w: &mut W, currency: CurrencyCode, value: i128, decimals: u8) -> io::R
 	Ok(())
 }
 
+/// Every currency the statement has an entry or a net position in, in order.
+pub fn currencies(statement: &StatementJson<AccountId>) -> Vec<CurrencyCode> {
+	let mut currencies: Vec<CurrencyCode> = statement.entries.iter().map(|e| e.currency).collect();
+	currencies.extend(statement.net_positions.iter().map(|(c, _)| *c));
+	currencies.sort();
+	currencies.dedup();
+	currencies
+}
+
 /// The statement as XML. `decimals` gives each currency's minor units (as registered in the
 /// FX-rate pallet); `created_at` is the report's creation time in ms since the epoch.
 pub fn statement_xml(
@@ -71,10 +80,7 @@ pub fn statement_xml(
 			))
 		})
 	};
-	let mut currencies: Vec<CurrencyCode> = statement.entries.iter().map(|e| e.currency).collect();
-	currencies.extend(statement.net_positions.iter().map(|(c, _)| *c));
-	currencies.sort();
-	currencies.dedup();
+	let currencies = currencies(statement);
 	for c in &currencies {
 		places(c)?;
 	}

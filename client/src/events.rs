@@ -138,7 +138,8 @@ async fn concerns(conn: &Connection, filter: &EventFilter, event: &ChainEvent) -
 	})
 }
 
-fn text(bytes: &[u8]) -> String {
+/// An on-chain identifier (order id, code, reference) as text.
+pub(crate) fn text(bytes: &[u8]) -> String {
 	String::from_utf8_lossy(bytes).into_owned()
 }
 

@@ -5,6 +5,7 @@ use crate::{
 	calls,
 	connection::Connection,
 	error::{Error, Result},
+	events::text,
 	extrinsic::{ChainContext, Signer},
 	queries,
 	tx::{TxReport, TxSender},
@@ -50,7 +51,6 @@ impl SignedInstruction {
 		let MultiSignature::Sr25519(signature) = issuer.sign_instruction(ctx, instruction) else {
 			unreachable!("Signer signs with sr25519")
 		};
-		let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
 		SignedInstruction {
 			genesis_hash: ctx.genesis_hash,
 			issuer: instruction.issuer.to_ss58check(),

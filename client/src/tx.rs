@@ -72,6 +72,16 @@ mod hex_bytes {
 pub const MIN_LIFETIME: u64 = 4;
 pub const MAX_LIFETIME: u64 = BLOCK_HASH_COUNT as u64;
 
+fn check_lifetime(lifetime: u64) -> Result<()> {
+	if !(MIN_LIFETIME..=MAX_LIFETIME).contains(&lifetime) {
+		return Err(Error::input(
+			"lifetime",
+			format!("{lifetime} blocks is not between {MIN_LIFETIME} and {MAX_LIFETIME}"),
+		));
+	}
+	Ok(())
+}
+
 /// Signs `call` with `nonce`, mortal for `lifetime` blocks (rounded up to a power of two) from
 /// checkpoint block `number` (`hash`).
 pub fn prepare(
@@ -82,12 +92,7 @@ pub fn prepare(
 	lifetime: u64,
 	(number, hash): (u32, H256),
 ) -> Result<PendingTx> {
-	if !(MIN_LIFETIME..=MAX_LIFETIME).contains(&lifetime) {
-		return Err(Error::input(
-			"lifetime",
-			format!("{lifetime} blocks is not between {MIN_LIFETIME} and {MAX_LIFETIME}"),
-		));
-	}
+	check_lifetime(lifetime)?;
 	let era = Era::mortal(lifetime, number.into());
 	let xt = signer.sign(ctx, call, nonce, Mortality::Mortal { period: lifetime, number, hash }, 0);
 	let encoded = xt.encode();
@@ -188,15 +193,7 @@ fn retryable(reason: &str) -> bool {
 
 impl TxSender {
 	pub fn new(conn: Arc<Connection>, signer: Signer, options: SenderOptions) -> Result<Self> {
-		if !(MIN_LIFETIME..=MAX_LIFETIME).contains(&options.lifetime) {
-			return Err(Error::input(
-				"lifetime",
-				format!(
-					"{} blocks is not between {MIN_LIFETIME} and {MAX_LIFETIME}",
-					options.lifetime
-				),
-			));
-		}
+		check_lifetime(options.lifetime)?;
 		let slots = Arc::new(Semaphore::new(options.in_flight.max(1)));
 		Ok(Self {
 			conn,

@@ -218,12 +218,7 @@ async fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
 						.await?
 						.ok_or_else(|| Failure::not_found(format!("no participant {who}")))?;
 					let mut decimals = BTreeMap::new();
-					for c in statement
-						.entries
-						.iter()
-						.map(|e| e.currency)
-						.chain(statement.net_positions.iter().map(|(c, _)| *c))
-					{
+					for c in camt053::currencies(&statement) {
 						if let Some(info) = queries::currency(conn, c).await? {
 							decimals.insert(c, info.minor_units);
 						}
