@@ -64,6 +64,13 @@ impl Signer {
 
 	/// The issuer's signature over a payment instruction for the chain of `ctx`: what an
 	/// acquirer submits with the instruction (see `pallet_clearing_bank::post_payment`).
+	/// Signs an arbitrary message (an HTTP request between parties, say). Callers put a
+	/// domain of their own in front, so that no such signature is ever an extrinsic's or an
+	/// instruction's.
+	pub fn sign_message(&self, message: &[u8]) -> sr25519::Signature {
+		self.pair.sign(message)
+	}
+
 	pub fn sign_instruction(
 		&self,
 		ctx: &ChainContext,

@@ -37,6 +37,8 @@ pub struct SignedInstruction {
 	pub credit_currency: CurrencyCode,
 	pub credit_amount: Amount,
 	pub rate_id: RateId,
+	/// Chain time (ms since the Unix epoch) after which the chain refuses the posting.
+	pub expires_at: u64,
 	/// `0x` and 64 bytes of hex.
 	pub issuer_signature: String,
 }
@@ -65,6 +67,7 @@ impl SignedInstruction {
 			credit_currency: instruction.credit_currency,
 			credit_amount: Amount(instruction.credit_amount),
 			rate_id: instruction.rate_id,
+			expires_at: instruction.expires_at,
 			issuer_signature: format!("0x{}", hex::encode(signature.0)),
 		}
 	}
@@ -84,6 +87,7 @@ impl SignedInstruction {
 			credit_currency: self.credit_currency,
 			credit_amount: self.credit_amount.0,
 			rate_id: self.rate_id,
+			expires_at: self.expires_at,
 		};
 		let bytes: [u8; 64] = hex::decode(self.issuer_signature.trim_start_matches("0x"))
 			.ok()
@@ -91,6 +95,15 @@ impl SignedInstruction {
 			.ok_or_else(|| Error::input("issuerSignature", "not 64 bytes of hex"))?;
 		Ok((instruction, MultiSignature::Sr25519(sp_core::sr25519::Signature::from_raw(bytes))))
 	}
+}
+
+/// The `expires_at` of an instruction signed now that the chain should accept for `validity`:
+/// wall-clock time plus `validity`, in ms since the Unix epoch (the chain's timestamps follow
+/// the validators' clocks).
+pub fn expires_in(validity: std::time::Duration) -> u64 {
+	let now =
+		std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+	u64::try_from((now + validity).as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What posting an instruction came to.
@@ -157,6 +170,7 @@ mod tests {
 			credit_currency: CurrencyCode::CNY,
 			credit_amount: 9_213,
 			rate_id: 0,
+			expires_at: 1_800_000_000_000,
 		};
 		let signed = SignedInstruction::sign(&bob, &ctx, &instruction);
 		let json = serde_json::to_string(&signed).unwrap();

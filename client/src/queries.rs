@@ -133,6 +133,17 @@ pub async fn statement(
 	}
 }
 
+/// The chain's time at `at` (the finalized head for `None`): the block's timestamp in ms since
+/// the Unix epoch, the clock instruction expiries and rate validity are measured against.
+pub async fn chain_time(conn: &Connection, at: Option<H256>) -> Result<u64> {
+	let at = match at {
+		Some(at) => at,
+		None => conn.finalized().await?.1,
+	};
+	let key = frame_support::storage::storage_prefix(b"Timestamp", b"Now").to_vec();
+	Ok(storage::decode_at(conn, "Timestamp::Now", key, Some(at)).await?.unwrap_or_default())
+}
+
 /// `who`'s native account (nonce and fee balance).
 pub async fn native_account(
 	conn: &Connection,

@@ -124,6 +124,7 @@ fn instruction(
 		credit_currency: CurrencyCode::CNY,
 		credit_amount: credit,
 		rate_id: 0,
+		expires_at: clearline_client::instruction::expires_in(std::time::Duration::from_secs(3600)),
 	}
 }
 

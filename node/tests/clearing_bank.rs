@@ -83,6 +83,7 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 		credit_currency: CurrencyCode::CNY,
 		credit_amount: 9213,
 		rate_id: quote["rateId"].as_u64().unwrap(),
+		expires_at: clearline_client::instruction::expires_in(std::time::Duration::from_secs(600)),
 	};
 	let ctx = ChainContext::fetch(&rpc).await.unwrap();
 	let issuer_signature = issuer.sign_instruction(&ctx, &instruction);

@@ -61,12 +61,12 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("clearline"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; nodes refuse to run a native/wasm mismatch.
-	spec_version: 101,
+	spec_version: 102,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	// Bump whenever the encoding of calls or transaction extensions changes, so that signed
 	// transactions made for the old format are refused instead of misread.
-	transaction_version: 2,
+	transaction_version: 3,
 	system_version: 1,
 };
 

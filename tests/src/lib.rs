@@ -81,6 +81,38 @@ impl NodeProcess {
 		node
 	}
 
+	/// Starts any program (a service, say) with exactly `args`, with the same guarantees: its
+	/// output in a log file, and killed with the test. `rpc_port` and `p2p_port` are free
+	/// ports the caller may pass on in `args` as `{rpc_port}` and `{p2p_port}`.
+	pub fn start_program(name: &str, binary: &Path, args: &[&str]) -> Self {
+		let dir = tempfile::Builder::new()
+			.prefix(&format!("clearline-{name}-"))
+			.tempdir()
+			.expect("creating a temporary directory");
+		let (rpc_port, p2p_port) = (free_port(), free_port());
+		let dir_str = dir.path().to_str().expect("temp paths are UTF-8").to_string();
+		let args = args
+			.iter()
+			.map(|a| {
+				a.replace("{dir}", &dir_str)
+					.replace("{rpc_port}", &rpc_port.to_string())
+					.replace("{p2p_port}", &p2p_port.to_string())
+			})
+			.collect();
+		let mut process = Self {
+			name: name.into(),
+			binary: binary.into(),
+			args,
+			child: None,
+			log_path: dir.path().join(format!("{name}.log")),
+			rpc_port,
+			p2p_port,
+			_dir: dir,
+		};
+		process.spawn();
+		process
+	}
+
 	fn spawn(&mut self) {
 		let log = File::options()
 			.create(true)

@@ -128,6 +128,7 @@ fn signed_instruction<T: Config>(
 		credit_currency: CREDIT,
 		credit_amount: credit,
 		rate_id: p.rate_id,
+		expires_at: now.saturating_add(60_000),
 	};
 	let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
 	let payload = instruction_signing_payload(&genesis, &instruction);

@@ -493,6 +493,8 @@ pub mod pallet {
 		CycleNotClosed,
 		/// The cycle is settled already.
 		CycleAlreadySettled,
+		/// The instruction's `expires_at` has passed: the issuer no longer stands behind it.
+		InstructionExpired,
 	}
 
 	impl<T> From<QuoteError> for Error<T> {
@@ -884,8 +886,10 @@ pub mod pallet {
 				Error::<T>::BadIssuerSignature
 			);
 
-			// The merchant's price is fixed; the payer pays its conversion, rounded up.
 			let now = Self::now();
+			ensure!(now <= instruction.expires_at, Error::<T>::InstructionExpired);
+
+			// The merchant's price is fixed; the payer pays its conversion, rounded up.
 			let quote = pallet_fx_rate::Pallet::<T>::quote_at_rate(
 				instruction.rate_id,
 				instruction.debit_currency,

@@ -74,6 +74,7 @@ fn instruction_for(
 		credit_currency: CNY,
 		credit_amount: cny,
 		rate_id: GENESIS_RATE,
+		expires_at: Moment::MAX,
 	}
 }
 
@@ -590,6 +591,26 @@ fn an_expired_rate_is_refused_but_a_fresh_one_posts() {
 		fresh.rate_id = 1;
 		fresh.debit_amount = hkd_for(10_000, 1);
 		assert_ok!(post(&fresh));
+	});
+}
+
+#[test]
+fn an_expired_instruction_is_refused_but_its_earlier_posting_still_answers() {
+	test(|| {
+		let expires_at = FxRate::now() + 1_000;
+		let [first, at_the_limit, too_late] = ["A-1", "A-2", "A-3"].map(|order| {
+			let mut i = instruction(order, 10_000);
+			i.expires_at = expires_at;
+			i
+		});
+		assert_ok!(post(&first));
+		set_time(expires_at);
+		assert_ok!(post(&at_the_limit));
+		set_time(expires_at + 1);
+		assert_noop!(post(&too_late), Error::InstructionExpired);
+		// Idempotency comes first: the posted order is still told "posted already".
+		assert_ok!(post(&first));
+		assert!(matches!(last_event(), Event::PaymentAlreadyPosted { .. }));
 	});
 }
 

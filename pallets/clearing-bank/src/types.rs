@@ -201,6 +201,10 @@ pub struct PaymentInstruction<AccountId> {
 	pub credit_amount: u128,
 	/// The FX-rate publication the amounts were converted at.
 	pub rate_id: RateId,
+	/// The last moment (ms since the Unix epoch, chain time) at which the chain accepts the
+	/// posting. Once a finalized block is later than this and holds no posting for the order,
+	/// the issuer knows that none can ever follow, and reverses its debit.
+	pub expires_at: Moment,
 }
 
 /// Separates instruction signatures from every other use of an issuer's key.

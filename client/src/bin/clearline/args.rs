@@ -287,6 +287,9 @@ pub struct InstructionArgs {
 	pub debit_amount: Option<String>,
 	#[arg(long, requires = "debit_amount")]
 	pub rate_id: Option<u64>,
+	/// How long the chain accepts the posting (the instruction's `expiresAt`).
+	#[arg(long, default_value = "10m")]
+	pub expires_in: humantime::Duration,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -9,7 +9,7 @@ use clap::Parser;
 use clearline_client::{
 	calls, camt053,
 	events::{finalized_events, EventFilter},
-	instruction::{post_once, PostResult, SignedInstruction},
+	instruction::{self, post_once, PostResult, SignedInstruction},
 	queries, resolve, ConnectOptions, Connection, Error, KeySource, PendingTx, SenderOptions,
 	Signer, TxSender,
 };
@@ -388,6 +388,7 @@ async fn payment(ctx: &Ctx, out: &Out, cmd: &PaymentCmd) -> Result<(), Failure> 
 				credit_currency,
 				credit_amount,
 				rate_id,
+				expires_at: instruction::expires_in(a.expires_in.into()),
 			};
 			let signed = SignedInstruction::sign(&issuer, &conn.chain_context(), &instruction);
 			out.document(&serde_json::to_value(&signed).map_err(Failure::internal)?);

@@ -1,0 +1,149 @@
+//! `clearline-acquirer`: the acquirer's open API for aggregators (merchants, micropay,
+//! unified orders, order queries, static shop codes), the bookkeeping interface the issuer
+//! calls, which posts on chain and answers only from finality, and a persistent outbox that
+//! delivers debit requests to the issuer and notifications to aggregators until they are
+//! acknowledged.
+
+mod api;
+mod outbox;
+mod posting;
+mod reconcile;
+mod store;
+
+use crate::common::{
+	metrics::Metrics,
+	peer::{Peer, RetryPolicy},
+	service::{self, CommonArgs, HealthState},
+	store::Db,
+};
+use clearline_client::{Connection, SenderOptions, TxSender};
+use sp_core::sr25519;
+use std::{collections::HashMap, sync::Arc, time::Duration};
+use tokio::sync::Mutex;
+
+pub use reconcile::{CycleReport, ReconcileReport};
+
+/// `clearline-acquirer`'s options.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "clearline-acquirer", version, about = "The acquirer's off-chain service")]
+pub struct Config {
+	#[command(flatten)]
+	pub common: CommonArgs,
+	/// The acquirer's participant code, written into merchant QR codes.
+	#[arg(long, default_value = "DEVACQCN")]
+	pub acquirer_code: String,
+	/// Scheme id in the QR codes' merchant account template (EMVCo field 26/00).
+	#[arg(long, default_value = "CN.CLEARLINE")]
+	pub qr_scheme: String,
+	/// ISO 3166 country of the merchants.
+	#[arg(long, default_value = "CN")]
+	pub country: String,
+	/// Prefix of the issuer's payment codes, by which aggregators recognise them.
+	#[arg(long, default_value = "39")]
+	pub code_prefix: String,
+	/// How long a dynamic QR or in-app order can be paid.
+	#[arg(long, default_value = "15m")]
+	pub order_ttl: humantime::Duration,
+	/// How long the debit request to the issuer waits for its acknowledgement.
+	#[arg(long, default_value = "5s")]
+	pub debit_request_timeout: humantime::Duration,
+	/// How long a bookkeeping call waits for finality before it answers `UNKNOWN`.
+	#[arg(long, default_value = "60s")]
+	pub bookkeeping_wait: humantime::Duration,
+	/// Lifetime of posting transactions, in blocks.
+	#[arg(long, default_value_t = 64)]
+	pub tx_lifetime: u64,
+	/// How long one notification attempt waits for the aggregator's answer.
+	#[arg(long, default_value = "5s")]
+	pub notify_timeout: humantime::Duration,
+	/// Attempts to deliver a notification or debit request before giving up.
+	#[arg(long, default_value_t = 12)]
+	pub outbox_attempts: u32,
+	/// First wait before a notification is retried; doubled each time up to `--outbox-max`.
+	#[arg(long, default_value = "1s")]
+	pub outbox_base: humantime::Duration,
+	#[arg(long, default_value = "60s")]
+	pub outbox_max: humantime::Duration,
+}
+
+/// Everything a handler needs.
+pub struct Acquirer {
+	pub config: Config,
+	pub db: Db,
+	pub conn: Arc<Connection>,
+	pub sender: TxSender,
+	pub issuer: Peer,
+	pub issuer_party: String,
+	/// Signs notifications to aggregators.
+	pub api_key: clearline_client::Signer,
+	pub http: reqwest::Client,
+	pub issuer_key: sr25519::Public,
+	pub metrics: Arc<Metrics>,
+	/// One lock per order being posted: a second bookkeeping call for the same order waits
+	/// for the first instead of posting again.
+	pub posting_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+	pub outbox_wake: tokio::sync::Notify,
+}
+
+impl Acquirer {
+	pub fn outbox_policy(&self) -> RetryPolicy {
+		RetryPolicy {
+			attempts: self.config.outbox_attempts.max(1),
+			base: self.config.outbox_base.into(),
+			max: self.config.outbox_max.into(),
+		}
+	}
+
+	pub fn party(&self) -> String {
+		self.config.common.party.clone().unwrap_or_else(|| "acquirer".into())
+	}
+}
+
+/// Runs the service until SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+	service::init_logging(&config.common.log_format);
+	let db = Db::open(&config.common.db, &[store::SCHEMA, crate::common::cycles::SCHEMA].concat())?;
+	let chain_key = config.common.chain_key()?;
+	let api_key = config.common.api_key()?;
+	let issuer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
+		.map_err(|e| anyhow::anyhow!("--peer-public-key: {e}"))?;
+	let conn = service::connect(&config.common.node_url).await?;
+	let options = SenderOptions {
+		lifetime: config.tx_lifetime,
+		give_up: config.bookkeeping_wait.into(),
+		..SenderOptions::default()
+	};
+	let sender = TxSender::new(conn.clone(), chain_key, options)?;
+	let party = config.common.party.clone().unwrap_or_else(|| "acquirer".into());
+	let issuer = Peer::new(&config.common.peer_url, &party, api_key.clone());
+	let metrics = Metrics::new("acquirer");
+	let state = Arc::new(Acquirer {
+		issuer_party: config.common.peer_party.clone().unwrap_or_else(|| "issuer".into()),
+		config: config.clone(),
+		db: db.clone(),
+		conn: conn.clone(),
+		sender,
+		issuer,
+		issuer_key,
+		api_key,
+		http: reqwest::Client::builder().connect_timeout(Duration::from_secs(3)).build()?,
+		metrics: metrics.clone(),
+		posting_locks: Mutex::new(HashMap::new()),
+		outbox_wake: tokio::sync::Notify::new(),
+	});
+	tracing::info!(account = %state.sender.account(), "acquirer starting");
+
+	// Whatever a crash left half-way: postings in flight are finished, the outbox goes on.
+	posting::resume(state.clone()).await?;
+	tokio::spawn(outbox::run(state.clone()));
+	let every: Duration = config.common.reconcile_every.into();
+	let s = state.clone();
+	service::every(every, "reconcile", move || {
+		let s = s.clone();
+		async move { reconcile::run(&s).await.map(|_| ()) }
+	});
+
+	let app =
+		service::with_common_routes(api::router(state.clone()), HealthState { db, conn }, metrics);
+	service::serve(config.common.listen, app).await
+}

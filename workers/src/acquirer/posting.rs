@@ -1,0 +1,360 @@
+//! Bookkeeping: the issuer's signed instruction is posted on chain, and the answer comes only
+//! from the finalized chain. One order is posted by one task at a time; the chain lookup
+//! before every submission and the pallet's idempotency by order id make a resubmission after
+//! a crash harmless.
+
+use super::{
+	store::{self, status, Order, Posted},
+	Acquirer,
+};
+use crate::common::{
+	api::ApiError,
+	wire::{scenario_of, BookkeepingRequest, BookkeepingResult},
+};
+use clearline_client::{
+	calls, instruction::SignedInstruction, queries, resolve, Error as ClientError, Outcome,
+	PendingTx, TxResult,
+};
+use rusqlite::params;
+use std::{sync::Arc, time::Duration};
+
+/// How a posting attempt ended.
+enum PostOutcome {
+	Posted(Posted),
+	Failed(String),
+	Unknown(String),
+}
+
+/// The answer the issuer gets for an order in its current state.
+pub fn result_of(order: &Order) -> BookkeepingResult {
+	let result = match order.status.as_str() {
+		status::SUCCESS => "SUCCESS",
+		status::FAILED | status::CLOSED => "FAILURE",
+		status::POSTING => "PROCESSING",
+		status::UNKNOWN => "UNKNOWN",
+		_ => "NOT_RECEIVED",
+	};
+	BookkeepingResult {
+		acquirer_order_id: order.order_id.clone(),
+		result: result.into(),
+		posting_id: order.posting_id.map(|p| p as u64),
+		cycle: order.cycle.map(|c| c as u32),
+		block_number: order.block_number.map(|n| n as u32),
+		block_hash: order.block_hash.clone(),
+		reason: order.reason.clone(),
+	}
+}
+
+async fn order_lock(s: &Acquirer, order_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+	let mut locks = s.posting_locks.lock().await;
+	locks.retain(|_, l| Arc::strong_count(l) > 1);
+	locks.entry(order_id.to_string()).or_default().clone()
+}
+
+fn mismatch(field: &str) -> ApiError {
+	ApiError::conflict("InstructionMismatch", format!("{field} does not match the order"))
+}
+
+/// Checks that the instruction is for this order exactly as we took it.
+fn check_instruction(
+	s: &Acquirer,
+	order: &Order,
+	r: &BookkeepingRequest,
+	i: &SignedInstruction,
+) -> Result<(), ApiError> {
+	let (decoded, _) =
+		i.decode().map_err(|e| ApiError::bad_request("MalformedInstruction", e.to_string()))?;
+	if i.acquirer_order_id != order.order_id {
+		return Err(mismatch("acquirerOrderId"));
+	}
+	if i.issuer_order_id != r.issuer_order_id
+		|| order.issuer_order_id.as_ref().is_some_and(|o| *o != r.issuer_order_id)
+	{
+		return Err(mismatch("issuerOrderId"));
+	}
+	if i.aggregator_order_id != order.aggregator_order_id {
+		return Err(mismatch("aggregatorOrderId"));
+	}
+	if i.merchant_id != order.merchant_id {
+		return Err(mismatch("merchantId"));
+	}
+	if i.scenario != scenario_of(&order.scenario) {
+		return Err(mismatch("scenario"));
+	}
+	if i.credit_currency.0 != *b"CNY"
+		|| order.currency != "CNY"
+		|| i.credit_amount.0 != order.amount as u128
+	{
+		return Err(mismatch("creditAmount"));
+	}
+	if decoded.acquirer != s.sender.account() {
+		return Err(mismatch("acquirer"));
+	}
+	if i.genesis_hash != s.conn.genesis_hash() {
+		return Err(mismatch("genesisHash"));
+	}
+	Ok(())
+}
+
+/// The bookkeeping call: records the issuer's debit status, posts a debited payment and
+/// answers from finality.
+pub async fn bookkeep(
+	s: &Arc<Acquirer>,
+	r: BookkeepingRequest,
+) -> Result<BookkeepingResult, ApiError> {
+	let lock = order_lock(s, &r.acquirer_order_id).await;
+	let _held = lock.lock().await;
+	let id = r.acquirer_order_id.clone();
+	let order =
+		s.db.read(move |tx| store::order(tx, &id))
+			.await?
+			.ok_or_else(|| ApiError::not_found("UnknownOrder", "no such order"))?;
+	if order.issuer_order_id.as_ref().is_some_and(|o| *o != r.issuer_order_id) {
+		return Err(mismatch("issuerOrderId"));
+	}
+	match r.debit_status.as_str() {
+		"FAILED" => {
+			let reason =
+				format!("IssuerDebitFailed: {}", r.reason.as_deref().unwrap_or("unspecified"));
+			if order.status == status::POSTING || order.status == status::SUCCESS {
+				return Err(ApiError::conflict(
+					"OrderAlreadyDebited",
+					"the issuer sent a debited instruction for this order before",
+				));
+			}
+			let id = order.order_id.clone();
+			let changed = s.db.write(move |tx| store::finish(tx, &id, None, Some(&reason))).await?;
+			if changed {
+				s.metrics.order(status::FAILED);
+				s.outbox_wake.notify_one();
+			}
+		}
+		"DEBITED" => {
+			let instruction = r
+				.instruction
+				.as_ref()
+				.ok_or_else(|| ApiError::invalid("instruction", "required when DEBITED"))?;
+			check_instruction(s, &order, &r, instruction)?;
+			match order.status.as_str() {
+				status::DEBIT_REQUESTED | status::POSTING => {
+					let text = serde_json::to_string(instruction).map_err(ApiError::internal)?;
+					if let Some(stored) = &order.instruction {
+						if *stored != text {
+							return Err(mismatch("instruction"));
+						}
+					}
+					let (id, issuer_order) = (order.order_id.clone(), r.issuer_order_id.clone());
+					s.db.write(move |tx| {
+						tx.execute(
+							"UPDATE orders SET instruction = ?2, issuer_order_id = ?3 WHERE order_id = ?1",
+							params![id, text, issuer_order],
+						)?;
+						store::set_status(tx, &id, status::POSTING, None)
+					})
+					.await?;
+					s.metrics.order(status::POSTING);
+					post_and_record(s, &order.order_id, instruction, None).await?;
+				}
+				status::AWAITING_PAYMENT => {
+					return Err(ApiError::conflict(
+						"OrderNotCheckedOut",
+						"check the order out first",
+					))
+				}
+				// Final or unknown: answered as it stands, never posted again from here.
+				_ => {}
+			}
+		}
+		_ => return Err(ApiError::invalid("debitStatus", "must be DEBITED or FAILED")),
+	}
+	let id = r.acquirer_order_id.clone();
+	let order = s.db.read(move |tx| store::order(tx, &id)).await?.expect("the order exists");
+	Ok(result_of(&order))
+}
+
+/// Posts (or, with `pending`, first looks for the transaction of an earlier attempt) and
+/// records the final status or `UNKNOWN`.
+async fn post_and_record(
+	s: &Arc<Acquirer>,
+	order_id: &str,
+	instruction: &SignedInstruction,
+	pending: Option<PendingTx>,
+) -> Result<(), ApiError> {
+	let outcome = post(s, order_id, instruction, pending).await;
+	let id = order_id.to_string();
+	let (label, changed) = match outcome {
+		PostOutcome::Posted(p) => {
+			("SUCCESS", s.db.write(move |tx| store::finish(tx, &id, Some(&p), None)).await?)
+		}
+		PostOutcome::Failed(reason) => {
+			("FAILED", s.db.write(move |tx| store::finish(tx, &id, None, Some(&reason))).await?)
+		}
+		PostOutcome::Unknown(reason) => {
+			tracing::warn!(order = order_id, %reason, "posting outcome unknown");
+			s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason)))
+				.await?;
+			("UNKNOWN", true)
+		}
+	};
+	if changed {
+		s.metrics.order(label);
+		s.outbox_wake.notify_one();
+	}
+	Ok(())
+}
+
+/// Where the posting of `order_id` is, if the finalized chain has it.
+async fn find_posting(
+	s: &Acquirer,
+	order_id: &str,
+	at: Option<sp_core::H256>,
+) -> Result<Option<Posted>, ClientError> {
+	let Some(p) = queries::posting(&s.conn, &s.sender.account(), order_id, at).await? else {
+		return Ok(None);
+	};
+	let number = p.block as u32;
+	let block = s.conn.finalized_block(number).await?;
+	Ok(Some(Posted {
+		posting_id: p.posting_id,
+		cycle: p.cycle,
+		block_number: number,
+		block_hash: format!("{:?}", block.hash),
+	}))
+}
+
+fn from_report(result: TxResult) -> Option<PostOutcome> {
+	match result {
+		TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } => {
+			Some(PostOutcome::Failed(error))
+		}
+		TxResult::Finalized { .. } | TxResult::Expired { .. } => None,
+		TxResult::Unknown { reason } => Some(PostOutcome::Unknown(reason)),
+	}
+}
+
+async fn post(
+	s: &Arc<Acquirer>,
+	order_id: &str,
+	instruction: &SignedInstruction,
+	pending: Option<PendingTx>,
+) -> PostOutcome {
+	if let Some(tx) = pending {
+		let report = resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await;
+		if let Some(outcome) = from_report(report.result) {
+			return outcome;
+		}
+	}
+	match find_posting(s, order_id, None).await {
+		Ok(Some(posted)) => return PostOutcome::Posted(posted),
+		Ok(None) => {}
+		Err(e) => return PostOutcome::Unknown(format!("chain lookup: {e}")),
+	}
+	let (decoded, signature) = match instruction.decode() {
+		Ok(d) => d,
+		Err(e) => return PostOutcome::Failed(format!("MalformedInstruction: {e}")),
+	};
+	let flight = match s.sender.submit(calls::post_payment(decoded, signature)).await {
+		Ok(f) => f,
+		Err(ClientError::Rejected { reason, .. }) => {
+			s.metrics.call("chain", "refused");
+			return PostOutcome::Failed(format!("PoolRefused: {reason}"));
+		}
+		Err(e) => return PostOutcome::Unknown(format!("submission: {e}")),
+	};
+	s.metrics.call("chain", "submitted");
+	let pending_json = serde_json::to_string(flight.tx()).unwrap_or_default();
+	let id = order_id.to_string();
+	if let Err(e) =
+		s.db.write(move |tx| {
+			Ok(tx.execute(
+				"UPDATE orders SET pending_tx = ?2 WHERE order_id = ?1",
+				params![id, pending_json],
+			)?)
+		})
+		.await
+	{
+		tracing::error!(order = order_id, error = %e, "could not store the pending transaction");
+	}
+	let report = flight.follow().await;
+	if let Some(outcome) = from_report(report.result) {
+		return outcome;
+	}
+	// Finalized with success, or expired: the chain says which.
+	match find_posting(s, order_id, None).await {
+		Ok(Some(posted)) => PostOutcome::Posted(posted),
+		Ok(None) => PostOutcome::Failed("TransactionExpired".into()),
+		Err(e) => PostOutcome::Unknown(format!("chain lookup: {e}")),
+	}
+}
+
+/// Continues every posting a crash interrupted.
+pub async fn resume(s: Arc<Acquirer>) -> Result<(), ApiError> {
+	let orders = s.db.read(|tx| store::orders_in(tx, &[status::POSTING])).await?;
+	for order in orders {
+		let s = s.clone();
+		tokio::spawn(async move {
+			if let Err(e) = finish_interrupted(&s, &order).await {
+				tracing::warn!(order = %order.order_id, error = %e, "could not resume posting");
+			}
+		});
+	}
+	Ok(())
+}
+
+/// Ends a `POSTING` or `UNKNOWN` order from what the chain says; `repost` allows a new
+/// submission while the instruction is still valid.
+pub async fn finish_interrupted(s: &Arc<Acquirer>, order: &Order) -> Result<(), ApiError> {
+	let lock = order_lock(s, &order.order_id).await;
+	let _held = lock.lock().await;
+	let Some(text) = &order.instruction else {
+		return Ok(());
+	};
+	let instruction: SignedInstruction = serde_json::from_str(text)
+		.map_err(|e| ApiError::internal(format!("stored instruction: {e}")))?;
+	let pending: Option<PendingTx> =
+		order.pending_tx.as_deref().and_then(|t| serde_json::from_str(t).ok());
+	tracing::info!(order = %order.order_id, "resuming posting");
+	post_and_record(s, &order.order_id, &instruction, pending).await
+}
+
+/// Reconciliation's view of an unknown order: posted (success), refused or expired
+/// (failure), or still undecided.
+pub async fn settle_unknown(
+	s: &Arc<Acquirer>,
+	order: &Order,
+) -> Result<Option<&'static str>, ApiError> {
+	let lock = order_lock(s, &order.order_id).await;
+	let Ok(_held) = lock.try_lock() else { return Ok(None) };
+	let id = order.order_id.clone();
+	let unavailable = |e: ClientError| ApiError::unavailable("ChainUnavailable", e.to_string());
+	// The lookup and the clock are read at one block, so that a posting cannot slip in
+	// between them.
+	let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
+	let posted = find_posting(s, &order.order_id, Some(head)).await.map_err(unavailable)?;
+	if let Some(p) = posted {
+		s.db.write(move |tx| store::finish(tx, &id, Some(&p), None)).await?;
+		return Ok(Some(status::SUCCESS));
+	}
+	if let Some(tx) =
+		order.pending_tx.as_deref().and_then(|t| serde_json::from_str::<PendingTx>(t).ok())
+	{
+		let report = resolve(&s.conn, &tx, Duration::ZERO).await;
+		if let TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } = report.result {
+			s.db.write(move |tx| store::finish(tx, &id, None, Some(&error))).await?;
+			return Ok(Some(status::FAILED));
+		}
+	}
+	// No posting, and the chain would refuse one now: nothing can ever post it.
+	let expires_at = order
+		.instruction
+		.as_deref()
+		.and_then(|t| serde_json::from_str::<SignedInstruction>(t).ok())
+		.map(|i| i.expires_at);
+	let chain_time = queries::chain_time(&s.conn, Some(head)).await.map_err(unavailable)?;
+	if expires_at.is_none_or(|t| chain_time > t) {
+		let reason = "InstructionExpired: not posted before the instruction's expiry".to_string();
+		s.db.write(move |tx| store::finish(tx, &id, None, Some(&reason))).await?;
+		return Ok(Some(status::FAILED));
+	}
+	Ok(None)
+}

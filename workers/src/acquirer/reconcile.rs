@@ -1,0 +1,126 @@
+//! The acquirer's reconciliation run: unknown postings settled from the finalized chain,
+//! unpaid orders closed, undelivered debit requests resolved with the issuer, and every closed
+//! cycle compared with the chain's statement.
+
+use super::{
+	posting,
+	store::{self, status},
+	Acquirer,
+};
+use crate::common::{api::ApiError, cycles, now_ms, peer::PeerError, wire::DebitStatus};
+use reqwest::Method;
+use rusqlite::params;
+use serde::Serialize;
+use std::sync::Arc;
+
+pub use cycles::CycleReport;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+	pub order_id: String,
+	pub status: String,
+}
+
+/// What one run did and found.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+	pub resolved: Vec<Resolved>,
+	/// Orders still without a final status after the run.
+	pub still_open: u32,
+	pub cycles: Vec<CycleReport>,
+}
+
+pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
+	let mut resolved = Vec::new();
+	let stuck = s.db.read(|tx| store::orders_in(tx, &[status::UNKNOWN, status::POSTING])).await?;
+	for order in stuck {
+		if order.status == status::POSTING && now_ms() - order.updated_at < 5_000 {
+			continue;
+		}
+		if let Some(st) = posting::settle_unknown(s, &order).await? {
+			s.metrics.reconciliation.with_label_values(&["resolved"]).inc();
+			resolved.push(Resolved { order_id: order.order_id.clone(), status: st.into() });
+		}
+	}
+
+	// Unpaid orders whose time ran out.
+	let closed =
+		s.db.write(|tx| {
+			let expired: Vec<String> = {
+				let mut stmt = tx.prepare(
+					"SELECT order_id FROM orders WHERE status = ?1 AND pay_by IS NOT NULL AND pay_by < ?2",
+				)?;
+				let rows = stmt
+					.query_map(params![status::AWAITING_PAYMENT, now_ms()], |r| r.get(0))?
+					.collect::<Result<_, _>>()?;
+				rows
+			};
+			for id in &expired {
+				store::set_status(tx, id, status::CLOSED, Some("OrderExpired"))?;
+			}
+			Ok(expired)
+		})
+		.await?;
+	resolved.extend(
+		closed.into_iter().map(|order_id| Resolved { order_id, status: status::CLOSED.into() }),
+	);
+
+	// Debit requests the outbox gave up on: the issuer says whether it has them.
+	let undelivered: Vec<String> =
+		s.db.read(|tx| {
+			let mut stmt = tx.prepare(
+				"SELECT o.order_id FROM outbox b JOIN orders o ON o.order_id = b.order_id
+				 WHERE b.kind = 'DEBIT_REQUEST' AND b.status = 'GAVE_UP' AND o.status = ?1",
+			)?;
+			let rows = stmt
+				.query_map(params![status::DEBIT_REQUESTED], |r| r.get(0))?
+				.collect::<Result<_, _>>()?;
+			Ok(rows)
+		})
+		.await?;
+	for order_id in undelivered {
+		let path = format!("/v1/debits/{order_id}");
+		let answer: Result<DebitStatus, _> = s
+			.issuer
+			.call::<(), _>(Method::GET, &path, None, s.config.debit_request_timeout.into())
+			.await;
+		if let Err(PeerError::Refused { status: 404, .. }) = answer {
+			// The issuer never had it, and the payment code it carried has expired since.
+			let id = order_id.clone();
+			s.db.write(move |tx| store::finish(tx, &id, None, Some("DebitRequestUndelivered")))
+				.await?;
+			resolved.push(Resolved { order_id, status: status::FAILED.into() });
+		}
+	}
+	if !resolved.is_empty() {
+		s.outbox_wake.notify_one();
+	}
+
+	let cycles =
+		cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.sender.account(), LOCAL_ENTRIES).await?;
+	for c in &cycles {
+		let label = if c.ok { "cycle_ok" } else { "cycle_mismatch" };
+		s.metrics.reconciliation.with_label_values(&[label]).inc();
+	}
+	let counts: Vec<(String, i64)> =
+		s.db.read(|tx| {
+			let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
+			let rows =
+				stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+			Ok(rows)
+		})
+		.await?;
+	let mut still_open = 0;
+	for (st, n) in counts {
+		s.metrics.open_orders.with_label_values(&[&st]).set(n);
+		if !status::is_final(&st) && st != status::AWAITING_PAYMENT {
+			still_open += n as u32;
+		}
+	}
+	Ok(ReconcileReport { resolved, still_open, cycles })
+}
+
+/// The acquirer's successful orders of a cycle: each credited its CNY account.
+const LOCAL_ENTRIES: &str = "SELECT order_id, amount, posting_id, instruction FROM orders WHERE status = 'SUCCESS' AND cycle = ?1";

@@ -1,0 +1,109 @@
+//! Errors as the HTTP APIs return them: a status, a stable code and a message, as JSON.
+
+use axum::{
+	http::StatusCode,
+	response::{IntoResponse, Response},
+	Json,
+};
+use serde::{Deserialize, Serialize};
+
+/// The body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+	/// Stable, for programs: `WrongPin`, `UnknownMerchant`, ...
+	pub code: String,
+	/// For people.
+	pub message: String,
+}
+
+/// An error a handler answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+	pub status: StatusCode,
+	pub code: String,
+	pub message: String,
+}
+
+impl ApiError {
+	pub fn new(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+		Self { status, code: code.into(), message: message.into() }
+	}
+	pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+		Self::new(StatusCode::BAD_REQUEST, code, message)
+	}
+	pub fn invalid(field: &str, reason: impl std::fmt::Display) -> Self {
+		Self::bad_request("InvalidField", format!("{field}: {reason}"))
+	}
+	pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+		Self::new(StatusCode::UNAUTHORIZED, code, message)
+	}
+	pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+		Self::new(StatusCode::FORBIDDEN, code, message)
+	}
+	pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
+		Self::new(StatusCode::NOT_FOUND, code, message)
+	}
+	pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+		Self::new(StatusCode::CONFLICT, code, message)
+	}
+	pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
+		Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+	}
+	pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
+		Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+	}
+	pub fn internal(message: impl std::fmt::Display) -> Self {
+		tracing::error!(error = %message, "internal error");
+		Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", message.to_string())
+	}
+}
+
+impl std::fmt::Display for ApiError {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		write!(f, "{} ({})", self.code, self.message)
+	}
+}
+
+impl std::error::Error for ApiError {}
+
+impl From<rusqlite::Error> for ApiError {
+	fn from(e: rusqlite::Error) -> Self {
+		ApiError::internal(format!("store: {e}"))
+	}
+}
+
+impl IntoResponse for ApiError {
+	fn into_response(self) -> Response {
+		let body = ErrorBody { code: self.code, message: self.message };
+		(self.status, Json(body)).into_response()
+	}
+}
+
+/// Parses a JSON request body, naming what is wrong with it.
+pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+	serde_json::from_slice(body).map_err(|e| ApiError::bad_request("MalformedBody", e.to_string()))
+}
+
+/// An identifier as the chain takes it (1 to 64 visible ASCII characters).
+pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+	if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+		return Err(ApiError::invalid(field, "must be 1 to 64 visible ASCII characters"));
+	}
+	Ok(())
+}
+
+/// Free text (names, descriptions): not empty, bounded, no control characters.
+pub fn check_text(field: &str, text: &str, max: usize) -> Result<(), ApiError> {
+	if text.trim().is_empty() || text.chars().count() > max || text.chars().any(char::is_control) {
+		return Err(ApiError::invalid(field, format!("must be 1 to {max} printable characters")));
+	}
+	Ok(())
+}
+
+/// An amount in minor units (a JSON integer): positive and below 10^15.
+pub fn check_amount(field: &str, amount: i64) -> Result<i64, ApiError> {
+	if amount <= 0 || amount >= 1_000_000_000_000_000 {
+		return Err(ApiError::invalid(field, "must be a positive number of minor units"));
+	}
+	Ok(amount)
+}

@@ -1,0 +1,208 @@
+//! Requests between parties are signed. The sender signs the method, the path with its query,
+//! a timestamp, a fresh nonce and the hash of the body with its sr25519 API key; the receiver
+//! looks up the sender's public key, checks the signature, refuses a timestamp outside its
+//! window and refuses a nonce it has seen (the nonce is recorded in the same store as
+//! everything else, so a replay is refused across restarts too).
+
+use super::{api::ApiError, now_ms, store::Db};
+use axum::http::HeaderMap;
+use clearline_client::Signer;
+use rusqlite::params;
+use sp_core::{crypto::Ss58Codec, sr25519, Pair as _};
+use std::time::Duration;
+
+pub const PARTY: &str = "x-clearline-party";
+pub const TIMESTAMP: &str = "x-clearline-timestamp";
+pub const NONCE: &str = "x-clearline-nonce";
+pub const SIGNATURE: &str = "x-clearline-signature";
+
+/// Separates request signatures from every other use of a key.
+const DOMAIN: &str = "clearline-http/v1";
+
+/// The bytes a request signature covers.
+fn signing_payload(
+	party: &str,
+	method: &str,
+	path: &str,
+	timestamp: &str,
+	nonce: &str,
+	body: &[u8],
+) -> Vec<u8> {
+	let body_hash = hex::encode(sp_crypto_hashing::blake2_256(body));
+	format!("{DOMAIN}\n{party}\n{method}\n{path}\n{timestamp}\n{nonce}\n{body_hash}").into_bytes()
+}
+
+/// The headers that authenticate a request from `party`.
+pub fn sign(
+	key: &Signer,
+	party: &str,
+	method: &str,
+	path: &str,
+	body: &[u8],
+) -> Vec<(&'static str, String)> {
+	let timestamp = now_ms().to_string();
+	let nonce = hex::encode(rand::random::<[u8; 16]>());
+	let payload = signing_payload(party, method, path, &timestamp, &nonce, body);
+	let signature = format!("0x{}", hex::encode(key.sign_message(&payload).0));
+	vec![(PARTY, party.to_string()), (TIMESTAMP, timestamp), (NONCE, nonce), (SIGNATURE, signature)]
+}
+
+/// A public key as configured: SS58 or `0x` and 32 bytes of hex.
+pub fn parse_public_key(text: &str) -> Result<sr25519::Public, String> {
+	if let Some(hex_text) = text.strip_prefix("0x") {
+		let bytes: [u8; 32] = hex::decode(hex_text)
+			.ok()
+			.and_then(|b| b.try_into().ok())
+			.ok_or("not 32 bytes of hex")?;
+		return Ok(sr25519::Public::from_raw(bytes));
+	}
+	sr25519::Public::from_ss58check(text).map_err(|e| format!("not an SS58 address: {e:?}"))
+}
+
+/// The public key of a signer, as parties exchange it.
+pub fn public_key_text(key: &Signer) -> String {
+	key.account_id().to_ss58check()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Result<&'a str, ApiError> {
+	headers
+		.get(name)
+		.and_then(|v| v.to_str().ok())
+		.ok_or_else(|| ApiError::unauthorized("Unauthenticated", format!("missing header {name}")))
+}
+
+/// The claimed sender of a request, before anything is verified.
+pub fn claimed_party(headers: &HeaderMap) -> Result<String, ApiError> {
+	header(headers, PARTY).map(str::to_string)
+}
+
+/// Verifies a request from `party`, whose public key is `key`, and records its nonce.
+pub async fn verify(
+	db: &Db,
+	headers: &HeaderMap,
+	method: &str,
+	path: &str,
+	body: &[u8],
+	party: &str,
+	key: &sr25519::Public,
+	window: Duration,
+) -> Result<(), ApiError> {
+	let timestamp = header(headers, TIMESTAMP)?;
+	let nonce = header(headers, NONCE)?.to_string();
+	let signature = header(headers, SIGNATURE)?;
+	let ts: i64 = timestamp
+		.parse()
+		.map_err(|_| ApiError::unauthorized("Unauthenticated", "timestamp is not a number"))?;
+	let window_ms = window.as_millis() as i64;
+	if (now_ms() - ts).abs() > window_ms {
+		return Err(ApiError::unauthorized(
+			"StaleRequest",
+			"the request's timestamp is outside the accepted window",
+		));
+	}
+	if nonce.len() < 16 || nonce.len() > 64 {
+		return Err(ApiError::unauthorized("Unauthenticated", "nonce must be 16 to 64 characters"));
+	}
+	let sig: [u8; 64] = hex::decode(signature.trim_start_matches("0x"))
+		.ok()
+		.and_then(|b| b.try_into().ok())
+		.ok_or_else(|| {
+			ApiError::unauthorized("BadSignature", "signature is not 64 bytes of hex")
+		})?;
+	let payload = signing_payload(party, method, path, timestamp, &nonce, body);
+	if !sr25519::Pair::verify(&sr25519::Signature::from_raw(sig), &payload, key) {
+		return Err(ApiError::unauthorized(
+			"BadSignature",
+			"the signature does not verify over this request",
+		));
+	}
+	let party = party.to_string();
+	db.write(move |tx| {
+		tx.execute(
+			"DELETE FROM request_nonces WHERE seen_at < ?1",
+			params![now_ms() - 2 * window_ms],
+		)?;
+		let fresh = tx.execute(
+			"INSERT OR IGNORE INTO request_nonces (party, nonce, seen_at) VALUES (?1, ?2, ?3)",
+			params![party, nonce, now_ms()],
+		)?;
+		if fresh == 0 {
+			return Err(ApiError::unauthorized(
+				"ReplayedRequest",
+				"this request was received before",
+			));
+		}
+		Ok(())
+	})
+	.await
+}
+
+/// The nonce table both stores carry.
+pub const NONCE_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS request_nonces (
+	party TEXT NOT NULL,
+	nonce TEXT NOT NULL,
+	seen_at INTEGER NOT NULL,
+	PRIMARY KEY (party, nonce)
+);";
+
+/// Checks the admin bearer token in constant time.
+pub fn check_admin(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+	let given = headers
+		.get(axum::http::header::AUTHORIZATION)
+		.and_then(|v| v.to_str().ok())
+		.and_then(|v| v.strip_prefix("Bearer "))
+		.ok_or_else(|| ApiError::unauthorized("Unauthenticated", "admin token required"))?;
+	let (a, b) = (given.as_bytes(), token.as_bytes());
+	let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
+	if !same {
+		return Err(ApiError::unauthorized("Unauthenticated", "wrong admin token"));
+	}
+	Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[tokio::test]
+	async fn a_signed_request_verifies_once_and_an_altered_one_never() {
+		let dir = tempfile::tempdir().unwrap();
+		let db = Db::open(&dir.path().join("t.sqlite"), NONCE_SCHEMA).unwrap();
+		let key = Signer::from_uri("//Agg").unwrap();
+		let public = parse_public_key(&public_key_text(&key)).unwrap();
+		let window = Duration::from_secs(60);
+		let body = br#"{"amount":100}"#;
+		let headers: HeaderMap = sign(&key, "agg", "POST", "/v1/micropay", body)
+			.into_iter()
+			.map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+			.collect();
+		let check = |path: &'static str, body: &'static [u8], party: &'static str| {
+			let (db, headers) = (db.clone(), headers.clone());
+			async move { verify(&db, &headers, "POST", path, body, party, &public, window).await }
+		};
+		assert_eq!(
+			check("/v1/micropay", br#"{"amount":900}"#, "agg").await.unwrap_err().code,
+			"BadSignature"
+		);
+		assert_eq!(check("/v1/orders", body, "agg").await.unwrap_err().code, "BadSignature");
+		assert_eq!(check("/v1/micropay", body, "other").await.unwrap_err().code, "BadSignature");
+		check("/v1/micropay", body, "agg").await.unwrap();
+		assert_eq!(check("/v1/micropay", body, "agg").await.unwrap_err().code, "ReplayedRequest");
+
+		let mut old = headers.clone();
+		old.insert(TIMESTAMP, (now_ms() - 120_000).to_string().parse().unwrap());
+		let e = verify(&db, &old, "POST", "/v1/micropay", body, "agg", &public, window).await;
+		assert_eq!(e.unwrap_err().code, "StaleRequest");
+	}
+
+	#[test]
+	fn the_admin_token_must_match() {
+		let mut h = HeaderMap::new();
+		assert_eq!(check_admin(&h, "s3cret").unwrap_err().code, "Unauthenticated");
+		h.insert("authorization", "Bearer s3cre".parse().unwrap());
+		assert!(check_admin(&h, "s3cret").is_err());
+		h.insert("authorization", "Bearer s3cret".parse().unwrap());
+		assert!(check_admin(&h, "s3cret").is_ok());
+	}
+}

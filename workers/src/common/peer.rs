@@ -1,0 +1,188 @@
+//! Calls to the other party: signed, with a timeout, and retried with backoff (within a bound)
+//! only where a retry cannot do harm: when the request never reached the other side, or the
+//! call is idempotent by its key.
+
+use super::{api::ErrorBody, auth};
+use clearline_client::Signer;
+use reqwest::Method;
+use serde::{de::DeserializeOwned, Serialize};
+use std::time::Duration;
+
+/// How often and how patiently a call is repeated.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+	/// Attempts in all, the first included.
+	pub attempts: u32,
+	/// Wait after the first failure; doubled after each further one.
+	pub base: Duration,
+	/// The longest wait between two attempts.
+	pub max: Duration,
+}
+
+impl RetryPolicy {
+	/// The wait before attempt `attempt` (1-based, after `attempt` failures).
+	pub fn backoff(&self, failures: u32) -> Duration {
+		let factor = 1u32.checked_shl(failures.saturating_sub(1).min(20)).unwrap_or(u32::MAX);
+		self.base.saturating_mul(factor).min(self.max)
+	}
+}
+
+/// Why a call to the other party did not return an answer.
+#[derive(Debug, thiserror::Error)]
+pub enum PeerError {
+	/// No answer within the timeout: the request may or may not have been acted on.
+	#[error("no answer within {0:?}")]
+	Timeout(Duration),
+	/// The connection could not be made: the request did not reach the other side.
+	#[error("unreachable: {0}")]
+	Unreachable(String),
+	/// The other side answered with an error.
+	#[error("refused with {status}: {code} ({message})")]
+	Refused { status: u16, code: String, message: String },
+	/// The other side answered something that is not what the API describes.
+	#[error("unexpected answer: {0}")]
+	BadResponse(String),
+}
+
+impl PeerError {
+	/// Whether the request certainly did not reach the other side.
+	pub fn never_arrived(&self) -> bool {
+		matches!(self, PeerError::Unreachable(_))
+	}
+}
+
+/// The other party's HTTP API, signed for as `party`.
+#[derive(Clone)]
+pub struct Peer {
+	base: String,
+	party: String,
+	key: Signer,
+	http: reqwest::Client,
+}
+
+impl Peer {
+	pub fn new(base: &str, party: &str, key: Signer) -> Self {
+		let http = reqwest::Client::builder()
+			.connect_timeout(Duration::from_secs(3))
+			.build()
+			.expect("a plain HTTP client builds");
+		Self { base: base.trim_end_matches('/').to_string(), party: party.to_string(), key, http }
+	}
+
+	/// One signed call; `path` includes any query string.
+	pub async fn call<B: Serialize, R: DeserializeOwned>(
+		&self,
+		method: Method,
+		path: &str,
+		body: Option<&B>,
+		timeout: Duration,
+	) -> Result<R, PeerError> {
+		let bytes = match body {
+			Some(b) => serde_json::to_vec(b).map_err(|e| PeerError::BadResponse(e.to_string()))?,
+			None => Vec::new(),
+		};
+		send_signed(&self.http, &self.key, &self.party, method, &self.base, path, bytes, timeout)
+			.await
+	}
+
+	/// [`Peer::call`], repeated under `policy` while the request did not arrive (and, when
+	/// `idempotent`, also after a timeout or a server error).
+	pub async fn call_with_retry<B: Serialize, R: DeserializeOwned>(
+		&self,
+		method: Method,
+		path: &str,
+		body: Option<&B>,
+		timeout: Duration,
+		policy: RetryPolicy,
+		idempotent: bool,
+	) -> Result<R, PeerError> {
+		let mut failures = 0;
+		loop {
+			let result = self.call(method.clone(), path, body, timeout).await;
+			let retry = match &result {
+				Err(e) if e.never_arrived() => true,
+				Err(PeerError::Timeout(_)) => idempotent,
+				Err(PeerError::Refused { status, .. }) => idempotent && *status >= 500,
+				_ => false,
+			};
+			failures += 1;
+			if !retry || failures >= policy.attempts {
+				return result;
+			}
+			tracing::warn!(path, failures, error = %result.as_ref().err().unwrap(), "retrying call");
+			tokio::time::sleep(policy.backoff(failures)).await;
+		}
+	}
+}
+
+/// Sends one signed JSON request to `base` + `path` and reads a JSON answer.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_signed<R: DeserializeOwned>(
+	http: &reqwest::Client,
+	key: &Signer,
+	party: &str,
+	method: Method,
+	base: &str,
+	path: &str,
+	body: Vec<u8>,
+	timeout: Duration,
+) -> Result<R, PeerError> {
+	let url = format!("{base}{path}");
+	// The signature covers the path as the server sees it: without scheme and host.
+	let signed_path = reqwest::Url::parse(&url)
+		.map(|u| match u.query() {
+			Some(q) => format!("{}?{q}", u.path()),
+			None => u.path().to_string(),
+		})
+		.map_err(|e| PeerError::BadResponse(format!("bad URL {url}: {e}")))?;
+	let mut request = http.request(method.clone(), &url).timeout(timeout);
+	for (name, value) in auth::sign(key, party, method.as_str(), &signed_path, &body) {
+		request = request.header(name, value);
+	}
+	if !body.is_empty() {
+		request = request.header("content-type", "application/json").body(body);
+	}
+	let response = request.send().await.map_err(|e| classify(e, timeout))?;
+	let status = response.status();
+	let bytes = response.bytes().await.map_err(|e| classify(e, timeout))?;
+	if !status.is_success() {
+		let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
+			code: "Unknown".into(),
+			message: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+		});
+		return Err(PeerError::Refused {
+			status: status.as_u16(),
+			code: err.code,
+			message: err.message,
+		});
+	}
+	serde_json::from_slice(&bytes).map_err(|e| PeerError::BadResponse(e.to_string()))
+}
+
+fn classify(e: reqwest::Error, timeout: Duration) -> PeerError {
+	if e.is_timeout() {
+		PeerError::Timeout(timeout)
+	} else if e.is_connect() {
+		PeerError::Unreachable(e.to_string())
+	} else {
+		// The connection broke after the request went out: it may have been acted on.
+		PeerError::Timeout(timeout)
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn backoff_doubles_up_to_the_bound() {
+		let p = RetryPolicy {
+			attempts: 10,
+			base: Duration::from_millis(100),
+			max: Duration::from_secs(1),
+		};
+		let waits: Vec<u128> = (1..=6).map(|n| p.backoff(n).as_millis()).collect();
+		assert_eq!(waits, [100, 200, 400, 800, 1000, 1000]);
+		assert_eq!(p.backoff(64), Duration::from_secs(1));
+	}
+}

@@ -1,0 +1,229 @@
+//! Start-up shared by both services: the options every service takes, logging, keys, the
+//! chain connection, and serving until SIGTERM.
+
+use super::{api::ApiError, metrics::Metrics, peer::RetryPolicy, store::Db};
+use axum::{extract::State, Json, Router};
+use clearline_client::{ConnectOptions, Connection, KeySource, Signer};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+/// Options both services take.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+	/// Address the HTTP API listens on.
+	#[arg(long)]
+	pub listen: SocketAddr,
+	/// The SQLite store.
+	#[arg(long)]
+	pub db: PathBuf,
+	/// WebSocket URL of a Clearline node.
+	#[arg(long, env = "CLEARLINE_URL", default_value = "ws://127.0.0.1:9944")]
+	pub node_url: String,
+	/// Secret URI of the participant's chain key (development keys and tests only).
+	#[arg(long, conflicts_with_all = ["chain_key_env", "chain_key_file"])]
+	pub chain_key: Option<String>,
+	/// Environment variable holding the chain key's secret URI.
+	#[arg(long)]
+	pub chain_key_env: Option<String>,
+	/// File holding the chain key's secret URI (mode 0600).
+	#[arg(long)]
+	pub chain_key_file: Option<PathBuf>,
+	/// Secret URI of the key that signs requests to the other party; the chain key if absent.
+	#[arg(long, conflicts_with_all = ["api_key_env", "api_key_file"])]
+	pub api_key: Option<String>,
+	#[arg(long)]
+	pub api_key_env: Option<String>,
+	#[arg(long)]
+	pub api_key_file: Option<PathBuf>,
+	/// The name this service signs its requests with.
+	#[arg(long)]
+	pub party: Option<String>,
+	/// Base URL of the other party's API.
+	#[arg(long)]
+	pub peer_url: String,
+	/// The name the other party signs its requests with.
+	#[arg(long)]
+	pub peer_party: Option<String>,
+	/// The other party's API public key (SS58 or 0x hex).
+	#[arg(long)]
+	pub peer_public_key: String,
+	/// Bearer token of the admin endpoints.
+	#[arg(long, env = "CLEARLINE_ADMIN_TOKEN", hide_env_values = true)]
+	pub admin_token: String,
+	/// How far a signed request's timestamp may be from our clock.
+	#[arg(long, default_value = "5m")]
+	pub request_window: humantime::Duration,
+	/// How often reconciliation runs on its own.
+	#[arg(long, default_value = "30s")]
+	pub reconcile_every: humantime::Duration,
+	/// Attempts of a call to the other party that did not arrive (the first included).
+	#[arg(long, default_value_t = 5)]
+	pub retry_attempts: u32,
+	/// First wait between two attempts; doubled each time up to `--retry-max`.
+	#[arg(long, default_value = "200ms")]
+	pub retry_base: humantime::Duration,
+	#[arg(long, default_value = "5s")]
+	pub retry_max: humantime::Duration,
+	/// Log lines as JSON (the default) or as text.
+	#[arg(long, default_value = "json", value_parser = ["json", "text"])]
+	pub log_format: String,
+}
+
+impl CommonArgs {
+	pub fn retry(&self) -> RetryPolicy {
+		RetryPolicy {
+			attempts: self.retry_attempts.max(1),
+			base: self.retry_base.into(),
+			max: self.retry_max.into(),
+		}
+	}
+
+	pub fn chain_key(&self) -> anyhow::Result<Signer> {
+		key_source(&self.chain_key, &self.chain_key_env, &self.chain_key_file)
+			.ok_or_else(|| {
+				anyhow::anyhow!("give --chain-key, --chain-key-env or --chain-key-file")
+			})?
+			.load()
+			.map_err(|e| anyhow::anyhow!("chain key: {e}"))
+	}
+
+	pub fn api_key(&self) -> anyhow::Result<Signer> {
+		match key_source(&self.api_key, &self.api_key_env, &self.api_key_file) {
+			Some(source) => source.load().map_err(|e| anyhow::anyhow!("API key: {e}")),
+			None => self.chain_key(),
+		}
+	}
+}
+
+fn key_source(
+	uri: &Option<String>,
+	env: &Option<String>,
+	file: &Option<PathBuf>,
+) -> Option<KeySource> {
+	match (uri, env, file) {
+		(Some(uri), _, _) => Some(KeySource::uri(uri.clone())),
+		(_, Some(var), _) => Some(KeySource::Env(var.clone())),
+		(_, _, Some(path)) => Some(KeySource::File(path.clone())),
+		_ => None,
+	}
+}
+
+/// Structured logs on stderr; `RUST_LOG` filters (default `info`).
+pub fn init_logging(format: &str) {
+	let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+		.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+	let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+	if format == "json" {
+		builder.json().flatten_event(true).init();
+	} else {
+		builder.init();
+	}
+}
+
+/// Connects to the node, waiting for it for up to a minute at start.
+pub async fn connect(url: &str) -> anyhow::Result<Arc<Connection>> {
+	let options = ConnectOptions {
+		request_timeout: Duration::from_secs(30),
+		reconnect_for: Duration::from_secs(60),
+	};
+	let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+	loop {
+		match Connection::open(url, options, None).await {
+			Ok(conn) => return Ok(conn),
+			Err(e) if tokio::time::Instant::now() < deadline && e.is_connection() => {
+				tracing::warn!(error = %e, "node not reachable yet");
+				tokio::time::sleep(Duration::from_secs(1)).await;
+			}
+			Err(e) => return Err(anyhow::anyhow!("node at {url}: {e}")),
+		}
+	}
+}
+
+/// What `GET /health` reports.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+	pub status: &'static str,
+	pub store: &'static str,
+	pub chain: &'static str,
+	pub finalized: Option<u32>,
+}
+
+/// Handler state for the health endpoint.
+#[derive(Clone)]
+pub struct HealthState {
+	pub db: Db,
+	pub conn: Arc<Connection>,
+}
+
+/// `GET /health`: 200 when the store answers and the node's finalized head can be read,
+/// 503 otherwise.
+pub async fn health(
+	State(s): State<HealthState>,
+) -> Result<Json<Health>, (axum::http::StatusCode, Json<Health>)> {
+	let store_ok =
+		s.db.read(|tx| Ok(tx.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.is_ok();
+	let finalized = tokio::time::timeout(Duration::from_secs(3), s.conn.finalized())
+		.await
+		.ok()
+		.and_then(|r| r.ok());
+	let health = Health {
+		status: if store_ok && finalized.is_some() { "ok" } else { "degraded" },
+		store: if store_ok { "ok" } else { "failing" },
+		chain: if finalized.is_some() { "ok" } else { "unreachable" },
+		finalized: finalized.map(|(n, _)| n),
+	};
+	if health.status == "ok" {
+		Ok(Json(health))
+	} else {
+		Err((axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(health)))
+	}
+}
+
+/// The routes every service has: health and metrics, and request counting around all.
+pub fn with_common_routes(app: Router, health_state: HealthState, metrics: Arc<Metrics>) -> Router {
+	let extra =
+		Router::new().route("/health", axum::routing::get(health)).with_state(health_state).merge(
+			Router::new()
+				.route("/metrics", axum::routing::get(super::metrics::serve))
+				.with_state(metrics.clone()),
+		);
+	app.merge(extra)
+		.fallback(|| async { ApiError::not_found("UnknownRoute", "no such endpoint") })
+		.layer(axum::middleware::from_fn_with_state(metrics, super::metrics::count_requests))
+}
+
+/// Serves `app` on `listen` until SIGTERM or Ctrl-C, then lets requests in progress finish.
+pub async fn serve(listen: SocketAddr, app: Router) -> anyhow::Result<()> {
+	let listener = tokio::net::TcpListener::bind(listen).await?;
+	tracing::info!(%listen, "listening");
+	axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+	tracing::info!("stopped");
+	Ok(())
+}
+
+async fn shutdown_signal() {
+	let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+		.expect("a SIGTERM handler installs");
+	tokio::select! {
+		_ = term.recv() => {},
+		_ = tokio::signal::ctrl_c() => {},
+	}
+}
+
+/// Runs `job` every `every`, logging failures, forever.
+pub fn every<F, Fut>(every: Duration, name: &'static str, mut job: F)
+where
+	F: FnMut() -> Fut + Send + 'static,
+	Fut: std::future::Future<Output = Result<(), ApiError>> + Send,
+{
+	tokio::spawn(async move {
+		let mut tick = tokio::time::interval(every);
+		tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+		loop {
+			tick.tick().await;
+			if let Err(e) = job().await {
+				tracing::warn!(job = name, error = %e, "periodic job failed");
+			}
+		}
+	});
+}

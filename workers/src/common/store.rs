@@ -1,0 +1,81 @@
+//! The embedded store: one SQLite file per service, written in WAL mode with full sync, so
+//! that a state change is either entirely on disk or not at all, even after `kill -9`.
+
+use super::api::ApiError;
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use std::{
+	path::Path,
+	sync::{Arc, Mutex},
+};
+
+/// A shared handle on the store. Every closure given to [`Db::write`] or [`Db::read`] runs
+/// in one SQLite transaction on a blocking thread; `write` takes the write lock at once
+/// (`BEGIN IMMEDIATE`), so that a check and the change it guards cannot interleave with
+/// another request's.
+#[derive(Clone)]
+pub struct Db {
+	conn: Arc<Mutex<Connection>>,
+}
+
+impl Db {
+	/// Opens (creating if needed) the store at `path` and applies `schema` and the table of
+	/// request nonces.
+	pub fn open(path: &Path, schema: &str) -> anyhow::Result<Self> {
+		if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+			std::fs::create_dir_all(dir)?;
+		}
+		let conn = Connection::open(path)?;
+		conn.pragma_update(None, "journal_mode", "WAL")?;
+		conn.pragma_update(None, "synchronous", "FULL")?;
+		conn.pragma_update(None, "foreign_keys", "ON")?;
+		conn.busy_timeout(std::time::Duration::from_secs(10))?;
+		conn.execute_batch(schema)?;
+		conn.execute_batch(super::auth::NONCE_SCHEMA)?;
+		Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+	}
+
+	async fn transaction<T, F>(&self, behavior: TransactionBehavior, f: F) -> Result<T, ApiError>
+	where
+		T: Send + 'static,
+		F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
+	{
+		let conn = self.conn.clone();
+		tokio::task::spawn_blocking(move || {
+			let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+			let tx = conn.transaction_with_behavior(behavior)?;
+			let value = f(&tx)?;
+			tx.commit()?;
+			Ok(value)
+		})
+		.await
+		.map_err(ApiError::internal)?
+	}
+
+	/// Runs `f` in a write transaction: committed if it returns `Ok`, rolled back otherwise.
+	pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+	where
+		T: Send + 'static,
+		F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
+	{
+		self.transaction(TransactionBehavior::Immediate, f).await
+	}
+
+	/// Runs `f` in a read transaction (one consistent snapshot).
+	pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+	where
+		T: Send + 'static,
+		F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
+	{
+		self.transaction(TransactionBehavior::Deferred, f).await
+	}
+}
+
+/// Whether a SQLite error is a uniqueness violation (an idempotency key seen before).
+pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
+	matches!(
+		e,
+		rusqlite::Error::SqliteFailure(f, _)
+			if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+				|| f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+	)
+}

@@ -1,0 +1,151 @@
+//! The documents issuer and acquirer exchange (see `openapi/*.json`).
+
+use clearline_client::instruction::SignedInstruction;
+use serde::{Deserialize, Serialize};
+
+/// How the payment was initiated, as the chain records it.
+pub use pallet_clearing_bank::Scenario;
+
+/// A scenario as the services' stores and APIs write it.
+pub fn scenario_text(s: Scenario) -> &'static str {
+	match s {
+		Scenario::CustomerPresented => "customer_presented",
+		Scenario::DynamicQr => "dynamic_qr",
+		Scenario::StaticQr => "static_qr",
+		Scenario::InApp => "in_app",
+	}
+}
+
+/// The scenario of a stored text written by [`scenario_text`].
+pub fn scenario_of(text: &str) -> Scenario {
+	match text {
+		"dynamic_qr" => Scenario::DynamicQr,
+		"static_qr" => Scenario::StaticQr,
+		"in_app" => Scenario::InApp,
+		_ => Scenario::CustomerPresented,
+	}
+}
+
+/// Amounts travel as JSON integers of minor units. Every amount here is below 10^15, well
+/// inside the range JSON numbers hold exactly.
+pub type Minor = i64;
+
+/// Acquirer → issuer: debit the wallet behind this payment code for this order (flow 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DebitRequest {
+	pub acquirer_order_id: String,
+	pub aggregator_order_id: String,
+	pub merchant_id: String,
+	pub merchant_name: String,
+	pub payment_code: String,
+	/// The merchant's price in minor units of `currency`.
+	pub amount: Minor,
+	pub currency: String,
+}
+
+/// The issuer's acknowledgement: the request is stored and will be processed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DebitAccepted {
+	pub acquirer_order_id: String,
+	pub status: String,
+}
+
+/// What the issuer knows of a debit request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DebitStatus {
+	pub acquirer_order_id: String,
+	pub issuer_order_id: String,
+	/// `RECEIVED`, `DEBITED`, `SUCCESS`, `FAILED`, `REJECTED`, `UNKNOWN`.
+	pub status: String,
+	pub reason: Option<String>,
+}
+
+/// Issuer → acquirer: the payer scanned a merchant's code (or was handed a prepay id) and
+/// confirmed; give the order to pay (flows 2–4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CheckoutRequest {
+	/// The scanned EMVCo payload (dynamic or static).
+	pub payload: Option<String>,
+	/// The in-app prepay reference.
+	pub prepay_id: Option<String>,
+	/// The amount the payer typed (static codes only), minor units of CNY.
+	pub amount: Option<Minor>,
+	/// Binds the acquirer's order to this issuer order; the idempotency key of the checkout.
+	/// Absent for a preview.
+	pub issuer_order_id: Option<String>,
+}
+
+/// The order a checkout names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckoutOrder {
+	/// Absent in the preview of a static code (no order exists before the payer confirms).
+	pub acquirer_order_id: Option<String>,
+	pub aggregator_order_id: Option<String>,
+	pub merchant_id: String,
+	pub merchant_name: String,
+	pub city: String,
+	pub mcc: String,
+	/// Absent in the preview of a static code.
+	pub amount: Option<Minor>,
+	pub currency: String,
+	pub scenario: Scenario,
+	pub description: Option<String>,
+}
+
+/// Issuer → acquirer: the debit's status and, when debited, the signed instruction to post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BookkeepingRequest {
+	pub acquirer_order_id: String,
+	pub issuer_order_id: String,
+	/// `DEBITED` (with `instruction`) or `FAILED` (with `reason`).
+	pub debit_status: String,
+	pub instruction: Option<SignedInstruction>,
+	pub reason: Option<String>,
+}
+
+/// The acquirer's answer, given only from finality: `SUCCESS` (posted in a finalized block),
+/// `FAILURE` (refused, or its transaction expired unposted) or `UNKNOWN`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookkeepingResult {
+	pub acquirer_order_id: String,
+	/// `SUCCESS`, `FAILURE`, `UNKNOWN`; in a status query also `PROCESSING` and
+	/// `NOT_RECEIVED`.
+	pub result: String,
+	pub posting_id: Option<u64>,
+	pub cycle: Option<u32>,
+	pub block_number: Option<u32>,
+	pub block_hash: Option<String>,
+	pub reason: Option<String>,
+}
+
+/// Acquirer → aggregator: an order reached its final status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+	pub order_id: String,
+	pub aggregator_order_id: String,
+	pub merchant_id: String,
+	/// `SUCCESS` or `FAILED`.
+	pub status: String,
+	/// ISO 20022: `ACSC` or `RJCT`.
+	pub iso_status: String,
+	pub amount: Minor,
+	pub currency: String,
+	pub posting_id: Option<u64>,
+	pub block_number: Option<u32>,
+	pub reason: Option<String>,
+}
+
+/// What an aggregator answers a notification with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationAck {
+	/// `SUCCESS` acknowledges.
+	pub code: String,
+}

@@ -1,0 +1,128 @@
+//! `clearline-issuer`: the issuer's front. HKD wallets with a PIN, one-time payment codes,
+//! the debit requests of the acquirer (acknowledged at once, then processed: verify the code,
+//! quote FX from the chain, debit, sign the instruction, call the acquirer's bookkeeping),
+//! reversal of a failed debit, the wallet app's side of merchant-presented payments, and
+//! reconciliation of unknown orders from the finalized chain.
+
+mod api;
+mod process;
+mod reconcile;
+mod store;
+
+use crate::common::{
+	metrics::Metrics,
+	peer::Peer,
+	service::{self, CommonArgs, HealthState},
+	store::Db,
+};
+use clearline_client::{Connection, Signer};
+use clearline_runtime::AccountId;
+use sp_core::sr25519;
+use std::{collections::HashMap, sync::Arc, time::Duration};
+use tokio::sync::Mutex;
+
+/// `clearline-issuer`'s options.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "clearline-issuer", version, about = "The issuer's off-chain service")]
+pub struct Config {
+	#[command(flatten)]
+	pub common: CommonArgs,
+	/// The acquirer's chain account (SS58), named in every instruction; its API key if absent.
+	#[arg(long)]
+	pub acquirer_account: Option<String>,
+	/// Prefix of our payment codes (18 digits in all), by which aggregators recognise them.
+	#[arg(long, default_value = "39")]
+	pub code_prefix: String,
+	/// How long a payment code can be used.
+	#[arg(long, default_value = "60s")]
+	pub code_ttl: humantime::Duration,
+	/// Wrong PINs in a row that lock a wallet.
+	#[arg(long, default_value_t = 5)]
+	pub pin_attempts: u32,
+	/// PBKDF2-HMAC-SHA256 iterations of stored PINs.
+	#[arg(long, default_value_t = 20_000)]
+	pub pin_iterations: u32,
+	/// How long the issuer waits for the acquirer's bookkeeping answer before it queries the
+	/// order instead.
+	#[arg(long, default_value = "75s")]
+	pub bookkeeping_timeout: humantime::Duration,
+	/// How long a payment request from the app waits for the final result before answering
+	/// with the order as it stands (the app then queries the result). Keep it below the app's
+	/// own timeout.
+	#[arg(long, default_value = "10s")]
+	pub app_wait: humantime::Duration,
+	/// How long the chain accepts a signed instruction.
+	#[arg(long, default_value = "120s")]
+	pub instruction_validity: humantime::Duration,
+	/// Scheme id expected in merchant QR codes (EMVCo field 26/00).
+	#[arg(long, default_value = "CN.CLEARLINE")]
+	pub qr_scheme: String,
+}
+
+/// Everything a handler needs.
+pub struct Issuer {
+	pub config: Config,
+	pub db: Db,
+	pub conn: Arc<Connection>,
+	/// Signs payment instructions.
+	pub chain_key: Signer,
+	pub acquirer: Peer,
+	pub acquirer_party: String,
+	pub acquirer_key: sr25519::Public,
+	pub acquirer_account: AccountId,
+	pub metrics: Arc<Metrics>,
+	/// One processing task per order at a time.
+	pub order_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+}
+
+impl Issuer {
+	pub async fn order_lock(&self, order_id: &str) -> Arc<Mutex<()>> {
+		let mut locks = self.order_locks.lock().await;
+		locks.retain(|_, l| Arc::strong_count(l) > 1);
+		locks.entry(order_id.to_string()).or_default().clone()
+	}
+}
+
+/// Runs the service until SIGTERM.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+	service::init_logging(&config.common.log_format);
+	let db = Db::open(&config.common.db, &[store::SCHEMA, crate::common::cycles::SCHEMA].concat())?;
+	let chain_key = config.common.chain_key()?;
+	let api_key = config.common.api_key()?;
+	let acquirer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
+		.map_err(|e| anyhow::anyhow!("--peer-public-key: {e}"))?;
+	let acquirer_account = match &config.acquirer_account {
+		Some(text) => clearline_client::calls::account("acquirer account", text)
+			.map_err(|e| anyhow::anyhow!("--acquirer-account: {e}"))?,
+		None => AccountId::from(acquirer_key.0),
+	};
+	let conn = service::connect(&config.common.node_url).await?;
+	let party = config.common.party.clone().unwrap_or_else(|| "issuer".into());
+	let metrics = Metrics::new("issuer");
+	let state = Arc::new(Issuer {
+		acquirer: Peer::new(&config.common.peer_url, &party, api_key),
+		acquirer_party: config.common.peer_party.clone().unwrap_or_else(|| "acquirer".into()),
+		config: config.clone(),
+		db: db.clone(),
+		conn: conn.clone(),
+		chain_key,
+		acquirer_key,
+		acquirer_account,
+		metrics: metrics.clone(),
+		order_locks: Mutex::new(HashMap::new()),
+	});
+	tracing::info!(account = %state.chain_key.account_id(), "issuer starting");
+
+	// Orders a crash interrupted are taken up again.
+	process::resume(&state).await?;
+	let every: Duration = config.common.reconcile_every.into();
+	let s = state.clone();
+	service::every(every, "reconcile", move || {
+		let s = s.clone();
+		async move { reconcile::run(&s).await.map(|_| ()) }
+	});
+
+	let app =
+		service::with_common_routes(api::router(state.clone()), HealthState { db, conn }, metrics);
+	service::serve(config.common.listen, app).await
+}

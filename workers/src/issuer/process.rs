@@ -1,0 +1,396 @@
+//! The issuer's side of one payment, step by step as in seed 000: verify the payment code,
+//! quote FX from the chain, debit the wallet and sign the instruction (one store
+//! transaction), call the acquirer's bookkeeping, and settle by its answer: success (checked
+//! on the chain), failure (the debit is reversed) or unknown (left for reconciliation). On a
+//! bookkeeping timeout the acquirer's order is queried.
+
+use super::{
+	store::{self, status, Order},
+	Issuer,
+};
+use crate::common::{
+	api::ApiError,
+	now_ms,
+	peer::PeerError,
+	wire::{scenario_of, BookkeepingRequest, BookkeepingResult},
+};
+use clearline_client::{instruction::SignedInstruction, queries, Error as ClientError};
+use pallet_clearing_bank::PaymentInstruction;
+use pallet_fx_rate::{CurrencyCode, QuoteSide};
+use reqwest::Method;
+use rusqlite::params;
+use std::{sync::Arc, time::Duration};
+
+/// Starts processing an order in the background.
+pub fn spawn(s: &Arc<Issuer>, order_id: String) {
+	let s = s.clone();
+	tokio::spawn(async move {
+		if let Err(e) = drive(&s, &order_id).await {
+			tracing::warn!(order = %order_id, error = %e, "processing stopped; reconciliation takes over");
+		}
+	});
+}
+
+/// Takes up every order a crash interrupted.
+pub async fn resume(s: &Arc<Issuer>) -> Result<(), ApiError> {
+	let orders =
+		s.db.read(|tx| {
+			store::orders_where(
+				tx,
+				"status IN ('RECEIVED', 'DEBITED') OR (status = 'REJECTED' AND acquirer_informed = 0)",
+			)
+		})
+		.await?;
+	for order in orders {
+		tracing::info!(order = %order.issuer_order_id, status = %order.status, "resuming");
+		spawn(s, order.issuer_order_id);
+	}
+	Ok(())
+}
+
+async fn load(s: &Issuer, order_id: &str) -> Result<Order, ApiError> {
+	let id = order_id.to_string();
+	s.db.read(move |tx| store::order(tx, &id))
+		.await?
+		.ok_or_else(|| ApiError::not_found("UnknownOrder", "no such order"))
+}
+
+/// Moves the order on until it is final or unknown.
+pub async fn drive(s: &Arc<Issuer>, order_id: &str) -> Result<(), ApiError> {
+	let lock = s.order_lock(order_id).await;
+	let _held = lock.lock().await;
+	loop {
+		let order = load(s, order_id).await?;
+		match order.status.as_str() {
+			status::RECEIVED => debit(s, &order).await?,
+			status::DEBITED => bookkeeping(s, &order).await?,
+			status::REJECTED if !order.acquirer_informed => {
+				inform_rejection(s, &order).await?;
+				return Ok(());
+			}
+			_ => return Ok(()),
+		}
+	}
+}
+
+fn reject(
+	s: &Issuer,
+	tx: &rusqlite::Transaction,
+	order_id: &str,
+	reason: &str,
+) -> Result<(), ApiError> {
+	store::set_status(tx, order_id, status::REJECTED, Some(reason))?;
+	s.metrics.order(status::REJECTED);
+	Ok(())
+}
+
+/// Verifies the code (flow 1), quotes, debits and signs, or rejects the order.
+async fn debit(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
+	let quote = match queries::quote(
+		&s.conn,
+		CurrencyCode::HKD,
+		CurrencyCode::CNY,
+		order.amount as u128,
+		QuoteSide::ExactTarget,
+		None,
+	)
+	.await
+	{
+		Ok(q) => Ok(q),
+		Err(ClientError::Refused { message, .. }) => Err(format!("FxQuoteRefused: {message}")),
+		Err(e) => return Err(ApiError::unavailable("ChainUnavailable", e.to_string())),
+	};
+	let ctx = s.conn.chain_context();
+	let (s2, order) = (s.clone(), order.clone());
+	let validity = Duration::from(s.config.instruction_validity);
+	let debited =
+		s.db.write(move |tx| {
+			let id = &order.issuer_order_id;
+			let wallet_id = match &order.payment_code {
+				Some(code) => {
+					let row: Option<(String, i64, Option<String>)> = rusqlite::OptionalExtension::optional(
+						tx.query_row(
+							"SELECT wallet_id, expires_at, used_by FROM payment_codes WHERE code = ?1",
+							params![code],
+							|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+						),
+					)?;
+					let refusal = match &row {
+						None => Some("UnknownPaymentCode"),
+						Some((_, _, Some(by))) if by != id => Some("PaymentCodeUsed"),
+						Some((_, expires, _)) if *expires < now_ms() => Some("PaymentCodeExpired"),
+						_ => None,
+					};
+					if let Some(reason) = refusal {
+						reject(&s2, tx, id, reason)?;
+						return Ok(false);
+					}
+					// Single use: the code is spent now, whatever happens to the payment.
+					tx.execute(
+						"UPDATE payment_codes SET used_by = ?2 WHERE code = ?1",
+						params![code, id],
+					)?;
+					let wallet_id = row.expect("checked").0;
+					tx.execute(
+						"UPDATE orders SET wallet_id = ?2 WHERE issuer_order_id = ?1",
+						params![id, wallet_id],
+					)?;
+					wallet_id
+				}
+				None => order
+					.wallet_id
+					.clone()
+					.ok_or_else(|| ApiError::internal("order without wallet"))?,
+			};
+			let quote = match quote {
+				Ok(q) => q,
+				Err(reason) => {
+					reject(&s2, tx, id, &reason)?;
+					return Ok(false);
+				}
+			};
+			let wallet =
+				store::wallet(tx, &wallet_id)?.ok_or_else(|| ApiError::internal("wallet gone"))?;
+			if wallet.status != "ACTIVE" {
+				reject(&s2, tx, id, "WalletLocked")?;
+				return Ok(false);
+			}
+			let debit_amount = quote.source_amount.0 as i64;
+			if wallet.balance < debit_amount {
+				reject(&s2, tx, id, "InsufficientBalance")?;
+				return Ok(false);
+			}
+			store::book(tx, &wallet_id, "DEBIT", -debit_amount, id)?;
+			let field = |name: &'static str, text: &str| {
+				clearline_client::calls::order_id(name, text).map_err(|e| ApiError::internal(e))
+			};
+			let expires_at = now_ms() as u64 + validity.as_millis() as u64;
+			let instruction = PaymentInstruction {
+				issuer: s2.chain_key.account_id(),
+				acquirer: s2.acquirer_account.clone(),
+				acquirer_order_id: field("acquirerOrderId", &order.acquirer_order_id)?,
+				issuer_order_id: field("issuerOrderId", id)?,
+				aggregator_order_id: field("aggregatorOrderId", &order.aggregator_order_id)?,
+				merchant_id: field("merchantId", &order.merchant_id)?,
+				scenario: scenario_of(&order.scenario),
+				debit_currency: CurrencyCode::HKD,
+				debit_amount: debit_amount as u128,
+				credit_currency: CurrencyCode::CNY,
+				credit_amount: order.amount as u128,
+				rate_id: quote.rate_id,
+				expires_at,
+			};
+			let signed = SignedInstruction::sign(&s2.chain_key, &ctx, &instruction);
+			tx.execute(
+				"UPDATE orders SET debit_amount = ?2, rate_id = ?3, expires_at = ?4, instruction = ?5
+				 WHERE issuer_order_id = ?1",
+				params![
+					id,
+					debit_amount,
+					quote.rate_id as i64,
+					expires_at as i64,
+					serde_json::to_string(&signed).map_err(ApiError::internal)?
+				],
+			)?;
+			store::set_status(tx, id, status::DEBITED, None)?;
+			Ok(true)
+		})
+		.await?;
+	if debited {
+		s.metrics.order(status::DEBITED);
+	}
+	Ok(())
+}
+
+/// Tells the acquirer a debit request came to nothing, so that its order fails too.
+async fn inform_rejection(s: &Issuer, order: &Order) -> Result<(), ApiError> {
+	let request = BookkeepingRequest {
+		acquirer_order_id: order.acquirer_order_id.clone(),
+		issuer_order_id: order.issuer_order_id.clone(),
+		debit_status: "FAILED".into(),
+		instruction: None,
+		reason: order.reason.clone(),
+	};
+	let answer: Result<BookkeepingResult, _> = s
+		.acquirer
+		.call_with_retry(
+			Method::POST,
+			"/v1/bookkeeping",
+			Some(&request),
+			s.config.bookkeeping_timeout.into(),
+			s.config.common.retry(),
+			true,
+		)
+		.await;
+	match answer {
+		// A refusal says the acquirer has nothing to fail (or failed it already).
+		Ok(_) | Err(PeerError::Refused { status: 400..=499, .. }) => {
+			let id = order.issuer_order_id.clone();
+			s.db.write(move |tx| {
+				tx.execute(
+					"UPDATE orders SET acquirer_informed = 1 WHERE issuer_order_id = ?1",
+					params![id],
+				)?;
+				Ok(())
+			})
+			.await
+		}
+		Err(e) => Err(ApiError::unavailable("AcquirerUnavailable", e.to_string())),
+	}
+}
+
+/// What the acquirer's answer means for the order.
+enum Answer {
+	Success,
+	Failure(String),
+	Unknown(String),
+	/// The acquirer never got the instruction: send it again.
+	NotReceived,
+	/// Still being posted: ask again.
+	Processing,
+}
+
+fn answer_of(r: &BookkeepingResult) -> Answer {
+	match r.result.as_str() {
+		"SUCCESS" => Answer::Success,
+		"FAILURE" => Answer::Failure(r.reason.clone().unwrap_or_else(|| "AcquirerFailure".into())),
+		"NOT_RECEIVED" => Answer::NotReceived,
+		"PROCESSING" => Answer::Processing,
+		_ => {
+			Answer::Unknown(r.reason.clone().unwrap_or_else(|| "acquirer answered UNKNOWN".into()))
+		}
+	}
+}
+
+/// The bookkeeping call and what follows from its answer.
+async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
+	let instruction: SignedInstruction = serde_json::from_str(
+		order
+			.instruction
+			.as_deref()
+			.ok_or_else(|| ApiError::internal("debited without instruction"))?,
+	)
+	.map_err(ApiError::internal)?;
+	let request = BookkeepingRequest {
+		acquirer_order_id: order.acquirer_order_id.clone(),
+		issuer_order_id: order.issuer_order_id.clone(),
+		debit_status: "DEBITED".into(),
+		instruction: Some(instruction),
+		reason: None,
+	};
+	let policy = s.config.common.retry();
+	let timeout: Duration = s.config.bookkeeping_timeout.into();
+	let status_path = format!("/v1/bookkeeping/{}", order.acquirer_order_id);
+	let mut rounds = 0;
+	let answer = loop {
+		rounds += 1;
+		let sent: Result<BookkeepingResult, _> = s
+			.acquirer
+			.call_with_retry(
+				Method::POST,
+				"/v1/bookkeeping",
+				Some(&request),
+				timeout,
+				policy,
+				false,
+			)
+			.await;
+		let mut answer = match sent {
+			Ok(r) => answer_of(&r),
+			Err(PeerError::Refused { status: 400..=499, code, message }) => {
+				Answer::Failure(format!("AcquirerRefused: {code} ({message})"))
+			}
+			Err(e) => {
+				// No answer: ask where the order stands (seed 000: 调用查询API).
+				s.metrics.call("acquirer", "bookkeeping_timeout");
+				tracing::warn!(order = %order.issuer_order_id, error = %e, "bookkeeping unanswered; querying");
+				let queried: Result<BookkeepingResult, _> = s
+					.acquirer
+					.call_with_retry::<(), _>(
+						Method::GET,
+						&status_path,
+						None,
+						timeout,
+						policy,
+						true,
+					)
+					.await;
+				match queried {
+					Ok(r) => answer_of(&r),
+					Err(e) => Answer::Unknown(format!("acquirer unreachable: {e}")),
+				}
+			}
+		};
+		while matches!(answer, Answer::Processing) && rounds < policy.attempts {
+			rounds += 1;
+			tokio::time::sleep(policy.backoff(rounds)).await;
+			let queried: Result<BookkeepingResult, _> = s
+				.acquirer
+				.call_with_retry::<(), _>(Method::GET, &status_path, None, timeout, policy, true)
+				.await;
+			answer = match queried {
+				Ok(r) => answer_of(&r),
+				Err(e) => Answer::Unknown(format!("acquirer unreachable: {e}")),
+			};
+		}
+		match answer {
+			Answer::NotReceived if rounds < policy.attempts => continue,
+			Answer::NotReceived | Answer::Processing => {
+				break Answer::Unknown("the acquirer has not finished the bookkeeping".into())
+			}
+			other => break other,
+		}
+	};
+	let id = order.issuer_order_id.clone();
+	match answer {
+		Answer::Success => confirm_success(s, order).await,
+		Answer::Failure(reason) => {
+			let reversed = s.db.write(move |tx| store::reverse(tx, &id, &reason)).await?;
+			if reversed {
+				s.metrics.order(status::FAILED);
+			}
+			Ok(())
+		}
+		Answer::Unknown(reason) => {
+			s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason)))
+				.await?;
+			s.metrics.order(status::UNKNOWN);
+			Ok(())
+		}
+		Answer::NotReceived | Answer::Processing => unreachable!("resolved in the loop"),
+	}
+}
+
+/// The acquirer says success: the issuer believes the finalized chain, not the message.
+pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> {
+	for attempt in 0..10 {
+		let found = queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, None)
+			.await
+			.map_err(|e| ApiError::unavailable("ChainUnavailable", e.to_string()))?;
+		if let Some(p) = found {
+			let id = order.issuer_order_id.clone();
+			if p.issuer_order_id != id || p.issuer != s.chain_key.account_id() {
+				let reason =
+					format!("the chain's posting {} is another issuer order's", p.posting_id);
+				s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason)))
+					.await?;
+				return Ok(());
+			}
+			let changed =
+				s.db.write(move |tx| store::succeed(tx, &id, p.posting_id, p.cycle, p.block))
+					.await?;
+			if changed {
+				s.metrics.order(status::SUCCESS);
+			}
+			return Ok(());
+		}
+		// Our node may be a block behind the acquirer's.
+		tokio::time::sleep(Duration::from_millis(300 * (attempt + 1))).await;
+	}
+	let id = order.issuer_order_id.clone();
+	let reason =
+		"the acquirer reported success but the finalized chain has no posting yet".to_string();
+	s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason))).await?;
+	s.metrics.order(status::UNKNOWN);
+	Ok(())
+}

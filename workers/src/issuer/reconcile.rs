@@ -1,0 +1,124 @@
+//! The issuer's reconciliation run: every unknown order is settled from the finalized chain
+//! (posted: success; not posted and past the instruction's expiry: failure, and the debit is
+//! reversed), rejections the acquirer has not heard of are sent again, and every closed cycle
+//! is compared with the chain's statement.
+
+use super::{
+	process,
+	store::{self, status},
+	Issuer,
+};
+use crate::common::{
+	api::ApiError,
+	cycles::{self, CycleReport},
+	now_ms,
+};
+use clearline_client::queries;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resolved {
+	pub issuer_order_id: String,
+	pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+	pub resolved: Vec<Resolved>,
+	/// Orders still without a final status after the run.
+	pub still_open: u32,
+	pub cycles: Vec<CycleReport>,
+}
+
+pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
+	let unavailable =
+		|e: clearline_client::Error| ApiError::unavailable("ChainUnavailable", e.to_string());
+	let mut resolved = Vec::new();
+	// Unknown orders, and debited ones no task has touched for a while (a task in progress
+	// holds the order's lock and is skipped).
+	let cutoff = now_ms() - 5_000;
+	let open =
+		s.db.read(move |tx| {
+			store::orders_where(
+				tx,
+				&format!("status = 'UNKNOWN' OR (status = 'DEBITED' AND updated_at < {cutoff})"),
+			)
+		})
+		.await?;
+	for order in open {
+		let lock = s.order_lock(&order.issuer_order_id).await;
+		let Ok(_held) = lock.try_lock() else { continue };
+		let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
+		let posted =
+			queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, Some(head))
+				.await
+				.map_err(unavailable)?;
+		let id = order.issuer_order_id.clone();
+		let outcome = match posted {
+			Some(p) if p.issuer_order_id == order.issuer_order_id => {
+				s.db.write(move |tx| store::succeed(tx, &id, p.posting_id, p.cycle, p.block))
+					.await?;
+				Some(status::SUCCESS)
+			}
+			Some(p) => {
+				tracing::error!(order = %id, posting = p.posting_id, "the acquirer order was posted for another issuer order");
+				None
+			}
+			None => {
+				let chain_time =
+					queries::chain_time(&s.conn, Some(head)).await.map_err(unavailable)?;
+				if order.expires_at.is_some_and(|t| chain_time > t as u64) {
+					let reason = "InstructionExpired: not posted before the instruction's expiry";
+					s.db.write(move |tx| store::reverse(tx, &id, reason)).await?;
+					Some(status::FAILED)
+				} else {
+					None
+				}
+			}
+		};
+		if let Some(st) = outcome {
+			s.metrics.order(st);
+			s.metrics.reconciliation.with_label_values(&["resolved"]).inc();
+			resolved.push(Resolved {
+				issuer_order_id: order.issuer_order_id.clone(),
+				status: st.into(),
+			});
+		}
+	}
+	let uninformed =
+		s.db.read(|tx| store::orders_where(tx, "status = 'REJECTED' AND acquirer_informed = 0"))
+			.await?;
+	for order in uninformed {
+		process::spawn(s, order.issuer_order_id);
+	}
+
+	let cycles =
+		cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.chain_key.account_id(), LOCAL_ENTRIES)
+			.await?;
+	for c in &cycles {
+		let label = if c.ok { "cycle_ok" } else { "cycle_mismatch" };
+		s.metrics.reconciliation.with_label_values(&[label]).inc();
+	}
+	let counts: Vec<(String, i64)> =
+		s.db.read(|tx| {
+			let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
+			let rows =
+				stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+			Ok(rows)
+		})
+		.await?;
+	let mut still_open = 0;
+	for (st, n) in counts {
+		s.metrics.open_orders.with_label_values(&[&st]).set(n);
+		if !status::is_final(&st) {
+			still_open += n as u32;
+		}
+	}
+	Ok(ReconcileReport { resolved, still_open, cycles })
+}
+
+/// The issuer's successful orders of a cycle: each debited its HKD account.
+const LOCAL_ENTRIES: &str = "SELECT acquirer_order_id, -debit_amount, posting_id, instruction FROM orders WHERE status = 'SUCCESS' AND cycle = ?1";
