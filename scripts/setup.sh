@@ -15,7 +15,8 @@ need_root() {
 # protoc: sc-network's build scripts generate code from .proto files.
 # clang/libclang: bindgen-based -sys crates in the dependency tree.
 # pkg-config, libssl-dev: openssl-sys when a crate asks for the system TLS library.
-packages=(protobuf-compiler clang libclang-dev pkg-config libssl-dev make git curl ca-certificates)
+# curl, jq: the README's walkthrough of the services.
+packages=(protobuf-compiler clang libclang-dev pkg-config libssl-dev make git curl jq ca-certificates)
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

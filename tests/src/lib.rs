@@ -50,40 +50,21 @@ impl NodeProcess {
 	/// `args` may contain `{dir}`, replaced by a directory that lives as long as this value, and
 	/// `{p2p_port}`, replaced by the node's p2p port.
 	pub fn start(name: &str, binary: &Path, args: &[&str]) -> Self {
-		let dir = tempfile::Builder::new()
-			.prefix(&format!("clearline-{name}-"))
-			.tempdir()
-			.expect("creating a temporary directory");
-		let rpc_port = free_port();
-		let p2p_port = free_port();
-		let dir_str = dir.path().to_str().expect("temp paths are UTF-8").to_string();
-		let mut args: Vec<String> = args
-			.iter()
-			.map(|a| a.replace("{dir}", &dir_str).replace("{p2p_port}", &p2p_port.to_string()))
-			.collect();
-		args.extend(["--rpc-port".into(), rpc_port.to_string()]);
+		let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+		args.extend(["--rpc-port".into(), "{rpc_port}".into()]);
 		// `--listen-addr` replaces `--port` (the node refuses both).
 		if !args.iter().any(|a| a == "--listen-addr") {
-			args.extend(["--port".into(), p2p_port.to_string()]);
+			args.extend(["--port".into(), "{p2p_port}".into()]);
 		}
 		args.extend(["--no-prometheus".into(), "--no-telemetry".into()]);
-		let mut node = Self {
-			name: name.into(),
-			binary: binary.into(),
-			args,
-			child: None,
-			log_path: dir.path().join(format!("{name}.log")),
-			rpc_port,
-			p2p_port,
-			_dir: dir,
-		};
-		node.spawn();
-		node
+		let args: Vec<&str> = args.iter().map(String::as_str).collect();
+		Self::start_program(name, binary, &args)
 	}
 
 	/// Starts any program (a service, say) with exactly `args`, with the same guarantees: its
-	/// output in a log file, and killed with the test. `rpc_port` and `p2p_port` are free
-	/// ports the caller may pass on in `args` as `{rpc_port}` and `{p2p_port}`.
+	/// output in a log file, and killed with the test. `args` may contain `{dir}` (as above),
+	/// `{rpc_port}` and `{p2p_port}`, replaced by two free ports kept in `rpc_port` and
+	/// `p2p_port`.
 	pub fn start_program(name: &str, binary: &Path, args: &[&str]) -> Self {
 		let dir = tempfile::Builder::new()
 			.prefix(&format!("clearline-{name}-"))
@@ -287,6 +268,12 @@ mod tests {
 		let status = sleeper.stop(Duration::from_secs(5));
 		assert!(!exited_cleanly(status));
 		assert!(sleeper.pid().is_none());
+
+		// A program started as it is gets exactly its arguments: `sleep 30` is still asleep.
+		let mut plain = NodeProcess::start_program("plain", Path::new("/bin/sleep"), &["30"]);
+		std::thread::sleep(Duration::from_millis(300));
+		plain.assert_running();
+		assert!(!exited_cleanly(plain.stop(Duration::from_secs(5))));
 
 		let pid = {
 			let shell = NodeProcess::start("sh", Path::new("/bin/sh"), &["-c", "sleep 30", "sh"]);

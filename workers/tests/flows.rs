@@ -833,3 +833,93 @@ async fn refusals_are_named_and_move_no_money() {
 		net.app(PIN, Method::GET, "/v1/wallets/{walletId}", "/v1/wallets/W-BEN", None).await;
 	assert_eq!((status, e["code"].as_str()), (423, Some("WalletLocked")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payments_in_flight_survive_a_kill_of_either_service() {
+	let mut net = Net::start("crash", &["--instruction-validity", "20s"]).await;
+	net.merchant("SHOP-009", "Night Market").await;
+	net.wallet("W-CAT", 10_000_000).await;
+	let bob_hkd = net.chain_balance("//Bob", CurrencyCode::HKD).await;
+	let dave_cny = net.chain_balance("//Dave", CurrencyCode::CNY).await;
+
+	// A burst of payments, the issuer SIGKILLed right behind it, then the acquirer behind a
+	// second burst; each restarted on its store.
+	let mut orders = Vec::new();
+	for round in 0..2 {
+		let mut codes = Vec::new();
+		for _ in 0..8 {
+			codes.push(net.payment_code("W-CAT").await);
+		}
+		for (i, code) in codes.iter().enumerate() {
+			let (status, o) = net
+				.agg(
+					Method::POST,
+					"/v1/micropay",
+					"/v1/micropay",
+					Some(json!({
+						"aggregatorOrderId": format!("AGG-K{round}-{i}"), "merchantId": "SHOP-009",
+						"authCode": code, "amount": 1_000 + i as i64, "currency": "CNY",
+					})),
+				)
+				.await;
+			assert_eq!(status, 200, "{o}");
+			orders.push(o["orderId"].as_str().unwrap().to_string());
+		}
+		let victim = if round == 0 { &mut net.issuer } else { &mut net.acquirer };
+		victim.kill();
+		tokio::time::sleep(Duration::from_secs(2)).await;
+		victim.restart();
+		net.wait_healthy().await;
+	}
+
+	// Every order ends final, on both sides, and the money moved once for each success.
+	let mut cny = 0i64;
+	let mut successes = 0;
+	for id in &orders {
+		let acq = wait_for(Duration::from_secs(120), &format!("{id} final"), || async {
+			let (_, o) = net
+				.agg(Method::GET, "/v1/orders/{orderId}", &format!("/v1/orders/{id}"), None)
+				.await;
+			matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED")).then_some(o)
+		})
+		.await;
+		if acq["status"] == "SUCCESS" {
+			cny += acq["amount"].as_i64().unwrap();
+			successes += 1;
+		}
+	}
+	let mut hkd = 0i64;
+	let mut issuer_successes = 0;
+	for id in &orders {
+		let status_path = format!("/v1/debits/{id}");
+		let as_acquirer =
+			Peer::new(&net.issuer_url, "acquirer", Signer::from_uri("//Dave").unwrap());
+		let debit: Value =
+			wait_for(Duration::from_secs(120), &format!("issuer side of {id}"), || async {
+				let d: Value = as_acquirer
+					.call::<(), _>(Method::GET, &status_path, None, Duration::from_secs(10))
+					.await
+					.ok()?;
+				matches!(d["status"].as_str(), Some("SUCCESS" | "FAILED" | "REJECTED")).then_some(d)
+			})
+			.await;
+		net.spec.check(&net.spec.issuer, &Method::GET, "/v1/debits/{acquirerOrderId}", 200, &debit);
+		let path = format!("/v1/admin/orders/{}", debit["issuerOrderId"].as_str().unwrap());
+		let (_, o) = net.admin_issuer(Method::GET, "/v1/admin/orders/{orderId}", &path, None).await;
+		if o["status"] == "SUCCESS" {
+			hkd += o["debitAmount"].as_i64().unwrap();
+			issuer_successes += 1;
+		}
+	}
+	let resumed = |log: String| log.lines().filter(|l| l.contains("resum")).count();
+	eprintln!(
+		"{successes} of {} payments succeeded across the kills; on restart the issuer resumed {} orders, the acquirer {}",
+		orders.len(),
+		resumed(net.issuer.log_tail(2_000)),
+		resumed(net.acquirer.log_tail(2_000)),
+	);
+	assert_eq!(issuer_successes, successes, "both sides agree on which payments succeeded");
+	assert_eq!(net.balance("W-CAT").await, 10_000_000 - hkd);
+	assert_eq!(net.chain_balance("//Bob", CurrencyCode::HKD).await, bob_hkd - hkd as i128);
+	assert_eq!(net.chain_balance("//Dave", CurrencyCode::CNY).await, dave_cny + cny as i128);
+}

@@ -6,7 +6,7 @@ use super::{
 	Acquirer,
 };
 use crate::common::{
-	api::{check_amount, check_id, check_text, parse_json, ApiError},
+	api::{check_amount, check_id, check_text, parse_json, request_hash, ApiError},
 	auth,
 	emvco::MerchantQr,
 	now_ms, qr,
@@ -56,10 +56,7 @@ enum Caller {
 
 /// Reads and verifies a signed request: the issuer's, or a registered aggregator's.
 async fn signed(s: &Acquirer, request: Request) -> Result<(Caller, Bytes), ApiError> {
-	let (parts, body) = request.into_parts();
-	let body = axum::body::to_bytes(body, 1 << 20)
-		.await
-		.map_err(|_| ApiError::bad_request("BodyTooLarge", "the body exceeds 1 MiB"))?;
+	let (parts, body) = auth::body_of(request).await?;
 	let party = auth::claimed_party(&parts.headers)?;
 	let (caller, key) = if party == s.issuer_party {
 		(Caller::Issuer, s.issuer_key)
@@ -81,10 +78,8 @@ async fn signed(s: &Acquirer, request: Request) -> Result<(Caller, Bytes), ApiEr
 			.ok_or_else(|| ApiError::unauthorized("UnknownParty", format!("no party {party}")))?;
 		(Caller::Aggregator(party.clone()), key)
 	};
-	let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
 	let window = s.config.common.request_window.into();
-	auth::verify(&s.db, &parts.headers, parts.method.as_str(), path, &body, &party, &key, window)
-		.await?;
+	auth::verify_request(&s.db, &parts, &body, &party, &key, window).await?;
 	Ok((caller, body))
 }
 
@@ -104,10 +99,6 @@ async fn from_issuer(s: &Acquirer, request: Request) -> Result<Bytes, ApiError> 
 
 fn admin(s: &Acquirer, headers: &HeaderMap) -> Result<(), ApiError> {
 	auth::check_admin(headers, &s.config.common.admin_token)
-}
-
-fn request_hash<T: Serialize>(value: &T) -> String {
-	hex::encode(sp_crypto_hashing::blake2_256(&serde_json::to_vec(value).unwrap_or_default()))
 }
 
 fn check_currency(currency: &str) -> Result<(), ApiError> {
@@ -152,6 +143,13 @@ fn merchant_from(r: &rusqlite::Row) -> rusqlite::Result<Merchant> {
 	})
 }
 
+fn merchant_by_id(tx: &rusqlite::Transaction, merchant_id: &str) -> Result<Merchant, ApiError> {
+	let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE merchant_id = ?1");
+	tx.query_row(&sql, params![merchant_id], merchant_from)
+		.optional()?
+		.ok_or_else(|| ApiError::not_found("UnknownMerchant", "no such merchant"))
+}
+
 /// The aggregator's merchant, which must be active.
 fn active_merchant(
 	tx: &rusqlite::Transaction,
@@ -182,7 +180,7 @@ fn aggregator_merchant(
 }
 
 fn new_order_id(tx: &rusqlite::Transaction) -> Result<String, ApiError> {
-	Ok(format!("ACQ{:012}", store::next_number(tx, "order")?))
+	Ok(format!("ACQ{:012}", crate::store::next_number(tx, "order")?))
 }
 
 /// Inserts an order; `aggregator_order_id` `None` means the order's own id.
@@ -769,14 +767,13 @@ async fn add_merchant(
 		{
 			return Ok(Json(m));
 		}
-		let id = format!("M{:08}", store::next_number(tx, "merchant")?);
+		let id = format!("M{:08}", crate::store::next_number(tx, "merchant")?);
 		tx.execute(
 			"INSERT INTO merchants (merchant_id, aggregator_id, aggregator_merchant_id, name, city,
 			 mcc, status, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'ACTIVE', ?7)",
 			params![id, r.aggregator_id, r.aggregator_merchant_id, r.name, r.city, r.mcc, now_ms()],
 		)?;
-		let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE merchant_id = ?1");
-		Ok(Json(tx.query_row(&sql, params![id], merchant_from)?))
+		Ok(Json(merchant_by_id(tx, &id)?))
 	})
 	.await
 }
@@ -787,14 +784,7 @@ async fn admin_merchant(
 	Path(merchant_id): Path<String>,
 ) -> Result<Json<Merchant>, ApiError> {
 	admin(&s, &headers)?;
-	s.db.read(move |tx| {
-		let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE merchant_id = ?1");
-		tx.query_row(&sql, params![merchant_id], merchant_from)
-			.optional()?
-			.map(Json)
-			.ok_or_else(|| ApiError::not_found("UnknownMerchant", "no such merchant"))
-	})
-	.await
+	s.db.read(move |tx| merchant_by_id(tx, &merchant_id)).await.map(Json)
 }
 
 #[derive(Debug, Deserialize)]
@@ -823,8 +813,7 @@ async fn set_merchant_status(
 		if changed == 0 {
 			return Err(ApiError::not_found("UnknownMerchant", "no such merchant"));
 		}
-		let sql = format!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE merchant_id = ?1");
-		Ok(Json(tx.query_row(&sql, params![merchant_id], merchant_from)?))
+		Ok(Json(merchant_by_id(tx, &merchant_id)?))
 	})
 	.await
 }

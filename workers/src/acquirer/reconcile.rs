@@ -100,25 +100,10 @@ pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 
 	let cycles =
 		cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.sender.account(), LOCAL_ENTRIES).await?;
-	for c in &cycles {
-		let label = if c.ok { "cycle_ok" } else { "cycle_mismatch" };
-		s.metrics.reconciliation.with_label_values(&[label]).inc();
-	}
-	let counts: Vec<(String, i64)> =
-		s.db.read(|tx| {
-			let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
-			let rows =
-				stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-			Ok(rows)
-		})
-		.await?;
-	let mut still_open = 0;
-	for (st, n) in counts {
-		s.metrics.open_orders.with_label_values(&[&st]).set(n);
-		if !status::is_final(&st) && st != status::AWAITING_PAYMENT {
-			still_open += n as u32;
-		}
-	}
+	let counts = s.db.read(crate::store::status_counts).await?;
+	let still_open = s.metrics.after_reconciliation(&cycles, &counts, |st| {
+		!status::is_final(st) && st != status::AWAITING_PAYMENT
+	});
 	Ok(ReconcileReport { resolved, still_open, cycles })
 }
 

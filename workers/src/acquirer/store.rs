@@ -6,7 +6,6 @@ use rusqlite::{params, OptionalExtension, Row, Transaction};
 use serde::Serialize;
 
 pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS aggregators (
 	aggregator_id TEXT PRIMARY KEY,
 	name TEXT NOT NULL,
@@ -195,15 +194,6 @@ pub fn order_for_aggregator(
 }
 
 /// The next number of sequence `name`.
-pub fn next_number(tx: &Transaction, name: &str) -> Result<i64, ApiError> {
-	tx.execute(
-		"INSERT INTO counters (name, value) VALUES (?1, 1)
-		 ON CONFLICT(name) DO UPDATE SET value = value + 1",
-		params![name],
-	)?;
-	Ok(tx.query_row("SELECT value FROM counters WHERE name = ?1", params![name], |r| r.get(0))?)
-}
-
 /// Moves an order to a non-final status.
 pub fn set_status(
 	tx: &Transaction,

@@ -84,6 +84,12 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiE
 	serde_json::from_slice(body).map_err(|e| ApiError::bad_request("MalformedBody", e.to_string()))
 }
 
+/// The idempotency fingerprint of a request: a hash of its parsed content, so that the same
+/// request sent again matches whatever its JSON formatting.
+pub fn request_hash<T: Serialize>(value: &T) -> String {
+	hex::encode(sp_crypto_hashing::blake2_256(&serde_json::to_vec(value).unwrap_or_default()))
+}
+
 /// An identifier as the chain takes it (1 to 64 visible ASCII characters).
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
 	if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {

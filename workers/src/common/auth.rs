@@ -137,6 +137,30 @@ pub async fn verify(
 	.await
 }
 
+/// A request's head and its body (at most 1 MiB), for verification.
+pub async fn body_of(
+	request: axum::extract::Request,
+) -> Result<(axum::http::request::Parts, axum::body::Bytes), ApiError> {
+	let (parts, body) = request.into_parts();
+	let body = axum::body::to_bytes(body, 1 << 20)
+		.await
+		.map_err(|_| ApiError::bad_request("BodyTooLarge", "the body exceeds 1 MiB"))?;
+	Ok((parts, body))
+}
+
+/// [`verify`] over a request read by [`body_of`].
+pub async fn verify_request(
+	db: &Db,
+	parts: &axum::http::request::Parts,
+	body: &[u8],
+	party: &str,
+	key: &sr25519::Public,
+	window: Duration,
+) -> Result<(), ApiError> {
+	let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+	verify(db, &parts.headers, parts.method.as_str(), path, body, party, key, window).await
+}
+
 /// The nonce table both stores carry.
 pub const NONCE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS request_nonces (

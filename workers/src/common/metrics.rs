@@ -51,6 +51,28 @@ impl Metrics {
 		self.calls.with_label_values(&[target, result]).inc();
 	}
 
+	/// Records a reconciliation run's cycle results and the orders per status now; returns how
+	/// many orders are in a status `open` calls open.
+	pub fn after_reconciliation(
+		&self,
+		cycles: &[super::cycles::CycleReport],
+		counts: &[(String, i64)],
+		open: fn(&str) -> bool,
+	) -> u32 {
+		for c in cycles {
+			let label = if c.ok { "cycle_ok" } else { "cycle_mismatch" };
+			self.reconciliation.with_label_values(&[label]).inc();
+		}
+		let mut still_open = 0;
+		for (status, n) in counts {
+			self.open_orders.with_label_values(&[status]).set(*n);
+			if open(status) {
+				still_open += *n as u32;
+			}
+		}
+		still_open
+	}
+
 	/// The text exposition format.
 	pub fn render(&self) -> String {
 		let mut out = Vec::new();

@@ -31,6 +31,7 @@ impl Db {
 		conn.busy_timeout(std::time::Duration::from_secs(10))?;
 		conn.execute_batch(schema)?;
 		conn.execute_batch(super::auth::NONCE_SCHEMA)?;
+		conn.execute_batch(COUNTERS_SCHEMA)?;
 		Ok(Self { conn: Arc::new(Mutex::new(conn)) })
 	}
 
@@ -68,6 +69,31 @@ impl Db {
 	{
 		self.transaction(TransactionBehavior::Deferred, f).await
 	}
+}
+
+/// Sequences for the ids a service hands out (orders, merchants, wallets).
+const COUNTERS_SCHEMA: &str =
+	"CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+
+/// The next number of sequence `name` (from 1).
+pub fn next_number(tx: &Transaction, name: &str) -> Result<i64, ApiError> {
+	tx.execute(
+		"INSERT INTO counters (name, value) VALUES (?1, 1)
+		 ON CONFLICT(name) DO UPDATE SET value = value + 1",
+		rusqlite::params![name],
+	)?;
+	Ok(tx.query_row(
+		"SELECT value FROM counters WHERE name = ?1",
+		rusqlite::params![name],
+		|r| r.get(0),
+	)?)
+}
+
+/// How many orders are in each status.
+pub fn status_counts(tx: &Transaction) -> Result<Vec<(String, i64)>, ApiError> {
+	let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
+	let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+	Ok(rows)
 }
 
 /// Whether a SQLite error is a uniqueness violation (an idempotency key seen before).

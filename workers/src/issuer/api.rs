@@ -7,7 +7,7 @@ use super::{
 	Issuer,
 };
 use crate::common::{
-	api::{check_amount, check_id, check_text, parse_json, ApiError},
+	api::{check_amount, check_id, check_text, parse_json, request_hash, ApiError},
 	auth,
 	emvco::MerchantQr,
 	now_ms,
@@ -68,32 +68,14 @@ async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result
 
 /// Reads and verifies a request signed by the acquirer.
 async fn from_acquirer(s: &Issuer, request: Request) -> Result<Bytes, ApiError> {
-	let (parts, body) = request.into_parts();
-	let body = axum::body::to_bytes(body, 1 << 20)
-		.await
-		.map_err(|_| ApiError::bad_request("BodyTooLarge", "the body exceeds 1 MiB"))?;
+	let (parts, body) = auth::body_of(request).await?;
 	let party = auth::claimed_party(&parts.headers)?;
 	if party != s.acquirer_party {
 		return Err(ApiError::unauthorized("UnknownParty", format!("no party {party}")));
 	}
-	let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
 	let window = s.config.common.request_window.into();
-	auth::verify(
-		&s.db,
-		&parts.headers,
-		parts.method.as_str(),
-		path,
-		&body,
-		&party,
-		&s.acquirer_key,
-		window,
-	)
-	.await?;
+	auth::verify_request(&s.db, &parts, &body, &party, &s.acquirer_key, window).await?;
 	Ok(body)
-}
-
-fn request_hash<T: Serialize>(value: &T) -> String {
-	hex::encode(sp_crypto_hashing::blake2_256(&serde_json::to_vec(value).unwrap_or_default()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +105,7 @@ async fn open_wallet(
 	s.db.write(move |tx| {
 		let id = match r.wallet_id {
 			Some(id) => id,
-			None => format!("W{:010}", store::next_number(tx, "wallet")?),
+			None => format!("W{:010}", crate::store::next_number(tx, "wallet")?),
 		};
 		if store::wallet(tx, &id)?.is_some() {
 			return Err(ApiError::conflict("WalletExists", format!("wallet {id} exists")));

@@ -31,14 +31,14 @@ pub fn spawn(s: &Arc<Issuer>, order_id: String) {
 	});
 }
 
+/// Orders that failed without the acquirer having heard it from us or told it to us.
+pub const UNINFORMED: &str = "status IN ('REJECTED', 'FAILED') AND acquirer_informed = 0";
+
 /// Takes up every order a crash interrupted.
 pub async fn resume(s: &Arc<Issuer>) -> Result<(), ApiError> {
 	let orders =
 		s.db.read(|tx| {
-			store::orders_where(
-				tx,
-				"status IN ('RECEIVED', 'DEBITED') OR (status = 'REJECTED' AND acquirer_informed = 0)",
-			)
+			store::orders_where(tx, &format!("status IN ('RECEIVED', 'DEBITED') OR ({UNINFORMED})"))
 		})
 		.await?;
 	for order in orders {
@@ -64,7 +64,7 @@ pub async fn drive(s: &Arc<Issuer>, order_id: &str) -> Result<(), ApiError> {
 		match order.status.as_str() {
 			status::RECEIVED => debit(s, &order).await?,
 			status::DEBITED => bookkeeping(s, &order).await?,
-			status::REJECTED if !order.acquirer_informed => {
+			status::REJECTED | status::FAILED if !order.acquirer_informed => {
 				inform_rejection(s, &order).await?;
 				return Ok(());
 			}
@@ -202,7 +202,8 @@ async fn debit(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 	Ok(())
 }
 
-/// Tells the acquirer a debit request came to nothing, so that its order fails too.
+/// Tells the acquirer a payment came to nothing (rejected before the debit, or reversed after
+/// its instruction expired unposted), so that its order fails too.
 async fn inform_rejection(s: &Issuer, order: &Order) -> Result<(), ApiError> {
 	let request = BookkeepingRequest {
 		acquirer_order_id: order.acquirer_order_id.clone(),
@@ -345,7 +346,16 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 	match answer {
 		Answer::Success => confirm_success(s, order).await,
 		Answer::Failure(reason) => {
-			let reversed = s.db.write(move |tx| store::reverse(tx, &id, &reason)).await?;
+			// The acquirer told us: it needs no word back.
+			let reversed =
+				s.db.write(move |tx| {
+					tx.execute(
+						"UPDATE orders SET acquirer_informed = 1 WHERE issuer_order_id = ?1",
+						params![id],
+					)?;
+					store::reverse(tx, &id, &reason)
+				})
+				.await?;
 			if reversed {
 				s.metrics.order(status::FAILED);
 			}

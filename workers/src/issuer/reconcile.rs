@@ -38,7 +38,8 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 		|e: clearline_client::Error| ApiError::unavailable("ChainUnavailable", e.to_string());
 	let mut resolved = Vec::new();
 	// Unknown orders, and debited ones no task has touched for a while (a task in progress
-	// holds the order's lock and is skipped).
+	// holds the order's lock and is skipped). Failures the acquirer has not heard of (a
+	// rejection, a reversal after the instruction expired) are sent to it again.
 	let cutoff = now_ms() - 5_000;
 	let open =
 		s.db.read(move |tx| {
@@ -75,6 +76,11 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 					s.db.write(move |tx| store::reverse(tx, &id, reason)).await?;
 					Some(status::FAILED)
 				} else {
+					// Still postable: the bookkeeping call is made again (the acquirer answers
+					// an order it knows as it stands, and posts one it never received).
+					s.db.write(move |tx| store::set_status(tx, &id, status::DEBITED, None)).await?;
+					drop(_held);
+					process::spawn(s, order.issuer_order_id.clone());
 					None
 				}
 			}
@@ -98,25 +104,8 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	let cycles =
 		cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.chain_key.account_id(), LOCAL_ENTRIES)
 			.await?;
-	for c in &cycles {
-		let label = if c.ok { "cycle_ok" } else { "cycle_mismatch" };
-		s.metrics.reconciliation.with_label_values(&[label]).inc();
-	}
-	let counts: Vec<(String, i64)> =
-		s.db.read(|tx| {
-			let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
-			let rows =
-				stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-			Ok(rows)
-		})
-		.await?;
-	let mut still_open = 0;
-	for (st, n) in counts {
-		s.metrics.open_orders.with_label_values(&[&st]).set(n);
-		if !status::is_final(&st) {
-			still_open += n as u32;
-		}
-	}
+	let counts = s.db.read(crate::store::status_counts).await?;
+	let still_open = s.metrics.after_reconciliation(&cycles, &counts, |st| !status::is_final(st));
 	Ok(ReconcileReport { resolved, still_open, cycles })
 }
 

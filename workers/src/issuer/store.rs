@@ -9,7 +9,6 @@ use serde::Serialize;
 use sha2::Sha256;
 
 pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS wallets (
 	wallet_id TEXT PRIMARY KEY,
 	holder TEXT NOT NULL,
@@ -303,17 +302,8 @@ pub fn orders_where(tx: &Transaction, condition: &str) -> Result<Vec<Order>, Api
 	Ok(rows)
 }
 
-pub fn next_number(tx: &Transaction, name: &str) -> Result<i64, ApiError> {
-	tx.execute(
-		"INSERT INTO counters (name, value) VALUES (?1, 1)
-		 ON CONFLICT(name) DO UPDATE SET value = value + 1",
-		params![name],
-	)?;
-	Ok(tx.query_row("SELECT value FROM counters WHERE name = ?1", params![name], |r| r.get(0))?)
-}
-
 pub fn new_order_id(tx: &Transaction) -> Result<String, ApiError> {
-	Ok(format!("ISS{:012}", next_number(tx, "order")?))
+	Ok(format!("ISS{:012}", crate::store::next_number(tx, "order")?))
 }
 
 pub fn set_status(

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds and starts the issuer (http://127.0.0.1:8081) and the acquirer (http://127.0.0.1:8082)
+# against the dev chain started by scripts/dev.sh, with the development keys: Bob is the
+# issuer, Dave the acquirer. Stores go to $CLEARLINE_DATA (default
+# ~/.local/share/clearline-dev); the admin token is $CLEARLINE_ADMIN_TOKEN (default
+# dev-admin-token). Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+DATA="${CLEARLINE_DATA:-$HOME/.local/share/clearline-dev}"
+export CLEARLINE_ADMIN_TOKEN="${CLEARLINE_ADMIN_TOKEN:-dev-admin-token}"
+NODE_URL="${CLEARLINE_URL:-ws://127.0.0.1:9944}"
+BOB=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty
+DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
+
+echo "[services] building clearline-issuer, clearline-acquirer, clearline-call"
+cargo build --locked -p clearline-workers --bins
+mkdir -p "$DATA"
+BIN="$CARGO_TARGET_DIR/debug"
+
+pids=()
+stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap stop EXIT INT TERM
+
+"$BIN/clearline-issuer" --listen 127.0.0.1:8081 --db "$DATA/issuer.sqlite" \
+	--node-url "$NODE_URL" --chain-key //Bob \
+	--peer-url http://127.0.0.1:8082 --peer-public-key "$DAVE" --log-format text &
+pids+=($!)
+"$BIN/clearline-acquirer" --listen 127.0.0.1:8082 --db "$DATA/acquirer.sqlite" \
+	--node-url "$NODE_URL" --chain-key //Dave \
+	--peer-url http://127.0.0.1:8081 --peer-public-key "$BOB" --log-format text &
+pids+=($!)
+echo "[services] issuer on http://127.0.0.1:8081, acquirer on http://127.0.0.1:8082 (Ctrl-C stops both)"
+wait -n "${pids[@]}"

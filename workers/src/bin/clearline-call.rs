@@ -1,0 +1,87 @@
+//! `clearline-call`: sends one request signed as a party (an aggregator, the issuer, the
+//! acquirer) to a Clearline service and prints the answer: what `curl` is for the endpoints
+//! that need no signature.
+
+use clap::Parser;
+use clearline_client::KeySource;
+use clearline_workers::peer::{send_signed, PeerError};
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+#[derive(Debug, Parser)]
+#[command(name = "clearline-call", version, about = "Send a signed request to a Clearline service")]
+struct Args {
+	/// Secret URI of the party's API key (development keys only; see --key-file).
+	#[arg(long, conflicts_with = "key_file")]
+	key: Option<String>,
+	/// File holding the secret URI (mode 0600).
+	#[arg(long, env = "CLEARLINE_API_KEY_FILE")]
+	key_file: Option<PathBuf>,
+	/// The name the party signs as (`agg-1`, `issuer`, `acquirer`).
+	#[arg(long, required_unless_present = "public_key")]
+	party: Option<String>,
+	/// Print the key's public key (SS58), which the other party registers, and exit.
+	#[arg(long)]
+	public_key: bool,
+	#[arg(long, default_value = "30s")]
+	timeout: humantime::Duration,
+	/// GET or POST.
+	#[arg(required_unless_present = "public_key")]
+	method: Option<reqwest::Method>,
+	/// Full URL, with any query string.
+	#[arg(required_unless_present = "public_key")]
+	url: Option<String>,
+	/// JSON body.
+	body: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+	let args = Args::parse();
+	let source = match (&args.key, &args.key_file) {
+		(Some(uri), _) => KeySource::uri(uri.clone()),
+		(_, Some(path)) => KeySource::File(path.clone()),
+		_ => {
+			eprintln!("error: give --key or --key-file");
+			return ExitCode::from(2);
+		}
+	};
+	let key = match source.load() {
+		Ok(k) => k,
+		Err(e) => {
+			eprintln!("error: {e}");
+			return ExitCode::from(2);
+		}
+	};
+	if args.public_key {
+		println!("{}", clearline_workers::auth::public_key_text(&key));
+		return ExitCode::SUCCESS;
+	}
+	let (Some(party), Some(method), Some(url)) = (&args.party, &args.method, &args.url) else {
+		eprintln!("error: give --party, the method and the URL");
+		return ExitCode::from(2);
+	};
+	let body = args.body.clone().unwrap_or_default().into_bytes();
+	if !body.is_empty() && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
+		eprintln!("error: the body is not JSON");
+		return ExitCode::from(2);
+	}
+	let http = reqwest::Client::new();
+	let timeout: Duration = args.timeout.into();
+	let answer: Result<serde_json::Value, _> =
+		send_signed(&http, &key, party, method.clone(), url, "", body, timeout).await;
+	match answer {
+		Ok(v) => {
+			println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+			ExitCode::SUCCESS
+		}
+		Err(PeerError::Refused { status, code, message }) => {
+			println!("{}", serde_json::json!({ "code": code, "message": message }));
+			eprintln!("error: HTTP {status}: {code} ({message})");
+			ExitCode::from(1)
+		}
+		Err(e) => {
+			eprintln!("error: {e}");
+			ExitCode::from(5)
+		}
+	}
+}
