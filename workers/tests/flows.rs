@@ -832,6 +832,30 @@ async fn refusals_are_named_and_move_no_money() {
 	let (status, e) =
 		net.app(PIN, Method::GET, "/v1/wallets/{walletId}", "/v1/wallets/W-BEN", None).await;
 	assert_eq!((status, e["code"].as_str()), (423, Some("WalletLocked")));
+	// Operations unlock it; the right PIN works again.
+	let path = "/v1/admin/wallets/W-BEN/unlock";
+	let (status, w) =
+		net.admin_issuer(Method::POST, "/v1/admin/wallets/{walletId}/unlock", path, None).await;
+	assert_eq!((status, w["status"].as_str()), (200, Some("ACTIVE")));
+	assert_eq!(net.balance("W-BEN").await, after_first);
+
+	// A merchant name the EMVCo fields cannot carry, and a typed amount where the order
+	// fixes it, are refused by name.
+	let (status, e) = net
+		.admin_acquirer(
+			Method::POST,
+			"/v1/admin/merchants",
+			"/v1/admin/merchants",
+			Some(json!({
+				"aggregatorId": AGG, "aggregatorMerchantId": "SHOP-UTF", "name": "老字號麵家",
+				"city": "Shenzhen", "mcc": "5812",
+			})),
+		)
+		.await;
+	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
+	let (status, e) =
+		net.pay("W-BEN", "REQ-PP-AMT", json!({ "prepayId": "PP00", "amount": 5 })).await;
+	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

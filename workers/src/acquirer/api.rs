@@ -745,8 +745,16 @@ async fn add_merchant(
 	let r: NewMerchant = parse_json(&body)?;
 	check_id("aggregatorId", &r.aggregator_id)?;
 	check_id("aggregatorMerchantId", &r.aggregator_merchant_id)?;
-	check_text("name", &r.name, 25)?;
-	check_text("city", &r.city, 15)?;
+	// EMVCo fields 59 and 60 are printable ASCII, 25 and 15 long at most.
+	for (field, text, max) in [("name", &r.name, 25), ("city", &r.city, 15)] {
+		check_text(field, text, max)?;
+		if !text.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+			return Err(ApiError::invalid(
+				field,
+				"must be printable ASCII (EMVCo merchant fields)",
+			));
+		}
+	}
 	if r.mcc.len() != 4 || !r.mcc.bytes().all(|b| b.is_ascii_digit()) {
 		return Err(ApiError::invalid("mcc", "must be 4 digits (ISO 18245)"));
 	}

@@ -47,6 +47,10 @@ pub struct Config {
 	/// How long the debit request to the issuer waits for its acknowledgement.
 	#[arg(long, default_value = "5s")]
 	pub debit_request_timeout: humantime::Duration,
+	/// How long an order may wait for the issuer's bookkeeping call before reconciliation asks
+	/// the issuer what became of it.
+	#[arg(long, default_value = "2m")]
+	pub debit_window: humantime::Duration,
 	/// How long a bookkeeping call waits for finality before it answers `UNKNOWN`.
 	#[arg(long, default_value = "60s")]
 	pub bookkeeping_wait: humantime::Duration,

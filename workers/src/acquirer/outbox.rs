@@ -105,10 +105,24 @@ async fn deliver(s: &Arc<Acquirer>, m: Message) {
 						"UPDATE outbox SET status = 'REFUSED', attempts = ?2, last_error = ?3 WHERE id = ?1",
 						params![id, attempts, reason],
 					)?;
-					store::finish(tx, &order_id, None, Some(&format!("IssuerRefused: {reason}")))?;
+					// Only an order still waiting for its debit fails by it (a retried request
+					// refused after the issuer went ahead changes nothing).
+					let waiting = store::order(tx, &order_id)?
+						.is_some_and(|o| o.status == store::status::DEBIT_REQUESTED);
+					if waiting {
+						store::finish(
+							tx,
+							&order_id,
+							None,
+							Some(&format!("IssuerRefused: {reason}")),
+						)?;
+					}
 				}
 				Err(Delivery::Retry(error)) => {
-					let gave_up = attempts >= policy.attempts;
+					// Notifications are owed until acknowledged: past the bound they go on at
+					// the longest interval. A debit request gives up (reconciliation asks the
+					// issuer what became of it).
+					let gave_up = kind == "DEBIT_REQUEST" && attempts >= policy.attempts;
 					let next = now_ms() + policy.backoff(attempts).as_millis() as i64;
 					tx.execute(
 						"UPDATE outbox SET status = ?2, attempts = ?3, next_attempt_at = ?4,
@@ -123,6 +137,8 @@ async fn deliver(s: &Arc<Acquirer>, m: Message) {
 					)?;
 					if gave_up {
 						tracing::error!(message = id, %kind, %error, "gave up delivering");
+					} else if attempts >= policy.attempts {
+						tracing::error!(message = id, %kind, attempts, %error, "still undelivered");
 					}
 				}
 			}

@@ -155,7 +155,17 @@ pub async fn bookkeep(
 					})
 					.await?;
 					s.metrics.order(status::POSTING);
-					post_and_record(s, &order.order_id, instruction, None).await?;
+					// Posting goes on in its own task: the issuer hanging up must not leave the
+					// order half-way.
+					let pending =
+						order.pending_tx.as_deref().and_then(|t| serde_json::from_str(t).ok());
+					let (s2, id, instruction) =
+						(s.clone(), order.order_id.clone(), instruction.clone());
+					tokio::spawn(
+						async move { post_and_record(&s2, &id, &instruction, pending).await },
+					)
+					.await
+					.map_err(ApiError::internal)??;
 				}
 				status::AWAITING_PAYMENT => {
 					return Err(ApiError::conflict(
@@ -193,9 +203,18 @@ async fn post_and_record(
 		}
 		PostOutcome::Unknown(reason) => {
 			tracing::warn!(order = order_id, %reason, "posting outcome unknown");
-			s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason)))
+			let changed =
+				s.db.write(move |tx| {
+					store::set_status_if(
+						tx,
+						&id,
+						&[status::POSTING],
+						status::UNKNOWN,
+						Some(&reason),
+					)
+				})
 				.await?;
-			("UNKNOWN", true)
+			("UNKNOWN", changed)
 		}
 	};
 	if changed {
@@ -211,7 +230,12 @@ async fn find_posting(
 	order_id: &str,
 	at: Option<sp_core::H256>,
 ) -> Result<Option<Posted>, ClientError> {
-	let Some(p) = queries::posting(&s.conn, &s.sender.account(), order_id, at).await? else {
+	// Only the finalized chain counts: a posting in a best block may still be dropped.
+	let at = match at {
+		Some(at) => at,
+		None => s.conn.finalized().await?.1,
+	};
+	let Some(p) = queries::posting(&s.conn, &s.sender.account(), order_id, Some(at)).await? else {
 		return Ok(None);
 	};
 	let number = p.block as u32;
@@ -224,13 +248,30 @@ async fn find_posting(
 	}))
 }
 
-fn from_report(result: TxResult) -> Option<PostOutcome> {
+/// What a transaction's final answer means for the order.
+async fn from_report(s: &Acquirer, order_id: &str, result: TxResult) -> PostOutcome {
+	let lookup = |at| async move {
+		find_posting(s, order_id, at)
+			.await
+			.map_err(|e| PostOutcome::Unknown(format!("chain lookup: {e}")))
+	};
 	match result {
 		TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } => {
-			Some(PostOutcome::Failed(error))
+			PostOutcome::Failed(error)
 		}
-		TxResult::Finalized { .. } | TxResult::Expired { .. } => None,
-		TxResult::Unknown { reason } => Some(PostOutcome::Unknown(reason)),
+		// Posted (or found posted already) in that finalized block.
+		TxResult::Finalized { block, .. } => match lookup(Some(block)).await {
+			Ok(Some(posted)) => PostOutcome::Posted(posted),
+			Ok(None) => PostOutcome::Unknown("succeeded, but no posting at its block".into()),
+			Err(unknown) => unknown,
+		},
+		// Never in a finalized block; an earlier transaction may still have posted it.
+		TxResult::Expired { .. } => match lookup(None).await {
+			Ok(Some(posted)) => PostOutcome::Posted(posted),
+			Ok(None) => PostOutcome::Failed("TransactionExpired".into()),
+			Err(unknown) => unknown,
+		},
+		TxResult::Unknown { reason } => PostOutcome::Unknown(reason),
 	}
 }
 
@@ -241,9 +282,12 @@ async fn post(
 	pending: Option<PendingTx>,
 ) -> PostOutcome {
 	if let Some(tx) = pending {
+		// The transaction of an earlier attempt answers first. Only its expiry lets a new
+		// one go out; a finalized failure is final.
 		let report = resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await;
-		if let Some(outcome) = from_report(report.result) {
-			return outcome;
+		match from_report(s, order_id, report.result).await {
+			PostOutcome::Failed(reason) if reason == "TransactionExpired" => {}
+			outcome => return outcome,
 		}
 	}
 	match find_posting(s, order_id, None).await {
@@ -278,15 +322,7 @@ async fn post(
 		tracing::error!(order = order_id, error = %e, "could not store the pending transaction");
 	}
 	let report = flight.follow().await;
-	if let Some(outcome) = from_report(report.result) {
-		return outcome;
-	}
-	// Finalized with success, or expired: the chain says which.
-	match find_posting(s, order_id, None).await {
-		Ok(Some(posted)) => PostOutcome::Posted(posted),
-		Ok(None) => PostOutcome::Failed("TransactionExpired".into()),
-		Err(e) => PostOutcome::Unknown(format!("chain lookup: {e}")),
-	}
+	from_report(s, order_id, report.result).await
 }
 
 /// Continues every posting a crash interrupted.
@@ -295,7 +331,7 @@ pub async fn resume(s: Arc<Acquirer>) -> Result<(), ApiError> {
 	for order in orders {
 		let s = s.clone();
 		tokio::spawn(async move {
-			if let Err(e) = finish_interrupted(&s, &order).await {
+			if let Err(e) = finish_interrupted(&s, &order.order_id).await {
 				tracing::warn!(order = %order.order_id, error = %e, "could not resume posting");
 			}
 		});
@@ -305,10 +341,13 @@ pub async fn resume(s: Arc<Acquirer>) -> Result<(), ApiError> {
 
 /// Ends a `POSTING` or `UNKNOWN` order from what the chain says; `repost` allows a new
 /// submission while the instruction is still valid.
-pub async fn finish_interrupted(s: &Arc<Acquirer>, order: &Order) -> Result<(), ApiError> {
-	let lock = order_lock(s, &order.order_id).await;
+pub async fn finish_interrupted(s: &Arc<Acquirer>, order_id: &str) -> Result<(), ApiError> {
+	let lock = order_lock(s, order_id).await;
 	let _held = lock.lock().await;
-	let Some(text) = &order.instruction else {
+	// Read under the lock: a bookkeeping call may have finished the order meanwhile.
+	let id = order_id.to_string();
+	let Some(order) = s.db.read(move |tx| store::order(tx, &id)).await? else { return Ok(()) };
+	let (true, Some(text)) = (order.status == status::POSTING, &order.instruction) else {
 		return Ok(());
 	};
 	let instruction: SignedInstruction = serde_json::from_str(text)
@@ -327,6 +366,14 @@ pub async fn settle_unknown(
 ) -> Result<Option<&'static str>, ApiError> {
 	let lock = order_lock(s, &order.order_id).await;
 	let Ok(_held) = lock.try_lock() else { return Ok(None) };
+	let id = order.order_id.clone();
+	let current = s.db.read(move |tx| store::order(tx, &id)).await?;
+	let Some(order) =
+		current.filter(|o| matches!(o.status.as_str(), status::UNKNOWN | status::POSTING))
+	else {
+		return Ok(None);
+	};
+	let order = &order;
 	let id = order.order_id.clone();
 	let unavailable = |e: ClientError| ApiError::unavailable("ChainUnavailable", e.to_string());
 	// The lookup and the clock are read at one block, so that a posting cannot slip in

@@ -1,5 +1,5 @@
 //! The acquirer's reconciliation run: unknown postings settled from the finalized chain,
-//! unpaid orders closed, undelivered debit requests resolved with the issuer, and every closed
+//! unpaid orders closed, orders the issuer never answered resolved with it, and every closed
 //! cycle compared with the chain's statement.
 
 use super::{
@@ -67,30 +67,48 @@ pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 		closed.into_iter().map(|order_id| Resolved { order_id, status: status::CLOSED.into() }),
 	);
 
-	// Debit requests the outbox gave up on: the issuer says whether it has them.
-	let undelivered: Vec<String> =
-		s.db.read(|tx| {
+	// Orders waiting for the issuer longer than the debit window, with no debit request
+	// still being delivered: the issuer says what became of them.
+	let cutoff = now_ms() - std::time::Duration::from(s.config.debit_window).as_millis() as i64;
+	let waiting: Vec<String> =
+		s.db.read(move |tx| {
 			let mut stmt = tx.prepare(
-				"SELECT o.order_id FROM outbox b JOIN orders o ON o.order_id = b.order_id
-				 WHERE b.kind = 'DEBIT_REQUEST' AND b.status = 'GAVE_UP' AND o.status = ?1",
+				"SELECT o.order_id FROM orders o WHERE o.status = ?1 AND o.updated_at < ?2
+				 AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.order_id = o.order_id
+				   AND b.kind = 'DEBIT_REQUEST' AND b.status = 'PENDING')",
 			)?;
 			let rows = stmt
-				.query_map(params![status::DEBIT_REQUESTED], |r| r.get(0))?
+				.query_map(params![status::DEBIT_REQUESTED, cutoff], |r| r.get(0))?
 				.collect::<Result<_, _>>()?;
 			Ok(rows)
 		})
 		.await?;
-	for order_id in undelivered {
+	for order_id in waiting {
 		let path = format!("/v1/debits/{order_id}");
 		let answer: Result<DebitStatus, _> = s
 			.issuer
 			.call::<(), _>(Method::GET, &path, None, s.config.debit_request_timeout.into())
 			.await;
-		if let Err(PeerError::Refused { status: 404, .. }) = answer {
-			// The issuer never had it, and the payment code it carried has expired since.
-			let id = order_id.clone();
-			s.db.write(move |tx| store::finish(tx, &id, None, Some("DebitRequestUndelivered")))
-				.await?;
+		let reason = match answer {
+			// The issuer never had it; a payment code it carried has expired since.
+			Err(PeerError::Refused { status: 404, .. }) => "IssuerHasNoOrder".to_string(),
+			Ok(d) if matches!(d.status.as_str(), "REJECTED" | "FAILED") => {
+				format!("IssuerDebitFailed: {}", d.reason.unwrap_or_default())
+			}
+			_ => continue,
+		};
+		let id = order_id.clone();
+		let failed =
+			s.db.write(move |tx| {
+				let still =
+					store::order(tx, &id)?.is_some_and(|o| o.status == status::DEBIT_REQUESTED);
+				if still {
+					store::finish(tx, &id, None, Some(&reason))?;
+				}
+				Ok(still)
+			})
+			.await?;
+		if failed {
 			resolved.push(Resolved { order_id, status: status::FAILED.into() });
 		}
 	}

@@ -208,6 +208,17 @@ pub fn set_status(
 	Ok(())
 }
 
+/// Moves an order to `status` only if it is in one of `from`; whether it moved.
+pub fn set_status_if(
+	tx: &Transaction,
+	order_id: &str,
+	from: &[&str],
+	status: &str,
+	reason: Option<&str>,
+) -> Result<bool, ApiError> {
+	crate::store::move_status(tx, "order_id", order_id, from, status, reason)
+}
+
 /// Where a successful posting is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {

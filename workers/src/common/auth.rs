@@ -94,7 +94,7 @@ pub async fn verify(
 		.parse()
 		.map_err(|_| ApiError::unauthorized("Unauthenticated", "timestamp is not a number"))?;
 	let window_ms = window.as_millis() as i64;
-	if (now_ms() - ts).abs() > window_ms {
+	if now_ms().abs_diff(ts) > window_ms as u64 {
 		return Err(ApiError::unauthorized(
 			"StaleRequest",
 			"the request's timestamp is outside the accepted window",

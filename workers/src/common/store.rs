@@ -89,6 +89,25 @@ pub fn next_number(tx: &Transaction, name: &str) -> Result<i64, ApiError> {
 	)?)
 }
 
+/// Moves the order whose `key_column` is `order_id` to `status`, only if it is in one of
+/// `from`; whether it moved. `key_column` is one of the services' own column names.
+pub fn move_status(
+	tx: &Transaction,
+	key_column: &str,
+	order_id: &str,
+	from: &[&str],
+	status: &str,
+	reason: Option<&str>,
+) -> Result<bool, ApiError> {
+	let from = from.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
+	let sql = format!(
+		"UPDATE orders SET status = ?2, reason = ?3, updated_at = ?4
+		 WHERE {key_column} = ?1 AND status IN ({from})"
+	);
+	let changed = tx.execute(&sql, rusqlite::params![order_id, status, reason, super::now_ms()])?;
+	Ok(changed > 0)
+}
+
 /// How many orders are in each status.
 pub fn status_counts(tx: &Transaction) -> Result<Vec<(String, i64)>, ApiError> {
 	let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;

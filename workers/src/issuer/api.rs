@@ -44,6 +44,7 @@ pub fn router(state: Arc<Issuer>) -> Router {
 		.route("/v1/admin/wallets", post(open_wallet))
 		.route("/v1/admin/wallets/:wallet_id", get(admin_wallet))
 		.route("/v1/admin/wallets/:wallet_id/topups", post(top_up))
+		.route("/v1/admin/wallets/:wallet_id/unlock", post(unlock_wallet))
 		.route("/v1/admin/orders/:order_id", get(admin_order))
 		.route("/v1/admin/reconcile", post(run_reconcile))
 		.with_state(state)
@@ -61,9 +62,24 @@ async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result
 		.ok_or_else(|| ApiError::unauthorized("PinRequired", "send the PIN in X-Wallet-Pin"))?
 		.to_string();
 	store::check_pin_format(&pin)?;
+	let id = wallet_id.to_string();
+	let record =
+		s.db.read(move |tx| store::pin_record(tx, &id))
+			.await?
+			.ok_or_else(|| ApiError::not_found("UnknownWallet", "no such wallet"))?;
+	if record.locked {
+		return Err(store::wallet_locked());
+	}
+	let right = tokio::task::spawn_blocking(move || {
+		let given = store::hash_pin(&pin, &record.salt, record.iterations);
+		given.len() == record.hash.len()
+			&& given.iter().zip(&record.hash).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+	})
+	.await
+	.map_err(ApiError::internal)?;
 	let (id, limit) = (wallet_id.to_string(), s.config.pin_attempts);
 	// A wrong PIN is counted (committed), then refused.
-	s.db.write(move |tx| store::verify_pin(tx, &id, &pin, limit)).await?
+	s.db.write(move |tx| store::record_pin_attempt(tx, &id, right, limit)).await?
 }
 
 /// Reads and verifies a request signed by the acquirer.
@@ -162,6 +178,27 @@ async fn top_up(
 			}
 		}
 		Ok(Json(store::wallet(tx, &wallet_id)?.expect("exists")))
+	})
+	.await
+}
+
+/// `POST /v1/admin/wallets/{walletId}/unlock` (admin): after the holder proved who they are
+/// by other means, a locked wallet is active again with its wrong-PIN count cleared.
+async fn unlock_wallet(
+	State(s): S,
+	headers: HeaderMap,
+	Path(id): Path<String>,
+) -> Result<Json<Wallet>, ApiError> {
+	admin(&s, &headers)?;
+	s.db.write(move |tx| {
+		let changed = tx.execute(
+			"UPDATE wallets SET status = 'ACTIVE', failed_pins = 0 WHERE wallet_id = ?1",
+			params![id],
+		)?;
+		if changed == 0 {
+			return Err(ApiError::not_found("UnknownWallet", "no such wallet"));
+		}
+		Ok(Json(store::wallet(tx, &id)?.expect("exists")))
 	})
 	.await
 }
@@ -368,8 +405,15 @@ async fn pay(
 	if let Some(a) = r.amount {
 		check_amount("amount", a)?;
 	}
-	if qr.as_ref().is_some_and(|q| !q.dynamic) && r.amount.is_none() {
+	let static_code = qr.as_ref().is_some_and(|q| !q.dynamic);
+	if static_code && r.amount.is_none() {
 		return Err(ApiError::bad_request("AmountRequired", "type the amount for a shop's code"));
+	}
+	if !static_code && r.amount.is_some() {
+		return Err(ApiError::invalid("amount", "only a shop's code takes a typed amount"));
+	}
+	if r.payload.is_some() == r.prepay_id.is_some() {
+		return Err(ApiError::bad_request("InvalidCheckout", "give payload or prepayId"));
 	}
 	let hash = request_hash(&r);
 	let (w, req, h) = (wallet_id.clone(), r.request_id.clone(), hash.clone());

@@ -155,7 +155,12 @@ async fn debit(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 				reject(&s2, tx, id, "WalletLocked")?;
 				return Ok(false);
 			}
-			let debit_amount = quote.source_amount.0 as i64;
+			let Some(debit_amount) =
+				i64::try_from(quote.source_amount.0).ok().filter(|a| *a < 1_000_000_000_000_000)
+			else {
+				reject(&s2, tx, id, "AmountOutOfRange")?;
+				return Ok(false);
+			};
 			if wallet.balance < debit_amount {
 				reject(&s2, tx, id, "InsufficientBalance")?;
 				return Ok(false);
@@ -296,43 +301,42 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 				false,
 			)
 			.await;
+		let query = || async {
+			let queried: Result<BookkeepingResult, _> = s
+				.acquirer
+				.call_with_retry::<(), _>(Method::GET, &status_path, None, timeout, policy, true)
+				.await;
+			queried.map(|r| answer_of(&r))
+		};
 		let mut answer = match sent {
 			Ok(r) => answer_of(&r),
+			// A refusal of the call is not a failure of the payment (a clock out of the
+			// window, a key being rotated): the order's status decides, and without one the
+			// order waits for reconciliation, which reverses only once the instruction expired.
 			Err(PeerError::Refused { status: 400..=499, code, message }) => {
-				Answer::Failure(format!("AcquirerRefused: {code} ({message})"))
+				tracing::warn!(order = %order.issuer_order_id, %code, %message, "bookkeeping call refused; querying");
+				match query().await {
+					Ok(Answer::NotReceived) | Err(_) => Answer::Unknown(format!(
+						"the acquirer refused the bookkeeping call: {code} ({message})"
+					)),
+					Ok(answer) => answer,
+				}
 			}
 			Err(e) => {
 				// No answer: ask where the order stands (seed 000: 调用查询API).
 				s.metrics.call("acquirer", "bookkeeping_timeout");
 				tracing::warn!(order = %order.issuer_order_id, error = %e, "bookkeeping unanswered; querying");
-				let queried: Result<BookkeepingResult, _> = s
-					.acquirer
-					.call_with_retry::<(), _>(
-						Method::GET,
-						&status_path,
-						None,
-						timeout,
-						policy,
-						true,
-					)
-					.await;
-				match queried {
-					Ok(r) => answer_of(&r),
-					Err(e) => Answer::Unknown(format!("acquirer unreachable: {e}")),
-				}
+				query()
+					.await
+					.unwrap_or_else(|e| Answer::Unknown(format!("acquirer unreachable: {e}")))
 			}
 		};
 		while matches!(answer, Answer::Processing) && rounds < policy.attempts {
 			rounds += 1;
 			tokio::time::sleep(policy.backoff(rounds)).await;
-			let queried: Result<BookkeepingResult, _> = s
-				.acquirer
-				.call_with_retry::<(), _>(Method::GET, &status_path, None, timeout, policy, true)
-				.await;
-			answer = match queried {
-				Ok(r) => answer_of(&r),
-				Err(e) => Answer::Unknown(format!("acquirer unreachable: {e}")),
-			};
+			answer = query()
+				.await
+				.unwrap_or_else(|e| Answer::Unknown(format!("acquirer unreachable: {e}")));
 		}
 		match answer {
 			Answer::NotReceived if rounds < policy.attempts => continue,
@@ -362,8 +366,11 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 			Ok(())
 		}
 		Answer::Unknown(reason) => {
-			s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason)))
-				.await?;
+			s.db.write(move |tx| {
+				store::set_status_if(tx, &id, &[status::DEBITED], status::UNKNOWN, Some(&reason))
+					.map(|_| ())
+			})
+			.await?;
 			s.metrics.order(status::UNKNOWN);
 			Ok(())
 		}
@@ -373,17 +380,31 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 
 /// The acquirer says success: the issuer believes the finalized chain, not the message.
 pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> {
+	let unavailable =
+		|e: clearline_client::Error| ApiError::unavailable("ChainUnavailable", e.to_string());
 	for attempt in 0..10 {
-		let found = queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, None)
-			.await
-			.map_err(|e| ApiError::unavailable("ChainUnavailable", e.to_string()))?;
+		// The finalized state only: a posting in a best block may still be dropped.
+		let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
+		let found =
+			queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, Some(head))
+				.await
+				.map_err(unavailable)?;
 		if let Some(p) = found {
 			let id = order.issuer_order_id.clone();
 			if p.issuer_order_id != id || p.issuer != s.chain_key.account_id() {
 				let reason =
 					format!("the chain's posting {} is another issuer order's", p.posting_id);
-				s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason)))
-					.await?;
+				s.db.write(move |tx| {
+					store::set_status_if(
+						tx,
+						&id,
+						&[status::DEBITED],
+						status::UNKNOWN,
+						Some(&reason),
+					)
+					.map(|_| ())
+				})
+				.await?;
 				return Ok(());
 			}
 			let changed =
@@ -400,7 +421,11 @@ pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> 
 	let id = order.issuer_order_id.clone();
 	let reason =
 		"the acquirer reported success but the finalized chain has no posting yet".to_string();
-	s.db.write(move |tx| store::set_status(tx, &id, status::UNKNOWN, Some(&reason))).await?;
+	s.db.write(move |tx| {
+		store::set_status_if(tx, &id, &[status::DEBITED], status::UNKNOWN, Some(&reason))
+			.map(|_| ())
+	})
+	.await?;
 	s.metrics.order(status::UNKNOWN);
 	Ok(())
 }

@@ -45,13 +45,28 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 		s.db.read(move |tx| {
 			store::orders_where(
 				tx,
-				&format!("status = 'UNKNOWN' OR (status = 'DEBITED' AND updated_at < {cutoff})"),
+				&format!(
+					"status = 'UNKNOWN' OR (status IN ('RECEIVED', 'DEBITED') AND updated_at < {cutoff})"
+				),
 			)
 		})
 		.await?;
 	for order in open {
 		let lock = s.order_lock(&order.issuer_order_id).await;
 		let Ok(_held) = lock.try_lock() else { continue };
+		// Read again under the lock: a task may have moved the order on since the list.
+		let id = order.issuer_order_id.clone();
+		let Some(order) = s.db.read(move |tx| store::order(tx, &id)).await? else { continue };
+		if order.status == status::RECEIVED {
+			// A processing task that stopped on an error (the chain unreachable for the
+			// quote, say): it runs again.
+			drop(_held);
+			process::spawn(s, order.issuer_order_id.clone());
+			continue;
+		}
+		if !matches!(order.status.as_str(), status::UNKNOWN | status::DEBITED) {
+			continue;
+		}
 		let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
 		let posted =
 			queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, Some(head))
@@ -59,7 +74,10 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 				.map_err(unavailable)?;
 		let id = order.issuer_order_id.clone();
 		let outcome = match posted {
-			Some(p) if p.issuer_order_id == order.issuer_order_id => {
+			Some(p)
+				if p.issuer_order_id == order.issuer_order_id
+					&& p.issuer == s.chain_key.account_id() =>
+			{
 				s.db.write(move |tx| store::succeed(tx, &id, p.posting_id, p.cycle, p.block))
 					.await?;
 				Some(status::SUCCESS)
@@ -78,7 +96,10 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 				} else {
 					// Still postable: the bookkeeping call is made again (the acquirer answers
 					// an order it knows as it stands, and posts one it never received).
-					s.db.write(move |tx| store::set_status(tx, &id, status::DEBITED, None)).await?;
+					s.db.write(move |tx| {
+						store::set_status_if(tx, &id, &[status::UNKNOWN], status::DEBITED, None)
+					})
+					.await?;
 					drop(_held);
 					process::spawn(s, order.issuer_order_id.clone());
 					None
@@ -94,9 +115,7 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 			});
 		}
 	}
-	let uninformed =
-		s.db.read(|tx| store::orders_where(tx, "status = 'REJECTED' AND acquirer_informed = 0"))
-			.await?;
+	let uninformed = s.db.read(|tx| store::orders_where(tx, process::UNINFORMED)).await?;
 	for order in uninformed {
 		process::spawn(s, order.issuer_order_id);
 	}

@@ -131,50 +131,74 @@ pub fn check_pin_format(pin: &str) -> Result<(), ApiError> {
 	Ok(())
 }
 
-/// Verifies the wallet's PIN, counting wrong ones and locking the wallet at `limit`. The
-/// count is committed even when the PIN is wrong (the caller's transaction must commit).
-pub fn verify_pin(
+/// What checking a PIN needs of its wallet.
+pub struct PinRecord {
+	pub salt: Vec<u8>,
+	pub hash: Vec<u8>,
+	pub iterations: u32,
+	pub locked: bool,
+}
+
+pub fn pin_record(tx: &Transaction, wallet_id: &str) -> Result<Option<PinRecord>, ApiError> {
+	Ok(tx
+		.query_row(
+			"SELECT pin_salt, pin_hash, pin_iterations, status FROM wallets WHERE wallet_id = ?1",
+			params![wallet_id],
+			|r| {
+				Ok(PinRecord {
+					salt: r.get(0)?,
+					hash: r.get(1)?,
+					iterations: r.get(2)?,
+					locked: r.get::<_, String>(3)? == "LOCKED",
+				})
+			},
+		)
+		.optional()?)
+}
+
+pub fn wallet_locked() -> ApiError {
+	ApiError::new(
+		axum::http::StatusCode::LOCKED,
+		"WalletLocked",
+		"too many wrong PINs; the wallet is locked",
+	)
+}
+
+/// Records a PIN attempt checked outside the store (hashing is slow; the store's lock is not
+/// held meanwhile): a wrong one is counted and locks the wallet at `limit`, a right one
+/// clears the count. The outer result is the store's; the inner one the caller's answer,
+/// committed either way.
+pub fn record_pin_attempt(
 	tx: &Transaction,
 	wallet_id: &str,
-	pin: &str,
+	right: bool,
 	limit: u32,
 ) -> Result<Result<Wallet, ApiError>, ApiError> {
-	let row: Option<(Vec<u8>, Vec<u8>, u32, u32, String)> = tx
-		.query_row(
-			"SELECT pin_salt, pin_hash, pin_iterations, failed_pins, status FROM wallets WHERE wallet_id = ?1",
-			params![wallet_id],
-			|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-		)
-		.optional()?;
-	let Some((salt, stored, iterations, failed, wallet_status)) = row else {
+	let Some(wallet) = wallet(tx, wallet_id)? else {
 		return Ok(Err(ApiError::not_found("UnknownWallet", "no such wallet")));
 	};
-	if wallet_status == "LOCKED" {
-		return Ok(Err(ApiError::new(
-			axum::http::StatusCode::LOCKED,
-			"WalletLocked",
-			"too many wrong PINs; the wallet is locked",
-		)));
+	if wallet.status == "LOCKED" {
+		return Ok(Err(wallet_locked()));
 	}
-	let given = hash_pin(pin, &salt, iterations);
-	let same = given.iter().zip(&stored).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
-		&& stored.len() == given.len();
-	if !same {
-		let failed = failed + 1;
-		let locked = failed >= limit;
-		tx.execute(
-			"UPDATE wallets SET failed_pins = ?2, status = ?3 WHERE wallet_id = ?1",
-			params![wallet_id, failed, if locked { "LOCKED" } else { "ACTIVE" }],
-		)?;
-		return Ok(Err(ApiError::unauthorized(
-			"WrongPin",
-			format!("wrong PIN ({} attempts left)", limit.saturating_sub(failed)),
-		)));
-	}
-	if failed > 0 {
+	if right {
 		tx.execute("UPDATE wallets SET failed_pins = 0 WHERE wallet_id = ?1", params![wallet_id])?;
+		return Ok(Ok(wallet));
 	}
-	Ok(Ok(wallet(tx, wallet_id)?.expect("the wallet exists")))
+	tx.execute(
+		"UPDATE wallets SET failed_pins = failed_pins + 1,
+		 status = CASE WHEN failed_pins + 1 >= ?2 THEN 'LOCKED' ELSE status END
+		 WHERE wallet_id = ?1",
+		params![wallet_id, limit],
+	)?;
+	let failed: u32 = tx.query_row(
+		"SELECT failed_pins FROM wallets WHERE wallet_id = ?1",
+		params![wallet_id],
+		|r| r.get(0),
+	)?;
+	Ok(Err(ApiError::unauthorized(
+		"WrongPin",
+		format!("wrong PIN ({} attempts left)", limit.saturating_sub(failed)),
+	)))
 }
 
 /// Moves money in or out of a wallet once per (kind, reference). Returns false if that entry
@@ -317,6 +341,17 @@ pub fn set_status(
 		params![order_id, status, reason, now_ms()],
 	)?;
 	Ok(())
+}
+
+/// Moves an order to `status` only if it is in one of `from`; whether it moved.
+pub fn set_status_if(
+	tx: &Transaction,
+	order_id: &str,
+	from: &[&str],
+	status: &str,
+	reason: Option<&str>,
+) -> Result<bool, ApiError> {
+	crate::store::move_status(tx, "issuer_order_id", order_id, from, status, reason)
 }
 
 /// Gives a debited order's money back to the wallet, once, and fails the order.
