@@ -102,8 +102,7 @@ pub async fn bookkeep(
 	s: &Arc<Acquirer>,
 	r: BookkeepingRequest,
 ) -> Result<BookkeepingResult, ApiError> {
-	let lock = order_lock(s, &r.acquirer_order_id).await;
-	let _held = lock.lock().await;
+	let held = order_lock(s, &r.acquirer_order_id).await.lock_owned().await;
 	let id = r.acquirer_order_id.clone();
 	let order =
 		s.db.read(move |tx| store::order(tx, &id))
@@ -155,15 +154,16 @@ pub async fn bookkeep(
 					})
 					.await?;
 					s.metrics.order(status::POSTING);
-					// Posting goes on in its own task: the issuer hanging up must not leave the
-					// order half-way.
+					// Posting goes on in its own task, holding the order's lock: the issuer hanging
+					// up must not leave the order half-way, nor open it to a second poster.
 					let pending =
 						order.pending_tx.as_deref().and_then(|t| serde_json::from_str(t).ok());
 					let (s2, id, instruction) =
 						(s.clone(), order.order_id.clone(), instruction.clone());
-					tokio::spawn(
-						async move { post_and_record(&s2, &id, &instruction, pending).await },
-					)
+					tokio::spawn(async move {
+						let _held = held;
+						post_and_record(&s2, &id, &instruction, pending).await
+					})
 					.await
 					.map_err(ApiError::internal)??;
 				}
