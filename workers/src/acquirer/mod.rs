@@ -11,6 +11,7 @@ mod reconcile;
 mod store;
 
 use crate::common::{
+	locks::OrderLocks,
 	metrics::Metrics,
 	peer::{Peer, RetryPolicy},
 	service::{self, CommonArgs, HealthState},
@@ -18,8 +19,7 @@ use crate::common::{
 };
 use clearline_client::{Connection, SenderOptions, TxSender};
 use sp_core::sr25519;
-use std::{collections::HashMap, sync::Arc, time::Duration};
-use tokio::sync::Mutex;
+use std::{sync::Arc, time::Duration};
 
 pub use reconcile::{CycleReport, ReconcileReport};
 
@@ -85,7 +85,7 @@ pub struct Acquirer {
 	pub metrics: Arc<Metrics>,
 	/// One lock per order being posted: a second bookkeeping call for the same order waits
 	/// for the first instead of posting again.
-	pub posting_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+	pub posting_locks: OrderLocks,
 	pub outbox_wake: tokio::sync::Notify,
 }
 
@@ -132,7 +132,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		api_key,
 		http: reqwest::Client::builder().connect_timeout(Duration::from_secs(3)).build()?,
 		metrics: metrics.clone(),
-		posting_locks: Mutex::new(HashMap::new()),
+		posting_locks: OrderLocks::default(),
 		outbox_wake: tokio::sync::Notify::new(),
 	});
 	tracing::info!(account = %state.sender.account(), "acquirer starting");

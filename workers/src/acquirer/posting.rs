@@ -46,9 +46,7 @@ pub fn result_of(order: &Order) -> BookkeepingResult {
 }
 
 async fn order_lock(s: &Acquirer, order_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-	let mut locks = s.posting_locks.lock().await;
-	locks.retain(|_, l| Arc::strong_count(l) > 1);
-	locks.entry(order_id.to_string()).or_default().clone()
+	s.posting_locks.of(order_id).await
 }
 
 fn mismatch(field: &str) -> ApiError {

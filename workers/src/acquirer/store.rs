@@ -193,19 +193,14 @@ pub fn order_for_aggregator(
 	Ok(tx.query_row(&sql, params![aggregator_id, aggregator_order_id], order_from).optional()?)
 }
 
-/// The next number of sequence `name`.
-/// Moves an order to a non-final status.
+/// Moves an order to `status`, whatever it was.
 pub fn set_status(
 	tx: &Transaction,
 	order_id: &str,
 	status: &str,
 	reason: Option<&str>,
 ) -> Result<(), ApiError> {
-	tx.execute(
-		"UPDATE orders SET status = ?2, reason = ?3, updated_at = ?4 WHERE order_id = ?1",
-		params![order_id, status, reason, now_ms()],
-	)?;
-	Ok(())
+	crate::store::move_status(tx, "order_id", order_id, None, status, reason).map(|_| ())
 }
 
 /// Moves an order to `status` only if it is in one of `from`; whether it moved.
@@ -216,7 +211,7 @@ pub fn set_status_if(
 	status: &str,
 	reason: Option<&str>,
 ) -> Result<bool, ApiError> {
-	crate::store::move_status(tx, "order_id", order_id, from, status, reason)
+	crate::store::move_status(tx, "order_id", order_id, Some(from), status, reason)
 }
 
 /// Where a successful posting is.

@@ -168,7 +168,14 @@ CREATE TABLE IF NOT EXISTS request_nonces (
 	nonce TEXT NOT NULL,
 	seen_at INTEGER NOT NULL,
 	PRIMARY KEY (party, nonce)
-);";
+);
+CREATE INDEX IF NOT EXISTS request_nonces_by_age ON request_nonces(seen_at);";
+
+/// Whether two secrets (or their hashes) are equal, in a time that does not depend on where
+/// they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+	a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 /// Checks the admin bearer token in constant time.
 pub fn check_admin(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
@@ -177,9 +184,7 @@ pub fn check_admin(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
 		.and_then(|v| v.to_str().ok())
 		.and_then(|v| v.strip_prefix("Bearer "))
 		.ok_or_else(|| ApiError::unauthorized("Unauthenticated", "admin token required"))?;
-	let (a, b) = (given.as_bytes(), token.as_bytes());
-	let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-	if !same {
+	if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
 		return Err(ApiError::unauthorized("Unauthenticated", "wrong admin token"));
 	}
 	Ok(())

@@ -89,20 +89,27 @@ pub fn next_number(tx: &Transaction, name: &str) -> Result<i64, ApiError> {
 	)?)
 }
 
-/// Moves the order whose `key_column` is `order_id` to `status`, only if it is in one of
-/// `from`; whether it moved. `key_column` is one of the services' own column names.
+/// Moves the order whose `key_column` is `order_id` to `status`: from any status (`from`
+/// `None`), or only from one of `from`. Whether it moved. `key_column` and the statuses are
+/// the services' own constants, never request data.
 pub fn move_status(
 	tx: &Transaction,
 	key_column: &str,
 	order_id: &str,
-	from: &[&str],
+	from: Option<&[&str]>,
 	status: &str,
 	reason: Option<&str>,
 ) -> Result<bool, ApiError> {
-	let from = from.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
+	let condition = match from {
+		Some(from) => {
+			let list = from.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
+			format!(" AND status IN ({list})")
+		}
+		None => String::new(),
+	};
 	let sql = format!(
 		"UPDATE orders SET status = ?2, reason = ?3, updated_at = ?4
-		 WHERE {key_column} = ?1 AND status IN ({from})"
+		 WHERE {key_column} = ?1{condition}"
 	);
 	let changed = tx.execute(&sql, rusqlite::params![order_id, status, reason, super::now_ms()])?;
 	Ok(changed > 0)

@@ -71,9 +71,10 @@ async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result
 		return Err(store::wallet_locked());
 	}
 	let right = tokio::task::spawn_blocking(move || {
-		let given = store::hash_pin(&pin, &record.salt, record.iterations);
-		given.len() == record.hash.len()
-			&& given.iter().zip(&record.hash).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+		auth::constant_time_eq(
+			&store::hash_pin(&pin, &record.salt, record.iterations),
+			&record.hash,
+		)
 	})
 	.await
 	.map_err(ApiError::internal)?;

@@ -10,6 +10,7 @@ mod reconcile;
 mod store;
 
 use crate::common::{
+	locks::OrderLocks,
 	metrics::Metrics,
 	peer::Peer,
 	service::{self, CommonArgs, HealthState},
@@ -18,7 +19,7 @@ use crate::common::{
 use clearline_client::{Connection, Signer};
 use clearline_runtime::AccountId;
 use sp_core::sr25519;
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tokio::sync::Mutex;
 
 /// `clearline-issuer`'s options.
@@ -72,14 +73,12 @@ pub struct Issuer {
 	pub acquirer_account: AccountId,
 	pub metrics: Arc<Metrics>,
 	/// One processing task per order at a time.
-	pub order_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+	pub order_locks: OrderLocks,
 }
 
 impl Issuer {
 	pub async fn order_lock(&self, order_id: &str) -> Arc<Mutex<()>> {
-		let mut locks = self.order_locks.lock().await;
-		locks.retain(|_, l| Arc::strong_count(l) > 1);
-		locks.entry(order_id.to_string()).or_default().clone()
+		self.order_locks.of(order_id).await
 	}
 }
 
@@ -109,7 +108,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		acquirer_key,
 		acquirer_account,
 		metrics: metrics.clone(),
-		order_locks: Mutex::new(HashMap::new()),
+		order_locks: OrderLocks::default(),
 	});
 	tracing::info!(account = %state.chain_key.account_id(), "issuer starting");
 

@@ -365,15 +365,7 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 			}
 			Ok(())
 		}
-		Answer::Unknown(reason) => {
-			s.db.write(move |tx| {
-				store::set_status_if(tx, &id, &[status::DEBITED], status::UNKNOWN, Some(&reason))
-					.map(|_| ())
-			})
-			.await?;
-			s.metrics.order(status::UNKNOWN);
-			Ok(())
-		}
+		Answer::Unknown(reason) => leave_unknown(s, id, reason).await,
 		Answer::NotReceived | Answer::Processing => unreachable!("resolved in the loop"),
 	}
 }
@@ -394,18 +386,7 @@ pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> 
 			if p.issuer_order_id != id || p.issuer != s.chain_key.account_id() {
 				let reason =
 					format!("the chain's posting {} is another issuer order's", p.posting_id);
-				s.db.write(move |tx| {
-					store::set_status_if(
-						tx,
-						&id,
-						&[status::DEBITED],
-						status::UNKNOWN,
-						Some(&reason),
-					)
-					.map(|_| ())
-				})
-				.await?;
-				return Ok(());
+				return leave_unknown(s, id, reason).await;
 			}
 			let changed =
 				s.db.write(move |tx| store::succeed(tx, &id, p.posting_id, p.cycle, p.block))
@@ -418,14 +399,19 @@ pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> 
 		// Our node may be a block behind the acquirer's.
 		tokio::time::sleep(Duration::from_millis(300 * (attempt + 1))).await;
 	}
-	let id = order.issuer_order_id.clone();
-	let reason =
-		"the acquirer reported success but the finalized chain has no posting yet".to_string();
-	s.db.write(move |tx| {
-		store::set_status_if(tx, &id, &[status::DEBITED], status::UNKNOWN, Some(&reason))
-			.map(|_| ())
-	})
-	.await?;
-	s.metrics.order(status::UNKNOWN);
+	let reason = "the acquirer reported success but the finalized chain has no posting yet";
+	leave_unknown(s, order.issuer_order_id.clone(), reason.into()).await
+}
+
+/// A debited order without a final answer: left for reconciliation.
+async fn leave_unknown(s: &Issuer, id: String, reason: String) -> Result<(), ApiError> {
+	let moved =
+		s.db.write(move |tx| {
+			store::set_status_if(tx, &id, &[status::DEBITED], status::UNKNOWN, Some(&reason))
+		})
+		.await?;
+	if moved {
+		s.metrics.order(status::UNKNOWN);
+	}
 	Ok(())
 }

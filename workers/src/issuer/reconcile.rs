@@ -51,6 +51,9 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 			)
 		})
 		.await?;
+	// One finalized block for the whole run: every lookup and the clock read at it.
+	let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
+	let chain_time = queries::chain_time(&s.conn, Some(head)).await.map_err(unavailable)?;
 	for order in open {
 		let lock = s.order_lock(&order.issuer_order_id).await;
 		let Ok(_held) = lock.try_lock() else { continue };
@@ -67,7 +70,6 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 		if !matches!(order.status.as_str(), status::UNKNOWN | status::DEBITED) {
 			continue;
 		}
-		let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
 		let posted =
 			queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, Some(head))
 				.await
@@ -87,8 +89,6 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 				None
 			}
 			None => {
-				let chain_time =
-					queries::chain_time(&s.conn, Some(head)).await.map_err(unavailable)?;
 				if order.expires_at.is_some_and(|t| chain_time > t as u64) {
 					let reason = "InstructionExpired: not posted before the instruction's expiry";
 					s.db.write(move |tx| store::reverse(tx, &id, reason)).await?;

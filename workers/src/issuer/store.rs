@@ -330,17 +330,14 @@ pub fn new_order_id(tx: &Transaction) -> Result<String, ApiError> {
 	Ok(format!("ISS{:012}", crate::store::next_number(tx, "order")?))
 }
 
+/// Moves an order to `status`, whatever it was.
 pub fn set_status(
 	tx: &Transaction,
 	order_id: &str,
 	status: &str,
 	reason: Option<&str>,
 ) -> Result<(), ApiError> {
-	tx.execute(
-		"UPDATE orders SET status = ?2, reason = ?3, updated_at = ?4 WHERE issuer_order_id = ?1",
-		params![order_id, status, reason, now_ms()],
-	)?;
-	Ok(())
+	crate::store::move_status(tx, "issuer_order_id", order_id, None, status, reason).map(|_| ())
 }
 
 /// Moves an order to `status` only if it is in one of `from`; whether it moved.
@@ -351,7 +348,7 @@ pub fn set_status_if(
 	status: &str,
 	reason: Option<&str>,
 ) -> Result<bool, ApiError> {
-	crate::store::move_status(tx, "issuer_order_id", order_id, from, status, reason)
+	crate::store::move_status(tx, "issuer_order_id", order_id, Some(from), status, reason)
 }
 
 /// Gives a debited order's money back to the wallet, once, and fails the order.
