@@ -7,7 +7,9 @@ source scripts/env.sh
 
 scripts/setup.sh
 start=$(date +%s)
-cargo build --locked --workspace --all-targets
+# The services' crash points (the `failpoints` feature) are compiled into the test build only.
+features=(--features clearline-workers/failpoints)
+cargo build --locked --workspace --all-targets "${features[@]}"
 echo "[test] build took $(( $(date +%s) - start )) s"
-cargo test --locked --workspace "$@"
+cargo test --locked --workspace "${features[@]}" "$@"
 echo "[test] total $(( $(date +%s) - start )) s"

@@ -2,7 +2,7 @@
 //! two thirds of the voters, so four validators keep finalizing with one of them down; the
 //! test kills one, sees finality go on, restarts it and sees it catch up.
 
-use clearline_testkit::{exited_cleanly, wait_finalized, wait_for, NodeProcess};
+use clearline_testkit::{exited_cleanly, local_validator, wait_finalized, wait_for, NodeProcess};
 use std::{path::Path, time::Duration};
 
 const NODE: &str = env!("CARGO_BIN_EXE_clearline-node");
@@ -10,30 +10,8 @@ const STARTUP: Duration = Duration::from_secs(180);
 /// Time allowed for finality to advance a few blocks (1 s blocks) on a loaded 2-core machine.
 const PROGRESS: Duration = Duration::from_secs(90);
 
-/// A validator with a fixed p2p identity (validators do not generate one on their own, so that
-/// an operator never loses the peer id others have configured).
 fn validator(name: &str, node_key: u8, bootnode: Option<&str>) -> NodeProcess {
-	let node_key = format!("{node_key:064x}");
-	let mut args = vec![
-		"--node-key",
-		&node_key,
-		"--chain",
-		"local",
-		"--base-path",
-		"{dir}/chain",
-		// Only the nodes we start, on loopback: peers are found through the bootnode.
-		"--no-mdns",
-		"--listen-addr",
-		"/ip4/127.0.0.1/tcp/{p2p_port}",
-	];
-	let flag = format!("--{name}");
-	args.push(&flag);
-	let boot;
-	if let Some(b) = bootnode {
-		boot = b.to_string();
-		args.extend(["--bootnodes", &boot]);
-	}
-	NodeProcess::start(name, Path::new(NODE), &args)
+	local_validator(Path::new(NODE), name, name, node_key, bootnode)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -36,6 +36,7 @@ pub struct NodeProcess {
 	name: String,
 	binary: PathBuf,
 	args: Vec<String>,
+	env: Vec<(String, String)>,
 	child: Option<Child>,
 	log_path: PathBuf,
 	pub rpc_port: u16,
@@ -66,6 +67,17 @@ impl NodeProcess {
 	/// `{rpc_port}` and `{p2p_port}`, replaced by two free ports kept in `rpc_port` and
 	/// `p2p_port`.
 	pub fn start_program(name: &str, binary: &Path, args: &[&str]) -> Self {
+		Self::start_program_with_env(name, binary, args, &[])
+	}
+
+	/// [`Self::start_program`] with extra environment variables (kept for restarts; see
+	/// [`Self::set_env`]).
+	pub fn start_program_with_env(
+		name: &str,
+		binary: &Path,
+		args: &[&str],
+		env: &[(&str, &str)],
+	) -> Self {
 		let dir = tempfile::Builder::new()
 			.prefix(&format!("clearline-{name}-"))
 			.tempdir()
@@ -84,6 +96,7 @@ impl NodeProcess {
 			name: name.into(),
 			binary: binary.into(),
 			args,
+			env: env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
 			child: None,
 			log_path: dir.path().join(format!("{name}.log")),
 			rpc_port,
@@ -103,6 +116,7 @@ impl NodeProcess {
 		let mut command = Command::new(&self.binary);
 		command
 			.args(&self.args)
+			.envs(self.env.iter().map(|(k, v)| (k, v)))
 			.stdin(Stdio::null())
 			.stdout(log.try_clone().expect("cloning a file handle"))
 			.stderr(log);
@@ -188,6 +202,31 @@ impl NodeProcess {
 		}
 	}
 
+	/// Sets (`Some`) or removes (`None`) an environment variable for the next start.
+	pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+		self.env.retain(|(k, _)| k != key);
+		if let Some(v) = value {
+			self.env.push((key.into(), v.into()));
+		}
+	}
+
+	/// Waits up to `timeout` for the process to end on its own; how it ended, or `None` if it
+	/// still runs. An ended process can be [`Self::restart`]ed.
+	pub async fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+		let deadline = Instant::now() + timeout;
+		loop {
+			let child = self.child.as_mut()?;
+			if let Some(status) = child.try_wait().expect("waiting for the process") {
+				self.child = None;
+				return Some(status);
+			}
+			if Instant::now() >= deadline {
+				return None;
+			}
+			tokio::time::sleep(Duration::from_millis(50)).await;
+		}
+	}
+
 	/// Starts the node again with the same arguments, ports and directory.
 	pub fn restart(&mut self) {
 		assert!(self.child.is_none(), "restart of {} while it runs", self.name);
@@ -212,6 +251,38 @@ impl Drop for NodeProcess {
 	fn drop(&mut self) {
 		self.kill();
 	}
+}
+
+/// A validator of the `local` chain (`--alice` … `--dave`), on loopback only, with a fixed p2p
+/// identity (validators do not generate one on their own, so that an operator never loses the
+/// peer id others have configured) and its database under its directory, so that it can be
+/// restarted. The others find the network through `bootnode` (a multiaddr with a peer id).
+pub fn local_validator(
+	binary: &Path,
+	label: &str,
+	name: &str,
+	node_key: u8,
+	bootnode: Option<&str>,
+) -> NodeProcess {
+	let node_key = format!("{node_key:064x}");
+	let flag = format!("--{name}");
+	let mut args = vec![
+		"--node-key",
+		&node_key,
+		"--chain",
+		"local",
+		"--base-path",
+		"{dir}/chain",
+		// Only the nodes we start: peers are found through the bootnode, never by mDNS.
+		"--no-mdns",
+		"--listen-addr",
+		"/ip4/127.0.0.1/tcp/{p2p_port}",
+		&flag,
+	];
+	if let Some(b) = bootnode {
+		args.extend(["--bootnodes", b]);
+	}
+	NodeProcess::start(label, binary, &args)
 }
 
 /// Whether `status` is a clean exit (code 0, not ended by a signal).

@@ -106,6 +106,7 @@ impl Acquirer {
 /// Runs the service until SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
 	service::init_logging(&config.common.log_format);
+	crate::common::faults::arm_from_env()?;
 	let db = Db::open(&config.common.db, &[store::SCHEMA, crate::common::cycles::SCHEMA].concat())?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;

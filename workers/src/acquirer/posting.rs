@@ -191,6 +191,7 @@ async fn post_and_record(
 	pending: Option<PendingTx>,
 ) -> Result<(), ApiError> {
 	let outcome = post(s, order_id, instruction, pending).await;
+	crate::crash_point!(crate::common::faults::ACQUIRER_BEFORE_RECORD);
 	let id = order_id.to_string();
 	let (label, changed) = match outcome {
 		PostOutcome::Posted(p) => {
@@ -266,7 +267,7 @@ async fn from_report(s: &Acquirer, order_id: &str, result: TxResult) -> PostOutc
 		// Never in a finalized block; an earlier transaction may still have posted it.
 		TxResult::Expired { .. } => match lookup(None).await {
 			Ok(Some(posted)) => PostOutcome::Posted(posted),
-			Ok(None) => PostOutcome::Failed("TransactionExpired".into()),
+			Ok(None) => PostOutcome::Failed(TRANSACTION_EXPIRED.into()),
 			Err(unknown) => unknown,
 		},
 		TxResult::Unknown { reason } => PostOutcome::Unknown(reason),
@@ -284,10 +285,52 @@ async fn post(
 		// one go out; a finalized failure is final.
 		let report = resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await;
 		match from_report(s, order_id, report.result).await {
-			PostOutcome::Failed(reason) if reason == "TransactionExpired" => {}
+			PostOutcome::Failed(reason) if reason == TRANSACTION_EXPIRED => {}
 			outcome => return outcome,
 		}
 	}
+	// A transaction the node lost (restarted, or dropped from its pool) expires unfinalized;
+	// the payer is debited already, so while the instruction is valid it goes out again.
+	let mut round = 1;
+	loop {
+		match submit_and_follow(s, order_id, instruction).await {
+			PostOutcome::Failed(reason)
+				if reason == TRANSACTION_EXPIRED
+					&& round < MAX_SUBMISSIONS
+					&& still_valid(s, instruction).await =>
+			{
+				tracing::warn!(
+					order = order_id,
+					round,
+					"posting transaction expired unfinalized; submitting again"
+				);
+				round += 1;
+			}
+			outcome => return outcome,
+		}
+	}
+}
+
+/// How many transactions one posting may use before it is declared failed.
+const MAX_SUBMISSIONS: u32 = 5;
+const TRANSACTION_EXPIRED: &str = "TransactionExpired";
+
+/// Whether the chain would still accept the instruction (its clock, at the finalized head,
+/// is before the expiry).
+async fn still_valid(s: &Acquirer, instruction: &SignedInstruction) -> bool {
+	match queries::chain_time(&s.conn, None).await {
+		Ok(now) => now < instruction.expires_at,
+		Err(_) => false,
+	}
+}
+
+/// Looks for the posting on the finalized chain; submits one if there is none and follows it
+/// to its end.
+async fn submit_and_follow(
+	s: &Arc<Acquirer>,
+	order_id: &str,
+	instruction: &SignedInstruction,
+) -> PostOutcome {
 	match find_posting(s, order_id, None).await {
 		Ok(Some(posted)) => return PostOutcome::Posted(posted),
 		Ok(None) => {}
@@ -297,6 +340,7 @@ async fn post(
 		Ok(d) => d,
 		Err(e) => return PostOutcome::Failed(format!("MalformedInstruction: {e}")),
 	};
+	crate::crash_point!(crate::common::faults::ACQUIRER_BEFORE_SUBMIT);
 	let flight = match s.sender.submit(calls::post_payment(decoded, signature)).await {
 		Ok(f) => f,
 		Err(ClientError::Rejected { reason, .. }) => {
@@ -319,6 +363,7 @@ async fn post(
 	{
 		tracing::error!(order = order_id, error = %e, "could not store the pending transaction");
 	}
+	crate::crash_point!(crate::common::faults::ACQUIRER_AFTER_SUBMIT);
 	let report = flight.follow().await;
 	from_report(s, order_id, report.result).await
 }

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod cycles;
 pub mod emvco;
+pub mod faults;
 pub mod locks;
 pub mod metrics;
 pub mod peer;

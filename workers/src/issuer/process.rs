@@ -100,6 +100,7 @@ async fn debit(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 		Err(ClientError::Refused { message, .. }) => Err(format!("FxQuoteRefused: {message}")),
 		Err(e) => return Err(ApiError::unavailable("ChainUnavailable", e.to_string())),
 	};
+	crate::crash_point!(crate::common::faults::ISSUER_BEFORE_DEBIT);
 	let ctx = s.conn.chain_context();
 	let (s2, order) = (s.clone(), order.clone());
 	let validity = Duration::from(s.config.instruction_validity);
@@ -284,6 +285,7 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 		instruction: Some(instruction),
 		reason: None,
 	};
+	crate::crash_point!(crate::common::faults::ISSUER_AFTER_DEBIT);
 	let policy = s.config.common.retry();
 	let timeout: Duration = s.config.bookkeeping_timeout.into();
 	let status_path = format!("/v1/bookkeeping/{}", order.acquirer_order_id);
@@ -346,6 +348,7 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 			other => break other,
 		}
 	};
+	crate::crash_point!(crate::common::faults::ISSUER_AFTER_BOOKKEEPING);
 	let id = order.issuer_order_id.clone();
 	match answer {
 		Answer::Success => confirm_success(s, order).await,

@@ -1,0 +1,292 @@
+//! Faults of seed 000, injected into the real node and both services: a late acquirer, a node
+//! stopped with postings in flight, an aggregator whose notify URL fails, a validator killed
+//! mid-run, and hundreds of concurrent payments over lines that drop and lose calls. Each test
+//! ends with the same audit (`support::audit`): every order final on both sides, money moved
+//! once per success on the wallets and on chain, no order, posting or notification lost or
+//! duplicated, and the closed cycle's digests equal on both sides and on chain.
+//!
+//! Sizes for the load test: `CLEARLINE_FAULT_PAYMENTS` (default 200), `CLEARLINE_FAULT_WALLETS`
+//! (default 50), `CLEARLINE_FAULT_SHARE` (percent of calls between the services dropped or
+//! answered into the void, default 10) and `CLEARLINE_FAULT_SEED`.
+
+mod support;
+
+use clearline_testkit::{local_validator, wait_for, NodeProcess};
+use rand::{Rng, SeedableRng};
+use reqwest::Method;
+use std::{path::Path, sync::Arc, time::Duration};
+use support::{
+	audit::{audit, Baseline},
+	Chain, Net, NotifyMode, Options, Started,
+};
+
+const SHOP: &str = "SHOP-F";
+const SETTLE: Duration = Duration::from_secs(240);
+
+fn env_or(name: &str, default: u64) -> u64 {
+	match std::env::var(name) {
+		Ok(v) => v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a whole number")),
+		Err(_) => default,
+	}
+}
+
+/// Opens the merchant and `wallets` wallets of HKD 100,000.00 each.
+async fn open_shop(net: &Net, wallets: usize) -> Vec<String> {
+	net.merchant(SHOP, "Fault Line Dumplings").await;
+	let mut ids = Vec::new();
+	for w in 0..wallets {
+		let id = format!("W-F{w:04}");
+		net.wallet(&id, 10_000_000).await;
+		ids.push(id);
+	}
+	ids
+}
+
+/// `n` customer-presented payments from `wallets` in turn, all at once.
+async fn pay_concurrently(net: &Arc<Net>, tag: &str, wallets: &[String], n: usize) -> Vec<Started> {
+	let mut tasks = Vec::new();
+	for i in 0..n {
+		let (net, wallet, tag) = (net.clone(), wallets[i % wallets.len()].clone(), tag.to_string());
+		tasks.push(tokio::spawn(async move {
+			let code = net.payment_code(&wallet).await;
+			let amount = 1_000 + (i as i64 * 37) % 9_000;
+			net.start_micropay(&format!("AGG-{tag}-{i}"), SHOP, &code, amount).await
+		}));
+	}
+	let mut started = Vec::new();
+	for t in tasks {
+		started.extend(t.await.expect("a payment task"));
+	}
+	started
+}
+
+async fn final_status(net: &Net, order_id: &str) -> String {
+	let o = net.final_acquirer_order(order_id).await;
+	o["status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_late_acquirer_is_queried_and_the_payment_completes() {
+	// The issuer gives bookkeeping 2 s; the line answers it after 6 s.
+	let net =
+		Net::launch(Options::new("late").with_proxies().issuer(&["--bookkeeping-timeout", "2s"]))
+			.await;
+	let wallets = open_shop(&net, 2).await;
+	let before = Baseline::take(&net).await;
+	let proxy = net.to_acquirer.clone().unwrap();
+	proxy.set_late(Some((Method::POST, "/v1/bookkeeping", Duration::from_secs(6))));
+
+	let net = Arc::new(net);
+	let started = pay_concurrently(&net, "LATE", &wallets, 3).await;
+	for s in &started {
+		assert_eq!(final_status(&net, &s.order_id).await, "SUCCESS", "{}", net.logs());
+	}
+	// The issuer completed by asking, not by the late answer.
+	for s in &started {
+		let (_, o) = net
+			.agg(Method::GET, "/v1/orders/{orderId}", &format!("/v1/orders/{}", s.order_id), None)
+			.await;
+		assert_eq!(o["status"], "SUCCESS");
+	}
+	let tally = audit(&net, &before, SETTLE).await;
+	let queried = net.issuer.log_tail(5_000).matches("bookkeeping unanswered; querying").count();
+	eprintln!(
+		"late acquirer: {tally:?}; line to the acquirer: {}; issuer queried {queried} times",
+		proxy.count()
+	);
+	assert_eq!(tally.succeeded, 3);
+	assert!(proxy.counts.delayed.load(std::sync::atomic::Ordering::Relaxed) >= 3);
+	assert!(queried >= 3, "the issuer did not query after the timeout:\n{}", net.logs());
+}
+
+/// How many of the acquirer's orders are `status` now.
+fn acquirer_orders_in(net: &Net, status: &str) -> i64 {
+	let Ok(db) = rusqlite::Connection::open_with_flags(
+		&net.acquirer_db,
+		rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+	) else {
+		return 0;
+	};
+	db.query_row("SELECT COUNT(*) FROM orders WHERE status = ?1", [status], |r| r.get(0))
+		.unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postings_in_flight_when_the_node_stops_are_resolved() {
+	// A short transaction lifetime, so that a posting lost with the node's pool expires within
+	// the test, and instructions valid long enough for it to be submitted again.
+	let mut net = Net::launch(
+		Options::new("nodestop")
+			.chain(Chain::DevKept)
+			.issuer(&["--instruction-validity", "90s"])
+			.acquirer(&["--tx-lifetime", "16"]),
+	)
+	.await;
+	let wallets = open_shop(&net, 4).await;
+	let before = Baseline::take(&net).await;
+	let mut codes = Vec::new();
+	for i in 0..12 {
+		codes.push(net.payment_code(&wallets[i % wallets.len()]).await);
+	}
+
+	// A burst of payments; the node is killed the moment postings are in flight.
+	let node_pid = net.node.as_ref().unwrap().pid().unwrap() as i32;
+	let ids: Vec<String> = (0..codes.len()).map(|i| format!("AGG-NS-{i}")).collect();
+	let payments = futures::future::join_all(
+		ids.iter()
+			.zip(&codes)
+			.enumerate()
+			.map(|(i, (id, code))| net.start_micropay(id, SHOP, code, 2_000 + i as i64)),
+	);
+	let stopper = async {
+		let in_flight = wait_for(Duration::from_secs(60), "a posting in flight", || async {
+			let n = acquirer_orders_in(&net, "POSTING");
+			(n > 0).then_some(n)
+		})
+		.await;
+		unsafe { libc::kill(node_pid, libc::SIGKILL) };
+		in_flight
+	};
+	let (started, in_flight) = tokio::join!(payments, stopper);
+	let started: Vec<Started> = started.into_iter().flatten().collect();
+	let node = net.node.as_mut().unwrap();
+	assert!(node.wait_exit(Duration::from_secs(10)).await.is_some(), "the node is still up");
+	eprintln!("node killed with {in_flight} postings in flight; restarting it in 3 s");
+	tokio::time::sleep(Duration::from_secs(3)).await;
+	node.restart();
+	node.rpc(Duration::from_secs(120)).await;
+
+	let tally = audit(&net, &before, SETTLE).await;
+	eprintln!("node stop: {tally:?}");
+	assert_eq!(tally.orders, started.len());
+	assert_eq!(tally.succeeded + tally.failed, 12);
+	// Postings the node lost went out again while their instructions were valid.
+	assert!(tally.succeeded > 0, "every payment in flight failed:\n{}", net.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_are_retried_until_the_aggregator_acknowledges() {
+	let net = Net::start("notify", &[]).await;
+	let wallets = open_shop(&net, 2).await;
+	let before = Baseline::take(&net).await;
+
+	// The aggregator's endpoint is down: payments settle, notifications wait.
+	net.set_notify_mode(NotifyMode::Down);
+	let net = Arc::new(net);
+	let started = pay_concurrently(&net, "NTF", &wallets, 3).await;
+	for s in &started {
+		assert_eq!(final_status(&net, &s.order_id).await, "SUCCESS", "{}", net.logs());
+	}
+	tokio::time::sleep(Duration::from_secs(2)).await;
+	assert!(net.inbox.heard.lock().unwrap().deliveries.is_empty());
+
+	// Back up, but its acknowledgements are lost: it applies each once and hears it again.
+	net.set_notify_mode(NotifyMode::LoseAck);
+	wait_for(Duration::from_secs(30), "each notification delivered twice", || async {
+		let all = started.iter().all(|s| {
+			let heard = net.inbox.heard.lock().unwrap();
+			heard.deliveries.iter().filter(|n| n.order_id == s.order_id).count() >= 2
+		});
+		all.then_some(())
+	})
+	.await;
+
+	// Acknowledged: the acquirer stops sending.
+	net.set_notify_mode(NotifyMode::Acknowledge);
+	let tally = audit(&net, &before, SETTLE).await;
+	let settled = net.inbox.heard.lock().unwrap().deliveries.len();
+	tokio::time::sleep(Duration::from_secs(3)).await;
+	let later = net.inbox.heard.lock().unwrap().deliveries.len();
+	eprintln!("notify failures: {tally:?}; {settled} deliveries for 3 payments");
+	assert_eq!(settled, later, "notifications sent after they were acknowledged");
+	assert!(settled >= 9, "every notification delivered at least three times");
+}
+
+/// A validator of the four-validator `local` network (as in node/tests/local_network.rs).
+fn validator(name: &str, node_key: u8, bootnode: Option<&str>) -> NodeProcess {
+	let node = Path::new(support::ISSUER).with_file_name("clearline-node");
+	local_validator(&node, &format!("validators-{name}"), name, node_key, bootnode)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payments_keep_settling_with_a_validator_down() {
+	// Four validators, the fewest with which GRANDPA finalizes with one down (three of three
+	// would stop finality with one gone: more than two thirds must vote).
+	let mut alice = validator("alice", 1, None);
+	let alice_rpc = alice.rpc(Duration::from_secs(180)).await;
+	let boot = format!(
+		"/ip4/127.0.0.1/tcp/{}/p2p/{}",
+		alice.p2p_port,
+		alice_rpc.local_peer_id().await.unwrap()
+	);
+	let mut others: Vec<NodeProcess> = [("bob", 2), ("charlie", 3), ("dave", 4)]
+		.iter()
+		.map(|(name, key)| validator(name, *key, Some(&boot)))
+		.collect();
+	for v in others.iter_mut() {
+		v.rpc(Duration::from_secs(180)).await;
+	}
+	clearline_testkit::wait_finalized(&alice_rpc, 3, Duration::from_secs(180)).await;
+
+	let net = Net::launch(Options::new("validators").chain(Chain::External(alice.rpc_url()))).await;
+	let wallets = open_shop(&net, 4).await;
+	let before = Baseline::take(&net).await;
+	let net = Arc::new(net);
+	let first = pay_concurrently(&net, "V1", &wallets, 4).await;
+
+	// A validator dies while those settle; more payments follow.
+	let mut dave = others.pop().unwrap();
+	dave.kill();
+	let second = pay_concurrently(&net, "V2", &wallets, 4).await;
+	for s in first.iter().chain(&second) {
+		assert_eq!(final_status(&net, &s.order_id).await, "SUCCESS", "{}", net.logs());
+	}
+	let tally = audit(&net, &before, SETTLE).await;
+	eprintln!("validator down: {tally:?}");
+	assert_eq!(tally.succeeded, 8);
+	drop(others);
+	drop(alice);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hundreds_of_concurrent_payments_over_faulty_lines_keep_every_invariant() {
+	let payments = env_or("CLEARLINE_FAULT_PAYMENTS", 200) as usize;
+	let wallets = env_or("CLEARLINE_FAULT_WALLETS", 50) as usize;
+	let share = env_or("CLEARLINE_FAULT_SHARE", 10) as f64 / 100.0;
+	let seed =
+		env_or("CLEARLINE_FAULT_SEED", rand::rngs::StdRng::from_entropy().gen::<u32>() as u64);
+	eprintln!(
+		"load: {payments} payments from {wallets} wallets, {share} of calls faulted, seed {seed}"
+	);
+	let net =
+		Net::launch(Options::new("load").with_proxies().issuer(&["--instruction-validity", "60s"]))
+			.await;
+	let mut ids = open_shop(&net, wallets).await;
+	// One wallet that can pay for a few of its payments only: the rest are refused, with no
+	// debit, under the same faults.
+	net.wallet("W-POOR", 5_000).await;
+	ids.push("W-POOR".into());
+	let before = Baseline::take(&net).await;
+	for (i, line) in [&net.to_acquirer, &net.to_issuer].into_iter().enumerate() {
+		line.as_ref().unwrap().set_failures(share / 2.0, share / 2.0, seed + i as u64);
+	}
+	let net = Arc::new(net);
+	let started = pay_concurrently(&net, "LOAD", &ids, payments).await;
+	let tally = audit(&net, &before, Duration::from_secs(600)).await;
+	let (a, i) = (net.to_acquirer.as_ref().unwrap(), net.to_issuer.as_ref().unwrap());
+	eprintln!(
+		"load: {tally:?}\n  issuer → acquirer: {}\n  acquirer → issuer: {}",
+		a.count(),
+		i.count()
+	);
+	assert_eq!(tally.orders, started.len());
+	assert!(tally.succeeded > 0, "no payment got through");
+	assert!(tally.failed > 0, "the poor wallet paid for everything");
+	if share > 0.0 {
+		let faulted = |p: &support::Proxy| {
+			p.counts.dropped.load(std::sync::atomic::Ordering::Relaxed)
+				+ p.counts.lost.load(std::sync::atomic::Ordering::Relaxed)
+		};
+		assert!(faulted(a) + faulted(i) > 0, "no fault was injected");
+	}
+}

@@ -1,0 +1,308 @@
+//! The invariant check every fault test ends with, read from the services' own stores (read
+//! only), the aggregator's inbox and the finalized chain:
+//! - every order is final on both sides, and both sides agree on each order's end;
+//! - wallet debits minus reversals equal the issuer's debits on chain, and successful
+//!   acquirer orders equal its credits on chain, posting by posting;
+//! - no order, posting or notification is lost or duplicated;
+//! - once the clearing bank closes the cycle, both services' digests equal the chain's.
+
+use super::{ss58, Net};
+use clearline_client::{calls, queries};
+use clearline_testkit::wait_for;
+use pallet_fx_rate::CurrencyCode;
+use rusqlite::{Connection as Sql, OpenFlags};
+use serde_json::Value;
+use std::{
+	collections::{BTreeMap, BTreeSet},
+	path::Path,
+	time::Duration,
+};
+
+/// The settlement accounts before the test's payments.
+pub struct Baseline {
+	bob_hkd: i128,
+	dave_cny: i128,
+}
+
+impl Baseline {
+	pub async fn take(net: &Net) -> Self {
+		Self {
+			bob_hkd: net.chain_balance("//Bob", CurrencyCode::HKD).await,
+			dave_cny: net.chain_balance("//Dave", CurrencyCode::CNY).await,
+		}
+	}
+}
+
+/// What the audit found, for the test's report.
+#[derive(Debug)]
+pub struct Tally {
+	pub orders: usize,
+	pub succeeded: usize,
+	pub failed: usize,
+	/// Orders the issuer debited and then reversed.
+	pub reversed: usize,
+	pub hkd: i64,
+	pub cny: i64,
+	pub deliveries: usize,
+	pub cycle: u32,
+}
+
+fn open(path: &Path) -> Sql {
+	Sql::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("opening a store")
+}
+
+fn rows<T>(db: &Sql, sql: &str, f: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>) -> Vec<T> {
+	let mut stmt = db.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+	let found = stmt.query_map([], f).unwrap().collect::<Result<Vec<T>, _>>().unwrap();
+	found
+}
+
+fn count(db: &Sql, sql: &str) -> i64 {
+	db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Orders neither side has finished, and failures the acquirer has not heard of.
+const ISSUER_OPEN: &str =
+	"SELECT COUNT(*) FROM orders WHERE status IN ('RECEIVED', 'DEBITED', 'UNKNOWN')
+	OR (status IN ('REJECTED', 'FAILED') AND acquirer_informed = 0)";
+const ACQUIRER_OPEN: &str =
+	"SELECT COUNT(*) FROM orders WHERE status IN ('DEBIT_REQUESTED', 'POSTING', 'UNKNOWN')";
+const UNDELIVERED: &str =
+	"SELECT COUNT(*) FROM outbox WHERE kind <> 'DEBIT_REQUEST' AND status <> 'DELIVERED'";
+
+struct AcquirerOrder {
+	id: String,
+	status: String,
+	amount: i64,
+	posting_id: Option<i64>,
+	cycle: Option<i64>,
+}
+
+struct IssuerOrder {
+	id: String,
+	acquirer_order_id: String,
+	status: String,
+	debit_amount: Option<i64>,
+	posting_id: Option<i64>,
+}
+
+/// Waits (reconciling) until every order is final on both sides and every notification
+/// delivered.
+pub async fn settle(net: &Net, timeout: Duration) {
+	wait_for(timeout, "every order final and every notification delivered", || async {
+		for url in [&net.issuer_url, &net.acquirer_url] {
+			let _ = net
+				.http
+				.post(format!("{url}/v1/admin/reconcile"))
+				.bearer_auth(super::ADMIN)
+				.send()
+				.await;
+		}
+		let (i, a) = (open(&net.issuer_db), open(&net.acquirer_db));
+		let open_orders =
+			(count(&i, ISSUER_OPEN), count(&a, ACQUIRER_OPEN), count(&a, UNDELIVERED));
+		(open_orders == (0, 0, 0)).then_some(())
+	})
+	.await;
+}
+
+/// [`settle`]s, then checks every invariant; panics naming the first that fails.
+pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
+	settle(net, timeout).await;
+	let (i, a) = (open(&net.issuer_db), open(&net.acquirer_db));
+	let acquirer: Vec<AcquirerOrder> = rows(
+		&a,
+		"SELECT order_id, status, amount, posting_id, cycle FROM orders ORDER BY order_id",
+		|r| {
+			Ok(AcquirerOrder {
+				id: r.get(0)?,
+				status: r.get(1)?,
+				amount: r.get(2)?,
+				posting_id: r.get(3)?,
+				cycle: r.get(4)?,
+			})
+		},
+	);
+	let issuer: BTreeMap<String, IssuerOrder> = rows(
+		&i,
+		"SELECT issuer_order_id, acquirer_order_id, status, debit_amount, posting_id FROM orders",
+		|r| {
+			Ok(IssuerOrder {
+				id: r.get(0)?,
+				acquirer_order_id: r.get(1)?,
+				status: r.get(2)?,
+				debit_amount: r.get(3)?,
+				posting_id: r.get(4)?,
+			})
+		},
+	)
+	.into_iter()
+	.map(|o| (o.acquirer_order_id.clone(), o))
+	.collect();
+	let known: BTreeSet<&str> = acquirer.iter().map(|o| o.id.as_str()).collect();
+	for o in issuer.values() {
+		assert!(
+			known.contains(o.acquirer_order_id.as_str()),
+			"issuer order {} has no acquirer order",
+			o.id
+		);
+	}
+
+	// Wallet ledger: each debit once, each reversal once and only of a failed debit.
+	let entries: Vec<(String, String, i64)> =
+		rows(&i, "SELECT kind, reference, amount FROM wallet_entries", |r| {
+			Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+		});
+	let entry = |kind: &str, reference: &str| {
+		entries.iter().filter(|(k, r, _)| k == kind && r == reference).map(|e| e.2).sum::<i64>()
+	};
+	for (wallet, balance) in rows(&i, "SELECT wallet_id, balance FROM wallets", |r| {
+		Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+	}) {
+		let booked: i64 = i
+			.query_row(
+				"SELECT COALESCE(SUM(amount), 0) FROM wallet_entries WHERE wallet_id = ?1",
+				[&wallet],
+				|r| r.get(0),
+			)
+			.unwrap();
+		assert_eq!(balance, booked, "wallet {wallet}: balance is not the sum of its entries");
+	}
+
+	let dave = calls::account("acquirer", &ss58("//Dave")).unwrap();
+	let (_, head) = net.conn.finalized().await.unwrap();
+	let mut tally = Tally {
+		orders: acquirer.len(),
+		succeeded: 0,
+		failed: 0,
+		reversed: 0,
+		hkd: 0,
+		cny: 0,
+		deliveries: net.inbox.heard.lock().unwrap().deliveries.len(),
+		cycle: 0,
+	};
+	let mut cycles = BTreeSet::new();
+	for o in &acquirer {
+		let posting = queries::posting(&net.conn, &dave, &o.id, Some(head)).await.unwrap();
+		let mine = issuer.get(&o.id);
+		match o.status.as_str() {
+			"SUCCESS" => {
+				let p = posting
+					.unwrap_or_else(|| panic!("{}: SUCCESS without a posting on chain", o.id));
+				let mine =
+					mine.unwrap_or_else(|| panic!("{}: SUCCESS unknown to the issuer", o.id));
+				assert_eq!(mine.status, "SUCCESS", "{}: the issuer says {}", o.id, mine.status);
+				assert_eq!(
+					o.posting_id,
+					Some(p.posting_id as i64),
+					"{}: acquirer's posting id",
+					o.id
+				);
+				assert_eq!(
+					mine.posting_id,
+					Some(p.posting_id as i64),
+					"{}: issuer's posting id",
+					o.id
+				);
+				assert_eq!(p.credit_amount.0 as i64, o.amount, "{}: credit on chain", o.id);
+				let debit = mine.debit_amount.expect("a debited order has its amount");
+				assert_eq!(p.debit_amount.0 as i64, debit, "{}: debit on chain", o.id);
+				assert_eq!(entry("DEBIT", &mine.id), -debit, "{}: one wallet debit", o.id);
+				assert_eq!(entry("REVERSAL", &mine.id), 0, "{}: reversed though posted", o.id);
+				tally.succeeded += 1;
+				tally.hkd += debit;
+				tally.cny += o.amount;
+				cycles.insert(o.cycle.expect("a posted order has its cycle") as u32);
+			}
+			"FAILED" => {
+				assert!(posting.is_none(), "{}: FAILED but posted on chain", o.id);
+				if let Some(mine) = mine {
+					assert!(
+						matches!(mine.status.as_str(), "FAILED" | "REJECTED"),
+						"{}: the acquirer failed it, the issuer says {}",
+						o.id,
+						mine.status
+					);
+					let (debit, reversal) = (entry("DEBIT", &mine.id), entry("REVERSAL", &mine.id));
+					assert_eq!(debit + reversal, 0, "{}: debited and not reversed exactly", o.id);
+					if debit != 0 {
+						tally.reversed += 1;
+					}
+				}
+				tally.failed += 1;
+			}
+			other => panic!("{}: {other} after reconciliation", o.id),
+		}
+	}
+
+	// Money: the wallets, the issuer's account and the acquirer's account moved together.
+	let wallets_paid: i64 = -entries
+		.iter()
+		.filter(|(k, _, _)| k == "DEBIT" || k == "REVERSAL")
+		.map(|e| e.2)
+		.sum::<i64>();
+	assert_eq!(wallets_paid, tally.hkd, "wallet debits minus reversals = the issuer's successes");
+	assert_eq!(
+		net.chain_balance("//Bob", CurrencyCode::HKD).await,
+		before.bob_hkd - tally.hkd as i128,
+		"the issuer's HKD on chain moved by exactly the wallets' net debits"
+	);
+	assert_eq!(
+		net.chain_balance("//Dave", CurrencyCode::CNY).await,
+		before.dave_cny + tally.cny as i128,
+		"the acquirer's CNY on chain moved by exactly its successful orders"
+	);
+
+	// Notifications: one applied per final order, saying what the order says; none
+	// contradicting.
+	{
+		let heard = net.inbox.heard.lock().unwrap();
+		assert!(heard.conflicts.is_empty(), "contradicting notifications: {:?}", heard.conflicts);
+		for o in &acquirer {
+			let n = heard
+				.applied
+				.get(&o.id)
+				.unwrap_or_else(|| panic!("{}: no notification reached the aggregator", o.id));
+			assert_eq!(n.status, o.status, "{}: notified {}", o.id, n.status);
+		}
+		assert_eq!(heard.applied.len(), acquirer.len(), "notifications for unknown orders");
+	}
+
+	// The cycle: the clearing bank closes it; both services reconcile it with the chain.
+	assert!(cycles.len() <= 1, "postings across cycles {cycles:?}: nobody closed one");
+	if let Some(&cycle) = cycles.first() {
+		net.sudo_tx("//Charlie", calls::close_cycle()).await;
+		tally.cycle = cycle;
+		for (db, who) in [(&net.issuer_db, "issuer"), (&net.acquirer_db, "acquirer")] {
+			let report = wait_for(
+				Duration::from_secs(60),
+				&format!("{who} reconciles cycle {cycle}"),
+				|| async {
+					let _ = net
+						.http
+						.post(format!(
+							"{}/v1/admin/reconcile",
+							if who == "issuer" { &net.issuer_url } else { &net.acquirer_url }
+						))
+						.bearer_auth(super::ADMIN)
+						.send()
+						.await;
+					let db = open(db);
+					let text: Option<String> = db
+						.query_row(
+							"SELECT report FROM cycle_reconciliations WHERE cycle = ?1",
+							[cycle],
+							|r| r.get(0),
+						)
+						.ok();
+					text.map(|t| serde_json::from_str::<Value>(&t).unwrap())
+				},
+			)
+			.await;
+			assert_eq!(report["ok"], true, "{who}: {report}");
+			assert_eq!(report["chainEntries"], tally.succeeded, "{who}: {report}");
+			assert_eq!(report["localDigest"], report["chainDigest"], "{who}: {report}");
+		}
+	}
+	tally
+}

@@ -1,0 +1,697 @@
+//! The test network shared by the service tests: a real chain (a dev node, or any node the
+//! test runs itself), both services started as processes, the aggregator's notify endpoint
+//! and, where a test asks for it, a proxy on each line between the issuer and the acquirer
+//! that delays, drops or loses calls. `Net::audit` is the invariant check every fault test
+//! ends with.
+#![allow(dead_code)]
+
+pub mod audit;
+pub mod proxy;
+
+use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Json, Router};
+use clearline_client::{
+	calls, queries, ConnectOptions, Connection, SenderOptions, Signer, TxResult, TxSender,
+};
+use clearline_testkit::{free_port, wait_finalized, wait_for, NodeProcess};
+use clearline_workers::{
+	auth,
+	common::wire::Notification,
+	peer::{Peer, PeerError},
+	store::Db,
+};
+use pallet_fx_rate::CurrencyCode;
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::{
+	collections::BTreeMap,
+	path::{Path, PathBuf},
+	sync::{Arc, Mutex},
+	time::Duration,
+};
+
+pub use proxy::Proxy;
+
+pub const ISSUER: &str = env!("CARGO_BIN_EXE_clearline-issuer");
+pub const ACQUIRER: &str = env!("CARGO_BIN_EXE_clearline-acquirer");
+pub const ADMIN: &str = "test-admin-token";
+pub const AGG: &str = "agg-1";
+pub const PIN: &str = "246810";
+
+pub fn ss58(uri: &str) -> String {
+	auth::public_key_text(&Signer::from_uri(uri).unwrap())
+}
+
+/// The OpenAPI documents, and a check of a response against them.
+pub struct Spec {
+	pub issuer: Value,
+	pub acquirer: Value,
+}
+
+impl Spec {
+	pub fn load() -> Self {
+		let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi");
+		let read = |name: &str| -> Value {
+			serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+		};
+		Self { issuer: read("issuer.json"), acquirer: read("acquirer.json") }
+	}
+
+	/// Panics unless the document describes `status` for `method template` and `body` fits
+	/// its schema.
+	pub fn check(&self, doc: &Value, method: &Method, template: &str, status: u16, body: &Value) {
+		let op = &doc["paths"][template][method.as_str().to_lowercase()];
+		assert!(op.is_object(), "{method} {template} is not in the OpenAPI document");
+		let response = &op["responses"][status.to_string()];
+		assert!(
+			response.is_object(),
+			"{method} {template} does not document status {status}: {body}"
+		);
+		let schema = &response["content"]["application/json"]["schema"];
+		let mut root = doc.clone();
+		for (k, v) in schema.as_object().expect("a JSON schema") {
+			root[k] = v.clone();
+		}
+		let validator = jsonschema::validator_for(&root).expect("a valid schema");
+		let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
+		assert!(errors.is_empty(), "{method} {template} {status}: {errors:?}\n{body:#}");
+	}
+}
+
+/// How the aggregator's notify endpoint behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyMode {
+	/// Verifies, applies and acknowledges.
+	Acknowledge,
+	/// Down: answers 503 and applies nothing.
+	Down,
+	/// Applies the notification, then answers 500, as if the acknowledgement were lost: the
+	/// acquirer must send it again, and the aggregator acknowledge it again.
+	LoseAck,
+}
+
+/// What the aggregator has heard: every delivery, and per order the one notification it
+/// applied (a repeat must say the same as the first).
+#[derive(Default)]
+pub struct Heard {
+	pub deliveries: Vec<Notification>,
+	pub applied: BTreeMap<String, Notification>,
+	/// Deliveries that contradicted the applied notification of their order.
+	pub conflicts: Vec<(Notification, Notification)>,
+}
+
+/// The aggregator's notify endpoint: verifies the acquirer's signature, records and
+/// acknowledges (or fails as told).
+#[derive(Clone)]
+pub struct NotifyInbox {
+	db: Db,
+	acquirer: sp_core::sr25519::Public,
+	pub heard: Arc<Mutex<Heard>>,
+	pub mode: Arc<Mutex<NotifyMode>>,
+}
+
+async fn notified(
+	State(inbox): State<NotifyInbox>,
+	headers: HeaderMap,
+	body: axum::body::Bytes,
+) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
+	let mode = *inbox.mode.lock().unwrap();
+	if mode == NotifyMode::Down {
+		return Err((StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "code": "Down" }))));
+	}
+	auth::verify(
+		&inbox.db,
+		&headers,
+		"POST",
+		"/notify",
+		&body,
+		"acquirer",
+		&inbox.acquirer,
+		Duration::from_secs(300),
+	)
+	.await
+	.map_err(|e| (StatusCode::UNAUTHORIZED, Json(json!({ "code": e.code }))))?;
+	let n: Notification = serde_json::from_slice(&body).expect("a notification");
+	{
+		let mut heard = inbox.heard.lock().unwrap();
+		heard.deliveries.push(n.clone());
+		match heard.applied.get(&n.order_id).cloned() {
+			Some(first) if first != n => heard.conflicts.push((first, n)),
+			Some(_) => {}
+			None => {
+				heard.applied.insert(n.order_id.clone(), n);
+			}
+		}
+	}
+	if mode == NotifyMode::LoseAck {
+		return Err((StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "code": "AckLost" }))));
+	}
+	Ok(Json(json!({ "code": "SUCCESS" })))
+}
+
+pub fn as_refs(v: &[String]) -> Vec<&str> {
+	v.iter().map(String::as_str).collect()
+}
+
+/// Which chain the services use.
+pub enum Chain {
+	/// A dev node with its database in a temporary directory.
+	Dev,
+	/// A dev node whose database survives a stop (`--base-path`), so that it can be restarted.
+	DevKept,
+	/// A node the test runs itself (a validator of a local network), by its RPC URL.
+	External(String),
+}
+
+/// What a test wants of its network.
+pub struct Options {
+	pub name: String,
+	pub chain: Chain,
+	pub issuer_args: Vec<String>,
+	pub acquirer_args: Vec<String>,
+	/// Proxies on both lines between the services, for injected faults.
+	pub proxies: bool,
+}
+
+impl Options {
+	pub fn new(name: &str) -> Self {
+		Self {
+			name: name.into(),
+			chain: Chain::Dev,
+			issuer_args: Vec::new(),
+			acquirer_args: Vec::new(),
+			proxies: false,
+		}
+	}
+
+	pub fn issuer(mut self, args: &[&str]) -> Self {
+		self.issuer_args.extend(args.iter().map(|s| s.to_string()));
+		self
+	}
+
+	pub fn acquirer(mut self, args: &[&str]) -> Self {
+		self.acquirer_args.extend(args.iter().map(|s| s.to_string()));
+		self
+	}
+
+	pub fn chain(mut self, chain: Chain) -> Self {
+		self.chain = chain;
+		self
+	}
+
+	pub fn with_proxies(mut self) -> Self {
+		self.proxies = true;
+		self
+	}
+}
+
+/// The services' side of the test network.
+pub struct Net {
+	/// The dev node, unless the test runs its own chain.
+	pub node: Option<NodeProcess>,
+	pub issuer: NodeProcess,
+	pub acquirer: NodeProcess,
+	pub conn: Arc<Connection>,
+	pub issuer_url: String,
+	pub acquirer_url: String,
+	/// Issuer → acquirer and acquirer → issuer, when asked for.
+	pub to_acquirer: Option<Proxy>,
+	pub to_issuer: Option<Proxy>,
+	pub http: reqwest::Client,
+	pub aggregator: Peer,
+	pub inbox: NotifyInbox,
+	pub spec: Spec,
+	pub issuer_db: PathBuf,
+	pub acquirer_db: PathBuf,
+	_dir: tempfile::TempDir,
+}
+
+impl Net {
+	pub async fn start(name: &str, issuer_extra: &[&str]) -> Self {
+		Self::launch(Options::new(name).issuer(issuer_extra)).await
+	}
+
+	pub async fn launch(options: Options) -> Self {
+		let name = options.name.as_str();
+		let node_binary = PathBuf::from(ISSUER).with_file_name("clearline-node");
+		let (node, node_url) = match &options.chain {
+			Chain::External(url) => (None, url.clone()),
+			chain => {
+				let storage = match chain {
+					Chain::DevKept => ["--base-path", "{dir}/chain"].as_slice(),
+					_ => ["--tmp"].as_slice(),
+				};
+				let mut args = vec!["--dev"];
+				args.extend(storage);
+				let mut node = NodeProcess::start(&format!("{name}-node"), &node_binary, &args);
+				let rpc = node.rpc(Duration::from_secs(180)).await;
+				wait_finalized(&rpc, 1, Duration::from_secs(60)).await;
+				let url = node.rpc_url();
+				(Some(node), url)
+			}
+		};
+		let conn = Connection::open(&node_url, ConnectOptions::default(), None).await.unwrap();
+		let dir = tempfile::tempdir().unwrap();
+
+		let (issuer_port, acquirer_port, notify_port) = (free_port(), free_port(), free_port());
+		let issuer_url = format!("http://127.0.0.1:{issuer_port}");
+		let acquirer_url = format!("http://127.0.0.1:{acquirer_port}");
+		let (to_acquirer, to_issuer) = if options.proxies {
+			(Some(Proxy::start(&acquirer_url).await), Some(Proxy::start(&issuer_url).await))
+		} else {
+			(None, None)
+		};
+		let issuer_peer = to_acquirer.as_ref().map_or(acquirer_url.clone(), |p| p.url.clone());
+		let acquirer_peer = to_issuer.as_ref().map_or(issuer_url.clone(), |p| p.url.clone());
+		let (issuer_listen, acquirer_listen) =
+			(format!("127.0.0.1:{issuer_port}"), format!("127.0.0.1:{acquirer_port}"));
+		let (bob, dave) = (ss58("//Bob"), ss58("//Dave"));
+		let common =
+			|listen: &str, db: &Path, key: &str, peer: &str, peer_key: &str| -> Vec<String> {
+				[
+					"--listen",
+					listen,
+					"--db",
+					db.to_str().unwrap(),
+					"--node-url",
+					&node_url,
+					"--chain-key",
+					key,
+					"--peer-url",
+					peer,
+					"--peer-public-key",
+					peer_key,
+					"--admin-token",
+					ADMIN,
+					"--reconcile-every",
+					"2s",
+					"--log-format",
+					"text",
+				]
+				.iter()
+				.map(|s| s.to_string())
+				.collect()
+			};
+		let (issuer_db, acquirer_db) =
+			(dir.path().join("issuer.sqlite"), dir.path().join("acquirer.sqlite"));
+		let mut issuer_args = common(&issuer_listen, &issuer_db, "//Bob", &issuer_peer, &dave);
+		issuer_args.extend(["--pin-iterations", "1000"].map(String::from));
+		issuer_args.extend(options.issuer_args.iter().cloned());
+		let mut acquirer_args =
+			common(&acquirer_listen, &acquirer_db, "//Dave", &acquirer_peer, &bob);
+		// Notifications retried quickly, so that an aggregator back up hears within a second.
+		acquirer_args.extend(["--outbox-base", "200ms", "--outbox-max", "1s"].map(String::from));
+		acquirer_args.extend(options.acquirer_args.iter().cloned());
+		let issuer = NodeProcess::start_program(
+			&format!("{name}-issuer"),
+			Path::new(ISSUER),
+			&as_refs(&issuer_args),
+		);
+		let acquirer = NodeProcess::start_program(
+			&format!("{name}-acquirer"),
+			Path::new(ACQUIRER),
+			&as_refs(&acquirer_args),
+		);
+
+		let inbox = NotifyInbox {
+			db: Db::open(&dir.path().join("aggregator.sqlite"), "").unwrap(),
+			acquirer: auth::parse_public_key(&dave).unwrap(),
+			heard: Default::default(),
+			mode: Arc::new(Mutex::new(NotifyMode::Acknowledge)),
+		};
+		let app = Router::new().route("/notify", post(notified)).with_state(inbox.clone());
+		let listener = tokio::net::TcpListener::bind(("127.0.0.1", notify_port)).await.unwrap();
+		tokio::spawn(async move { axum::serve(listener, app).await });
+
+		let mut net = Net {
+			node,
+			issuer,
+			acquirer,
+			conn,
+			issuer_url,
+			acquirer_url: acquirer_url.clone(),
+			to_acquirer,
+			to_issuer,
+			http: reqwest::Client::new(),
+			aggregator: Peer::new(&acquirer_url, AGG, Signer::from_uri("//Aggregator1").unwrap()),
+			inbox,
+			spec: Spec::load(),
+			issuer_db,
+			acquirer_db,
+			_dir: dir,
+		};
+		net.wait_healthy().await;
+		let agg = net
+			.admin_acquirer(
+				Method::POST,
+				"/v1/admin/aggregators",
+				"/v1/admin/aggregators",
+				Some(json!({
+					"aggregatorId": AGG, "name": "Pearl River Pay",
+					"publicKey": ss58("//Aggregator1"),
+					"notifyUrl": format!("http://127.0.0.1:{notify_port}/notify"),
+				})),
+			)
+			.await;
+		assert_eq!(agg.0, 200, "{}", agg.1);
+		net
+	}
+
+	pub fn set_notify_mode(&self, mode: NotifyMode) {
+		*self.inbox.mode.lock().unwrap() = mode;
+	}
+
+	/// Stops `service` (SIGKILL), then starts it again on its store with `crash_at` armed
+	/// (`CLEARLINE_CRASH_AT`), or with nothing armed; waits until both answer `/health`.
+	pub async fn restart_service(&mut self, issuer: bool, crash_at: Option<&str>) {
+		let service = if issuer { &mut self.issuer } else { &mut self.acquirer };
+		service.kill();
+		service.set_env("CLEARLINE_CRASH_AT", crash_at);
+		service.restart();
+		self.wait_healthy().await;
+	}
+
+	pub async fn wait_healthy(&mut self) {
+		for (url, doc) in [(self.issuer_url.clone(), true), (self.acquirer_url.clone(), false)] {
+			let http = self.http.clone();
+			let body = wait_for(Duration::from_secs(60), &format!("{url}/health"), || {
+				let (http, url) = (http.clone(), url.clone());
+				async move {
+					let r = http.get(format!("{url}/health")).send().await.ok()?;
+					(r.status() == 200).then_some(())?;
+					r.json::<Value>().await.ok()
+				}
+			})
+			.await;
+			let spec = if doc { &self.spec.issuer } else { &self.spec.acquirer };
+			self.spec.check(spec, &Method::GET, "/health", 200, &body);
+			self.issuer.assert_running();
+			self.acquirer.assert_running();
+		}
+	}
+
+	pub async fn plain(
+		&self,
+		issuer: bool,
+		method: Method,
+		template: &str,
+		path: &str,
+		headers: &[(&str, String)],
+		body: Option<Value>,
+	) -> (u16, Value) {
+		let base = if issuer { &self.issuer_url } else { &self.acquirer_url };
+		let mut request = self.http.request(method.clone(), format!("{base}{path}"));
+		for (k, v) in headers {
+			request = request.header(*k, v);
+		}
+		if let Some(b) = body {
+			request = request.json(&b);
+		}
+		let response = request.send().await.expect("the service answers");
+		let status = response.status().as_u16();
+		let value: Value = response.json().await.unwrap_or(Value::Null);
+		let doc = if issuer { &self.spec.issuer } else { &self.spec.acquirer };
+		self.spec.check(doc, &method, template, status, &value);
+		(status, value)
+	}
+
+	pub async fn admin_acquirer(
+		&self,
+		m: Method,
+		template: &str,
+		path: &str,
+		body: Option<Value>,
+	) -> (u16, Value) {
+		self.plain(false, m, template, path, &[("authorization", format!("Bearer {ADMIN}"))], body)
+			.await
+	}
+
+	pub async fn admin_issuer(
+		&self,
+		m: Method,
+		template: &str,
+		path: &str,
+		body: Option<Value>,
+	) -> (u16, Value) {
+		self.plain(true, m, template, path, &[("authorization", format!("Bearer {ADMIN}"))], body)
+			.await
+	}
+
+	pub async fn app(
+		&self,
+		pin: &str,
+		m: Method,
+		template: &str,
+		path: &str,
+		body: Option<Value>,
+	) -> (u16, Value) {
+		self.plain(true, m, template, path, &[("x-wallet-pin", pin.to_string())], body).await
+	}
+
+	/// A signed call as the aggregator; checked against the acquirer's document.
+	pub async fn agg(
+		&self,
+		m: Method,
+		template: &str,
+		path: &str,
+		body: Option<Value>,
+	) -> (u16, Value) {
+		let result: Result<Value, PeerError> =
+			self.aggregator.call(m.clone(), path, body.as_ref(), Duration::from_secs(30)).await;
+		let (status, value) = match result {
+			Ok(v) => (200, v),
+			Err(PeerError::Refused { status, code, message }) => {
+				(status, json!({ "code": code, "message": message }))
+			}
+			Err(e) => panic!("{m} {path}: {e}"),
+		};
+		self.spec.check(&self.spec.acquirer, &m, template, status, &value);
+		(status, value)
+	}
+
+	pub async fn merchant(&self, id: &str, name: &str) -> Value {
+		let (status, m) = self
+			.admin_acquirer(
+				Method::POST,
+				"/v1/admin/merchants",
+				"/v1/admin/merchants",
+				Some(json!({
+					"aggregatorId": AGG, "aggregatorMerchantId": id, "name": name,
+					"city": "Shenzhen", "mcc": "5812",
+				})),
+			)
+			.await;
+		assert_eq!(status, 200, "{m}");
+		m
+	}
+
+	pub async fn wallet(&self, id: &str, hkd: i64) {
+		let (status, w) = self
+			.admin_issuer(
+				Method::POST,
+				"/v1/admin/wallets",
+				"/v1/admin/wallets",
+				Some(json!({
+					"walletId": id, "holder": "Chan Tai Man", "pin": PIN,
+				})),
+			)
+			.await;
+		assert_eq!(status, 200, "{w}");
+		let path = format!("/v1/admin/wallets/{id}/topups");
+		let (status, w) = self
+			.admin_issuer(
+				Method::POST,
+				"/v1/admin/wallets/{walletId}/topups",
+				&path,
+				Some(json!({
+					"topupId": format!("TOPUP-{id}"), "amount": hkd,
+				})),
+			)
+			.await;
+		assert_eq!(status, 200, "{w}");
+		assert_eq!(w["balance"], hkd);
+	}
+
+	pub async fn balance(&self, wallet: &str) -> i64 {
+		let (status, w) = self
+			.app(PIN, Method::GET, "/v1/wallets/{walletId}", &format!("/v1/wallets/{wallet}"), None)
+			.await;
+		assert_eq!(status, 200, "{w}");
+		w["balance"].as_i64().unwrap()
+	}
+
+	pub async fn payment_code(&self, wallet: &str) -> String {
+		let path = format!("/v1/wallets/{wallet}/payment-codes");
+		let (status, c) =
+			self.app(PIN, Method::POST, "/v1/wallets/{walletId}/payment-codes", &path, None).await;
+		assert_eq!(status, 200, "{c}");
+		assert!(c["qrSvg"].as_str().unwrap().contains("<svg"));
+		c["code"].as_str().unwrap().to_string()
+	}
+
+	/// Micropay, then waits for the acquirer's order to be final; the final order.
+	pub async fn micropay(&self, agg_order: &str, merchant: &str, code: &str, cny: i64) -> Value {
+		let (status, order) = self
+			.agg(
+				Method::POST,
+				"/v1/micropay",
+				"/v1/micropay",
+				Some(json!({
+					"aggregatorOrderId": agg_order, "merchantId": merchant, "authCode": code,
+					"amount": cny, "currency": "CNY", "description": "noodles",
+				})),
+			)
+			.await;
+		assert_eq!(status, 200, "{order}");
+		assert!(order["orderId"].as_str().unwrap().starts_with("ACQ"), "our own order id: {order}");
+		self.final_acquirer_order(order["orderId"].as_str().unwrap()).await
+	}
+
+	pub async fn final_acquirer_order(&self, order_id: &str) -> Value {
+		let path = format!("/v1/orders/{order_id}");
+		wait_for(Duration::from_secs(60), &format!("order {order_id} final"), || async {
+			let (_, o) = self.agg(Method::GET, "/v1/orders/{orderId}", &path, None).await;
+			matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED")).then_some(o)
+		})
+		.await
+	}
+
+	pub async fn issuer_order_for(&self, wallet: &str, code: &str) -> Value {
+		let path = format!("/v1/wallets/{wallet}/payments?code={code}");
+		let (status, o) =
+			self.app(PIN, Method::GET, "/v1/wallets/{walletId}/payments", &path, None).await;
+		assert_eq!(status, 200, "{o}");
+		o
+	}
+
+	/// The wallet app pays a scanned payload or prepay id; waits for the final result.
+	pub async fn pay(&self, wallet: &str, request_id: &str, what: Value) -> (u16, Value) {
+		let mut body = what;
+		body["requestId"] = json!(request_id);
+		let path = format!("/v1/wallets/{wallet}/payments");
+		let (status, order) =
+			self.app(PIN, Method::POST, "/v1/wallets/{walletId}/payments", &path, Some(body)).await;
+		if status != 200
+			|| matches!(order["status"].as_str(), Some("SUCCESS" | "FAILED" | "REJECTED"))
+		{
+			return (status, order);
+		}
+		let path =
+			format!("/v1/wallets/{wallet}/payments/{}", order["issuerOrderId"].as_str().unwrap());
+		let order = wait_for(Duration::from_secs(60), "payment final", || async {
+			let (_, o) = self
+				.app(PIN, Method::GET, "/v1/wallets/{walletId}/payments/{orderId}", &path, None)
+				.await;
+			matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED" | "REJECTED")).then_some(o)
+		})
+		.await;
+		(200, order)
+	}
+
+	/// A settlement account's balance on chain, in the finalized state.
+	pub async fn chain_balance(&self, who: &str, currency: CurrencyCode) -> i128 {
+		let account = calls::account("who", &ss58(who)).unwrap();
+		let p =
+			queries::participant(&self.conn, &account, None).await.unwrap().expect("a participant");
+		p.accounts.iter().find(|a| a.currency == currency).map(|a| a.balance.0).unwrap_or(0)
+	}
+
+	/// Every delivery of a notification for `order_id` the aggregator received.
+	pub async fn notifications_for(&self, order_id: &str) -> Vec<Notification> {
+		let heard = self.inbox.heard.lock().unwrap();
+		heard.deliveries.iter().filter(|n| n.order_id == order_id).cloned().collect()
+	}
+
+	pub async fn sudo_tx(&self, key: &str, call: clearline_runtime::RuntimeCall) {
+		let sender = TxSender::new(
+			self.conn.clone(),
+			Signer::from_uri(key).unwrap(),
+			SenderOptions::default(),
+		)
+		.unwrap();
+		let report = sender.send(call).await.unwrap();
+		assert!(
+			matches!(
+				report.result,
+				TxResult::Finalized { outcome: clearline_client::Outcome::Succeeded(_), .. }
+			),
+			"{:?}",
+			report.result
+		);
+	}
+
+	pub fn logs(&self) -> String {
+		format!(
+			"{}\n{}\n{}",
+			self.issuer.log_tail(30),
+			self.acquirer.log_tail(30),
+			self.node.as_ref().map(|n| n.log_tail(5)).unwrap_or_default()
+		)
+	}
+}
+
+/// A payment the aggregator started: its order id and our order id.
+pub struct Started {
+	pub aggregator_order_id: String,
+	pub order_id: String,
+}
+
+impl Net {
+	/// A customer-presented payment as an aggregator makes it: micropay, repeated with the
+	/// same order id while the acquirer does not answer (a 5xx or no answer), as the
+	/// aggregator's own retry would. `None` if the acquirer refused it by name.
+	pub async fn start_micropay(
+		&self,
+		agg_order: &str,
+		merchant: &str,
+		code: &str,
+		cny: i64,
+	) -> Option<Started> {
+		self.try_micropay(agg_order, merchant, code, cny, 20)
+			.await
+			.unwrap_or_else(|e| panic!("{agg_order}: {e}\n{}", self.logs()))
+	}
+
+	/// [`Self::start_micropay`] with at most `attempts` tries; an error if none was answered.
+	pub async fn try_micropay(
+		&self,
+		agg_order: &str,
+		merchant: &str,
+		code: &str,
+		cny: i64,
+		attempts: u32,
+	) -> Result<Option<Started>, String> {
+		let body = json!({
+			"aggregatorOrderId": agg_order, "merchantId": merchant, "authCode": code,
+			"amount": cny, "currency": "CNY",
+		});
+		let mut last = String::new();
+		for attempt in 1..=attempts {
+			let result: Result<Value, PeerError> = self
+				.aggregator
+				.call(Method::POST, "/v1/micropay", Some(&body), Duration::from_secs(30))
+				.await;
+			match result {
+				Ok(order) => {
+					self.spec.check(
+						&self.spec.acquirer,
+						&Method::POST,
+						"/v1/micropay",
+						200,
+						&order,
+					);
+					return Ok(Some(Started {
+						aggregator_order_id: agg_order.into(),
+						order_id: order["orderId"].as_str().unwrap().into(),
+					}));
+				}
+				Err(PeerError::Refused { status, .. }) if status < 500 => return Ok(None),
+				Err(e) => {
+					eprintln!("{agg_order}: micropay attempt {attempt}: {e}");
+					last = e.to_string();
+					tokio::time::sleep(Duration::from_millis(500)).await;
+				}
+			}
+		}
+		Err(format!("micropay unanswered after {attempts} attempts: {last}"))
+	}
+}

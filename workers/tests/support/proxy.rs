@@ -1,0 +1,157 @@
+//! A proxy on the line between two services that injects network faults, the way a flaky
+//! link or an overloaded peer would: it delays the answer to chosen calls, drops calls before
+//! they arrive, or forwards them and loses the answer. The services behind it are the real
+//! ones; only the line misbehaves.
+
+use axum::{
+	body::{Body, Bytes},
+	extract::State,
+	http::{HeaderMap, Method, StatusCode, Uri},
+	response::{IntoResponse, Response},
+	Router,
+};
+use clearline_testkit::free_port;
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use std::{
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Arc, Mutex,
+	},
+	time::Duration,
+};
+
+/// What the proxy does to the calls it carries.
+pub struct Faults {
+	/// Calls whose method and path start like this get their answer this much later.
+	pub late: Option<(Method, String, Duration)>,
+	/// The share (0–1) of calls dropped before they reach the service (502).
+	pub drop_share: f64,
+	/// The share (0–1) of calls forwarded whose answer is then lost (504).
+	pub lose_share: f64,
+	rng: StdRng,
+}
+
+/// What the proxy did, for the test to report and check that faults really happened.
+#[derive(Default)]
+pub struct Counts {
+	pub forwarded: AtomicU64,
+	pub delayed: AtomicU64,
+	pub dropped: AtomicU64,
+	pub lost: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct Proxy {
+	pub url: String,
+	target: String,
+	faults: Arc<Mutex<Faults>>,
+	pub counts: Arc<Counts>,
+	http: reqwest::Client,
+}
+
+impl Proxy {
+	/// Listens on a free port and forwards to `target` (a base URL), faultless until told.
+	pub async fn start(target: &str) -> Self {
+		let port = free_port();
+		let proxy = Proxy {
+			url: format!("http://127.0.0.1:{port}"),
+			target: target.trim_end_matches('/').into(),
+			faults: Arc::new(Mutex::new(Faults {
+				late: None,
+				drop_share: 0.0,
+				lose_share: 0.0,
+				rng: StdRng::seed_from_u64(0),
+			})),
+			counts: Arc::default(),
+			http: reqwest::Client::new(),
+		};
+		let app = Router::new().fallback(forward).with_state(proxy.clone());
+		let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+		tokio::spawn(async move { axum::serve(listener, app).await });
+		proxy
+	}
+
+	/// Answers to `method path…` calls come `delay` late (`None`: on time).
+	pub fn set_late(&self, late: Option<(Method, &str, Duration)>) {
+		self.faults.lock().unwrap().late = late.map(|(m, p, d)| (m, p.to_string(), d));
+	}
+
+	/// Drops and loses the given shares of calls, decided by a generator seeded with `seed`.
+	pub fn set_failures(&self, drop_share: f64, lose_share: f64, seed: u64) {
+		let mut f = self.faults.lock().unwrap();
+		(f.drop_share, f.lose_share, f.rng) = (drop_share, lose_share, StdRng::seed_from_u64(seed));
+	}
+
+	pub fn count(&self) -> String {
+		let c = &self.counts;
+		format!(
+			"{} forwarded, {} answered late, {} dropped, {} answers lost",
+			c.forwarded.load(Ordering::Relaxed),
+			c.delayed.load(Ordering::Relaxed),
+			c.dropped.load(Ordering::Relaxed),
+			c.lost.load(Ordering::Relaxed)
+		)
+	}
+}
+
+enum Fate {
+	Drop,
+	Lose,
+	Late(Duration),
+	Deliver,
+}
+
+async fn forward(
+	State(proxy): State<Proxy>,
+	method: Method,
+	uri: Uri,
+	headers: HeaderMap,
+	body: Bytes,
+) -> Response {
+	let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
+	let fate = {
+		let mut f = proxy.faults.lock().unwrap();
+		let roll: f64 = f.rng.gen();
+		match &f.late {
+			Some((m, prefix, delay)) if *m == method && path.starts_with(prefix.as_str()) => {
+				Fate::Late(*delay)
+			}
+			_ if roll < f.drop_share => Fate::Drop,
+			_ if roll < f.drop_share + f.lose_share => Fate::Lose,
+			_ => Fate::Deliver,
+		}
+	};
+	if matches!(fate, Fate::Drop) {
+		proxy.counts.dropped.fetch_add(1, Ordering::Relaxed);
+		return (StatusCode::BAD_GATEWAY, "dropped by the test proxy").into_response();
+	}
+	let mut headers = headers;
+	headers.remove("host");
+	headers.remove("content-length");
+	let request =
+		proxy.http.request(method, format!("{}{path}", proxy.target)).headers(headers).body(body);
+	let answer = match request.send().await {
+		Ok(a) => a,
+		Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+	};
+	proxy.counts.forwarded.fetch_add(1, Ordering::Relaxed);
+	let status = answer.status();
+	let content_type = answer.headers().get("content-type").cloned();
+	let bytes = answer.bytes().await.unwrap_or_default();
+	match fate {
+		Fate::Lose => {
+			proxy.counts.lost.fetch_add(1, Ordering::Relaxed);
+			return (StatusCode::GATEWAY_TIMEOUT, "answer lost by the test proxy").into_response();
+		}
+		Fate::Late(delay) => {
+			proxy.counts.delayed.fetch_add(1, Ordering::Relaxed);
+			tokio::time::sleep(delay).await;
+		}
+		_ => {}
+	}
+	let mut response = Response::builder().status(status.as_u16());
+	if let Some(ct) = content_type {
+		response = response.header("content-type", ct);
+	}
+	response.body(Body::from(bytes)).unwrap()
+}
