@@ -1,6 +1,7 @@
 //! `clearline-call`: sends one request signed as a party (an aggregator, the issuer, the
 //! acquirer) to a Clearline service and prints the answer: what `curl` is for the endpoints
-//! that need no signature.
+//! that need no signature. `--qr TEXT` draws a payment code or a merchant's QR payload in the
+//! terminal instead.
 
 use clap::Parser;
 use clearline_client::KeySource;
@@ -17,18 +18,22 @@ struct Args {
 	#[arg(long, env = "CLEARLINE_API_KEY_FILE")]
 	key_file: Option<PathBuf>,
 	/// The name the party signs as (`agg-1`, `issuer`, `acquirer`).
-	#[arg(long, required_unless_present = "public_key")]
+	#[arg(long, required_unless_present_any = ["public_key", "qr"])]
 	party: Option<String>,
 	/// Print the key's public key (SS58), which the other party registers, and exit.
 	#[arg(long)]
 	public_key: bool,
+	/// Draw TEXT (a payment code, a merchant's QR payload) as a QR code for a terminal, and
+	/// exit. Needs no key.
+	#[arg(long, value_name = "TEXT")]
+	qr: Option<String>,
 	#[arg(long, default_value = "30s")]
 	timeout: humantime::Duration,
 	/// GET or POST.
-	#[arg(required_unless_present = "public_key")]
+	#[arg(required_unless_present_any = ["public_key", "qr"])]
 	method: Option<reqwest::Method>,
 	/// Full URL, with any query string.
-	#[arg(required_unless_present = "public_key")]
+	#[arg(required_unless_present_any = ["public_key", "qr"])]
 	url: Option<String>,
 	/// JSON body.
 	body: Option<String>,
@@ -37,6 +42,15 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
 	let args = Args::parse();
+	if let Some(text) = &args.qr {
+		// The most a QR code holds at the lowest error correction, in byte mode.
+		if text.is_empty() || text.len() > 2953 {
+			eprintln!("error: --qr takes 1 to 2953 bytes");
+			return ExitCode::from(2);
+		}
+		println!("{}", clearline_workers::qr::terminal(text));
+		return ExitCode::SUCCESS;
+	}
 	let source = match (&args.key, &args.key_file) {
 		(Some(uri), _) => KeySource::uri(uri.clone()),
 		(_, Some(path)) => KeySource::File(path.clone()),

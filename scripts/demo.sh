@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# Watch payments settle: starts its own dev chain, the issuer and the acquirer, and an
+# aggregator notify inbox, then plays the wallet app, the merchant and the aggregator through
+# one payment of each flow of seed 000, printing every step as the seed's sequence diagram
+# names it, with the real order ids and finalized blocks. Then the clearing bank closes the
+# cycle and both services reconcile it with the chain. Everything it started is stopped and
+# its directory removed when it ends, however it ends (DEMO_KEEP=1 keeps the directory).
+#
+# Ports (override if taken): DEMO_RPC_PORT 9955, DEMO_P2P_PORT 30355, DEMO_ISSUER_PORT 8181,
+# DEMO_ACQUIRER_PORT 8182, DEMO_INBOX_PORT 8190.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+RPC_PORT="${DEMO_RPC_PORT:-9955}"
+P2P_PORT="${DEMO_P2P_PORT:-30355}"
+ISSUER_PORT="${DEMO_ISSUER_PORT:-8181}"
+ACQUIRER_PORT="${DEMO_ACQUIRER_PORT:-8182}"
+INBOX_PORT="${DEMO_INBOX_PORT:-8190}"
+BOB=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty
+DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
+PIN=246810
+
+scripts/setup.sh
+echo "[demo] building clearline-node and the services"
+cargo build --locked -p clearline-node -p clearline-client -p clearline-workers --bins
+BIN="$CARGO_TARGET_DIR/debug"
+
+for port in "$RPC_PORT" "$P2P_PORT" "$ISSUER_PORT" "$ACQUIRER_PORT" "$INBOX_PORT"; do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+		echo "[demo] port $port is taken; set the DEMO_*_PORT variables" >&2
+		exit 1
+	fi
+done
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/clearline-demo.XXXXXX")
+TOKEN=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+pids=()
+cleanup() {
+	local status=$?
+	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	if [ "${DEMO_KEEP:-0}" = 1 ]; then
+		echo "[demo] logs and stores kept in $WORK"
+	else
+		rm -rf "$WORK"
+	fi
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+	echo "[demo] FAILED: $*" >&2
+	echo "[demo] logs: $WORK/*.log (kept: the demo ends here)" >&2
+	DEMO_KEEP=1
+	exit 1
+}
+
+# --- the parties' systems -----------------------------------------------------------------
+
+ISSUER="http://127.0.0.1:$ISSUER_PORT"
+ACQUIRER="http://127.0.0.1:$ACQUIRER_PORT"
+NODE_WS="ws://127.0.0.1:$RPC_PORT"
+NODE_HTTP="http://127.0.0.1:$RPC_PORT"
+
+echo "[demo] starting the dev chain, the issuer, the acquirer and the aggregator's inbox (logs in $WORK)"
+"$BIN/clearline-node" --dev --base-path "$WORK/chain" --rpc-port "$RPC_PORT" --port "$P2P_PORT" \
+	--no-prometheus --no-telemetry -lsc_consensus_manual_seal::rpc=warn >"$WORK/node.log" 2>&1 &
+pids+=($!)
+rpc() {
+	curl -sf -H 'Content-Type: application/json' \
+		-d "{\"id\":1,\"jsonrpc\":\"2.0\",\"method\":\"$1\",\"params\":${2:-[]}}" "$NODE_HTTP"
+}
+wait_until() { # what, seconds, command...
+	local what=$1 seconds=$2
+	shift 2
+	for _ in $(seq "$seconds"); do
+		if "$@" >/dev/null 2>&1; then return 0; fi
+		sleep 1
+	done
+	fail "$what did not come up within $seconds s"
+}
+wait_until "the dev chain" 120 rpc chain_getFinalizedHead
+
+# Reconciliation on demand only, so that the demo's own call is the one that reports the cycle.
+common=(--node-url "$NODE_WS" --admin-token "$TOKEN" --log-format text --reconcile-every 1h)
+"$BIN/clearline-issuer" --listen "127.0.0.1:$ISSUER_PORT" --db "$WORK/issuer.sqlite" \
+	--chain-key //Bob --peer-url "$ACQUIRER" --peer-public-key "$DAVE" "${common[@]}" \
+	>"$WORK/issuer.log" 2>&1 &
+pids+=($!)
+"$BIN/clearline-acquirer" --listen "127.0.0.1:$ACQUIRER_PORT" --db "$WORK/acquirer.sqlite" \
+	--chain-key //Dave --peer-url "$ISSUER" --peer-public-key "$BOB" "${common[@]}" \
+	>"$WORK/acquirer.log" 2>&1 &
+pids+=($!)
+"$BIN/clearline-notify-inbox" --listen "127.0.0.1:$INBOX_PORT" --acquirer-public-key "$DAVE" \
+	--db "$WORK/aggregator.sqlite" >"$WORK/notifications.jsonl" 2>"$WORK/aggregator.log" &
+pids+=($!)
+wait_until "the issuer" 60 curl -sf "$ISSUER/health"
+wait_until "the acquirer" 60 curl -sf "$ACQUIRER/health"
+
+# --- how the demo speaks ------------------------------------------------------------------
+
+bold=$(tput bold 2>/dev/null || true)
+plain=$(tput sgr0 2>/dev/null || true)
+n=0
+step() { # who → whom, what
+	n=$((n + 1))
+	printf '%3d. %s%s%s  %s\n' "$n" "$bold" "$1" "$plain" "$2"
+}
+title() { printf '\n%s== %s ==%s\n' "$bold" "$1" "$plain"; }
+minor() { printf '%s %d.%02d' "$1" $(($2 / 100)) $(($2 % 100)); }
+
+ADMIN=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
+APP=(-H "X-Wallet-Pin: $PIN" -H 'Content-Type: application/json')
+admin() { # method url [body]
+	curl -s -X "$1" "$2" "${ADMIN[@]}" ${3:+-d "$3"}
+}
+app() { # method path [body]
+	curl -s -X "$1" "$ISSUER$2" "${APP[@]}" ${3:+-d "$3"}
+}
+aggregator() { # method path [body]
+	"$BIN/clearline-call" --key //Aggregator1 --party agg-1 "$1" "$ACQUIRER$2" ${3:+"$3"}
+}
+expect() { # json, jq filter that must be true, what
+	jq -e "$2" >/dev/null <<<"$1" || fail "$3: $1"
+}
+
+# Waits for the acquirer's order to be final; prints it.
+final_order() {
+	local order
+	for _ in $(seq 60); do
+		order=$(aggregator GET "/v1/orders/$1")
+		if jq -e '.status == "SUCCESS" or .status == "FAILED"' >/dev/null <<<"$order"; then
+			echo "$order"
+			return
+		fi
+		sleep 1
+	done
+	fail "order $1 not final after 60 s: $order"
+}
+
+# The steps after the issuer has the payment, read from both services' records and the chain.
+settlement() { # acquirer order id
+	local acq issuer_order instruction block_hash chain_hash heard
+	acq=$(final_order "$1")
+	expect "$acq" '.status == "SUCCESS"' "payment $1"
+	issuer_order=$(admin GET "$ISSUER/v1/admin/orders/$(jq -r .issuerOrderId <<<"$acq")")
+	instruction=$(jq -c .instruction <<<"$issuer_order")
+	step "Issuer → Chain" "FX quote (Fx api): $(minor CNY "$(jq .amount <<<"$issuer_order")") costs $(minor HKD "$(jq .debitAmount <<<"$issuer_order")") at rate #$(jq .rateId <<<"$issuer_order")"
+	step "Issuer" "order $(jq -r .issuerOrderId <<<"$issuer_order"): wallet $(jq -r .walletId <<<"$issuer_order") debited $(minor HKD "$(jq .debitAmount <<<"$issuer_order")"), instruction signed by the issuer, valid until chain time $(jq .expiresAt <<<"$instruction")"
+	step "Issuer → Acquirer" "bookkeeping: DEBITED, with the signed instruction for $(jq -r .orderId <<<"$acq")"
+	block_hash=$(jq -r .blockHash <<<"$acq")
+	chain_hash=$(rpc chain_getBlockHash "[$(jq .blockNumber <<<"$acq")]" | jq -r .result)
+	[ "$chain_hash" = "$block_hash" ] || fail "block #$(jq .blockNumber <<<"$acq") is $chain_hash on the node, not $block_hash"
+	step "Acquirer → Chain" "post_payment: clearing-bank posting #$(jq .postingId <<<"$acq") in cycle $(jq .cycle <<<"$acq"), finalized in block #$(jq .blockNumber <<<"$acq") ${block_hash:0:18}…"
+	step "Acquirer → Issuer" "bookkeeping result: SUCCESS (read from the finalized chain)"
+	expect "$issuer_order" '.status == "SUCCESS"' "the issuer's order"
+	step "Issuer" "order $(jq -r .issuerOrderId <<<"$issuer_order") SUCCESS (checked against the finalized chain)"
+	for _ in $(seq 30); do
+		heard=$(jq -c --arg id "$1" 'select(.orderId == $id)' "$WORK/notifications.jsonl" | head -1)
+		[ -n "$heard" ] && break
+		sleep 1
+	done
+	[ -n "$heard" ] || fail "no notification for $1 reached the aggregator"
+	step "Acquirer → Aggregator" "notification $(jq -r '.status + "/" + .isoStatus' <<<"$heard") for $(jq -r .aggregatorOrderId <<<"$heard") (signature verified, acknowledged SUCCESS)"
+	step "Aggregator → Acquirer" "query order $1: $(jq -r '.status + " (" + .isoStatus + ")"' <<<"$acq")"
+}
+
+# --- set-up: the aggregator, its merchant and a wallet ------------------------------------
+
+title "Set-up"
+AGG_KEY=$("$BIN/clearline-call" --key //Aggregator1 --public-key)
+out=$(admin POST "$ACQUIRER/v1/admin/aggregators" "{\"aggregatorId\":\"agg-1\",\"name\":\"Pearl River Pay\",\"publicKey\":\"$AGG_KEY\",\"notifyUrl\":\"http://127.0.0.1:$INBOX_PORT/notify\"}")
+expect "$out" '.aggregatorId == "agg-1"' "registering the aggregator"
+step "Acquirer admin" "aggregator agg-1 (Pearl River Pay) registered with its key $AGG_KEY"
+out=$(admin POST "$ACQUIRER/v1/admin/merchants" '{"aggregatorId":"agg-1","aggregatorMerchantId":"SHOP-001","name":"Lucky Noodles","city":"Shenzhen","mcc":"5812"}')
+expect "$out" '.status == "ACTIVE"' "registering the merchant"
+MERCHANT=$(jq -r .merchantId <<<"$out")
+step "Acquirer admin" "merchant SHOP-001 of agg-1 is our $MERCHANT (Lucky Noodles, Shenzhen, MCC 5812)"
+out=$(admin POST "$ISSUER/v1/admin/wallets" "{\"walletId\":\"W-DEMO\",\"holder\":\"Chan Tai Man\",\"pin\":\"$PIN\"}")
+expect "$out" '.walletId == "W-DEMO"' "opening the wallet"
+out=$(admin POST "$ISSUER/v1/admin/wallets/W-DEMO/topups" '{"topupId":"TOPUP-DEMO-1","amount":100000}')
+expect "$out" '.balance == 100000' "topping the wallet up"
+step "Issuer admin" "wallet W-DEMO opened and topped up: $(minor HKD 100000)"
+
+# --- 1. customer-presented ----------------------------------------------------------------
+
+title "1. Customer-presented code (micropay)"
+out=$(app POST /v1/wallets/W-DEMO/payment-codes)
+expect "$out" '.code | startswith("39")' "getting a payment code"
+CODE=$(jq -r .code <<<"$out")
+step "Wallet app → Issuer" "PIN checked, payment code $CODE issued (single use, until $(jq -r .expiresAt <<<"$out"))"
+"$BIN/clearline-call" --qr "$CODE"
+step "Merchant scanner → Wallet app" "scans the code; the scanner forwards it to the aggregator"
+out=$(aggregator POST /v1/micropay "{\"aggregatorOrderId\":\"AGG-CP-1\",\"merchantId\":\"SHOP-001\",\"authCode\":\"$CODE\",\"amount\":9213,\"currency\":\"CNY\",\"description\":\"noodles\"}")
+expect "$out" '.orderId | startswith("ACQ")' "micropay"
+CP=$(jq -r .orderId <<<"$out")
+step "Aggregator → Acquirer" "micropay AGG-CP-1, merchant SHOP-001, $(minor CNY 9213): acquirer order $CP ($(jq -r .status <<<"$out"))"
+step "Acquirer → Issuer" "debit request for $CP with the code; the issuer acknowledged it, and the acquirer answered the aggregator with $CP only"
+settlement "$CP"
+
+# --- 2. dynamic QR ------------------------------------------------------------------------
+
+title "2. Merchant-presented dynamic QR"
+out=$(aggregator POST /v1/unified-order '{"aggregatorOrderId":"AGG-DQ-1","merchantId":"SHOP-001","amount":12345,"currency":"CNY","tradeType":"NATIVE","description":"set menu"}')
+expect "$out" '.codeUrl | startswith("000201")' "unified-order NATIVE"
+DQ=$(jq -r .orderId <<<"$out")
+URL=$(jq -r .codeUrl <<<"$out")
+step "Aggregator → Acquirer" "unified-order NATIVE AGG-DQ-1, $(minor CNY 12345): order $DQ, EMVCo dynamic code"
+"$BIN/clearline-call" --qr "$URL"
+out=$(app POST /v1/wallets/W-DEMO/scan "{\"payload\":\"$URL\"}")
+expect "$out" '.amount == 12345' "scanning the dynamic code"
+step "Wallet app → Issuer → Acquirer" "scan: $(jq -r .merchantName <<<"$out"), $(minor CNY "$(jq .amount <<<"$out")") shown to the payer"
+out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-DQ-1\",\"payload\":\"$URL\"}")
+expect "$out" '.acquirerOrderId != null' "paying the dynamic code"
+step "Wallet app → Issuer" "payer confirms with the PIN: issuer order $(jq -r .issuerOrderId <<<"$out") checks $DQ out at the acquirer"
+settlement "$DQ"
+
+# --- 3. static QR -------------------------------------------------------------------------
+
+title "3. Merchant-presented static QR"
+out=$(aggregator GET /v1/merchants/SHOP-001/static-qr)
+STATIC=$(jq -r .payload <<<"$out")
+[ -n "$STATIC" ] && [ "$STATIC" != null ] || fail "static QR: $out"
+step "Aggregator → Acquirer" "the shop's static code (no amount), printed at the till"
+"$BIN/clearline-call" --qr "$STATIC"
+out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-SQ-1\",\"payload\":\"$STATIC\",\"amount\":5000}")
+expect "$out" '.acquirerOrderId != null' "paying the static code"
+SQ=$(jq -r .acquirerOrderId <<<"$out")
+step "Wallet app → Issuer → Acquirer" "payer scans, types $(minor CNY 5000), confirms with the PIN: acquirer order $SQ"
+settlement "$SQ"
+
+# --- 4. in-app ----------------------------------------------------------------------------
+
+title "4. In-app"
+out=$(aggregator POST /v1/unified-order '{"aggregatorOrderId":"AGG-APP-1","merchantId":"SHOP-001","amount":777,"currency":"CNY","tradeType":"APP"}')
+expect "$out" '.prepayId != null' "unified-order APP"
+IA=$(jq -r .orderId <<<"$out")
+step "Merchant app → Aggregator → Acquirer" "unified-order APP AGG-APP-1, $(minor CNY 777): order $IA, prepay id $(jq -r .prepayId <<<"$out")"
+out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-APP-1\",\"prepayId\":\"$(jq -r .prepayId <<<"$out")\"}")
+expect "$out" '.acquirerOrderId != null' "paying in the app"
+step "Merchant app → Wallet app → Issuer" "hand-over with the prepay id, payer confirms with the PIN"
+settlement "$IA"
+
+# --- the cycle ----------------------------------------------------------------------------
+
+title "Cycle close and reconciliation"
+out=$(app GET /v1/wallets/W-DEMO)
+step "Wallet app → Issuer" "balance $(minor HKD "$(jq .balance <<<"$out")") (was $(minor HKD 100000))"
+"$BIN/clearline" --url "$NODE_WS" --key //Charlie cycle close >"$WORK/close.txt" ||
+	fail "closing the cycle: $(cat "$WORK/close.txt")"
+step "Clearing bank → Chain" "$(cat "$WORK/close.txt")"
+for party in Issuer Acquirer; do
+	url=$ISSUER
+	[ "$party" = Acquirer ] && url=$ACQUIRER
+	report=""
+	for _ in $(seq 30); do
+		out=$(admin POST "$url/v1/admin/reconcile")
+		report=$(jq -c '.cycles[]? | select(.cycle == 1)' <<<"$out")
+		[ -n "$report" ] && break
+		sleep 1
+	done
+	[ -n "$report" ] || fail "$party did not reconcile cycle 1"
+	expect "$report" '.ok == true' "$party's reconciliation"
+	step "$party ↔ Chain" "cycle 1 reconciled: $(jq -r '"\(.chainEntries) entries on chain, \(.localEntries) in our records, digest \(.localDigest[0:18])… = chain \(.chainDigest[0:18])…, ok"' <<<"$report")"
+done
+printf '\n[demo] all four payments settled and both sides agree with the chain\n'

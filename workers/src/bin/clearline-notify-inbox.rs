@@ -1,0 +1,75 @@
+//! `clearline-notify-inbox`: an aggregator's notify endpoint for trying the acquirer out. It
+//! verifies the acquirer's signature on every notification (refusing replays through its own
+//! nonce store), prints each one as a JSON line on stdout and acknowledges it with
+//! `{"code":"SUCCESS"}`, as seed 000 asks of an aggregator.
+
+use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
+use clap::Parser;
+use clearline_workers::{api::ApiError, auth, common::wire::Notification, store::Db};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+#[derive(Debug, Parser)]
+#[command(name = "clearline-notify-inbox", version, about = "An aggregator's notify endpoint")]
+struct Args {
+	/// Address to listen on; notifications are taken at `POST /notify`.
+	#[arg(long, default_value = "127.0.0.1:8090")]
+	listen: SocketAddr,
+	/// The acquirer's API public key (SS58), whose signature every notification must carry.
+	#[arg(long)]
+	acquirer_public_key: String,
+	/// The party name the acquirer signs as.
+	#[arg(long, default_value = "acquirer")]
+	acquirer_party: String,
+	/// SQLite file for the nonces of requests seen (replay protection).
+	#[arg(long)]
+	db: PathBuf,
+	/// How old a signed request may be.
+	#[arg(long, default_value = "5m")]
+	request_window: humantime::Duration,
+}
+
+struct Inbox {
+	db: Db,
+	key: sp_core::sr25519::Public,
+	party: String,
+	window: Duration,
+}
+
+async fn notify(
+	State(inbox): State<Arc<Inbox>>,
+	headers: HeaderMap,
+	body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+	auth::verify(
+		&inbox.db,
+		&headers,
+		"POST",
+		"/notify",
+		&body,
+		&inbox.party,
+		&inbox.key,
+		inbox.window,
+	)
+	.await?;
+	let n: Notification = serde_json::from_slice(&body)
+		.map_err(|e| ApiError::bad_request("MalformedNotification", e.to_string()))?;
+	println!("{}", serde_json::to_string(&n).map_err(ApiError::internal)?);
+	Ok(Json(serde_json::json!({ "code": "SUCCESS" })))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+	let args = Args::parse();
+	let inbox = Inbox {
+		db: Db::open(&args.db, "")?,
+		key: auth::parse_public_key(&args.acquirer_public_key)
+			.map_err(|e| anyhow::anyhow!("--acquirer-public-key: {e}"))?,
+		party: args.acquirer_party,
+		window: args.request_window.into(),
+	};
+	let app = Router::new().route("/notify", post(notify)).with_state(Arc::new(inbox));
+	let listener = tokio::net::TcpListener::bind(args.listen).await?;
+	eprintln!("notify inbox on http://{}/notify", args.listen);
+	axum::serve(listener, app).await?;
+	Ok(())
+}
