@@ -9,6 +9,8 @@
 # Ports (override if taken): DEMO_RPC_PORT 9955, DEMO_P2P_PORT 30355, DEMO_ISSUER_PORT 8181,
 # DEMO_ACQUIRER_PORT 8182, DEMO_INBOX_PORT 8190.
 set -euo pipefail
+# A failure inside $(…) stops the demo too.
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
@@ -39,6 +41,14 @@ pids=()
 cleanup() {
 	local status=$?
 	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	# Whatever has not stopped 10 s after TERM is killed.
+	for _ in $(seq 20); do
+		running=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
+		[ "$running" = 0 ] && break
+		sleep 0.5
+	done
+	for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	if [ "${DEMO_KEEP:-0}" = 1 ]; then
 		echo "[demo] logs and stores kept in $WORK"
@@ -52,8 +62,10 @@ trap 'exit 130' INT TERM
 
 fail() {
 	echo "[demo] FAILED: $*" >&2
-	echo "[demo] logs: $WORK/*.log (kept: the demo ends here)" >&2
-	DEMO_KEEP=1
+	for log in "$WORK"/*.log; do
+		echo "--- last lines of $(basename "$log") ---" >&2
+		tail -n 15 "$log" >&2
+	done
 	exit 1
 }
 
@@ -66,7 +78,7 @@ NODE_HTTP="http://127.0.0.1:$RPC_PORT"
 
 echo "[demo] starting the dev chain, the issuer, the acquirer and the aggregator's inbox (logs in $WORK)"
 "$BIN/clearline-node" --dev --base-path "$WORK/chain" --rpc-port "$RPC_PORT" --port "$P2P_PORT" \
-	--no-prometheus --no-telemetry -lsc_consensus_manual_seal::rpc=warn >"$WORK/node.log" 2>&1 &
+	--no-mdns --no-prometheus --no-telemetry -lsc_consensus_manual_seal::rpc=warn >"$WORK/node.log" 2>&1 &
 pids+=($!)
 rpc() {
 	curl -sf -H 'Content-Type: application/json' \
@@ -114,21 +126,23 @@ minor() { printf '%s %d.%02d' "$1" $(($2 / 100)) $(($2 % 100)); }
 ADMIN=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
 APP=(-H "X-Wallet-Pin: $PIN" -H 'Content-Type: application/json')
 admin() { # method url [body]
-	curl -s -X "$1" "$2" "${ADMIN[@]}" ${3:+-d "$3"}
+	curl -s -X "$1" "$2" "${ADMIN[@]}" ${3:+-d "$3"} || true
 }
 app() { # method path [body]
-	curl -s -X "$1" "$ISSUER$2" "${APP[@]}" ${3:+-d "$3"}
+	curl -s -X "$1" "$ISSUER$2" "${APP[@]}" ${3:+-d "$3"} || true
 }
 aggregator() { # method path [body]
-	"$BIN/clearline-call" --key //Aggregator1 --party agg-1 "$1" "$ACQUIRER$2" ${3:+"$3"}
+	# A refusal prints its {code, message}, which the caller's check reports.
+	"$BIN/clearline-call" --key //Aggregator1 --party agg-1 "$1" "$ACQUIRER$2" ${3:+"$3"} || true
 }
 expect() { # json, jq filter that must be true, what
-	jq -e "$2" >/dev/null <<<"$1" || fail "$3: $1"
+	# An empty answer is a failure (jq -e accepts empty input on some versions).
+	[ -n "$1" ] && jq -e "$2" >/dev/null <<<"$1" || fail "$3: ${1:-no answer}"
 }
 
 # Waits for the acquirer's order to be final; prints it.
 final_order() {
-	local order
+	local order=""
 	for _ in $(seq 60); do
 		order=$(aggregator GET "/v1/orders/$1")
 		if jq -e '.status == "SUCCESS" or .status == "FAILED"' >/dev/null <<<"$order"; then
@@ -145,7 +159,13 @@ settlement() { # acquirer order id
 	local acq issuer_order instruction block_hash chain_hash heard
 	acq=$(final_order "$1")
 	expect "$acq" '.status == "SUCCESS"' "payment $1"
-	issuer_order=$(admin GET "$ISSUER/v1/admin/orders/$(jq -r .issuerOrderId <<<"$acq")")
+	# The issuer records SUCCESS once it has checked the chain, a moment after the acquirer.
+	for _ in $(seq 30); do
+		issuer_order=$(admin GET "$ISSUER/v1/admin/orders/$(jq -r .issuerOrderId <<<"$acq")")
+		jq -e '.status == "SUCCESS"' >/dev/null 2>&1 <<<"$issuer_order" && break
+		sleep 1
+	done
+	expect "$issuer_order" '.status == "SUCCESS"' "the issuer's order for $1"
 	instruction=$(jq -c .instruction <<<"$issuer_order")
 	step "Issuer → Chain" "FX quote (Fx api): $(minor CNY "$(jq .amount <<<"$issuer_order")") costs $(minor HKD "$(jq .debitAmount <<<"$issuer_order")") at rate #$(jq .rateId <<<"$issuer_order")"
 	step "Issuer" "order $(jq -r .issuerOrderId <<<"$issuer_order"): wallet $(jq -r .walletId <<<"$issuer_order") debited $(minor HKD "$(jq .debitAmount <<<"$issuer_order")"), instruction signed by the issuer, valid until chain time $(jq .expiresAt <<<"$instruction")"
@@ -155,7 +175,6 @@ settlement() { # acquirer order id
 	[ "$chain_hash" = "$block_hash" ] || fail "block #$(jq .blockNumber <<<"$acq") is $chain_hash on the node, not $block_hash"
 	step "Acquirer → Chain" "post_payment: clearing-bank posting #$(jq .postingId <<<"$acq") in cycle $(jq .cycle <<<"$acq"), finalized in block #$(jq .blockNumber <<<"$acq") ${block_hash:0:18}…"
 	step "Acquirer → Issuer" "bookkeeping result: SUCCESS (read from the finalized chain)"
-	expect "$issuer_order" '.status == "SUCCESS"' "the issuer's order"
 	step "Issuer" "order $(jq -r .issuerOrderId <<<"$issuer_order") SUCCESS (checked against the finalized chain)"
 	for _ in $(seq 30); do
 		heard=$(jq -c --arg id "$1" 'select(.orderId == $id)' "$WORK/notifications.jsonl" | head -1)
