@@ -10,7 +10,7 @@ mod support;
 use clearline_workers::common::faults;
 use std::{os::unix::process::ExitStatusExt, time::Duration};
 use support::{
-	audit::{audit, settle, Baseline},
+	audit::{audit, count_with, open, settle, Baseline},
 	Net, Options,
 };
 
@@ -67,16 +67,11 @@ async fn a_kill_at_every_crash_point_settles_each_payment_once() {
 	assert!(net.acquirer.wait_exit(Duration::from_secs(60)).await.is_some());
 	let reversed =
 		clearline_testkit::wait_for(Duration::from_secs(90), "the issuer's reversal", || async {
-			let db = rusqlite::Connection::open_with_flags(
-				&net.issuer_db,
-				rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-			)
-			.ok()?;
-			let n: i64 = db
-				.query_row("SELECT COUNT(*) FROM wallet_entries WHERE kind = 'REVERSAL'", [], |r| {
-					r.get(0)
-				})
-				.ok()?;
+			let n = count_with(
+				&open(&net.issuer_db),
+				"SELECT COUNT(*) FROM wallet_entries WHERE kind = ?1",
+				"REVERSAL",
+			);
 			(n > 0).then_some(n)
 		})
 		.await;

@@ -16,7 +16,7 @@ use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use std::{path::Path, sync::Arc, time::Duration};
 use support::{
-	audit::{audit, Baseline},
+	audit::{audit, count_with, open, Baseline},
 	Chain, Net, NotifyMode, Options, Started,
 };
 
@@ -101,14 +101,7 @@ async fn a_late_acquirer_is_queried_and_the_payment_completes() {
 
 /// How many of the acquirer's orders are `status` now.
 fn acquirer_orders_in(net: &Net, status: &str) -> i64 {
-	let Ok(db) = rusqlite::Connection::open_with_flags(
-		&net.acquirer_db,
-		rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-	) else {
-		return 0;
-	};
-	db.query_row("SELECT COUNT(*) FROM orders WHERE status = ?1", [status], |r| r.get(0))
-		.unwrap_or(0)
+	count_with(&open(&net.acquirer_db), "SELECT COUNT(*) FROM orders WHERE status = ?1", status)
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -47,7 +47,8 @@ pub struct Tally {
 	pub cycle: u32,
 }
 
-fn open(path: &Path) -> Sql {
+/// A service's store, read only (the service keeps writing it).
+pub fn open(path: &Path) -> Sql {
 	Sql::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("opening a store")
 }
 
@@ -57,8 +58,20 @@ fn rows<T>(db: &Sql, sql: &str, f: impl Fn(&rusqlite::Row) -> rusqlite::Result<T
 	found
 }
 
+/// The one number `sql` selects, with `?1` bound to `param`.
+pub fn count_with(db: &Sql, sql: &str, param: &str) -> i64 {
+	db.query_row(sql, [param], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 fn count(db: &Sql, sql: &str) -> i64 {
 	db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Asks a service to reconcile now (`POST /v1/admin/reconcile`); its answer is not needed,
+/// the store records the outcome.
+async fn reconcile(net: &Net, url: &str) {
+	let _ =
+		net.http.post(format!("{url}/v1/admin/reconcile")).bearer_auth(super::ADMIN).send().await;
 }
 
 /// Orders neither side has finished, and failures the acquirer has not heard of.
@@ -91,12 +104,7 @@ struct IssuerOrder {
 pub async fn settle(net: &Net, timeout: Duration) {
 	wait_for(timeout, "every order final and every notification delivered", || async {
 		for url in [&net.issuer_url, &net.acquirer_url] {
-			let _ = net
-				.http
-				.post(format!("{url}/v1/admin/reconcile"))
-				.bearer_auth(super::ADMIN)
-				.send()
-				.await;
+			reconcile(net, url).await;
 		}
 		let (i, a) = (open(&net.issuer_db), open(&net.acquirer_db));
 		let open_orders =
@@ -273,20 +281,15 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 	if let Some(&cycle) = cycles.first() {
 		net.sudo_tx("//Charlie", calls::close_cycle()).await;
 		tally.cycle = cycle;
-		for (db, who) in [(&net.issuer_db, "issuer"), (&net.acquirer_db, "acquirer")] {
+		for (db, url, who) in [
+			(&net.issuer_db, &net.issuer_url, "issuer"),
+			(&net.acquirer_db, &net.acquirer_url, "acquirer"),
+		] {
 			let report = wait_for(
 				Duration::from_secs(60),
 				&format!("{who} reconciles cycle {cycle}"),
 				|| async {
-					let _ = net
-						.http
-						.post(format!(
-							"{}/v1/admin/reconcile",
-							if who == "issuer" { &net.issuer_url } else { &net.acquirer_url }
-						))
-						.bearer_auth(super::ADMIN)
-						.send()
-						.await;
+					reconcile(net, url).await;
 					let db = open(db);
 					let text: Option<String> = db
 						.query_row(

@@ -421,8 +421,7 @@ impl Net {
 		path: &str,
 		body: Option<Value>,
 	) -> (u16, Value) {
-		self.plain(false, m, template, path, &[("authorization", format!("Bearer {ADMIN}"))], body)
-			.await
+		self.admin(false, m, template, path, body).await
 	}
 
 	pub async fn admin_issuer(
@@ -432,8 +431,20 @@ impl Net {
 		path: &str,
 		body: Option<Value>,
 	) -> (u16, Value) {
-		self.plain(true, m, template, path, &[("authorization", format!("Bearer {ADMIN}"))], body)
-			.await
+		self.admin(true, m, template, path, body).await
+	}
+
+	/// An operations call with the admin token, checked against that service's document.
+	async fn admin(
+		&self,
+		issuer: bool,
+		m: Method,
+		template: &str,
+		path: &str,
+		body: Option<Value>,
+	) -> (u16, Value) {
+		let token = [("authorization", format!("Bearer {ADMIN}"))];
+		self.plain(issuer, m, template, path, &token, body).await
 	}
 
 	pub async fn app(
@@ -629,9 +640,8 @@ impl Net {
 	}
 }
 
-/// A payment the aggregator started: its order id and our order id.
+/// A payment the aggregator started: the acquirer's order id.
 pub struct Started {
-	pub aggregator_order_id: String,
 	pub order_id: String,
 }
 
@@ -680,7 +690,6 @@ impl Net {
 						&order,
 					);
 					return Ok(Some(Started {
-						aggregator_order_id: agg_order.into(),
 						order_id: order["orderId"].as_str().unwrap().into(),
 					}));
 				}
