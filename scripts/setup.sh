@@ -17,6 +17,10 @@ need_root() {
 # pkg-config, libssl-dev: openssl-sys when a crate asks for the system TLS library.
 # curl, jq: the README's walkthrough of the services.
 packages=(protobuf-compiler clang libclang-dev pkg-config libssl-dev make git curl jq ca-certificates)
+# `--bench` (scripts/bench.sh): the plots' font, and perf for the node's profiles.
+if [ "${1:-}" = "--bench" ]; then
+	packages+=(fonts-dejavu-core linux-perf)
+fi
 missing=()
 for p in "${packages[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -116,6 +116,10 @@ pub enum Step {
 	Pool { status: TxStatus },
 	/// The connection dropped; the transaction may or may not be in the pool.
 	ConnectionLost { error: String },
+	/// The pool answered that it holds these very bytes already: an earlier submission whose
+	/// answer was lost, or the fork-aware pool's race between a submission and the move of the
+	/// transaction into a new view (polkadot-sdk #11419). It is on its way, not refused.
+	AlreadyInPool,
 	/// Reading finalized blocks for it, up to this one.
 	Searched { up_to: u32 },
 }
@@ -183,6 +187,9 @@ pub struct TxSender {
 	checkpoint: Mutex<Option<(Instant, u32, H256)>>,
 	slots: Arc<Semaphore>,
 }
+
+/// The pool's answer (`author_submit*`) when it holds the submitted bytes already.
+const POOL_ALREADY_IMPORTED: i32 = 1013;
 
 /// Pool refusals that a fresh nonce or chain context cures.
 fn retryable(reason: &str) -> bool {
@@ -271,7 +278,8 @@ impl TxSender {
 			let progress = self.options.progress.clone();
 			match InFlight::submit(self.conn.clone(), tx, self.options.give_up, progress).await {
 				Ok(mut flight) => {
-					// After a broken connection the nonce may or may not be taken: ask the chain
+					// After a broken connection the nonce may or may not be taken, and a
+					// transaction found in the pool already may hold another: ask the chain
 					// next time.
 					let arrived = flight.watch.is_some();
 					state.next = arrived.then_some(nonce + 1);
@@ -289,7 +297,11 @@ impl TxSender {
 					}
 					return Err(Error::Rejected { code, reason });
 				}
-				Err(e) => return Err(e),
+				Err(e) => {
+					// The node may have taken it before the answer failed: ask next time.
+					state.next = None;
+					return Err(e);
+				}
 			}
 		}
 	}
@@ -339,6 +351,10 @@ impl InFlight {
 		match rpc.submit_and_watch(&flight.tx.encoded).await {
 			Ok(sub) => flight.watch = Some(sub),
 			Err(e) if e.is_connection() => path.push(Step::ConnectionLost { error: e.to_string() }),
+			// Followed like one whose connection dropped: through the finalized blocks.
+			Err(Error::Rejected { code: POOL_ALREADY_IMPORTED, .. }) => {
+				path.push(Step::AlreadyInPool)
+			}
 			Err(e) => return Err(e),
 		}
 		for step in path {

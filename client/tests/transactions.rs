@@ -7,7 +7,7 @@ use clearline_client::{
 	events::{finalized_events, EventFilter},
 	instruction::{post_once, PostResult, SignedInstruction},
 	queries, resolve,
-	tx::{prepare, InFlight},
+	tx::{prepare, InFlight, Step},
 	ConnectOptions, Connection, Outcome, SenderOptions, Signer, TxResult, TxSender,
 };
 use clearline_runtime::RuntimeEvent;
@@ -101,6 +101,39 @@ async fn a_transaction_whose_lifetime_passes_is_reported_expired() {
 	assert_eq!(
 		resolve(&conn, &tx, Duration::from_secs(5)).await.result,
 		TxResult::Expired { death: tx.death }
+	);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_transaction_sent_twice_is_followed_not_refused() {
+	// What a sender sees when the answer to its first submission was lost and it sends the
+	// same bytes again: the pool says it has them already. That transaction is on its way,
+	// and following it must find it finalized, never report a refusal.
+	let (_node, conn) = dev_node("twice", &["--dev", "--tmp"]).await;
+	let ferdie = Signer::from_uri("//Ferdie").unwrap();
+	let rpc = conn.rpc().await.unwrap();
+	let next = rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap();
+	let checkpoint = conn.finalized().await.unwrap();
+	let call = calls::transfer(Signer::from_uri("//Eve").unwrap().account_id(), 1_000);
+	let tx = prepare(&ferdie, &conn.chain_context(), call, next, 64, checkpoint).unwrap();
+	let give_up = Duration::from_secs(60);
+	let first = InFlight::submit(conn.clone(), tx.clone(), give_up, None).await.unwrap();
+	let again = InFlight::submit(conn.clone(), tx.clone(), give_up, None).await.unwrap();
+	let (first, again) = tokio::join!(first.follow(), again.follow());
+	assert!(again.path.contains(&Step::AlreadyInPool), "{:?}", again.path);
+	for report in [&first, &again] {
+		assert!(
+			matches!(report.result, TxResult::Finalized { outcome: Outcome::Succeeded(_), .. }),
+			"{:?} {:?}",
+			report.result,
+			report.path
+		);
+	}
+	assert_eq!(first.result, again.result, "both found the one transaction");
+	assert_eq!(
+		rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap(),
+		next + 1,
+		"it went in once"
 	);
 }
 

@@ -2,7 +2,6 @@
 //! (one more read than root), postings with the longest ids and a real sr25519 signature.
 
 use super::*;
-use crate::Pallet as ClearingBankPallet;
 use frame_benchmarking::v2::*;
 use frame_support::traits::Get;
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
@@ -257,5 +256,5 @@ mod benchmarks {
 		assert_eq!(Cycles::<T>::get(cycle).expect("exists").status, CycleStatus::Settled);
 	}
 
-	impl_benchmark_test_suite!(ClearingBankPallet, crate::mock::new_bench_ext(), crate::mock::Test);
+	impl_benchmark_test_suite!(Pallet, crate::mock::new_bench_ext(), crate::mock::Test);
 }

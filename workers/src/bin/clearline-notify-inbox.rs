@@ -5,7 +5,7 @@
 
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use clap::Parser;
-use clearline_workers::{api::ApiError, auth, common::wire::Notification, store::Db};
+use clearline_workers::{api::ApiError, auth, store::Db};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 #[derive(Debug, Parser)]
@@ -40,19 +40,15 @@ async fn notify(
 	headers: HeaderMap,
 	body: axum::body::Bytes,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-	auth::verify(
+	let n = auth::verify_notification(
 		&inbox.db,
 		&headers,
-		"POST",
-		"/notify",
 		&body,
 		&inbox.party,
 		&inbox.key,
 		inbox.window,
 	)
 	.await?;
-	let n: Notification = serde_json::from_slice(&body)
-		.map_err(|e| ApiError::bad_request("MalformedNotification", e.to_string()))?;
 	println!("{}", serde_json::to_string(&n).map_err(ApiError::internal)?);
 	Ok(Json(serde_json::json!({ "code": "SUCCESS" })))
 }

@@ -161,6 +161,22 @@ pub async fn verify_request(
 	verify(db, &parts.headers, parts.method.as_str(), path, body, party, key, window).await
 }
 
+/// An aggregator's check of a notification the acquirer sent to its `POST /notify`: the
+/// acquirer's signature as `party` (a replayed or stale one refused through `db`'s nonces),
+/// then the notification itself.
+pub async fn verify_notification(
+	db: &Db,
+	headers: &HeaderMap,
+	body: &[u8],
+	party: &str,
+	key: &sr25519::Public,
+	window: Duration,
+) -> Result<super::wire::Notification, ApiError> {
+	verify(db, headers, "POST", "/notify", body, party, key, window).await?;
+	serde_json::from_slice(body)
+		.map_err(|e| ApiError::bad_request("MalformedNotification", e.to_string()))
+}
+
 /// The nonce table both stores carry.
 pub const NONCE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS request_nonces (

@@ -118,11 +118,9 @@ async fn notified(
 	if mode == NotifyMode::Down {
 		return Err((StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "code": "Down" }))));
 	}
-	auth::verify(
+	let n = auth::verify_notification(
 		&inbox.db,
 		&headers,
-		"POST",
-		"/notify",
 		&body,
 		"acquirer",
 		&inbox.acquirer,
@@ -130,7 +128,6 @@ async fn notified(
 	)
 	.await
 	.map_err(|e| (StatusCode::UNAUTHORIZED, Json(json!({ "code": e.code }))))?;
-	let n: Notification = serde_json::from_slice(&body).expect("a notification");
 	{
 		let mut heard = inbox.heard.lock().unwrap();
 		heard.deliveries.push(n.clone());

@@ -106,6 +106,9 @@ impl Out {
 				Step::ConnectionLost { error } => {
 					format!("connection lost ({error}); reading finalized blocks instead")
 				}
+				Step::AlreadyInPool => {
+					"already in the pool (sent before); reading finalized blocks for it".into()
+				}
 				Step::Searched { up_to } => {
 					format!(
 						"not in finalized blocks up to #{up_to} (lifetime ends at #{})",

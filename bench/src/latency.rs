@@ -1,0 +1,489 @@
+//! End-to-end latency of a customer-presented payment: from the aggregator's `micropay`
+//! call to the notification the merchant's aggregator receives, with the real node (or the
+//! four-validator network), both services and an aggregator notify endpoint that verifies
+//! every notification, at a fixed offered load (open loop: a payment starts on schedule
+//! whether or not the earlier ones have finished).
+
+use crate::{procstat::CpuMeter, stats::Percentiles};
+use anyhow::{ensure, Context, Result};
+use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
+use clearline_client::{NodeRpc, Signer};
+use clearline_testkit::{free_port, local_validator, wait_finalized, NodeProcess};
+use clearline_workers::{
+	auth,
+	peer::{Peer, PeerError},
+	store::Db,
+};
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::{
+	collections::HashMap,
+	path::Path,
+	sync::{Arc, Mutex},
+	time::{Duration, Instant},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Network {
+	/// One `--dev` node (manual seal, final at every one-second slot).
+	Dev,
+	/// The `local` chain's four validators (Aura and GRANDPA over p2p on loopback); the
+	/// acquirer uses Alice's node, the issuer Bob's.
+	Local,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+	/// Payments measured.
+	pub payments: usize,
+	/// Payments sent first at the same rate and left out of the figures.
+	pub warmup: usize,
+	/// Offered load, payments per second.
+	pub rate: u32,
+	pub wallets: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+	pub network: Network,
+	pub validators: usize,
+	pub offered_per_second: u32,
+	pub payments: usize,
+	pub warmup: usize,
+	pub succeeded: usize,
+	pub failed: usize,
+	/// Measured payments with no notification in time.
+	pub unnotified: usize,
+	/// Each failed payment's aggregator order id and the reason its notification gave.
+	pub failures: Vec<(String, String)>,
+	/// micropay → the aggregator's notification.
+	pub end_to_end: Option<Percentiles>,
+	/// micropay → its answer (our order id, debit requested).
+	pub micropay_answer: Option<Percentiles>,
+	/// Notifications per second over the measured payments.
+	pub notified_per_second: f64,
+	/// How far finality trailed the best block on the acquirer's node while the measured
+	/// payments ran (sampled every 250 ms), in blocks.
+	pub finality_lag: Option<Lag>,
+	/// CPU of the node(s) and both services while the measured payments ran, in cores.
+	pub nodes_cpu_cores: Option<f64>,
+	pub services_cpu_cores: Option<f64>,
+	/// End-to-end latencies of the measured payments in the order sent, ms (for the plot).
+	pub samples_ms: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Lag {
+	pub samples: usize,
+	pub mean_blocks: f64,
+	pub max_blocks: u32,
+}
+
+/// Samples best − finalized on `url` every 250 ms until `stop` is set.
+fn sample_finality_lag(
+	url: String,
+	stop: Arc<std::sync::atomic::AtomicBool>,
+) -> tokio::task::JoinHandle<Option<Lag>> {
+	tokio::spawn(async move {
+		let rpc = NodeRpc::connect(&url, Duration::from_secs(10)).await.ok()?;
+		let mut lags = Vec::new();
+		while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+			if let (Ok(best), Ok((finalized, _))) = (rpc.best_number().await, rpc.finalized().await)
+			{
+				lags.push(best.saturating_sub(finalized));
+			}
+			tokio::time::sleep(Duration::from_millis(250)).await;
+		}
+		(!lags.is_empty()).then(|| Lag {
+			samples: lags.len(),
+			mean_blocks: lags.iter().map(|l| f64::from(*l)).sum::<f64>() / lags.len() as f64,
+			max_blocks: lags.iter().copied().max().unwrap_or(0),
+		})
+	})
+}
+
+const ADMIN: &str = "bench-admin-token";
+const AGGREGATOR: &str = "agg-bench";
+const MERCHANT: &str = "SHOP-BENCH";
+const PIN: &str = "246810";
+
+/// The aggregator's notify endpoint: when each order's first notification arrived, and what
+/// it said.
+struct Inbox {
+	db: Db,
+	acquirer: sp_core::sr25519::Public,
+	arrivals: Mutex<HashMap<String, (Instant, String, Option<String>)>>,
+	bad: Mutex<Vec<String>>,
+}
+
+async fn notified(
+	State(inbox): State<Arc<Inbox>>,
+	headers: HeaderMap,
+	body: axum::body::Bytes,
+) -> Json<Value> {
+	let at = Instant::now();
+	let window = Duration::from_secs(300);
+	let (db, acquirer) = (&inbox.db, &inbox.acquirer);
+	let checked = auth::verify_notification(db, &headers, &body, "acquirer", acquirer, window)
+		.await
+		.map_err(|e| e.code.to_string());
+	match checked {
+		Ok(n) => {
+			let mut arrivals = inbox.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+			arrivals.entry(n.aggregator_order_id).or_insert((at, n.status, n.reason));
+		}
+		Err(e) => inbox.bad.lock().unwrap_or_else(|e| e.into_inner()).push(e),
+	}
+	Json(json!({ "code": "SUCCESS" }))
+}
+
+/// The processes of one run; all stopped when dropped.
+struct Processes {
+	nodes: Vec<NodeProcess>,
+	issuer: NodeProcess,
+	acquirer: NodeProcess,
+}
+
+pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Latency> {
+	let dir = tempfile::Builder::new().prefix("clearline-bench-").tempdir()?;
+	let node_binary = bin_dir.join("clearline-node");
+	let nodes = start_chain(&node_binary, network).await?;
+	let acquirer_node = nodes[0].rpc_url();
+	let issuer_node = nodes[nodes.len().min(2) - 1].rpc_url();
+
+	let (issuer_port, acquirer_port, notify_port) = (free_port(), free_port(), free_port());
+	let issuer_url = format!("http://127.0.0.1:{issuer_port}");
+	let acquirer_url = format!("http://127.0.0.1:{acquirer_port}");
+	let bob = auth::public_key_text(&Signer::from_uri("//Bob")?);
+	let dave = auth::public_key_text(&Signer::from_uri("//Dave")?);
+	let service_args = |port: u16, db: &str, node: &str, key: &str, peer: &str, peer_key: &str| {
+		let db = dir.path().join(db);
+		let mut args: Vec<String> = vec![
+			"--listen".into(),
+			format!("127.0.0.1:{port}"),
+			"--db".into(),
+			db.to_string_lossy().into_owned(),
+			"--node-url".into(),
+			node.into(),
+			"--chain-key".into(),
+			key.into(),
+			"--peer-url".into(),
+			peer.into(),
+			"--peer-public-key".into(),
+			peer_key.into(),
+			"--admin-token".into(),
+			ADMIN.into(),
+			"--log-format".into(),
+			"text".into(),
+		];
+		if key == "//Bob" {
+			// The codes are made before the load starts, all of them.
+			args.extend(["--code-ttl".into(), "10m".into()]);
+		}
+		args
+	};
+	let issuer_args =
+		service_args(issuer_port, "issuer.sqlite", &issuer_node, "//Bob", &acquirer_url, &dave);
+	let acquirer_args =
+		service_args(acquirer_port, "acquirer.sqlite", &acquirer_node, "//Dave", &issuer_url, &bob);
+	fn refs(v: &[String]) -> Vec<&str> {
+		v.iter().map(String::as_str).collect()
+	}
+	let issuer_binary = bin_dir.join("clearline-issuer");
+	let acquirer_binary = bin_dir.join("clearline-acquirer");
+	let label = format!("{network:?}").to_lowercase();
+	let processes = Processes {
+		issuer: NodeProcess::start_program(
+			&format!("bench-{label}-issuer"),
+			&issuer_binary,
+			&refs(&issuer_args),
+		),
+		acquirer: NodeProcess::start_program(
+			&format!("bench-{label}-acquirer"),
+			&acquirer_binary,
+			&refs(&acquirer_args),
+		),
+		nodes,
+	};
+
+	let inbox = Arc::new(Inbox {
+		db: Db::open(&dir.path().join("aggregator.sqlite"), "")?,
+		acquirer: auth::parse_public_key(&dave).map_err(anyhow::Error::msg)?,
+		arrivals: Default::default(),
+		bad: Default::default(),
+	});
+	let app = Router::new().route("/notify", post(notified)).with_state(inbox.clone());
+	let listener = tokio::net::TcpListener::bind(("127.0.0.1", notify_port)).await?;
+	let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+	let result =
+		measure(&processes, network, &config, &issuer_url, &acquirer_url, notify_port, &inbox)
+			.await;
+	server.abort();
+	if result.is_err() {
+		for p in processes.nodes.iter().take(1).chain([&processes.issuer, &processes.acquirer]) {
+			eprintln!("[bench] {} log:\n{}", p.name(), p.log_tail(15));
+		}
+	}
+	result
+}
+
+async fn start_chain(node_binary: &Path, network: Network) -> Result<Vec<NodeProcess>> {
+	let nodes = match network {
+		Network::Dev => {
+			let mut node = NodeProcess::start("bench-dev-node", node_binary, &["--dev", "--tmp"]);
+			let rpc = node.rpc(Duration::from_secs(180)).await;
+			wait_finalized(&rpc, 1, Duration::from_secs(60)).await;
+			vec![node]
+		}
+		Network::Local => {
+			let mut alice = local_validator(node_binary, "bench-alice", "alice", 1, None);
+			let rpc = alice.rpc(Duration::from_secs(180)).await;
+			let peer_id = rpc.local_peer_id().await?;
+			let boot = format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", alice.p2p_port);
+			let mut nodes = vec![alice];
+			for (i, name) in ["bob", "charlie", "dave"].into_iter().enumerate() {
+				let label = format!("bench-{name}");
+				nodes.push(local_validator(node_binary, &label, name, i as u8 + 2, Some(&boot)));
+			}
+			for node in &mut nodes {
+				node.rpc(Duration::from_secs(180)).await;
+			}
+			// GRANDPA finalizes once the validators have found each other.
+			wait_finalized(&rpc, 3, Duration::from_secs(120)).await;
+			nodes
+		}
+	};
+	Ok(nodes)
+}
+
+/// A POST with the admin token, or (`pin`) as the wallet app with the wallet's PIN.
+async fn admin(
+	http: &reqwest::Client,
+	url: String,
+	body: Option<Value>,
+	pin: bool,
+) -> Result<Value> {
+	let mut request = http.post(&url);
+	if let Some(body) = body {
+		request = request.json(&body);
+	}
+	request = if pin {
+		request.header("x-wallet-pin", PIN)
+	} else {
+		request.header("authorization", format!("Bearer {ADMIN}"))
+	};
+	let response = request.send().await.with_context(|| format!("POST {url}"))?;
+	let status = response.status();
+	let value: Value = response.json().await.unwrap_or(Value::Null);
+	ensure!(status.is_success(), "POST {url}: {status} {value}");
+	Ok(value)
+}
+
+/// One payment as the aggregator saw it.
+struct Sent {
+	sent: Instant,
+	answered: Option<Instant>,
+	refused: Option<String>,
+}
+
+async fn measure(
+	processes: &Processes,
+	network: Network,
+	config: &Config,
+	issuer_url: &str,
+	acquirer_url: &str,
+	notify_port: u16,
+	inbox: &Arc<Inbox>,
+) -> Result<Latency> {
+	let http = reqwest::Client::new();
+	for url in [issuer_url, acquirer_url] {
+		let deadline = Instant::now() + Duration::from_secs(120);
+		while http
+			.get(format!("{url}/health"))
+			.send()
+			.await
+			.map(|r| r.status() != 200)
+			.unwrap_or(true)
+		{
+			ensure!(Instant::now() < deadline, "{url}/health did not answer 200 within 2 minutes");
+			tokio::time::sleep(Duration::from_millis(200)).await;
+		}
+	}
+	let aggregator = Signer::from_uri("//BenchAggregator")?;
+	admin(
+		&http,
+		format!("{acquirer_url}/v1/admin/aggregators"),
+		Some(json!({
+			"aggregatorId": AGGREGATOR, "name": "Bench Pay",
+			"publicKey": auth::public_key_text(&aggregator),
+			"notifyUrl": format!("http://127.0.0.1:{notify_port}/notify"),
+		})),
+		false,
+	)
+	.await?;
+	admin(
+		&http,
+		format!("{acquirer_url}/v1/admin/merchants"),
+		Some(json!({
+			"aggregatorId": AGGREGATOR, "aggregatorMerchantId": MERCHANT,
+			"name": "Bench Noodles", "city": "Shenzhen", "mcc": "5812",
+		})),
+		false,
+	)
+	.await?;
+	for w in 0..config.wallets {
+		let id = format!("W-BENCH-{w:04}");
+		admin(
+			&http,
+			format!("{issuer_url}/v1/admin/wallets"),
+			Some(json!({ "walletId": id, "holder": "Bench Holder", "pin": PIN })),
+			false,
+		)
+		.await?;
+		admin(
+			&http,
+			format!("{issuer_url}/v1/admin/wallets/{id}/topups"),
+			Some(json!({ "topupId": format!("TOPUP-{id}"), "amount": 10_000_000 })),
+			false,
+		)
+		.await?;
+	}
+	let total = config.warmup + config.payments;
+	eprintln!("[bench] {network:?}: making {total} payment codes");
+	let codes = futures::future::try_join_all((0..total).map(|i| {
+		let (http, url) = (
+			http.clone(),
+			format!("{issuer_url}/v1/wallets/W-BENCH-{:04}/payment-codes", i % config.wallets),
+		);
+		async move {
+			let code = admin(&http, url, None, true).await?;
+			code["code"].as_str().map(String::from).context("a payment code")
+		}
+	}))
+	.await?;
+
+	let peer = Arc::new(Peer::new(acquirer_url, AGGREGATOR, aggregator));
+	let interval = Duration::from_secs_f64(1.0 / f64::from(config.rate.max(1)));
+	let cpu = |ps: &[&NodeProcess]| -> Result<Vec<CpuMeter>> {
+		ps.iter().map(|p| CpuMeter::start(p.pid().context("a process stopped")?)).collect()
+	};
+	let nodes: Vec<&NodeProcess> = processes.nodes.iter().collect();
+	let lag_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+	let mut lag = None;
+	let mut node_meters = None;
+	let mut service_meters = None;
+	eprintln!("[bench] {network:?}: {total} payments at {} a second", config.rate);
+	let start = tokio::time::Instant::now() + Duration::from_millis(200);
+	let mut tasks = Vec::with_capacity(total);
+	for (i, code) in codes.into_iter().enumerate() {
+		let at = start + interval * i as u32;
+		if i == config.warmup {
+			tokio::time::sleep_until(at).await;
+			node_meters = Some(cpu(&nodes)?);
+			lag = Some(sample_finality_lag(processes.nodes[0].rpc_url(), lag_stop.clone()));
+			service_meters = Some(cpu(&[&processes.issuer, &processes.acquirer])?);
+		}
+		let peer = peer.clone();
+		tasks.push(tokio::spawn(async move {
+			tokio::time::sleep_until(at).await;
+			let body = json!({
+				"aggregatorOrderId": format!("AGG-BENCH-{i:06}"), "merchantId": MERCHANT,
+				"authCode": code, "amount": 100 + (i % 900), "currency": "CNY",
+			});
+			let sent = Instant::now();
+			let r: std::result::Result<Value, PeerError> =
+				peer.call(Method::POST, "/v1/micropay", Some(&body), Duration::from_secs(30)).await;
+			match r {
+				Ok(_) => Sent { sent, answered: Some(Instant::now()), refused: None },
+				Err(e) => Sent { sent, answered: None, refused: Some(e.to_string()) },
+			}
+		}));
+	}
+	let mut sent = Vec::with_capacity(total);
+	for t in tasks {
+		sent.push(t.await.context("a payment task panicked")?);
+	}
+	let answered = sent[config.warmup..].iter().filter(|s| s.answered.is_some()).count();
+	let deadline = Instant::now() + Duration::from_secs(120);
+	loop {
+		let heard = {
+			let arrivals = inbox.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+			(config.warmup..total)
+				.filter(|i| arrivals.contains_key(&format!("AGG-BENCH-{i:06}")))
+				.count()
+		};
+		if heard >= answered || Instant::now() > deadline {
+			break;
+		}
+		tokio::time::sleep(Duration::from_millis(100)).await;
+	}
+	lag_stop.store(true, std::sync::atomic::Ordering::SeqCst);
+	let finality_lag = match lag {
+		Some(task) => task.await.ok().flatten(),
+		None => None,
+	};
+	let nodes_cpu_cores =
+		node_meters.and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
+	let services_cpu_cores =
+		service_meters.and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
+	let bad = inbox.bad.lock().unwrap_or_else(|e| e.into_inner()).clone();
+	ensure!(bad.is_empty(), "notifications that failed verification: {bad:?}");
+
+	let arrivals = inbox.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+	let (mut samples, mut answers) = (Vec::new(), Vec::new());
+	let (mut succeeded, mut failed, mut unnotified) = (0, 0, 0);
+	let mut failures = Vec::new();
+	let mut last_arrival = None::<Instant>;
+	for (i, s) in sent.iter().enumerate().skip(config.warmup) {
+		if let Some(a) = s.answered {
+			answers.push((a - s.sent).as_secs_f64() * 1000.0);
+		}
+		match arrivals.get(&format!("AGG-BENCH-{i:06}")) {
+			Some((at, status, reason)) => {
+				samples.push((*at - s.sent).as_secs_f64() * 1000.0);
+				last_arrival = Some(last_arrival.map_or(*at, |l| l.max(*at)));
+				if status == "SUCCESS" {
+					succeeded += 1
+				} else {
+					let reason =
+						format!("{status}: {}", reason.as_deref().unwrap_or("no reason given"));
+					eprintln!("[bench] AGG-BENCH-{i:06}: {reason}");
+					failures.push((format!("AGG-BENCH-{i:06}"), reason));
+					failed += 1
+				}
+			}
+			None => {
+				if let Some(r) = &s.refused {
+					eprintln!("[bench] AGG-BENCH-{i:06}: micropay refused: {r}");
+				}
+				unnotified += 1
+			}
+		}
+	}
+	let first_sent = sent[config.warmup..].iter().map(|s| s.sent).min();
+	let notified_per_second = match (first_sent, last_arrival) {
+		(Some(f), Some(l)) => samples.len() as f64 / (l - f).as_secs_f64(),
+		_ => 0.0,
+	};
+	Ok(Latency {
+		network,
+		validators: processes.nodes.len(),
+		offered_per_second: config.rate,
+		payments: config.payments,
+		warmup: config.warmup,
+		succeeded,
+		failed,
+		unnotified,
+		failures,
+		end_to_end: Percentiles::of(&samples),
+		micropay_answer: Percentiles::of(&answers),
+		notified_per_second,
+		finality_lag,
+		nodes_cpu_cores,
+		services_cpu_cores,
+		samples_ms: samples,
+	})
+}

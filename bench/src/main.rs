@@ -1,0 +1,305 @@
+//! `clearline-bench`: the settlement path's throughput and latency, measured on this machine
+//! with the real node and services (see `scripts/bench.sh`, which builds and runs it).
+//!
+//! 1. On-chain throughput on one dev node: balance transfers (`transfer_keep_alive`), then
+//!    postings (`post_payment`), each from many signers for a fixed stretch of chain time,
+//!    counted from the finalized blocks; their ratio is the headline.
+//! 2. End-to-end latency, micropay → the merchant's notification, at a fixed offered load,
+//!    on the dev chain and on the four-validator `local` network.
+//!
+//! Writes `results.json`, `throughput.png`, `latency.png` (and the node's `perf` profiles
+//! where `perf` works) to `--out`.
+
+mod blocks;
+mod chain;
+mod latency;
+mod plot;
+mod procstat;
+mod stats;
+mod throughput;
+mod weights;
+
+use anyhow::{Context, Result};
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+	/// Transfers and postings on one dev node.
+	Throughput,
+	/// Latency on the dev chain.
+	LatencyDev,
+	/// Latency on the four-validator local network.
+	LatencyLocal,
+	/// post_payment's and transfer_keep_alive's benchmarked weights (needs
+	/// `--benchmark-node`).
+	Weights,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+	name = "clearline-bench",
+	version,
+	about = "Throughput and latency of the settlement path"
+)]
+struct Args {
+	/// Directory for results.json and the plots.
+	#[arg(long, default_value = "bench-results")]
+	out: PathBuf,
+	/// Where clearline-node, clearline-issuer and clearline-acquirer are (default: beside
+	/// this program).
+	#[arg(long)]
+	bin_dir: Option<PathBuf>,
+	/// What to run (repeat the flag for several); all of it by default.
+	#[arg(long, value_enum)]
+	only: Vec<Part>,
+	/// Measured seconds of chain time per transaction kind.
+	#[arg(long, default_value_t = 60)]
+	seconds: u64,
+	/// Seconds of chain time left out at the start of each kind.
+	#[arg(long, default_value_t = 5)]
+	warmup: u64,
+	/// Accounts signing the transactions.
+	#[arg(long, default_value_t = 16)]
+	signers: usize,
+	/// Issuers whose instructions the postings carry.
+	#[arg(long, default_value_t = 4)]
+	issuers: usize,
+	/// WebSocket connections the submissions are spread over.
+	#[arg(long, default_value_t = 4)]
+	connections: usize,
+	/// Payments measured per latency run.
+	#[arg(long, default_value_t = 1000)]
+	payments: usize,
+	/// Payments sent first in each latency run and left out of its figures.
+	#[arg(long, default_value_t = 100)]
+	latency_warmup: usize,
+	/// Offered load of the latency runs, payments per second.
+	#[arg(long, default_value_t = 100)]
+	rate: u32,
+	/// Wallets the payments are spread over.
+	#[arg(long, default_value_t = 100)]
+	wallets: usize,
+	/// A clearline-node built with the `runtime-benchmarks` feature, for the weights (default:
+	/// clearline-node-benchmarks beside clearline-node, where scripts/bench.sh puts it).
+	#[arg(long)]
+	benchmark_node: Option<PathBuf>,
+	/// Do not profile the node with perf.
+	#[arg(long)]
+	no_perf: bool,
+}
+
+/// Where the figures were measured.
+#[derive(Debug, Serialize)]
+struct Machine {
+	cpu: String,
+	cores: usize,
+	memory_gib: u64,
+	kernel: String,
+	/// The build profile of the node and services measured.
+	build: &'static str,
+	commit: Option<String>,
+	date: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Targets {
+	postings_per_second_at_least_1000: Option<bool>,
+	ratio_at_least_0_8: Option<bool>,
+	dev_p50_under_1000_ms: Option<bool>,
+	dev_p99_under_2000_ms: Option<bool>,
+	posting_weight_within_2x_of_transfer: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+struct Results {
+	machine: Machine,
+	throughput: Option<throughput::Throughput>,
+	latency: Vec<latency::Latency>,
+	weights: Option<weights::Weights>,
+	targets: Targets,
+}
+
+fn machine() -> Machine {
+	let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+	let cpuinfo = read("/proc/cpuinfo");
+	let cpu = cpuinfo
+		.lines()
+		.find_map(|l| {
+			l.strip_prefix("model name")
+				.and_then(|r| r.split_once(':'))
+				.map(|(_, v)| v.trim().to_string())
+		})
+		.unwrap_or_else(|| "unknown".into());
+	let memory_kib: u64 = read("/proc/meminfo")
+		.lines()
+		.find_map(|l| l.strip_prefix("MemTotal:"))
+		.and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+		.unwrap_or(0);
+	let run = |cmd: &str, args: &[&str]| {
+		std::process::Command::new(cmd)
+			.args(args)
+			.output()
+			.ok()
+			.filter(|o| o.status.success())
+			.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+	};
+	Machine {
+		cpu,
+		cores: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+		memory_gib: (memory_kib + (1 << 19)) >> 20,
+		kernel: run("uname", &["-r"]).unwrap_or_default(),
+		build: if cfg!(debug_assertions) {
+			"dev profile (dependencies at opt-level 1, workspace crates at 0)"
+		} else {
+			"release profile"
+		},
+		commit: run("git", &["describe", "--always", "--dirty"]),
+		date: run("date", &["-u", "+%Y-%m-%d %H:%M UTC"]).unwrap_or_default(),
+	}
+}
+
+fn bin_dir(args: &Args) -> Result<PathBuf> {
+	match &args.bin_dir {
+		Some(d) => Ok(d.clone()),
+		None => Ok(std::env::current_exe()?.parent().context("the program's directory")?.into()),
+	}
+}
+
+fn require(dir: &Path, names: &[&str]) -> Result<()> {
+	for name in names {
+		anyhow::ensure!(
+			dir.join(name).is_file(),
+			"{} not found: build the workspace first (scripts/bench.sh does)",
+			dir.join(name).display()
+		);
+	}
+	Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+	let args = Args::parse();
+	let parts = if args.only.is_empty() {
+		vec![Part::Weights, Part::Throughput, Part::LatencyDev, Part::LatencyLocal]
+	} else {
+		args.only.clone()
+	};
+	let bins = bin_dir(&args)?;
+	require(&bins, &["clearline-node", "clearline-issuer", "clearline-acquirer"])?;
+	std::fs::create_dir_all(&args.out)?;
+	plot::load_font()?;
+	let perf = !args.no_perf && procstat::perf_available();
+	if !args.no_perf && !perf {
+		eprintln!("[bench] perf cannot sample here: no profiles");
+	}
+
+	let mut results = Results {
+		machine: machine(),
+		throughput: None,
+		latency: Vec::new(),
+		weights: None,
+		targets: Targets {
+			postings_per_second_at_least_1000: None,
+			ratio_at_least_0_8: None,
+			dev_p50_under_1000_ms: None,
+			dev_p99_under_2000_ms: None,
+			posting_weight_within_2x_of_transfer: None,
+		},
+	};
+	if parts.contains(&Part::Weights) {
+		let node =
+			args.benchmark_node.clone().unwrap_or_else(|| bins.join("clearline-node-benchmarks"));
+		eprintln!("[bench] weights: benchmarking with {}", node.display());
+		let w = weights::measure(&node).await?;
+		eprintln!(
+			"[bench] weights: transfer_keep_alive {} µs ({} µs execution, {} reads, {} writes), post_payment {} µs ({} µs execution, {} reads, {} writes): {:.2}x; one sr25519 check {} µs; charged now {:.2}x",
+			w.transfer_keep_alive.total_ps / 1_000_000,
+			w.transfer_keep_alive.execution_ps / 1_000_000,
+			w.transfer_keep_alive.reads,
+			w.transfer_keep_alive.writes,
+			w.post_payment.total_ps / 1_000_000,
+			w.post_payment.execution_ps / 1_000_000,
+			w.post_payment.reads,
+			w.post_payment.writes,
+			w.ratio,
+			w.sr25519_verification_ps.map(|p| (p / 1_000_000).to_string()).unwrap_or_else(|| "?".into()),
+			w.charged_ratio,
+		);
+		results.targets.posting_weight_within_2x_of_transfer = Some(w.ratio <= 2.0);
+		results.weights = Some(w);
+	}
+	if parts.contains(&Part::Throughput) {
+		let config = throughput::Config {
+			seconds: args.seconds,
+			warmup: args.warmup,
+			signers: args.signers,
+			issuers: args.issuers,
+			connections: args.connections,
+			perf,
+		};
+		eprintln!("[bench] throughput: {config:?}");
+		let t = throughput::run(&bins.join("clearline-node"), config, &args.out).await?;
+		for p in [&t.transfer, &t.posting] {
+			eprintln!(
+				"[bench] {:?}: {:.1}/s finalized over {:.0} s ({} in the window; at most {} a block by weight; {} of {} blocks full by weight; node {:.2} cores, bench {:.2} cores; block built in {:.0} ms)",
+				p.kind,
+				p.per_second,
+				p.window_seconds,
+				p.finalized_in_window,
+				p.ceiling_per_block,
+				p.weight_full_blocks,
+				p.blocks_in_window,
+				p.node_cpu_cores.unwrap_or(f64::NAN),
+				p.bench_cpu_cores.unwrap_or(f64::NAN),
+				p.block_construction_ms.unwrap_or(f64::NAN),
+			);
+		}
+		eprintln!("[bench] postings/transfers = {:.3}", t.ratio);
+		results.targets.postings_per_second_at_least_1000 = Some(t.posting.per_second >= 1000.0);
+		results.targets.ratio_at_least_0_8 = Some(t.ratio >= 0.8);
+		plot::throughput(&t, &args.out.join("throughput.png"))?;
+		results.throughput = Some(t);
+	}
+	for (part, network) in
+		[(Part::LatencyDev, latency::Network::Dev), (Part::LatencyLocal, latency::Network::Local)]
+	{
+		if !parts.contains(&part) {
+			continue;
+		}
+		let config = latency::Config {
+			payments: args.payments,
+			warmup: args.latency_warmup,
+			rate: args.rate,
+			wallets: args.wallets,
+		};
+		let l = latency::run(&bins, network, config).await?;
+		match &l.end_to_end {
+			Some(p) => eprintln!(
+				"[bench] latency {:?}: {} notified ({} failed, {} not notified) at {}/s offered: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms; finality {:.1} blocks behind the best on average (max {})",
+				l.network, p.count, l.failed, l.unnotified, l.offered_per_second, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms,
+				l.finality_lag.as_ref().map_or(f64::NAN, |g| g.mean_blocks),
+				l.finality_lag.as_ref().map_or(0, |g| g.max_blocks),
+			),
+			None => eprintln!("[bench] latency {:?}: no payment was notified", l.network),
+		}
+		if network == latency::Network::Dev {
+			let p = l.end_to_end.as_ref();
+			let complete = l.unnotified == 0 && l.failed == 0;
+			results.targets.dev_p50_under_1000_ms =
+				Some(complete && p.is_some_and(|p| p.p50_ms < 1000.0));
+			results.targets.dev_p99_under_2000_ms =
+				Some(complete && p.is_some_and(|p| p.p99_ms < 2000.0));
+		}
+		results.latency.push(l);
+	}
+	if !results.latency.is_empty() {
+		plot::latency(&results.latency, &args.out.join("latency.png"))?;
+	}
+	let json = serde_json::to_string_pretty(&results)?;
+	std::fs::write(args.out.join("results.json"), json)?;
+	eprintln!("[bench] targets: {:?}", results.targets);
+	eprintln!("[bench] results in {}", args.out.display());
+	Ok(())
+}

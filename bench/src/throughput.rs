@@ -1,0 +1,575 @@
+//! On-chain throughput: balance transfers, then postings, from many signers into one dev
+//! node, each kind for a fixed stretch of chain time, counted from the finalized blocks.
+//!
+//! Every transaction is signed before its phase starts, so that the node, not the
+//! benchmark's signing, is what the figures measure. The submitters keep the pool a few
+//! blocks ahead of the chain and no further, which is what a steady stream of payments
+//! looks like to the node.
+
+use crate::{
+	blocks::{self, BlockSample, Seen},
+	chain::{self, send_all},
+	procstat::{self, CpuMeter},
+};
+use anyhow::{bail, Context, Result};
+use clearline_client::{
+	calls, extrinsic::Mortality, queries, ChainContext, ConnectOptions, Connection, Error, NodeRpc,
+	Signer,
+};
+use clearline_runtime::{AccountId, RuntimeCall, UNIT};
+use clearline_testkit::{free_port, wait_finalized, NodeProcess};
+use codec::Encode;
+use pallet_clearing_bank::{ParticipantRole, PaymentInstruction, Scenario};
+use pallet_fx_rate::{CurrencyCode, QuoteSide};
+use serde::Serialize;
+use serde_json::json;
+use std::{
+	collections::BTreeSet,
+	path::Path,
+	sync::{
+		atomic::{AtomicBool, AtomicU64, Ordering},
+		Arc,
+	},
+	time::{Duration, Instant},
+};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+	/// Measured chain time per kind, seconds.
+	pub seconds: u64,
+	/// Chain time left out at the start of each kind, seconds.
+	pub warmup: u64,
+	/// Accounts that sign the transactions (registered as acquirers, so that the chain lets
+	/// them transact and post).
+	pub signers: usize,
+	/// Issuers whose signed instructions the postings carry.
+	pub issuers: usize,
+	/// WebSocket connections the submissions are spread over.
+	pub connections: usize,
+	/// Profile the node with `perf` for 20 s of each kind, where `perf` works.
+	pub perf: bool,
+}
+
+/// The CNY price of every benchmark posting, in minor units.
+const PRICE: u128 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+	Transfer,
+	Posting,
+}
+
+impl Kind {
+	fn count(self, seen: &Seen) -> u64 {
+		match self {
+			Kind::Transfer => seen.transfers.load(Ordering::SeqCst),
+			Kind::Posting => seen.postings.load(Ordering::SeqCst),
+		}
+	}
+
+	fn of(self, block: &BlockSample) -> u32 {
+		match self {
+			Kind::Transfer => block.transfers,
+			Kind::Posting => block.postings,
+		}
+	}
+
+	fn name(self) -> &'static str {
+		match self {
+			Kind::Transfer => "transfers",
+			Kind::Posting => "postings",
+		}
+	}
+}
+
+/// One point of the throughput-over-time series: a finalized block.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+	/// Seconds of chain time since the measured window began (negative: warm-up).
+	pub t_s: f64,
+	pub count: u32,
+	/// Share of the block's normal-class weight limit used.
+	pub weight_share: f64,
+}
+
+/// What one kind came to.
+#[derive(Debug, Clone, Serialize)]
+pub struct Phase {
+	pub kind: Kind,
+	pub extrinsic_bytes: usize,
+	/// Block weight (ref time, ps) one transaction of this kind uses, base weight included.
+	pub block_weight_ps: u64,
+	/// How many fit in one block's normal-class limits (weight and length).
+	pub ceiling_per_block: u64,
+	pub presigned: usize,
+	pub signing_seconds: f64,
+	pub submitted: u64,
+	pub finalized: u64,
+	pub window_seconds: f64,
+	pub finalized_in_window: u64,
+	/// The headline: finalized in the window per second of chain time.
+	pub per_second: f64,
+	pub blocks_in_window: usize,
+	pub max_per_block: u32,
+	/// Blocks of the window whose normal weight left no room for one more of this kind.
+	pub weight_full_blocks: usize,
+	pub failed: u64,
+	pub pool_full_retries: u64,
+	/// CPU used in the window, in cores (of the machine's).
+	pub node_cpu_cores: Option<f64>,
+	pub bench_cpu_cores: Option<f64>,
+	/// The node's own figure for building a block in the window (its Prometheus histogram).
+	pub block_construction_ms: Option<f64>,
+	/// The `perf` profile of the node, relative to the results directory.
+	pub profile: Option<String>,
+	/// The signed transactions ran out before the window ended.
+	pub exhausted: bool,
+	pub series: Vec<Point>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Throughput {
+	pub signers: usize,
+	pub issuers: usize,
+	pub transfer: Phase,
+	pub posting: Phase,
+	/// Postings per second over transfers per second.
+	pub ratio: f64,
+}
+
+struct Bench {
+	conn: Arc<Connection>,
+	rpcs: Vec<Arc<NodeRpc>>,
+	ctx: ChainContext,
+	signers: Vec<Signer>,
+	issuers: Vec<Signer>,
+	node_pid: u32,
+	prometheus: u16,
+	http: reqwest::Client,
+	config: Config,
+}
+
+pub async fn run(node_binary: &Path, config: Config, out: &Path) -> Result<Throughput> {
+	let prometheus = free_port();
+	let prometheus_arg = prometheus.to_string();
+	let node = NodeProcess::start_program(
+		"bench-node",
+		node_binary,
+		&[
+			"--dev",
+			"--tmp",
+			"--rpc-port",
+			"{rpc_port}",
+			"--port",
+			"{p2p_port}",
+			"--no-mdns",
+			"--prometheus-port",
+			&prometheus_arg,
+			"--no-telemetry",
+		],
+	);
+	let result = measure(&node, prometheus, config, out).await;
+	if result.is_err() {
+		eprintln!("[bench] node log:\n{}", node.log_tail(20));
+	}
+	result
+}
+
+async fn measure(
+	node: &NodeProcess,
+	prometheus: u16,
+	config: Config,
+	out: &Path,
+) -> Result<Throughput> {
+	let url = node.rpc_url();
+	let first = connect_rpc(&url).await?;
+	wait_finalized(&first, 1, Duration::from_secs(60)).await;
+	let conn = Connection::open(&url, ConnectOptions::default(), None).await?;
+	let mut rpcs = vec![Arc::new(first)];
+	for _ in 1..config.connections.max(1) {
+		rpcs.push(Arc::new(connect_rpc(&url).await?));
+	}
+	let signers: Vec<Signer> = (0..config.signers)
+		.map(|i| Signer::from_uri(&format!("//BenchAcquirer{i}")))
+		.collect::<std::result::Result<_, _>>()?;
+	let issuers: Vec<Signer> = (0..config.issuers)
+		.map(|i| Signer::from_uri(&format!("//BenchIssuer{i}")))
+		.collect::<std::result::Result<_, _>>()?;
+	let bench = Bench {
+		ctx: conn.chain_context(),
+		conn,
+		rpcs,
+		signers,
+		issuers,
+		node_pid: node.pid().context("the node is not running")?,
+		prometheus,
+		http: reqwest::Client::new(),
+		config,
+	};
+	bench.set_up().await?;
+	let accounts: BTreeSet<AccountId> = bench.signers.iter().map(Signer::account_id).collect();
+	let (from, _) = bench.conn.finalized().await?;
+	let seen = blocks::follow(bench.conn.clone(), from + 1, accounts);
+	let transfer = bench.phase(Kind::Transfer, &seen, out).await;
+	let posting = match transfer {
+		Ok(_) => bench.phase(Kind::Posting, &seen, out).await,
+		Err(_) => Err(anyhow::anyhow!("not run")),
+	};
+	seen.stop();
+	let (transfer, posting) = (transfer?, posting?);
+	Ok(Throughput {
+		signers: bench.config.signers,
+		issuers: bench.config.issuers,
+		ratio: posting.per_second / transfer.per_second.max(f64::MIN_POSITIVE),
+		transfer,
+		posting,
+	})
+}
+
+async fn connect_rpc(url: &str) -> Result<NodeRpc> {
+	let deadline = Instant::now() + Duration::from_secs(180);
+	loop {
+		match NodeRpc::connect(url, Duration::from_secs(60)).await {
+			Ok(rpc) => return Ok(rpc),
+			Err(e) if Instant::now() > deadline => return Err(e.into()),
+			Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+		}
+	}
+}
+
+impl Bench {
+	/// Fee money for the signers; the signers registered as acquirers, the issuers as issuers
+	/// with HKD to pay from.
+	async fn set_up(&self) -> Result<()> {
+		let fees = self.signers.iter().map(|s| calls::transfer(s.account_id(), 10_000 * UNIT));
+		send_all(&self.conn, "//Alice", fees.collect()).await?;
+		let roles = [
+			(&self.signers, ParticipantRole::Acquirer, "ACQ"),
+			(&self.issuers, ParticipantRole::Issuer, "ISS"),
+		];
+		let mut calls = Vec::new();
+		for (keys, role, tag) in roles {
+			for (i, s) in keys.iter().enumerate() {
+				let (code, name) = (format!("BENCH-{tag}-{i:03}"), format!("Bench {tag} {i}"));
+				calls.push(calls::register_participant(s.account_id(), role, &code, &name)?);
+			}
+		}
+		send_all(&self.conn, "//Charlie", calls).await?;
+		let funding = self.issuers.iter().enumerate().map(|(i, s)| {
+			calls::fund(
+				s.account_id(),
+				CurrencyCode::HKD,
+				1_000_000_000_000,
+				&format!("BENCH-FUND-{i}"),
+			)
+		});
+		send_all(&self.conn, "//Charlie", funding.collect::<std::result::Result<_, _>>()?).await
+	}
+
+	/// The call the `n`th transaction of `signer` makes.
+	fn call(&self, kind: Kind, signer: usize, n: u64, quote: &(u128, u32)) -> Result<RuntimeCall> {
+		let to = Signer::from_uri("//Eve")?.account_id();
+		Ok(match kind {
+			Kind::Transfer => calls::transfer(to, 1),
+			Kind::Posting => {
+				let issuer = &self.issuers[(n as usize + signer) % self.issuers.len()];
+				let order = format!("B{signer:03}-{n:07}");
+				let instruction = PaymentInstruction {
+					issuer: issuer.account_id(),
+					acquirer: self.signers[signer].account_id(),
+					acquirer_order_id: calls::order_id("order", &order)?,
+					issuer_order_id: calls::order_id("order", &format!("I{order}"))?,
+					aggregator_order_id: calls::order_id("order", &format!("G{order}"))?,
+					merchant_id: calls::order_id("merchant", "M-BENCH")?,
+					scenario: Scenario::CustomerPresented,
+					debit_currency: CurrencyCode::HKD,
+					debit_amount: quote.0,
+					credit_currency: CurrencyCode::CNY,
+					credit_amount: PRICE,
+					rate_id: quote.1.into(),
+					expires_at: clearline_client::instruction::expires_in(Duration::from_secs(
+						3600,
+					)),
+				};
+				let signature = issuer.sign_instruction(&self.ctx, &instruction);
+				calls::post_payment(instruction, signature)
+			}
+		})
+	}
+
+	fn sign(
+		&self,
+		kind: Kind,
+		signer: usize,
+		nonce: u32,
+		n: u64,
+		quote: &(u128, u32),
+	) -> Result<Vec<u8>> {
+		let call = self.call(kind, signer, n, quote)?;
+		// Immortal: signed up to a minute and a half before they are sent.
+		Ok(self.signers[signer].sign(&self.ctx, call, nonce, Mortality::Immortal, 0).encode())
+	}
+
+	async fn phase(&self, kind: Kind, seen: &Arc<Seen>, out: &Path) -> Result<Phase> {
+		let q = queries::quote(
+			&self.conn,
+			CurrencyCode::HKD,
+			CurrencyCode::CNY,
+			PRICE,
+			QuoteSide::ExactTarget,
+			None,
+		)
+		.await?;
+		let quote = (q.source_amount.0, q.rate_id as u32);
+		let mut nonces = Vec::new();
+		for s in &self.signers {
+			let account = s.account_id().to_string();
+			nonces.push(
+				self.conn
+					.run(|rpc| {
+						let account = account.clone();
+						async move { rpc.account_next_index(&account).await }
+					})
+					.await?,
+			);
+		}
+		let sample = self.sign(kind, 0, nonces[0], 0, &quote)?;
+		let weight = chain::block_weight_of(&self.conn, &sample).await?;
+		let ceiling = chain::per_block_ceiling(weight, sample.len());
+		let blocks = self.config.warmup + self.config.seconds + 15;
+		let per_signer = (ceiling * blocks).div_ceil(self.signers.len() as u64);
+		eprintln!(
+			"[bench] {}: {} bytes, block weight {} µs, at most {ceiling} a block; signing {} ...",
+			kind.name(),
+			sample.len(),
+			weight / 1_000_000,
+			per_signer * self.signers.len() as u64
+		);
+		let started = Instant::now();
+		let txs = self.presign(kind, &nonces, per_signer, &quote)?;
+		let signing_seconds = started.elapsed().as_secs_f64();
+		let presigned: usize = txs.iter().map(Vec::len).sum();
+		eprintln!("[bench] {}: signed {presigned} in {signing_seconds:.1} s", kind.name());
+
+		let base = kind.count(seen);
+		let submitted = Arc::new(AtomicU64::new(0));
+		let pool_full = Arc::new(AtomicU64::new(0));
+		let stop = Arc::new(AtomicBool::new(false));
+		let failure: Arc<std::sync::Mutex<Option<String>>> = Default::default();
+		let window = (ceiling * 3).clamp(500, 6000);
+		let mut tasks = Vec::new();
+		for (i, list) in txs.into_iter().enumerate() {
+			let rpc = self.rpcs[i % self.rpcs.len()].clone();
+			let (seen, submitted, pool_full, stop, failure) =
+				(seen.clone(), submitted.clone(), pool_full.clone(), stop.clone(), failure.clone());
+			tasks.push(tokio::spawn(async move {
+				for hex in list {
+					loop {
+						if stop.load(Ordering::SeqCst) {
+							return Ok(());
+						}
+						let landed = kind.count(&seen) - base;
+						if submitted.load(Ordering::SeqCst).saturating_sub(landed) < window {
+							break;
+						}
+						tokio::time::sleep(Duration::from_millis(10)).await;
+					}
+					loop {
+						let r: std::result::Result<serde_json::Value, Error> =
+							rpc.call("author_submitExtrinsic", vec![json!(hex)]).await;
+						match r {
+							Ok(_) => break,
+							// The pool is full: wait for a block to make room.
+							Err(Error::Refused { code: 1014 | 1016, .. }) => {
+								pool_full.fetch_add(1, Ordering::SeqCst);
+								tokio::time::sleep(Duration::from_millis(50)).await;
+							}
+							Err(e) => {
+								let e = format!("submitting: {e}");
+								*failure.lock().unwrap_or_else(|e| e.into_inner()) =
+									Some(e.clone());
+								stop.store(true, Ordering::SeqCst);
+								return Err(anyhow::anyhow!(e));
+							}
+						}
+					}
+					submitted.fetch_add(1, Ordering::SeqCst);
+				}
+				Ok::<(), anyhow::Error>(())
+			}));
+		}
+
+		// The window opens `warmup` seconds after the first block with this kind in it.
+		let start_wait = Instant::now();
+		let first_ms = loop {
+			if let Some(b) = seen
+				.blocks
+				.lock()
+				.unwrap_or_else(|e| e.into_inner())
+				.iter()
+				.find(|b| kind.of(b) > 0)
+			{
+				break b.timestamp_ms;
+			}
+			check(&failure, &seen)?;
+			if start_wait.elapsed() > Duration::from_secs(120) {
+				bail!("no {} reached a finalized block within 2 minutes", kind.name());
+			}
+			tokio::time::sleep(Duration::from_millis(50)).await;
+		};
+		let window_start = first_ms + self.config.warmup * 1000;
+		let window_end = window_start + self.config.seconds * 1000;
+		while seen.latest_ms.load(Ordering::SeqCst) < window_start {
+			check(&failure, &seen)?;
+			tokio::time::sleep(Duration::from_millis(20)).await;
+		}
+		let node_cpu = CpuMeter::start(self.node_pid)?;
+		let bench_cpu = CpuMeter::start(std::process::id())?;
+		let metrics_before = procstat::scrape(&self.http, self.prometheus).await.ok();
+		let profile_name = format!("perf-{}.txt", kind.name());
+		let profiling = (self.config.perf && self.config.seconds >= 30).then(|| {
+			let (pid, path) = (self.node_pid, out.join(&profile_name));
+			tokio::spawn(async move {
+				tokio::time::sleep(Duration::from_secs(5)).await;
+				procstat::profile(pid, 20, &path).await
+			})
+		});
+		let mut exhausted = false;
+		while seen.latest_ms.load(Ordering::SeqCst) < window_end {
+			check(&failure, &seen)?;
+			if tasks.iter().all(|t| t.is_finished()) {
+				// Everything signed is out; the window ends when the pool has drained.
+				let landed = kind.count(seen) - base;
+				if landed >= submitted.load(Ordering::SeqCst) {
+					exhausted = true;
+					break;
+				}
+			}
+			tokio::time::sleep(Duration::from_millis(20)).await;
+		}
+		let node_cpu_cores = node_cpu.cores().ok();
+		let bench_cpu_cores = bench_cpu.cores().ok();
+		let metrics_after = procstat::scrape(&self.http, self.prometheus).await.ok();
+		stop.store(true, Ordering::SeqCst);
+		for t in tasks {
+			t.await.context("a submitter panicked")??;
+		}
+		let profile = match profiling {
+			Some(p) => match p.await {
+				Ok(Ok(())) => Some(profile_name),
+				Ok(Err(e)) => {
+					eprintln!("[bench] no profile of the node: {e:#}");
+					None
+				}
+				Err(e) => {
+					eprintln!("[bench] no profile of the node: {e}");
+					None
+				}
+			},
+			None => None,
+		};
+		// Drain: what is in the pool still lands, and is counted in the totals.
+		let submitted = submitted.load(Ordering::SeqCst);
+		let drain = Instant::now();
+		while kind.count(seen) - base < submitted && drain.elapsed() < Duration::from_secs(60) {
+			tokio::time::sleep(Duration::from_millis(100)).await;
+		}
+		let window_end = if exhausted { seen.latest_ms.load(Ordering::SeqCst) } else { window_end };
+		let in_window = seen.between(window_start, window_end);
+		let window_seconds = (window_end - window_start) as f64 / 1000.0;
+		let finalized_in_window: u64 = in_window.iter().map(|b| u64::from(kind.of(b))).sum();
+		let max_normal = chain::normal_limits().max_total.map(|w| w.ref_time()).unwrap_or(u64::MAX);
+		let series = seen
+			.between(first_ms.saturating_sub(1000), window_end + 5000)
+			.iter()
+			.map(|b| Point {
+				t_s: (b.timestamp_ms as f64 - window_start as f64) / 1000.0,
+				count: kind.of(b),
+				weight_share: b.normal_ref_time as f64 / max_normal as f64,
+			})
+			.collect();
+		let construction = match (&metrics_before, &metrics_after) {
+			(Some(a), Some(b)) => {
+				procstat::mean_between(a, b, "substrate_proposer_block_constructed")
+			}
+			_ => None,
+		};
+		Ok(Phase {
+			kind,
+			extrinsic_bytes: sample.len(),
+			block_weight_ps: weight,
+			ceiling_per_block: ceiling,
+			presigned,
+			signing_seconds,
+			submitted,
+			finalized: kind.count(seen) - base,
+			window_seconds,
+			finalized_in_window,
+			per_second: finalized_in_window as f64 / window_seconds.max(f64::MIN_POSITIVE),
+			blocks_in_window: in_window.len(),
+			max_per_block: in_window.iter().map(|b| kind.of(b)).max().unwrap_or(0),
+			weight_full_blocks: in_window
+				.iter()
+				.filter(|b| b.normal_ref_time + weight > max_normal)
+				.count(),
+			failed: in_window.iter().map(|b| u64::from(b.failed)).sum(),
+			pool_full_retries: pool_full.load(Ordering::SeqCst),
+			node_cpu_cores,
+			bench_cpu_cores,
+			block_construction_ms: construction.map(|s| s * 1000.0),
+			profile,
+			exhausted,
+			series,
+		})
+	}
+
+	/// Signs `per_signer` transactions for every signer from its next nonce on, on every core.
+	fn presign(
+		&self,
+		kind: Kind,
+		nonces: &[u32],
+		per_signer: u64,
+		quote: &(u128, u32),
+	) -> Result<Vec<Vec<String>>> {
+		let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+		let mut lists: Vec<Vec<String>> = vec![Vec::new(); self.signers.len()];
+		std::thread::scope(|scope| {
+			let handles: Vec<_> = (0..threads)
+				.map(|t| {
+					scope.spawn(move || -> Result<Vec<(usize, Vec<String>)>> {
+						let mut mine = Vec::new();
+						for s in (t..self.signers.len()).step_by(threads) {
+							let mut list = Vec::with_capacity(per_signer as usize);
+							for n in 0..per_signer {
+								let bytes = self.sign(kind, s, nonces[s] + n as u32, n, quote)?;
+								list.push(format!("0x{}", hex::encode(bytes)));
+							}
+							mine.push((s, list));
+						}
+						Ok(mine)
+					})
+				})
+				.collect();
+			for h in handles {
+				for (s, list) in h.join().expect("a signing thread panicked")? {
+					lists[s] = list;
+				}
+			}
+			Ok::<(), anyhow::Error>(())
+		})?;
+		Ok(lists)
+	}
+}
+
+/// Fails if a submitter failed or the block follower cannot read the chain.
+fn check(failure: &std::sync::Mutex<Option<String>>, seen: &Seen) -> Result<()> {
+	if let Some(e) = seen.error.lock().unwrap_or_else(|e| e.into_inner()).take() {
+		bail!("reading finalized blocks: {e}");
+	}
+	if let Some(e) = failure.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+		bail!("{e}");
+	}
+	Ok(())
+}
