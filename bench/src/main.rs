@@ -20,7 +20,7 @@ mod throughput;
 mod weights;
 
 use anyhow::{Context, Result};
-use clap::{Parser, ValueEnum};
+use clap::{builder::TypedValueParser, Parser, ValueEnum};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -55,31 +55,31 @@ struct Args {
 	#[arg(long, value_enum)]
 	only: Vec<Part>,
 	/// Measured seconds of chain time per transaction kind.
-	#[arg(long, default_value_t = 60)]
+	#[arg(long, value_parser = clap::value_parser!(u64).range(1..), default_value_t = 60)]
 	seconds: u64,
 	/// Seconds of chain time left out at the start of each kind.
 	#[arg(long, default_value_t = 5)]
 	warmup: u64,
 	/// Accounts signing the transactions.
-	#[arg(long, default_value_t = 16)]
+	#[arg(long, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize), default_value_t = 16)]
 	signers: usize,
 	/// Issuers whose instructions the postings carry.
-	#[arg(long, default_value_t = 4)]
+	#[arg(long, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize), default_value_t = 4)]
 	issuers: usize,
 	/// WebSocket connections the submissions are spread over.
-	#[arg(long, default_value_t = 4)]
+	#[arg(long, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize), default_value_t = 4)]
 	connections: usize,
 	/// Payments measured per latency run.
-	#[arg(long, default_value_t = 1000)]
+	#[arg(long, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize), default_value_t = 1000)]
 	payments: usize,
 	/// Payments sent first in each latency run and left out of its figures.
 	#[arg(long, default_value_t = 100)]
 	latency_warmup: usize,
 	/// Offered load of the latency runs, payments per second.
-	#[arg(long, default_value_t = 100)]
+	#[arg(long, value_parser = clap::value_parser!(u32).range(1..), default_value_t = 100)]
 	rate: u32,
 	/// Wallets the payments are spread over.
-	#[arg(long, default_value_t = 100)]
+	#[arg(long, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize), default_value_t = 100)]
 	wallets: usize,
 	/// A clearline-node built with the `runtime-benchmarks` feature, for the weights (default:
 	/// clearline-node-benchmarks beside clearline-node, where scripts/bench.sh puts it).

@@ -100,6 +100,7 @@ pub fn perf_available() -> bool {
 pub async fn profile(pid: u32, seconds: u64, report: &Path) -> Result<()> {
 	let data = report.with_extension("data");
 	let status = tokio::process::Command::new("perf")
+		.kill_on_drop(true)
 		.args(["record", "-e", "cpu-clock", "-F", "499", "-p", &pid.to_string(), "-o"])
 		.arg(&data)
 		.args(["--", "sleep", &seconds.to_string()])
@@ -112,6 +113,7 @@ pub async fn profile(pid: u32, seconds: u64, report: &Path) -> Result<()> {
 	let mut text = String::new();
 	for (sort, limit) in [("comm", "0.5"), ("dso", "0.5"), ("symbol", "0.4")] {
 		let output = tokio::process::Command::new("perf")
+			.kill_on_drop(true)
 			.args(["report", "--stdio", "--sort", sort, "--percent-limit", limit, "-i"])
 			.arg(&data)
 			.stderr(Stdio::null())

@@ -112,6 +112,8 @@ pub struct Phase {
 	/// The headline: finalized in the window per second of chain time.
 	pub per_second: f64,
 	pub blocks_in_window: usize,
+	/// Slots of the window in which no block was made (the node was still busy).
+	pub missed_slots: usize,
 	pub max_per_block: u32,
 	/// Blocks of the window whose normal weight left no room for one more of this kind.
 	pub weight_full_blocks: usize,
@@ -354,6 +356,8 @@ impl Bench {
 		eprintln!("[bench] {}: signed {presigned} in {signing_seconds:.1} s", kind.name());
 
 		let base = kind.count(seen);
+		// What has left the pool since the phase began, failed transactions included.
+		let base_landed = base + seen.failed.load(Ordering::SeqCst);
 		let submitted = Arc::new(AtomicU64::new(0));
 		let pool_full = Arc::new(AtomicU64::new(0));
 		let stop = Arc::new(AtomicBool::new(false));
@@ -370,7 +374,7 @@ impl Bench {
 						if stop.load(Ordering::SeqCst) {
 							return Ok(());
 						}
-						let landed = kind.count(&seen) - base;
+						let landed = landed(kind, &seen) - base_landed;
 						if submitted.load(Ordering::SeqCst).saturating_sub(landed) < window {
 							break;
 						}
@@ -382,7 +386,7 @@ impl Bench {
 						match r {
 							Ok(_) => break,
 							// The pool is full: wait for a block to make room.
-							Err(Error::Refused { code: 1014 | 1016, .. }) => {
+							Err(Error::Refused { code: 1016, .. }) => {
 								pool_full.fetch_add(1, Ordering::SeqCst);
 								tokio::time::sleep(Duration::from_millis(50)).await;
 							}
@@ -419,7 +423,11 @@ impl Bench {
 			}
 			tokio::time::sleep(Duration::from_millis(50)).await;
 		};
-		let window_start = first_ms + self.config.warmup * 1000;
+		// Blocks come one a slot, their timestamps a few ms after the slot's start: a block
+		// belongs to the window if it is one of the `seconds` slots after `window_start`,
+		// whatever its jitter, so the bounds sit half a slot off the slots' starts.
+		let half_slot = clearline_runtime::SLOT_DURATION / 2;
+		let window_start = first_ms + self.config.warmup * 1000 + half_slot;
 		let window_end = window_start + self.config.seconds * 1000;
 		while seen.latest_ms.load(Ordering::SeqCst) < window_start {
 			check(&failure, &seen)?;
@@ -441,7 +449,7 @@ impl Bench {
 			check(&failure, &seen)?;
 			if tasks.iter().all(|t| t.is_finished()) {
 				// Everything signed is out; the window ends when the pool has drained.
-				let landed = kind.count(seen) - base;
+				let landed = landed(kind, seen) - base_landed;
 				if landed >= submitted.load(Ordering::SeqCst) {
 					exhausted = true;
 					break;
@@ -473,7 +481,9 @@ impl Bench {
 		// Drain: what is in the pool still lands, and is counted in the totals.
 		let submitted = submitted.load(Ordering::SeqCst);
 		let drain = Instant::now();
-		while kind.count(seen) - base < submitted && drain.elapsed() < Duration::from_secs(60) {
+		while landed(kind, seen) - base_landed < submitted
+			&& drain.elapsed() < Duration::from_secs(60)
+		{
 			tokio::time::sleep(Duration::from_millis(100)).await;
 		}
 		let window_end = if exhausted { seen.latest_ms.load(Ordering::SeqCst) } else { window_end };
@@ -485,7 +495,7 @@ impl Bench {
 			.between(first_ms.saturating_sub(1000), window_end + 5000)
 			.iter()
 			.map(|b| Point {
-				t_s: (b.timestamp_ms as f64 - window_start as f64) / 1000.0,
+				t_s: (b.timestamp_ms as f64 - (window_start - half_slot) as f64) / 1000.0,
 				count: kind.of(b),
 				weight_share: b.normal_ref_time as f64 / max_normal as f64,
 			})
@@ -509,6 +519,7 @@ impl Bench {
 			finalized_in_window,
 			per_second: finalized_in_window as f64 / window_seconds.max(f64::MIN_POSITIVE),
 			blocks_in_window: in_window.len(),
+			missed_slots: (window_seconds as usize).saturating_sub(in_window.len()),
 			max_per_block: in_window.iter().map(|b| kind.of(b)).max().unwrap_or(0),
 			weight_full_blocks: in_window
 				.iter()
@@ -561,6 +572,12 @@ impl Bench {
 		})?;
 		Ok(lists)
 	}
+}
+
+/// Transactions of `kind` and failed ones in the finalized blocks so far: both have left the
+/// pool.
+fn landed(kind: Kind, seen: &Seen) -> u64 {
+	kind.count(seen) + seen.failed.load(Ordering::SeqCst)
 }
 
 /// Fails if a submitter failed or the block follower cannot read the chain.

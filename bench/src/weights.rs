@@ -55,8 +55,9 @@ pub struct Weights {
 	/// Measured here, by one binary, in one run.
 	pub transfer_keep_alive: Priced,
 	pub post_payment: Priced,
-	/// One sr25519 signature check (frame_benchmarking's baseline), ps; a posting makes two
-	/// (the acquirer's extrinsic and the issuer's instruction), a transfer one.
+	/// One sr25519 signature check (frame_benchmarking's baseline), ps. `post_payment`'s weight
+	/// holds one (the issuer's, over the instruction); every extrinsic's own signature is
+	/// checked outside its call's weight.
 	pub sr25519_verification_ps: Option<u64>,
 	/// post_payment / transfer_keep_alive, totals.
 	pub ratio: f64,
@@ -78,6 +79,7 @@ async fn benchmark(node: &Path, dir: &Path, pallet: &str, extrinsic: &str) -> Re
 	std::fs::write(&template, TEMPLATE)?;
 	let output = dir.join(format!("{pallet}.json"));
 	let run = tokio::process::Command::new(node)
+		.kill_on_drop(true)
 		.args([
 			"benchmark",
 			"pallet",

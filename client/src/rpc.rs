@@ -189,7 +189,8 @@ impl NodeRpc {
 	}
 
 	/// Submits an encoded extrinsic and returns the stream of its status updates. A refusal
-	/// by the pool is [`Error::Rejected`]: the transaction is not in the pool.
+	/// by the pool is [`Error::Rejected`]: the transaction is not in the pool, unless the
+	/// refusal is "already imported" (1013), which says the pool has it.
 	pub async fn submit_and_watch(&self, extrinsic: &[u8]) -> Result<Subscription<TxStatus>> {
 		self.client
 			.subscribe(

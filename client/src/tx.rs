@@ -116,9 +116,10 @@ pub enum Step {
 	Pool { status: TxStatus },
 	/// The connection dropped; the transaction may or may not be in the pool.
 	ConnectionLost { error: String },
-	/// The pool answered that it holds these very bytes already: an earlier submission whose
-	/// answer was lost, or the fork-aware pool's race between a submission and the move of the
-	/// transaction into a new view (polkadot-sdk #11419). It is on its way, not refused.
+	/// The pool answered that it holds these very bytes already: a copy sent before and still
+	/// in the pool, or the fork-aware pool's race between a submission and the move of the
+	/// transaction into a new view (polkadot-sdk #11419). It is on its way, not refused. (A copy
+	/// sent after the first was included is refused as outdated or banned, as before.)
 	AlreadyInPool,
 	/// Reading finalized blocks for it, up to this one.
 	Searched { up_to: u32 },
@@ -278,10 +279,10 @@ impl TxSender {
 			let progress = self.options.progress.clone();
 			match InFlight::submit(self.conn.clone(), tx, self.options.give_up, progress).await {
 				Ok(mut flight) => {
-					// After a broken connection the nonce may or may not be taken, and a
-					// transaction found in the pool already may hold another: ask the chain
-					// next time.
-					let arrived = flight.watch.is_some();
+					// After a broken connection the nonce may or may not be taken: ask the chain
+					// next time. Bytes the pool holds already have taken it.
+					let arrived =
+						flight.watch.is_some() || flight.path.contains(&Step::AlreadyInPool);
 					state.next = arrived.then_some(nonce + 1);
 					flight.resync = Some(self.resync.clone());
 					flight._slot = Some(slot);
@@ -328,8 +329,9 @@ pub struct InFlight {
 }
 
 impl InFlight {
-	/// Submits `tx` as it is. A refusal by the pool is [`Error::Rejected`]; a connection that
-	/// breaks during the submission leaves it to `follow` to find out whether it arrived.
+	/// Submits `tx` as it is. A refusal by the pool is [`Error::Rejected`], except "already
+	/// imported", which means the pool holds these bytes ([`Step::AlreadyInPool`]); a connection
+	/// that breaks during the submission leaves it to `follow` to find out whether it arrived.
 	pub async fn submit(
 		conn: Arc<Connection>,
 		tx: PendingTx,

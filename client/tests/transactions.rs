@@ -106,22 +106,31 @@ async fn a_transaction_whose_lifetime_passes_is_reported_expired() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_transaction_sent_twice_is_followed_not_refused() {
-	// What a sender sees when the answer to its first submission was lost and it sends the
-	// same bytes again: the pool says it has them already. That transaction is on its way,
-	// and following it must find it finalized, never report a refusal.
+	// What a sender sees when it sends bytes the pool holds already (a validator's fork-aware
+	// pool can say so of a single submission): "already imported". That transaction is on its
+	// way, and following it must find it finalized, never report a refusal. It waits in the
+	// pool for its predecessor, so that no block takes it between the two submissions.
 	let (_node, conn) = dev_node("twice", &["--dev", "--tmp"]).await;
 	let ferdie = Signer::from_uri("//Ferdie").unwrap();
 	let rpc = conn.rpc().await.unwrap();
 	let next = rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap();
 	let checkpoint = conn.finalized().await.unwrap();
-	let call = calls::transfer(Signer::from_uri("//Eve").unwrap().account_id(), 1_000);
-	let tx = prepare(&ferdie, &conn.chain_context(), call, next, 64, checkpoint).unwrap();
+	let ctx = conn.chain_context();
+	let eve = Signer::from_uri("//Eve").unwrap().account_id();
+	let later =
+		prepare(&ferdie, &ctx, calls::transfer(eve.clone(), 1_000), next + 1, 64, checkpoint)
+			.unwrap();
 	let give_up = Duration::from_secs(60);
-	let first = InFlight::submit(conn.clone(), tx.clone(), give_up, None).await.unwrap();
-	let again = InFlight::submit(conn.clone(), tx.clone(), give_up, None).await.unwrap();
-	let (first, again) = tokio::join!(first.follow(), again.follow());
+	let first = InFlight::submit(conn.clone(), later.clone(), give_up, None).await.unwrap();
+	let again = InFlight::submit(conn.clone(), later.clone(), give_up, None).await.unwrap();
+	assert!(first.tx() == again.tx());
+	let predecessor =
+		prepare(&ferdie, &ctx, calls::transfer(eve, 1_000), next, 64, checkpoint).unwrap();
+	let predecessor = InFlight::submit(conn.clone(), predecessor, give_up, None).await.unwrap();
+	let (first, again, predecessor) =
+		tokio::join!(first.follow(), again.follow(), predecessor.follow());
 	assert!(again.path.contains(&Step::AlreadyInPool), "{:?}", again.path);
-	for report in [&first, &again] {
+	for report in [&first, &again, &predecessor] {
 		assert!(
 			matches!(report.result, TxResult::Finalized { outcome: Outcome::Succeeded(_), .. }),
 			"{:?} {:?}",
@@ -132,7 +141,7 @@ async fn the_same_transaction_sent_twice_is_followed_not_refused() {
 	assert_eq!(first.result, again.result, "both found the one transaction");
 	assert_eq!(
 		rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap(),
-		next + 1,
+		next + 2,
 		"it went in once"
 	);
 }

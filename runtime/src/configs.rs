@@ -61,7 +61,7 @@ impl frame_system::Config for Runtime {
 	type DbWeight = ParityDbWeight;
 	// Every transaction's extensions (nonce, era, genesis, weight) priced at that database's
 	// weights too; the default `()` prices their reads and writes at RocksDb's, which made
-	// each transaction look 0.1 ms heavier than it is.
+	// each transaction look 0.17 ms heavier than it is.
 	type ExtensionsWeightInfo = frame_system::SubstrateExtensionsWeight<Runtime>;
 	type Version = Version;
 	type AccountData = pallet_balances::AccountData<Balance>;
