@@ -147,6 +147,8 @@ struct Bench {
 	ctx: ChainContext,
 	signers: Vec<Signer>,
 	issuers: Vec<Signer>,
+	/// Where the transfers go.
+	payee: AccountId,
 	node_pid: u32,
 	prometheus: u16,
 	http: reqwest::Client,
@@ -172,7 +174,8 @@ pub async fn run(node_binary: &Path, config: Config, out: &Path) -> Result<Throu
 			"--no-telemetry",
 		],
 	);
-	let result = measure(&node, prometheus, config, out).await;
+	let mut node = node;
+	let result = measure(&mut node, prometheus, config, out).await;
 	if result.is_err() {
 		eprintln!("[bench] node log:\n{}", node.log_tail(20));
 	}
@@ -180,18 +183,18 @@ pub async fn run(node_binary: &Path, config: Config, out: &Path) -> Result<Throu
 }
 
 async fn measure(
-	node: &NodeProcess,
+	node: &mut NodeProcess,
 	prometheus: u16,
 	config: Config,
 	out: &Path,
 ) -> Result<Throughput> {
 	let url = node.rpc_url();
-	let first = connect_rpc(&url).await?;
+	let first = node.rpc(Duration::from_secs(180)).await;
 	wait_finalized(&first, 1, Duration::from_secs(60)).await;
 	let conn = Connection::open(&url, ConnectOptions::default(), None).await?;
 	let mut rpcs = vec![Arc::new(first)];
 	for _ in 1..config.connections.max(1) {
-		rpcs.push(Arc::new(connect_rpc(&url).await?));
+		rpcs.push(Arc::new(NodeRpc::connect(&url, Duration::from_secs(60)).await?));
 	}
 	let signers: Vec<Signer> = (0..config.signers)
 		.map(|i| Signer::from_uri(&format!("//BenchAcquirer{i}")))
@@ -205,6 +208,7 @@ async fn measure(
 		rpcs,
 		signers,
 		issuers,
+		payee: Signer::from_uri("//Eve")?.account_id(),
 		node_pid: node.pid().context("the node is not running")?,
 		prometheus,
 		http: reqwest::Client::new(),
@@ -228,17 +232,6 @@ async fn measure(
 		transfer,
 		posting,
 	})
-}
-
-async fn connect_rpc(url: &str) -> Result<NodeRpc> {
-	let deadline = Instant::now() + Duration::from_secs(180);
-	loop {
-		match NodeRpc::connect(url, Duration::from_secs(60)).await {
-			Ok(rpc) => return Ok(rpc),
-			Err(e) if Instant::now() > deadline => return Err(e.into()),
-			Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-		}
-	}
 }
 
 impl Bench {
@@ -272,9 +265,8 @@ impl Bench {
 
 	/// The call the `n`th transaction of `signer` makes.
 	fn call(&self, kind: Kind, signer: usize, n: u64, quote: &(u128, u32)) -> Result<RuntimeCall> {
-		let to = Signer::from_uri("//Eve")?.account_id();
 		Ok(match kind {
-			Kind::Transfer => calls::transfer(to, 1),
+			Kind::Transfer => calls::transfer(self.payee.clone(), 1),
 			Kind::Posting => {
 				let issuer = &self.issuers[(n as usize + signer) % self.issuers.len()];
 				let order = format!("B{signer:03}-{n:07}");

@@ -82,15 +82,20 @@ async fn two_thousand_transfers_from_one_signer_all_finalize() {
 	assert_eq!(after - before, COUNT * 1_000);
 }
 
+/// Ferdie (the dev FX feeder), his next nonce and a finalized checkpoint to sign against.
+async fn ferdie_and_next_nonce(conn: &Connection) -> (Signer, u32, (u32, sp_core::H256)) {
+	let ferdie = Signer::from_uri("//Ferdie").unwrap();
+	let rpc = conn.rpc().await.unwrap();
+	let next = rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap();
+	(ferdie, next, conn.finalized().await.unwrap())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_transaction_whose_lifetime_passes_is_reported_expired() {
 	let (_node, conn) = dev_node("expiry", &["--dev", "--tmp"]).await;
 	// Ferdie (the dev FX feeder) signs with a nonce one past his next: the transaction waits in
 	// the pool for a predecessor that never comes, until its four-block lifetime is over.
-	let ferdie = Signer::from_uri("//Ferdie").unwrap();
-	let rpc = conn.rpc().await.unwrap();
-	let next = rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap();
-	let checkpoint = conn.finalized().await.unwrap();
+	let (ferdie, next, checkpoint) = ferdie_and_next_nonce(&conn).await;
 	let call = calls::transfer(Signer::from_uri("//Eve").unwrap().account_id(), 1_000);
 	let tx = prepare(&ferdie, &conn.chain_context(), call, next + 1, 4, checkpoint).unwrap();
 	let flight =
@@ -111,10 +116,8 @@ async fn the_same_transaction_sent_twice_is_followed_not_refused() {
 	// way, and following it must find it finalized, never report a refusal. It waits in the
 	// pool for its predecessor, so that no block takes it between the two submissions.
 	let (_node, conn) = dev_node("twice", &["--dev", "--tmp"]).await;
-	let ferdie = Signer::from_uri("//Ferdie").unwrap();
+	let (ferdie, next, checkpoint) = ferdie_and_next_nonce(&conn).await;
 	let rpc = conn.rpc().await.unwrap();
-	let next = rpc.account_next_index(&ferdie.account_id().to_string()).await.unwrap();
-	let checkpoint = conn.finalized().await.unwrap();
 	let ctx = conn.chain_context();
 	let eve = Signer::from_uri("//Eve").unwrap().account_id();
 	let later =
