@@ -76,7 +76,7 @@ ACQUIRER="http://127.0.0.1:$ACQUIRER_PORT"
 NODE_WS="ws://127.0.0.1:$RPC_PORT"
 NODE_HTTP="http://127.0.0.1:$RPC_PORT"
 
-echo "[demo] starting the dev chain, the issuer, the acquirer and the aggregator's inbox (logs in $WORK)"
+echo "[demo] starting the dev chain, its FX feeder, the issuer, the acquirer and the aggregator's inbox (logs in $WORK)"
 "$BIN/clearline-node" --dev --base-path "$WORK/chain" --rpc-port "$RPC_PORT" --port "$P2P_PORT" \
 	--no-mdns --no-prometheus --no-telemetry -lsc_consensus_manual_seal::rpc=warn >"$WORK/node.log" 2>&1 &
 pids+=($!)
@@ -94,6 +94,10 @@ wait_until() { # what, seconds, command...
 	fail "$what did not come up within $seconds s"
 }
 wait_until "the dev chain" 120 rpc chain_getFinalizedHead
+# The chain's FX feeder keeps HKD/CNY fresh, as on any Clearline chain.
+"$BIN/clearline" --url "$NODE_WS" --key //Ferdie fx feed HKD/CNY --mid 921300000 \
+	>"$WORK/feeder.log" 2>&1 &
+pids+=($!)
 
 # Reconciliation on demand only, so that the demo's own call is the one that reports the cycle.
 common=(--node-url "$NODE_WS" --admin-token "$TOKEN" --log-format text --reconcile-every 1h)

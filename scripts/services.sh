@@ -3,7 +3,7 @@
 # against the dev chain started by scripts/dev.sh, with the development keys: Bob is the
 # issuer, Dave the acquirer. Stores go to $CLEARLINE_DATA (default
 # ~/.local/share/clearline-dev); the admin token is $CLEARLINE_ADMIN_TOKEN (default
-# dev-admin-token). Ctrl-C stops both.
+# dev-admin-token). With them it runs the chain's FX feeder (see below). Ctrl-C stops them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -14,8 +14,8 @@ NODE_URL="${CLEARLINE_URL:-ws://127.0.0.1:9944}"
 BOB=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty
 DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
 
-echo "[services] building clearline-issuer, clearline-acquirer, clearline-call"
-cargo build --locked -p clearline-workers --bins
+echo "[services] building clearline-issuer, clearline-acquirer, clearline-call, clearline"
+cargo build --locked -p clearline-workers -p clearline-client --bins
 mkdir -p "$DATA"
 BIN="$CARGO_TARGET_DIR/debug"
 
@@ -31,5 +31,13 @@ pids+=($!)
 	--node-url "$NODE_URL" --chain-key //Dave \
 	--peer-url http://127.0.0.1:8081 --peer-public-key "$BOB" --log-format text &
 pids+=($!)
-echo "[services] issuer on http://127.0.0.1:8081, acquirer on http://127.0.0.1:8082 (Ctrl-C stops both)"
+# The chain's FX feeder (Ferdie), so that the services quote however long they run. A second
+# feeder with the same key (scripts/dev.sh runs one) is harmless: each publishes only when the
+# latest publication is about to go stale. CLEARLINE_FEEDER=off leaves it out.
+if [ "${CLEARLINE_FEEDER:-on}" != off ]; then
+	"$BIN/clearline" --url "$NODE_URL" --key //Ferdie fx feed HKD/CNY \
+		--mid "${CLEARLINE_DEV_MID:-921300000}" > >(sed -u 's/^/[feeder] /') 2>&1 &
+	pids+=($!)
+fi
+echo "[services] issuer on http://127.0.0.1:8081, acquirer on http://127.0.0.1:8082 (Ctrl-C stops them)"
 wait -n "${pids[@]}"

@@ -58,3 +58,19 @@ pub fn per_block_ceiling(weight: u64, length: usize) -> u64 {
 	let max_length = u64::from(*lengths.max.get(DispatchClass::Normal));
 	(max_weight / weight.max(1)).min(max_length / (length as u64).max(1))
 }
+
+/// Waits until the chain's HKD/CNY rate is one the feeder published (not the opening admin
+/// rate), so that what is signed next stays at the effective rate for the whole run.
+pub async fn wait_for_feeder_rate(conn: &Connection) -> Result<()> {
+	use pallet_fx_rate::{CurrencyCode, Pair};
+	let pair = Pair::new(CurrencyCode::HKD, CurrencyCode::CNY);
+	for _ in 0..120 {
+		if let Ok(rate) = clearline_client::queries::rate(conn, pair, None).await {
+			if rate.feeder.is_some() {
+				return Ok(());
+			}
+		}
+		tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+	}
+	bail!("the feeder published no HKD/CNY rate within a minute")
+}

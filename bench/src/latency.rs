@@ -7,8 +7,8 @@
 use crate::{procstat::CpuMeter, stats::Percentiles};
 use anyhow::{ensure, Context, Result};
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
-use clearline_client::{NodeRpc, Signer};
-use clearline_testkit::{free_port, local_validator, wait_finalized, NodeProcess};
+use clearline_client::{ConnectOptions, Connection, NodeRpc, Signer};
+use clearline_testkit::{free_port, local_validator, start_feeder, wait_finalized, NodeProcess};
 use clearline_workers::{
 	auth,
 	peer::{Peer, PeerError},
@@ -142,6 +142,8 @@ async fn notified(
 /// The processes of one run; all stopped when dropped.
 struct Processes {
 	nodes: Vec<NodeProcess>,
+	/// `clearline fx feed`, keeping HKD/CNY fresh; stopped with the rest.
+	_feeder: NodeProcess,
 	issuer: NodeProcess,
 	acquirer: NodeProcess,
 }
@@ -150,6 +152,17 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let dir = tempfile::Builder::new().prefix("clearline-bench-").tempdir()?;
 	let node_binary = bin_dir.join("clearline-node");
 	let nodes = start_chain(&node_binary, network).await?;
+	let feeder = start_feeder(
+		"bench-feeder",
+		&node_binary,
+		&nodes[0].rpc_url(),
+		"//Ferdie",
+		921_300_000,
+		&[],
+	);
+	let feeder_conn =
+		Connection::open(&nodes[0].rpc_url(), ConnectOptions::default(), None).await?;
+	crate::chain::wait_for_feeder_rate(&feeder_conn).await?;
 	let acquirer_node = nodes[0].rpc_url();
 	let issuer_node = nodes[nodes.len().min(2) - 1].rpc_url();
 
@@ -206,6 +219,7 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 			&refs(&acquirer_args),
 		),
 		nodes,
+		_feeder: feeder,
 	};
 
 	let inbox = Arc::new(Inbox {

@@ -17,7 +17,7 @@ use clearline_client::{
 	Signer,
 };
 use clearline_runtime::{AccountId, RuntimeCall, UNIT};
-use clearline_testkit::{free_port, wait_finalized, NodeProcess};
+use clearline_testkit::{free_port, start_feeder, wait_finalized, NodeProcess};
 use codec::Encode;
 use pallet_clearing_bank::{ParticipantRole, PaymentInstruction, Scenario};
 use pallet_fx_rate::{CurrencyCode, QuoteSide};
@@ -175,9 +175,20 @@ pub async fn run(node_binary: &Path, config: Config, out: &Path) -> Result<Throu
 		],
 	);
 	let mut node = node;
+	// The chain's feeder, publishing once at the start with an hour's validity: the postings
+	// are signed ahead at the rate it publishes and must stay the effective rate.
+	let feeder = start_feeder(
+		"bench-feeder",
+		node_binary,
+		&node.rpc_url(),
+		"//Ferdie",
+		921_300_000,
+		&["--valid-for", "1h", "--refresh-before", "10m"],
+	);
 	let result = measure(&mut node, prometheus, config, out).await;
 	if result.is_err() {
 		eprintln!("[bench] node log:\n{}", node.log_tail(20));
+		eprintln!("[bench] feeder log:\n{}", feeder.log_tail(10));
 	}
 	result
 }
@@ -192,6 +203,7 @@ async fn measure(
 	let first = node.rpc(Duration::from_secs(180)).await;
 	wait_finalized(&first, 1, Duration::from_secs(60)).await;
 	let conn = Connection::open(&url, ConnectOptions::default(), None).await?;
+	chain::wait_for_feeder_rate(&conn).await?;
 	let mut rpcs = vec![Arc::new(first)];
 	for _ in 1..config.connections.max(1) {
 		rpcs.push(Arc::new(NodeRpc::connect(&url, Duration::from_secs(60)).await?));

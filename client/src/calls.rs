@@ -8,7 +8,7 @@ use pallet_clearing_bank::{
 	is_visible_ascii, is_well_formed_code, Call as Clearing, CycleId, ExternalRef, OrderId,
 	ParticipantCode, ParticipantName, ParticipantRole, PaymentInstruction,
 };
-use pallet_fx_rate::{Call as Fx, CurrencyCode, CurrencyInfo, Moment, Pair};
+use pallet_fx_rate::{Call as Fx, CurrencyCode, CurrencyInfo, Moment, Pair, PairLimits};
 use sp_core::crypto::{Pair as _, Ss58Codec};
 use sp_runtime::{MultiSignature, Permill};
 use std::str::FromStr;
@@ -138,6 +138,10 @@ pub fn reinstate_participant(who: AccountId) -> RuntimeCall {
 	RuntimeCall::ClearingBank(Clearing::reinstate_participant { who })
 }
 
+pub fn deregister_participant(who: AccountId) -> RuntimeCall {
+	RuntimeCall::ClearingBank(Clearing::deregister_participant { who })
+}
+
 pub fn set_debit_limit(who: AccountId, currency: CurrencyCode, limit: u128) -> RuntimeCall {
 	RuntimeCall::ClearingBank(Clearing::set_debit_limit { who, currency, limit })
 }
@@ -180,6 +184,15 @@ pub fn post_payment(
 	RuntimeCall::ClearingBank(Clearing::post_payment { instruction, issuer_signature })
 }
 
+// The issuer.
+
+/// Voids the signer's (an issuer's) `issuer_order_id`, so that no posting can ever use it.
+pub fn void_instruction(issuer_order_id: &str) -> Result<RuntimeCall> {
+	Ok(RuntimeCall::ClearingBank(Clearing::void_instruction {
+		issuer_order_id: order_id("issuer order id", issuer_order_id)?,
+	}))
+}
+
 pub fn refund(
 	acquirer_order_id: &str,
 	refund_id: &str,
@@ -198,8 +211,8 @@ pub fn register_currency(code: CurrencyCode, numeric: u16, minor_units: u8) -> R
 	RuntimeCall::FxRate(Fx::register_currency { code, info: CurrencyInfo { numeric, minor_units } })
 }
 
-pub fn configure_pair(pair: Pair, max_spread: Permill, max_validity: Moment) -> RuntimeCall {
-	RuntimeCall::FxRate(Fx::configure_pair { pair, max_spread, max_validity })
+pub fn configure_pair(pair: Pair, limits: PairLimits) -> RuntimeCall {
+	RuntimeCall::FxRate(Fx::configure_pair { pair, limits })
 }
 
 pub fn set_pair_enabled(pair: Pair, enabled: bool) -> RuntimeCall {
@@ -218,6 +231,16 @@ pub fn remove_feeder(pair: Pair, feeder: AccountId) -> RuntimeCall {
 /// `valid_for` milliseconds from the block's time.
 pub fn publish_rate(pair: Pair, mid: u128, spread: Permill, valid_for: Moment) -> RuntimeCall {
 	RuntimeCall::FxRate(Fx::publish_rate { pair, mid, spread, valid_for })
+}
+
+/// The admin's publication (root or the clearing bank): any level, effective at once.
+pub fn force_publish_rate(
+	pair: Pair,
+	mid: u128,
+	spread: Permill,
+	valid_for: Moment,
+) -> RuntimeCall {
+	RuntimeCall::FxRate(Fx::force_publish_rate { pair, mid, spread, valid_for })
 }
 
 #[cfg(test)]

@@ -121,7 +121,10 @@ async fn concerns(conn: &Connection, filter: &EventFilter, event: &ChainEvent) -
 		| Clearing::ParticipantReinstated { who: w }
 		| Clearing::DebitLimitSet { who: w, .. }
 		| Clearing::AccountFunded { who: w, .. }
-		| Clearing::AccountWithdrawn { who: w, .. } => w == who,
+		| Clearing::AccountWithdrawn { who: w, .. }
+		| Clearing::ParticipantDeregistered { who: w, .. } => w == who,
+		Clearing::InstructionVoided { issuer, .. }
+		| Clearing::InstructionAlreadyVoided { issuer, .. } => issuer == who,
 		Clearing::PaymentPosted { issuer, acquirer, .. } => issuer == who || acquirer == who,
 		Clearing::PaymentAlreadyPosted { acquirer, .. }
 		| Clearing::RefundAlreadyRecorded { acquirer, .. } => acquirer == who,
@@ -231,21 +234,35 @@ pub fn describe(event: &RuntimeEvent) -> (String, Value) {
 			Clearing::CycleSettled { cycle, reference } => {
 				("CycleSettled", json!({ "cycle": cycle, "reference": text(reference) }))
 			}
-			other => return ("ClearingBank".into(), json!({ "detail": format!("{other:?}") })),
+			Clearing::ParticipantDeregistered { who, code } => {
+				("ParticipantDeregistered", json!({ "who": account(who), "code": text(code) }))
+			}
+			Clearing::InstructionVoided { issuer, issuer_order_id } => (
+				"InstructionVoided",
+				json!({ "issuer": account(issuer), "issuerOrderId": text(issuer_order_id) }),
+			),
+			Clearing::InstructionAlreadyVoided { issuer, issuer_order_id } => (
+				"InstructionAlreadyVoided",
+				json!({ "issuer": account(issuer), "issuerOrderId": text(issuer_order_id) }),
+			),
+			_ => return from_debug(event),
 		},
-		other => {
-			// `Pallet(Variant { .. })`: the pallet and variant names from the debug form.
-			let debug = format!("{other:?}");
-			let (pallet, rest) = debug.split_once('(').unwrap_or((&debug, ""));
-			let variant: String = rest
-				.trim_start_matches("Event::")
-				.chars()
-				.take_while(|c| c.is_alphanumeric() || *c == '_')
-				.collect();
-			return (format!("{pallet}.{variant}"), json!({ "detail": debug }));
-		}
+		other => return from_debug(other),
 	};
 	(format!("ClearingBank.{name}"), fields)
+}
+
+/// `Pallet(Variant { .. })`: the pallet and variant names from the debug form, the whole of
+/// it as the detail.
+fn from_debug(event: &RuntimeEvent) -> (String, Value) {
+	let debug = format!("{event:?}");
+	let (pallet, rest) = debug.split_once('(').unwrap_or((&debug, ""));
+	let variant: String = rest
+		.trim_start_matches("Event::")
+		.chars()
+		.take_while(|c| c.is_alphanumeric() || *c == '_')
+		.collect();
+	(format!("{pallet}.{variant}"), json!({ "detail": debug }))
 }
 
 /// A chain event as one JSON object: block, extrinsic, event name and fields.

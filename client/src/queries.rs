@@ -5,7 +5,8 @@ use crate::{connection::Connection, error::Result, storage};
 use clearline_runtime::AccountId;
 use pallet_clearing_bank::{CycleId, PostingId, MAX_STATEMENT_PAGE};
 use pallet_clearing_bank_rpc::{
-	CycleJson, ParticipantJson, PostingJson, RefundJson, StatementEntryJson, StatementJson,
+	CycleJson, ParticipantJson, PostingJson, PostingLookupJson, RefundJson, StatementEntryJson,
+	StatementJson,
 };
 use pallet_fx_rate::{CurrencyCode, CurrencyInfo, Pair, QuoteSide, RateId};
 use pallet_fx_rate_rpc::{Amount, QuoteJson, RateJson};
@@ -57,13 +58,28 @@ pub async fn currency(conn: &Connection, code: CurrencyCode) -> Result<Option<Cu
 	storage::decode_at(conn, "FxRate::Currencies", key, None).await
 }
 
-/// The posting that `party` (its acquirer or its issuer) knows by `order_id`.
+/// The posting that `party` (its acquirer or its issuer) knows by `order_id`; `None` if there
+/// is none (a voided issuer order id included: see [`instruction`]).
 pub async fn posting(
 	conn: &Connection,
 	party: &AccountId,
 	order_id: &str,
 	at: Option<H256>,
 ) -> Result<Option<PostingJson<AccountId>>> {
+	Ok(match instruction(conn, party, order_id, at).await? {
+		Some(PostingLookupJson::Posted(p)) => Some(p),
+		Some(PostingLookupJson::Voided(_)) | None => None,
+	})
+}
+
+/// What the chain holds under `party`'s `order_id`: a posting, or (an issuer's order id) its
+/// void, or nothing yet.
+pub async fn instruction(
+	conn: &Connection,
+	party: &AccountId,
+	order_id: &str,
+	at: Option<H256>,
+) -> Result<Option<PostingLookupJson<AccountId>>> {
 	query(conn, "clearing_posting", vec![json!(party), json!(order_id), json!(at)]).await
 }
 

@@ -90,11 +90,26 @@ pub fn prepare(
 	call: RuntimeCall,
 	nonce: Nonce,
 	lifetime: u64,
+	checkpoint: (u32, H256),
+) -> Result<PendingTx> {
+	prepare_tipped(signer, ctx, call, nonce, lifetime, checkpoint, 0)
+}
+
+/// [`prepare`] with a `tip` to the block author on top of the fee, which raises the
+/// transaction's priority in the pool.
+pub fn prepare_tipped(
+	signer: &Signer,
+	ctx: &ChainContext,
+	call: RuntimeCall,
+	nonce: Nonce,
+	lifetime: u64,
 	(number, hash): (u32, H256),
+	tip: u128,
 ) -> Result<PendingTx> {
 	check_lifetime(lifetime)?;
 	let era = Era::mortal(lifetime, number.into());
-	let xt = signer.sign(ctx, call, nonce, Mortality::Mortal { period: lifetime, number, hash }, 0);
+	let xt =
+		signer.sign(ctx, call, nonce, Mortality::Mortal { period: lifetime, number, hash }, tip);
 	let encoded = xt.encode();
 	Ok(PendingTx {
 		hash: H256(blake2_256(&encoded)),
@@ -158,12 +173,20 @@ pub struct SenderOptions {
 	pub in_flight: usize,
 	/// How long `follow` keeps trying for a final answer before it says `Unknown`.
 	pub give_up: Duration,
+	/// Paid to the block author on top of each transaction's fee (native token units).
+	pub tip: u128,
 	pub progress: Option<ProgressFn>,
 }
 
 impl Default for SenderOptions {
 	fn default() -> Self {
-		Self { lifetime: 64, in_flight: 512, give_up: Duration::from_secs(300), progress: None }
+		Self {
+			lifetime: 64,
+			in_flight: 512,
+			give_up: Duration::from_secs(300),
+			tip: 0,
+			progress: None,
+		}
 	}
 }
 
@@ -268,13 +291,14 @@ impl TxSender {
 			};
 			let checkpoint = self.checkpoint().await?;
 			let ctx = self.conn.chain_context();
-			let tx = prepare(
+			let tx = prepare_tipped(
 				&self.signer,
 				&ctx,
 				call.clone(),
 				nonce,
 				self.options.lifetime,
 				checkpoint,
+				self.options.tip,
 			)?;
 			let progress = self.options.progress.clone();
 			match InFlight::submit(self.conn.clone(), tx, self.options.give_up, progress).await {

@@ -96,6 +96,30 @@ async fn every_command_works_against_the_dev_node() {
 	tx(url, cb, &["withdraw", "//NewIssuer", "HKD", "100", "--reference", "WD-1"]);
 	tx(url, cb, &["participant", "suspend", "//NewIssuer"]);
 	tx(url, cb, &["participant", "reinstate", "//NewIssuer"]);
+	// A participant with money cannot be deregistered; one emptied can, and is gone.
+	tx(
+		url,
+		cb,
+		&[
+			"participant",
+			"register",
+			"//Gone",
+			"--role",
+			"acquirer",
+			"--code",
+			"GONE",
+			"--name",
+			"Gone",
+		],
+	);
+	tx(url, cb, &["fund", "//Gone", "CNY", "500", "--reference", "FUND-GONE"]);
+	let held = clearline(url, &["--key", cb, "participant", "deregister", "//Gone"]);
+	assert_eq!(held.code, 1, "{}", held.stderr);
+	assert!(held.stderr.contains("ParticipantHoldsBalance"), "{}", held.stderr);
+	tx(url, cb, &["withdraw", "//Gone", "CNY", "500", "--reference", "WD-GONE"]);
+	let gone = tx(url, cb, &["participant", "deregister", "//Gone"]);
+	assert_eq!(event_names(&gone), ["ClearingBank.ParticipantDeregistered"]);
+	assert_eq!(clearline(url, &["participant", "show", "//Gone"]).code, 1);
 	let p = ok(url, &["participant", "show", "//NewIssuer", "--json"]).json();
 	assert_eq!((p["code"].as_str(), p["status"].as_str()), (Some("NEWISS"), Some("active")));
 	assert_eq!(p["accounts"][0]["balance"], "99900");
@@ -105,18 +129,65 @@ async fn every_command_works_against_the_dev_node() {
 
 	// FX administration and a feeder's publication.
 	tx(url, cb, &["fx", "currency", "USD", "--numeric", "840", "--minor-units", "2"]);
-	let pair = ["fx", "pair", "USD/CNY", "--max-spread-ppm", "10000", "--max-validity-ms"];
-	tx(url, cb, &[&pair[..], &["86400000"]].concat());
+	let pair = ["fx", "pair", "USD/CNY", "--max-spread-ppm", "10000", "--max-deviation-ppm"];
+	tx(url, cb, &[&pair[..], &["20000", "--max-validity-ms", "86400000"]].concat());
 	tx(url, cb, &["fx", "add-feeder", "USD/CNY", "//Ferdie"]);
 	tx(url, cb, &["fx", "enable", "USD/CNY"]);
-	let publish = ["fx", "publish", "USD/CNY", "--mid", "7100000000", "--spread-ppm", "2000"];
-	tx(url, "//Ferdie", &[&publish[..], &["--valid-for-ms", "3600000"]].concat());
+	let publish = |mid: &str| -> Vec<String> {
+		["--key", "//Ferdie", "fx", "publish", "USD/CNY", "--mid", mid, "--spread-ppm", "2000"]
+			.iter()
+			.chain(&["--valid-for-ms", "3600000"])
+			.map(|s| s.to_string())
+			.collect()
+	};
+	let refs = |v: &[String]| -> Vec<String> { v.to_vec() };
+	let run = |args: Vec<String>| {
+		let args: Vec<&str> = args.iter().map(String::as_str).collect();
+		clearline(url, &args)
+	};
+	// A new pair's first rate is the clearing bank's, not a feeder's.
+	let first = run(refs(&publish("7100000000")));
+	assert_eq!(first.code, 1, "{}", first.stderr);
+	assert!(first.stderr.contains("NoReferenceRate"), "{}", first.stderr);
+	let forced = ["fx", "force-publish", "USD/CNY", "--mid", "7100000000", "--spread-ppm", "2000"];
+	tx(url, cb, &[&forced[..], &["--valid-for-ms", "3600000"]].concat());
+	let admin_rate = ok(url, &["fx", "rate", "USD/CNY", "--json"]).json();
+	assert_eq!(
+		(admin_rate["mid"].as_str(), admin_rate["feeder"].is_null()),
+		(Some("7100000000"), true)
+	);
+	// The feeder within the band moves the rate; beyond it, it is refused.
+	let far = run(refs(&publish("8000000000")));
+	assert_eq!(far.code, 1, "{}", far.stderr);
+	assert!(far.stderr.contains("RateOutOfBand"), "{}", far.stderr);
+	let mut near = vec!["--json".to_string()];
+	near.extend(publish("7110000000"));
+	let near = run(near);
+	assert_eq!(near.code, 0, "{}", near.stderr);
 	let rate = ok(url, &["fx", "rate", "USD/CNY", "--json"]).json();
-	assert_eq!(rate["mid"], "7100000000");
+	assert_eq!(rate["mid"], "7110000000");
 	let by_id = ok(url, &["fx", "rate", "--id", &rate["rateId"].to_string(), "--json"]).json();
 	assert_eq!(by_id, rate);
 	let quote = ok(url, &["quote", "10000", "USD", "CNY", "--json"]).json();
 	assert_eq!(quote["rateId"], rate["rateId"]);
+	// The feeder process: its source moved 0.14 %, beyond its 0.1 % threshold, so it publishes;
+	// then it stops cleanly on SIGTERM.
+	let feeder = Command::new(CLI)
+		.args(["--url", url, "--key", "//Ferdie", "fx", "feed", "USD/CNY", "--mid", "7120000000"])
+		.args(["--min-change-ppm", "1000", "--poll", "1s"])
+		.stdout(std::process::Stdio::piped())
+		.spawn()
+		.unwrap();
+	clearline_testkit::wait_for(Duration::from_secs(60), "the feeder's publication", || async {
+		let rate = clearline(url, &["fx", "rate", "USD/CNY", "--json"]).json();
+		(rate["mid"] == "7120000000").then_some(())
+	})
+	.await;
+	unsafe { libc::kill(feeder.id() as i32, libc::SIGTERM) };
+	let fed = feeder.wait_with_output().unwrap();
+	assert!(fed.status.success(), "{fed:?}");
+	let log = String::from_utf8_lossy(&fed.stdout);
+	assert!(log.contains("published rate") && log.contains("stopped (SIGTERM)"), "{log}");
 	assert!(ok(url, &["quote", "10000", "USD", "CNY"]).stdout.starts_with("USD 10000 -> CNY"));
 	tx(url, cb, &["fx", "disable", "USD/CNY"]);
 	let disabled = clearline(url, &["quote", "10000", "USD", "CNY"]);
@@ -159,6 +230,26 @@ async fn every_command_works_against_the_dev_node() {
 	assert_eq!(by_issuer_order, shown);
 	let id = shown["postingId"].to_string();
 	assert_eq!(ok(url, &["payment", "show", "--id", &id, "--json"]).json(), shown);
+	// The issuer cannot void a posted order; the CLI names the posting. An order id never
+	// posted is voided, for good.
+	let refused = clearline(url, &["--key", "//Bob", "payment", "void", "ISS-ACQ-CLI-1"]);
+	assert_eq!(refused.code, 1, "{}", refused.stderr);
+	assert!(refused.stderr.contains("AlreadyPosted"), "{}", refused.stderr);
+	assert!(
+		refused.stderr.contains(&format!("posted already as posting {id}")),
+		"{}",
+		refused.stderr
+	);
+	let voided = tx(url, "//Bob", &["payment", "void", "ISS-NEVER-1"]);
+	assert_eq!(event_names(&voided), ["ClearingBank.InstructionVoided"]);
+	let void = ok(url, &["payment", "show", "ISS-NEVER-1", "--party", "//Bob", "--json"]).json();
+	assert_eq!(
+		(void["status"].as_str(), void["issuerOrderId"].as_str()),
+		(Some("voided"), Some("ISS-NEVER-1"))
+	);
+	assert!(ok(url, &["payment", "show", "ISS-NEVER-1", "--party", "//Bob"])
+		.stdout
+		.contains("can never be posted"));
 	let refund = ["payment", "refund", "ACQ-CLI-1", "--refund-id", "R-1", "--amount", "1000"];
 	assert_eq!(event_names(&tx(url, "//Dave", &refund)), ["ClearingBank.PaymentRefunded"]);
 	let too_much = ["payment", "refund", "ACQ-CLI-1", "--refund-id", "R-2", "--amount", "99999"];
@@ -196,6 +287,35 @@ async fn every_command_works_against_the_dev_node() {
 	] {
 		assert!(xml.contains(part), "{part} missing from\n{xml}");
 	}
+
+	// A multisig clearing bank: two of its three signatories fund an account, one alone
+	// does not.
+	let signers = "2://Sig1,//Sig2,//Sig3";
+	for s in ["//Sig1", "//Sig2", "//Sig3"] {
+		tx(url, "//Alice", &["transfer", s, "1000000000000"]);
+	}
+	let multisig = clearline_client::multisig::MultisigAccount::parse(signers).unwrap();
+	tx(url, "//Alice", &["set-clearing-bank", &multisig.account().to_string()]);
+	let bob_hkd = || {
+		ok(url, &["participant", "show", "//Bob", "--json"]).json()["accounts"][0]["balance"]
+			.as_str()
+			.unwrap()
+			.parse::<i128>()
+			.unwrap()
+	};
+	let before_fund = bob_hkd();
+	let fund = ["--multisig", signers, "fund", "//Bob", "HKD", "700", "--reference", "MS-1"];
+	let first = tx(url, "//Sig1", &fund);
+	assert!(event_names(&first).contains(&"Multisig.NewMultisig".to_string()), "{first}");
+	assert_eq!(bob_hkd(), before_fund, "one signature funds nothing");
+	let alone =
+		clearline(url, &["--key", "//Sig1", "fund", "//Bob", "HKD", "700", "--reference", "MS-2"]);
+	assert_eq!(alone.code, 1);
+	assert!(alone.stderr.contains("Invalid signing address"), "{}", alone.stderr);
+	let second = tx(url, "//Sig3", &fund);
+	assert!(event_names(&second).contains(&"ClearingBank.AccountFunded".to_string()), "{second}");
+	assert_eq!(bob_hkd(), before_fund + 700);
+	tx(url, "//Alice", &["set-clearing-bank", "//Charlie"]);
 
 	// Native transfers and balances.
 	let before = ok(url, &["balance", "//Eve", "--json"]).json()["free"]

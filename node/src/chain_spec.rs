@@ -1,18 +1,19 @@
-//! The built-in chain specifications: `dev` and `local`.
+//! The built-in chain specifications: `dev` and `local` (networks of your own come from
+//! `clearline-node new-network`).
 
 use clearline_runtime::{TOKEN_DECIMALS, TOKEN_SYMBOL, WASM_BINARY};
 use sc_service::{ChainType, Properties};
 
 pub type ChainSpec = sc_service::GenericChainSpec;
 
-fn wasm() -> Result<&'static [u8], String> {
+pub(crate) fn wasm() -> Result<&'static [u8], String> {
 	WASM_BINARY.ok_or_else(|| {
 		"the runtime's wasm was not built (SKIP_WASM_BUILD was set when building the node)".into()
 	})
 }
 
 /// Token symbol and decimals, so that wallets and explorers show fees properly.
-fn properties() -> Properties {
+pub(crate) fn properties() -> Properties {
 	let mut p = Properties::new();
 	p.insert("tokenSymbol".into(), TOKEN_SYMBOL.into());
 	p.insert("tokenDecimals".into(), TOKEN_DECIMALS.into());

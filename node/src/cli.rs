@@ -34,6 +34,9 @@ pub enum Subcommand {
 	#[command(subcommand)]
 	Key(sc_cli::KeySubcommand),
 
+	/// Generate the keys and the chain spec of a new network, every role held by fresh keys.
+	NewNetwork(crate::new_network::NewNetworkCmd),
+
 	/// Export a chain specification (`--chain dev|local|<path>`) as JSON.
 	ExportChainSpec(sc_cli::ExportChainSpecCmd),
 

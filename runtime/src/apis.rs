@@ -177,6 +177,13 @@ impl_runtime_apis! {
 			ClearingBank::posting_by_order(party, order_id)
 		}
 
+		fn instruction_state(
+			issuer: AccountId,
+			issuer_order_id: pallet_clearing_bank::OrderId,
+		) -> Option<pallet_clearing_bank::InstructionState<AccountId, BlockNumber>> {
+			ClearingBank::instruction_state(issuer, issuer_order_id)
+		}
+
 		fn posting_by_id(
 			id: pallet_clearing_bank::PostingId,
 		) -> Option<pallet_clearing_bank::PostingView<AccountId, BlockNumber>> {

@@ -4,10 +4,10 @@ use frame_support::{
 	derive_impl,
 	dispatch::DispatchClass,
 	parameter_types,
-	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, Contains, VariantCountOf},
+	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
 		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
-		IdentityFee, Weight,
+		ConstantMultiplier, IdentityFee, Weight,
 	},
 };
 use frame_system::limits::{BlockLength, BlockWeights};
@@ -20,9 +20,10 @@ use sp_runtime::{
 use sp_version::RuntimeVersion;
 
 use super::{
-	AccountId, Aura, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
-	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	Signature, System, Timestamp, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT, SLOT_DURATION, VERSION,
+	AccountId, Aura, Balance, Balances, Block, BlockNumber, FxRate, Hash, Nonce, PalletInfo,
+	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
+	RuntimeTask, Signature, System, Timestamp, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT,
+	SLOT_DURATION, UNIT, VERSION,
 };
 
 /// Room kept back in every block for operational transactions (such as sudo fixes).
@@ -91,7 +92,8 @@ impl pallet_grandpa::Config for Runtime {
 impl pallet_timestamp::Config for Runtime {
 	/// Milliseconds since the Unix epoch.
 	type Moment = u64;
-	type OnTimestampSet = Aura;
+	/// Aura checks the slot; the FX-rate pallet starts its genesis rates at the first block.
+	type OnTimestampSet = (Aura, FxRate);
 	type MinimumPeriod = ConstU64<{ SLOT_DURATION / 2 }>;
 	type WeightInfo = ();
 }
@@ -118,12 +120,18 @@ parameter_types! {
 	pub FeeMultiplier: Multiplier = Multiplier::one();
 }
 
+/// The fee of one byte of a transaction. A block's normal room is 0.375 s of weight (a fee of
+/// 375 mCLR at one unit per picosecond) or 3.75 MiB of length; at this price filling it by
+/// length costs about as much as filling it by weight, where one unit a byte made a block of
+/// remarks cost a ten-thousandth of a block of postings.
+pub const LENGTH_FEE_PER_BYTE: Balance = 100_000;
+
 impl pallet_transaction_payment::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type OnChargeTransaction = FungibleAdapter<Balances, ()>;
 	type OperationalFeeMultiplier = ConstU8<5>;
 	type WeightToFee = IdentityFee<Balance>;
-	type LengthToFee = IdentityFee<Balance>;
+	type LengthToFee = ConstantMultiplier<Balance, ConstU128<LENGTH_FEE_PER_BYTE>>;
 	type FeeMultiplierUpdate = ConstFeeMultiplier<FeeMultiplier>;
 	type WeightInfo = pallet_transaction_payment::weights::SubstrateWeight<Runtime>;
 }
@@ -149,34 +157,81 @@ impl pallet_fx_rate::Config for Runtime {
 	type AdminOrigin = pallet_clearing_bank::EnsureClearingBank<Runtime>;
 	type Time = Timestamp;
 	type MaxFeedersPerPair = ConstU32<16>;
+	/// At most 16 feeder accounts, each publishing at most 120 rates an hour (one every 30 s):
+	/// 1,920 publications an hour, inside a bucket of 2,048, so that feeders within their
+	/// quota never fill it and the admin always has room.
+	type MaxFeeders = ConstU32<16>;
+	type MaxPublicationsPerBucket = ConstU32<120>;
 	type MaxSpread = FxMaxSpread;
 	type MaxValidity = ConstU64<DAY_MS>;
-	/// A rate stays checkable for 30 days after it went stale: long enough to reconcile any
-	/// settlement cycle and investigate disputes against the rate a posting used.
+	/// A pair may let a superseded rate be posted at for up to 10 minutes.
+	type MaxGracePeriod = ConstU64<{ 10 * 60 * 1000 }>;
+	/// A rate stays checkable for at least 30 days after it went stale: long enough to
+	/// reconcile any settlement cycle and investigate disputes against the rate a posting used.
 	type RetentionPeriod = ConstU64<{ 30 * DAY_MS }>;
 	type PruneBucketLength = ConstU64<HOUR_MS>;
-	/// At most 2048 rates stop being retained in any one hour (about one publication every
-	/// two seconds across all pairs), which bounds both storage and one block's pruning.
+	/// At most 2048 rates are published in any one hour, which bounds both storage and one
+	/// block's pruning.
 	type MaxRatesPerBucket = ConstU32<2048>;
 	type WeightInfo = pallet_fx_rate::weights::SubstrateWeight<Runtime>;
 }
 
-/// Who may transact besides the clearing bank and its participants: the FX feeders and the
-/// sudo key.
-pub struct FeedersAndSudo;
+/// Who may transact besides the clearing bank and its participants: the FX feeders, the sudo
+/// key, and the signatories of a multisig clearing bank with the multisig calls that act for it.
+pub struct OtherSigners;
 
-impl Contains<AccountId> for FeedersAndSudo {
-	fn contains(who: &AccountId) -> bool {
+impl pallet_clearing_bank::AuthorizeSigner<AccountId, RuntimeCall> for OtherSigners {
+	fn is_authorized(who: &AccountId, call: &RuntimeCall) -> bool {
 		pallet_fx_rate::Pallet::<Runtime>::is_feeder(who)
 			|| pallet_sudo::Key::<Runtime>::get().as_ref() == Some(who)
+			|| acts_for_clearing_bank(who, call)
 	}
+}
+
+/// Whether `call` is a multisig operation by `who` whose multisig account is the clearing bank.
+fn acts_for_clearing_bank(who: &AccountId, call: &RuntimeCall) -> bool {
+	use pallet_multisig::Call as M;
+	let (threshold, others) = match call {
+		RuntimeCall::Multisig(
+			M::as_multi { threshold, other_signatories, .. }
+			| M::approve_as_multi { threshold, other_signatories, .. }
+			| M::cancel_as_multi { threshold, other_signatories, .. },
+		) => (*threshold, other_signatories),
+		_ => return false,
+	};
+	let Some(bank) = pallet_clearing_bank::ClearingBankAccount::<Runtime>::get() else {
+		return false;
+	};
+	let mut signatories = others.clone();
+	signatories.push(who.clone());
+	signatories.sort();
+	pallet_multisig::Pallet::<Runtime>::multi_account_id(&signatories, threshold) == bank
+}
+
+parameter_types! {
+	/// What a pending multisig operation holds of its first signatory's fee tokens while it
+	/// waits for the others: a base and a share per approval, given back when it executes or
+	/// is cancelled.
+	pub const MultisigDepositBase: Balance = UNIT / 10;
+	pub const MultisigDepositFactor: Balance = UNIT / 100;
+}
+
+impl pallet_multisig::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type RuntimeCall = RuntimeCall;
+	type Currency = Balances;
+	type DepositBase = MultisigDepositBase;
+	type DepositFactor = MultisigDepositFactor;
+	type MaxSignatories = ConstU32<16>;
+	type WeightInfo = pallet_multisig::weights::SubstrateWeight<Runtime>;
+	type BlockNumberProvider = System;
 }
 
 impl pallet_clearing_bank::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type Signature = Signature;
 	type Signer = <Signature as Verify>::Signer;
-	type OtherAuthorizedSigners = FeedersAndSudo;
+	type OtherAuthorizedSigners = OtherSigners;
 	/// A cycle is a business day: 100 million entries is more than a day at the 1,000
 	/// postings a second the network is built for (86.4 million). The bound keeps one cycle's
 	/// storage, and the work of reading it, finite.

@@ -2,9 +2,9 @@
 //! multi-validator network of `--chain local`).
 
 use crate::{AccountId, BalancesConfig, Runtime, RuntimeGenesisConfig, SudoConfig, UNIT};
-use alloc::{vec, vec::Vec};
+use alloc::{string::String, vec, vec::Vec};
 use frame_support::build_struct_json_patch;
-use pallet_fx_rate::{CurrencyCode, CurrencyInfo, Pair, PairConfig};
+use pallet_fx_rate::{CurrencyCode, CurrencyInfo, Pair, PairLimits};
 use serde_json::Value;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
 use sp_consensus_grandpa::AuthorityId as GrandpaId;
@@ -24,13 +24,26 @@ pub const LOCAL_TESTNET_VALIDATORS: [Sr25519Keyring; 4] =
 /// The FX feeder of the development and local chains: a well-known development key, so that
 /// any tool can sign rate publications as it.
 pub const DEV_FX_FEEDER: Sr25519Keyring = Sr25519Keyring::Ferdie;
-/// The standing HKD/CNY rate of the development and local chains: 1 HKD = 0.9213 CNY with a
+/// The opening HKD/CNY rate of the development and local chains: 1 HKD = 0.9213 CNY with a
 /// 0.2 % bid/ask spread.
 pub const DEV_HKD_CNY_MID: u128 = 921_300_000;
 pub const DEV_HKD_CNY_SPREAD: Permill = Permill::from_parts(2_000);
-/// 2100-01-01T00:00:00Z: the standing rate is valid for the development chain's whole life, so
-/// that it quotes out of the box; feeders' own publications take over as they come.
-pub const STANDING_RATE_VALID_UNTIL: u64 = 4_102_444_800_000;
+/// No HKD/CNY rate is used longer than an hour after its publication, the opening rate
+/// included: a feeder (`clearline fx feed`) must keep the pair fresh.
+pub const DEV_HKD_CNY_MAX_VALIDITY: u64 = 60 * 60 * 1000;
+
+/// The development and local chains' HKD/CNY limits: spreads up to 1 %, rates usable for an
+/// hour, a minute's grace for instructions signed just before a new rate, one fresh feed makes
+/// the rate (one feeder), and feeders held within 2 % of the current rate.
+pub fn dev_hkd_cny_limits() -> PairLimits {
+	PairLimits {
+		max_spread: Permill::from_percent(1),
+		max_validity: DEV_HKD_CNY_MAX_VALIDITY,
+		grace_period: PairLimits::DEFAULT_GRACE_PERIOD,
+		min_feeds: 1,
+		max_deviation: Permill::from_percent(2),
+	}
+}
 
 const HKD_CNY: Pair = Pair::new(CurrencyCode::HKD, CurrencyCode::CNY);
 
@@ -77,7 +90,8 @@ fn clearing_bank_genesis() -> pallet_clearing_bank::GenesisConfig<Runtime> {
 	}
 }
 
-/// HKD and CNY (two decimals each), the HKD/CNY pair and its feeder with a standing rate.
+/// HKD and CNY (two decimals each), the HKD/CNY pair, its feeder and an opening rate valid for
+/// the pair's longest validity from the first block.
 fn fx_rate_genesis() -> pallet_fx_rate::GenesisConfig<Runtime> {
 	let feeder = DEV_FX_FEEDER.to_account_id();
 	pallet_fx_rate::GenesisConfig {
@@ -85,22 +99,9 @@ fn fx_rate_genesis() -> pallet_fx_rate::GenesisConfig<Runtime> {
 			(CurrencyCode::HKD, CurrencyInfo { numeric: 344, minor_units: 2 }),
 			(CurrencyCode::CNY, CurrencyInfo { numeric: 156, minor_units: 2 }),
 		],
-		pairs: vec![(
-			HKD_CNY,
-			PairConfig {
-				enabled: true,
-				max_spread: Permill::from_percent(1),
-				max_validity: 24 * 60 * 60 * 1000,
-			},
-		)],
-		feeders: vec![(HKD_CNY, feeder.clone())],
-		rates: vec![(
-			HKD_CNY,
-			feeder,
-			DEV_HKD_CNY_MID,
-			DEV_HKD_CNY_SPREAD,
-			STANDING_RATE_VALID_UNTIL,
-		)],
+		pairs: vec![(HKD_CNY, dev_hkd_cny_limits())],
+		feeders: vec![(HKD_CNY, feeder)],
+		rates: vec![(HKD_CNY, DEV_HKD_CNY_MID, DEV_HKD_CNY_SPREAD, DEV_HKD_CNY_MAX_VALIDITY)],
 	}
 }
 
@@ -165,6 +166,72 @@ pub fn local_testnet_config_genesis() -> Value {
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
 	)
+}
+
+/// A network its operators created (`clearline-node new-network`): every role held by keys
+/// they generated, nothing by the public development keys.
+pub struct NetworkGenesis {
+	/// Each validator's Aura and GRANDPA keys.
+	pub authorities: Vec<(AuraId, GrandpaId)>,
+	/// Root: runtime upgrades and the clearing bank's appointment.
+	pub sudo: AccountId,
+	/// The clearing bank's account: one key's, or a multisig account of several.
+	pub clearing_bank: AccountId,
+	/// `(account, participant code)`; the code is also the name until the bank sets a legal
+	/// name by re-registering.
+	pub issuers: Vec<(AccountId, String)>,
+	pub acquirers: Vec<(AccountId, String)>,
+	/// The HKD/CNY feeders.
+	pub feeders: Vec<AccountId>,
+	/// Accounts that get `ENDOWMENT` fee tokens: everyone who signs transactions.
+	pub endowed: Vec<AccountId>,
+	/// HKD/CNY's opening mid, scaled by 10^9, valid for the pair's maximum validity from the
+	/// first block.
+	pub hkd_cny_mid: u128,
+}
+
+/// The genesis of an operator-created network: HKD, CNY and HKD/CNY with its feeders (a
+/// majority of them makes the rate) and an opening rate, the clearing bank and its issuers
+/// and acquirers registered with empty accounts (money arrives as recorded RTGS fundings).
+pub fn network_genesis(n: NetworkGenesis) -> Value {
+	use pallet_clearing_bank::ParticipantRole;
+	let mut limits = dev_hkd_cny_limits();
+	limits.min_feeds = (n.feeders.len() as u32).div_ceil(2).max(1);
+	let participants: Vec<_> =
+		n.issuers
+			.iter()
+			.map(|(a, code)| (a.clone(), ParticipantRole::Issuer, code.clone(), code.clone()))
+			.chain(n.acquirers.iter().map(|(a, code)| {
+				(a.clone(), ParticipantRole::Acquirer, code.clone(), code.clone())
+			}))
+			.collect();
+	build_struct_json_patch!(RuntimeGenesisConfig {
+		balances: BalancesConfig {
+			balances: n.endowed.into_iter().map(|k| (k, ENDOWMENT)).collect::<Vec<_>>(),
+		},
+		aura: pallet_aura::GenesisConfig {
+			authorities: n.authorities.iter().map(|x| x.0.clone()).collect::<Vec<_>>(),
+		},
+		grandpa: pallet_grandpa::GenesisConfig {
+			authorities: n.authorities.iter().map(|x| (x.1.clone(), 1)).collect::<Vec<_>>(),
+		},
+		sudo: SudoConfig { key: Some(n.sudo) },
+		fx_rate: pallet_fx_rate::GenesisConfig {
+			currencies: vec![
+				(CurrencyCode::HKD, CurrencyInfo { numeric: 344, minor_units: 2 }),
+				(CurrencyCode::CNY, CurrencyInfo { numeric: 156, minor_units: 2 }),
+			],
+			pairs: vec![(HKD_CNY, limits)],
+			feeders: n.feeders.into_iter().map(|f| (HKD_CNY, f)).collect::<Vec<_>>(),
+			rates: vec![(HKD_CNY, n.hkd_cny_mid, DEV_HKD_CNY_SPREAD, limits.max_validity)],
+		},
+		clearing_bank: pallet_clearing_bank::GenesisConfig {
+			clearing_bank: Some(n.clearing_bank),
+			participants,
+			fundings: vec![],
+			debit_limits: vec![],
+		},
+	})
 }
 
 /// The JSON patch of the named preset, or `None` for an unknown name.

@@ -1,7 +1,8 @@
 //! The Clearline runtime: the state machine every Clearline node executes, compiled to wasm.
 //!
 //! Consensus is Aura (block authoring in slots) with GRANDPA finality; accounts pay fees in the
-//! chain's own token through transaction-payment; sudo exists for development governance only.
+//! chain's own token through transaction-payment; sudo exists for development governance only;
+//! multisig lets several signatories hold one account, such as the clearing bank's.
 //! The settlement pallets live in their own crates: `pallet-fx-rate` publishes the HKD/CNY
 //! rates payments convert at, `pallet-clearing-bank` keeps the ledger between issuers and
 //! acquirers. Only the clearing bank, its participants, FX feeders and the sudo key may get
@@ -61,12 +62,12 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("clearline"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; nodes refuse to run a native/wasm mismatch.
-	spec_version: 102,
+	spec_version: 103,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	// Bump whenever the encoding of calls or transaction extensions changes, so that signed
 	// transactions made for the old format are refused instead of misread.
-	transaction_version: 3,
+	transaction_version: 4,
 	system_version: 1,
 };
 
@@ -181,6 +182,9 @@ mod runtime {
 
 	#[runtime::pallet_index(8)]
 	pub type ClearingBank = pallet_clearing_bank;
+
+	#[runtime::pallet_index(9)]
+	pub type Multisig = pallet_multisig;
 }
 
 #[cfg(test)]

@@ -112,23 +112,33 @@ fn balances_transfer_works_on_the_development_genesis() {
 }
 
 #[test]
-fn the_development_chain_quotes_hkd_cny_out_of_the_box() {
-	use pallet_fx_rate::{CurrencyCode, QuoteSide};
+fn the_development_chain_quotes_hkd_cny_from_its_first_block_for_the_pairs_validity() {
+	use pallet_fx_rate::{CurrencyCode, QuoteError, QuoteSide};
+	let first_block: u64 = 1_800_000_000_000;
+	let quote = || {
+		crate::FxRate::quote(CurrencyCode::HKD, CurrencyCode::CNY, 9_213, QuoteSide::ExactTarget)
+	};
 	ext(sp_genesis_builder::DEV_RUNTIME_PRESET).execute_with(|| {
-		pallet_timestamp::Now::<crate::Runtime>::put(1_800_000_000_000);
-		let q = crate::FxRate::quote(
-			CurrencyCode::HKD,
-			CurrencyCode::CNY,
-			9_213,
-			QuoteSide::ExactTarget,
-		)
-		.expect("the standing rate quotes");
+		// No time at genesis, so no rate yet; the first block's timestamp publishes it.
+		assert_eq!(quote(), Err(QuoteError::NoFreshRate));
+		// What the first block's timestamp inherent does for the FX pallet (Aura's slot check,
+		// the other half of `OnTimestampSet`, needs a real block).
+		pallet_timestamp::Now::<crate::Runtime>::put(first_block);
+		<crate::FxRate as frame_support::traits::OnTimestampSet<u64>>::on_timestamp_set(
+			first_block,
+		);
+		let q = quote().expect("the opening rate quotes");
 		assert_eq!(q.target_amount, 9_213);
 		assert_eq!(q.mid, genesis_config_presets::DEV_HKD_CNY_MID);
-		assert_eq!(
-			pallet_fx_rate::Rates::<crate::Runtime>::get(q.rate_id).unwrap().feeder,
-			genesis_config_presets::DEV_FX_FEEDER.to_account_id()
-		);
+		let rate = pallet_fx_rate::Rates::<crate::Runtime>::get(q.rate_id).unwrap();
+		assert_eq!(rate.feeder, None, "an admin rate");
+		assert_eq!(rate.published_at, first_block);
+		// It does not outlive the pair's validity: a feeder must take over.
+		let stale = first_block + genesis_config_presets::DEV_HKD_CNY_MAX_VALIDITY;
+		pallet_timestamp::Now::<crate::Runtime>::put(stale - 1);
+		assert!(quote().is_ok());
+		pallet_timestamp::Now::<crate::Runtime>::put(stale);
+		assert_eq!(quote(), Err(QuoteError::NoFreshRate));
 	});
 }
 
@@ -168,18 +178,156 @@ fn both_presets_start_the_clearing_bank_with_a_funded_issuer_and_acquirer() {
 
 #[test]
 fn only_known_accounts_may_transact() {
-	use crate::configs::FeedersAndSudo;
-	use frame_support::traits::Contains;
+	use crate::{configs::OtherSigners, RuntimeCall};
+	use frame_support::dispatch::GetDispatchInfo;
 	use genesis_config_presets::*;
+	use pallet_clearing_bank::AuthorizeSigner;
+	use sp_runtime::{traits::DispatchTransaction, transaction_validity::TransactionSource};
 	ext("development").execute_with(|| {
+		let call: RuntimeCall = frame_system::Call::remark { remark: vec![] }.into();
 		let known = |k: Sr25519Keyring| {
-			crate::ClearingBank::is_known_signer(&account(k))
-				|| FeedersAndSudo::contains(&account(k))
+			pallet_clearing_bank::CheckAuthorizedSigner::<crate::Runtime>::new()
+				.validate_only(
+					RuntimeOrigin::signed(account(k)),
+					&call,
+					&call.get_dispatch_info(),
+					0,
+					TransactionSource::External,
+					0,
+				)
+				.is_ok()
 		};
+		assert!(OtherSigners::is_authorized(&account(DEV_FX_FEEDER), &call));
 		for k in [Sr25519Keyring::Alice, DEV_CLEARING_BANK, DEV_ISSUER, DEV_ACQUIRER, DEV_FX_FEEDER]
 		{
 			assert!(known(k), "{k:?} may transact");
 		}
 		assert!(!known(Sr25519Keyring::Eve), "Eve is nobody on this network");
+	});
+}
+
+/// The clearing bank as a 2-of-3 multisig account: two signatories together fund an account,
+/// one alone cannot, and the pool lets the signatories in with the multisig calls that act for
+/// the clearing bank and nothing else.
+#[test]
+fn a_multisig_clearing_bank_acts_with_two_of_three_signatures() {
+	use crate::{configs::OtherSigners, Multisig, RuntimeCall};
+	use frame_support::dispatch::GetDispatchInfo;
+	use pallet_clearing_bank::AuthorizeSigner;
+	use pallet_fx_rate::CurrencyCode;
+	let signers: Vec<AccountId> =
+		[Sr25519Keyring::One, Sr25519Keyring::Two, Sr25519Keyring::Eve].map(account).to_vec();
+	let mut sorted = signers.clone();
+	sorted.sort();
+	let bank = pallet_multisig::Pallet::<crate::Runtime>::multi_account_id(&sorted, 2);
+	let issuer = account(genesis_config_presets::DEV_ISSUER);
+	ext("development").execute_with(|| {
+		for who in &signers {
+			assert_ok!(Balances::force_set_balance(
+				RuntimeOrigin::root(),
+				who.clone().into(),
+				10 * UNIT
+			));
+		}
+		assert_ok!(crate::ClearingBank::set_clearing_bank(RuntimeOrigin::root(), bank.clone()));
+		let fund: RuntimeCall = pallet_clearing_bank::Call::fund {
+			who: issuer.clone(),
+			currency: CurrencyCode::HKD,
+			amount: 5_000,
+			reference: b"RTGS-MULTISIG-1".to_vec().try_into().unwrap(),
+		}
+		.into();
+		let balance = || {
+			pallet_clearing_bank::Accounts::<crate::Runtime>::get(&issuer, CurrencyCode::HKD)
+				.balance
+		};
+		let before = balance();
+		let others = |me: usize| -> Vec<AccountId> {
+			let mut o: Vec<AccountId> =
+				sorted.iter().filter(|a| **a != signers[me]).cloned().collect();
+			o.sort();
+			o
+		};
+		let weight = fund.get_dispatch_info().call_weight;
+
+		// One signatory alone: not the clearing bank, and its approval alone executes nothing.
+		assert_noop!(
+			crate::ClearingBank::fund(
+				RuntimeOrigin::signed(signers[0].clone()),
+				issuer.clone(),
+				CurrencyCode::HKD,
+				5_000,
+				b"RTGS-MULTISIG-1".to_vec().try_into().unwrap()
+			),
+			sp_runtime::DispatchError::BadOrigin
+		);
+		assert_ok!(Multisig::as_multi(
+			RuntimeOrigin::signed(signers[0].clone()),
+			2,
+			others(0),
+			None,
+			Box::new(fund.clone()),
+			weight
+		));
+		assert_eq!(balance(), before, "one signature funds nothing");
+		// Nor does a threshold of one: that is another account.
+		let alone = Multisig::as_multi_threshold_1(
+			RuntimeOrigin::signed(signers[0].clone()),
+			others(0),
+			Box::new(fund.clone()),
+		);
+		assert_eq!(alone.map_err(|e| e.error), Err(sp_runtime::DispatchError::BadOrigin));
+		assert_eq!(balance(), before);
+
+		// The second signatory completes it.
+		let when = pallet_multisig::Multisigs::<crate::Runtime>::iter().next().unwrap().2.when;
+		assert_ok!(Multisig::as_multi(
+			RuntimeOrigin::signed(signers[2].clone()),
+			2,
+			others(2),
+			Some(when),
+			Box::new(fund.clone()),
+			weight
+		));
+		assert_eq!(balance(), before + 5_000);
+
+		// The pool: the signatories' multisig calls for the clearing bank get in; the same
+		// call for another multisig account, or any other call of theirs, does not.
+		let as_multi = |threshold: u16, me: usize| -> RuntimeCall {
+			pallet_multisig::Call::as_multi {
+				threshold,
+				other_signatories: others(me),
+				maybe_timepoint: None,
+				call: Box::new(fund.clone()),
+				max_weight: weight,
+			}
+			.into()
+		};
+		assert!(OtherSigners::is_authorized(&signers[1], &as_multi(2, 1)));
+		assert!(!OtherSigners::is_authorized(&signers[1], &as_multi(3, 1)));
+		assert!(!OtherSigners::is_authorized(&signers[1], &fund));
+	});
+}
+
+/// Block space costs the same whichever way it is filled: a remark filling a block's normal
+/// length costs about what a block full of postings costs by weight (it cost a ten-thousandth
+/// of that when a byte cost one unit).
+#[test]
+fn length_is_priced_like_weight() {
+	use crate::RuntimeCall;
+	use frame_support::dispatch::GetDispatchInfo;
+	ext("development").execute_with(|| {
+		let room = 3_932_160usize - 256;
+		let remark: RuntimeCall = frame_system::Call::remark { remark: vec![0; room] }.into();
+		let info = remark.get_dispatch_info();
+		let fee = pallet_transaction_payment::Pallet::<crate::Runtime>::compute_fee(
+			room as u32 + 150,
+			&info,
+			0,
+		);
+		// 375 mCLR: a block's normal weight priced at one unit per picosecond.
+		let block_of_weight = 375 * crate::MILLI_UNIT;
+		assert!(fee > block_of_weight * 9 / 10, "a block-sized remark costs {fee}");
+		assert!(fee < block_of_weight * 12 / 10, "a block-sized remark costs {fee}");
 	});
 }

@@ -285,6 +285,26 @@ pub fn local_validator(
 	NodeProcess::start(label, binary, &args)
 }
 
+/// The FX feeder a chain needs to keep quoting: `clearline fx feed HKD/CNY` (the `clearline`
+/// binary beside `node_binary`) against `rpc_url`, signing as `key` (`//Ferdie`, the
+/// development chains' feeder, or a key file's path), publishing the fixed `mid`, with
+/// `extra` arguments.
+pub fn start_feeder(
+	label: &str,
+	node_binary: &Path,
+	rpc_url: &str,
+	key: &str,
+	mid: u128,
+	extra: &[&str],
+) -> NodeProcess {
+	let mid = mid.to_string();
+	let key_flag = if key.starts_with("//") { "--key" } else { "--key-file" };
+	let mut args =
+		vec!["--url", rpc_url, key_flag, key, "fx", "feed", "HKD/CNY", "--mid", mid.as_str()];
+	args.extend(extra);
+	NodeProcess::start_program(label, &node_binary.with_file_name("clearline"), &args)
+}
+
 /// Whether `status` is a clean exit (code 0, not ended by a signal).
 pub fn exited_cleanly(status: ExitStatus) -> bool {
 	status.success() && status.signal().is_none()

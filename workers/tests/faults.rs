@@ -65,6 +65,30 @@ async fn final_status(net: &Net, order_id: &str) -> String {
 	o["status"].as_str().unwrap().to_string()
 }
 
+/// The issuer reverses a debit only on the chain's word: a line that rewrites every
+/// bookkeeping answer to FAILURE while the acquirer posts makes the issuer void, the chain
+/// refuses the void because the payment is posted, and the payment completes: no payment is
+/// both posted and reversed.
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_rewritten_to_failure_never_reverse_a_posted_payment() {
+	let net = Net::launch(Options::new("rewritten").with_proxies()).await;
+	let wallets = open_shop(&net, 2).await;
+	let before = Baseline::take(&net).await;
+	let proxy = net.to_acquirer.clone().unwrap();
+	proxy.set_rewrite("/v1/bookkeeping", |body| {
+		body["result"] = "FAILURE".into();
+		body["reason"] = "RewrittenOnTheLine".into();
+	});
+
+	let net = Arc::new(net);
+	let started = pay_concurrently(&net, "REWRITTEN", &wallets, 4).await;
+	assert_eq!(started.len(), 4);
+	let tally = audit(&net, &before, SETTLE).await;
+	eprintln!("rewritten answers: {tally:?}; the line: {}", proxy.count());
+	assert!(proxy.counts.rewritten.load(std::sync::atomic::Ordering::Relaxed) >= 4);
+	assert_eq!((tally.succeeded, tally.reversed), (4, 0), "every payment posted, none reversed");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_late_acquirer_is_queried_and_the_payment_completes() {
 	// The issuer gives bookkeeping 2 s; the line answers it after 6 s.

@@ -220,7 +220,7 @@ async fn every_flow_settles_and_every_record_agrees() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_are_named_and_move_no_money() {
-	let net = Net::start("refusals", &["--code-ttl", "3s"]).await;
+	let mut net = Net::start("refusals", &["--code-ttl", "3s"]).await;
 	net.merchant("SHOP-002", "Corner Pharmacy").await;
 	let closed = net.merchant("SHOP-003", "Closed Down").await;
 	net.wallet("W-BEN", 500_000).await;
@@ -322,14 +322,24 @@ async fn refusals_are_named_and_move_no_money() {
 	let huge = net.micropay("AGG-HUGE-1", "SHOP-002", &code, 150_000_000).await;
 	assert_eq!(huge["status"], "FAILED", "{huge}");
 	assert!(huge["reason"].as_str().unwrap().contains("DebitLimitExceeded"), "{huge}");
-	let issuer_side = net.issuer_order_for("W-RICH", &code).await;
-	assert_eq!(issuer_side["status"], "FAILED", "reversed: {issuer_side}");
+	// The issuer voids the instruction on chain before it gives the money back.
+	let issuer_side = wait_for(Duration::from_secs(60), "the issuer's reversal", || async {
+		let o = net.issuer_order_for("W-RICH", &code).await;
+		(o["status"] == "FAILED").then_some(o)
+	})
+	.await;
+	assert!(
+		issuer_side["reason"].as_str().unwrap().contains("instruction voided in block"),
+		"reversed on the chain's word: {issuer_side}"
+	);
 	assert_eq!(net.balance("W-RICH").await, 300_000_000);
 
-	// A stale FX rate: the feeder's latest rate lapses; the issuer's quote is refused.
+	// A stale FX rate: the feeder stops, the clearing bank's last rate lapses (an admin rate
+	// supersedes every earlier feed); the issuer's quote is refused.
+	net.feeder.kill();
 	net.sudo_tx(
-		"//Ferdie",
-		calls::publish_rate(
+		"//Charlie",
+		calls::force_publish_rate(
 			pallet_fx_rate::Pair::new(CurrencyCode::HKD, CurrencyCode::CNY),
 			921_300_000,
 			sp_runtime::Permill::zero(),
@@ -343,6 +353,13 @@ async fn refusals_are_named_and_move_no_money() {
 	assert_eq!(stale["status"], "FAILED");
 	assert!(stale["reason"].as_str().unwrap().contains("NoFreshRate"), "{stale}");
 	assert_eq!(net.balance("W-BEN").await, after_first);
+	// The feeder back: it publishes at once, its rate a fresh one.
+	net.feeder.restart();
+	let pair = pallet_fx_rate::Pair::new(CurrencyCode::HKD, CurrencyCode::CNY);
+	wait_for(Duration::from_secs(30), "a fresh rate from the feeder", || async {
+		queries::rate(&net.conn, pair, None).await.ok()
+	})
+	.await;
 
 	// Only the one successful payment reached the chain.
 	let spent = 500_000 - after_first;

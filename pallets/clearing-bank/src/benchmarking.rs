@@ -3,9 +3,11 @@
 
 use super::*;
 use frame_benchmarking::v2::*;
-use frame_support::traits::Get;
+use frame_support::{traits::Get, BoundedVec};
 use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
-use pallet_fx_rate::{CurrencyInfo, Pair, PairConfig, RateId, RateRecord, RATE_SCALE};
+use pallet_fx_rate::{
+	CurrencyInfo, FeederStatus, Pair, PairConfig, PairLimits, RateId, RateRecord, RATE_SCALE,
+};
 use sp_runtime::{traits::Zero, Permill};
 
 // Codes of their own ("X" codes are ISO 4217's for testing), so that the benchmarks also run
@@ -39,32 +41,63 @@ fn bank<T: Config>() -> T::RuntimeOrigin {
 	RawOrigin::Signed(bank).into()
 }
 
-/// The benchmark currencies, their pair and one valid rate; returns the rate's id.
+/// The benchmark currencies and their pair, in the worst case for a posting's rate check:
+/// `MaxFeedersPerPair` feeders with fresh rates (the median is taken over all of them), and the
+/// cited rate a publication of one of them superseded just now, found last in a full list of
+/// superseded rates. Returns the cited rate's id.
 fn set_up_fx<T: Config>() -> RateId {
 	let info = CurrencyInfo { numeric: 999, minor_units: 2 };
 	pallet_fx_rate::Currencies::<T>::insert(DEBIT, info);
 	pallet_fx_rate::Currencies::<T>::insert(CREDIT, info);
 	let pair = Pair::new(DEBIT, CREDIT);
 	let max_validity = <T as pallet_fx_rate::Config>::MaxValidity::get();
-	pallet_fx_rate::Pairs::<T>::insert(
-		pair,
-		PairConfig { enabled: true, max_spread: Permill::from_percent(1), max_validity },
-	);
+	let limits = PairLimits {
+		max_spread: Permill::from_percent(1),
+		max_validity,
+		grace_period: PairLimits::DEFAULT_GRACE_PERIOD,
+		min_feeds: 1,
+		max_deviation: Permill::from_percent(5),
+	};
+	pallet_fx_rate::Pairs::<T>::insert(pair, PairConfig { enabled: true, limits });
 	let now = pallet_fx_rate::Pallet::<T>::now();
-	let rate_id = pallet_fx_rate::NextRateId::<T>::get();
-	pallet_fx_rate::Rates::<T>::insert(
-		rate_id,
-		RateRecord {
+	let mut next = pallet_fx_rate::NextRateId::<T>::get();
+	let mut publish = |feeder: &T::AccountId, mid: u128| {
+		let id = next;
+		next += 1;
+		pallet_fx_rate::Rates::<T>::insert(
+			id,
+			RateRecord {
+				pair,
+				feeder: Some(feeder.clone()),
+				mid,
+				spread: Permill::from_parts(2_000),
+				published_at: now,
+				valid_until: now + max_validity,
+			},
+		);
+		id
+	};
+	let feeders = <T as pallet_fx_rate::Config>::MaxFeedersPerPair::get();
+	let first: T::AccountId = account("feeder", 0, 0);
+	let cited = publish(&first, RATE_SCALE * 9 / 10);
+	for i in 0..feeders {
+		let feeder: T::AccountId = account("feeder", i, 0);
+		let latest = publish(&feeder, RATE_SCALE * 9 / 10 + i as u128);
+		pallet_fx_rate::Feeders::<T>::insert(
 			pair,
-			feeder: account("feeder", 0, 0),
-			mid: RATE_SCALE * 9 / 10,
-			spread: Permill::from_parts(2_000),
-			published_at: now,
-			valid_until: now + max_validity,
-		},
-	);
-	pallet_fx_rate::NextRateId::<T>::put(rate_id + 1);
-	rate_id
+			feeder,
+			FeederStatus { latest_rate: Some(latest) },
+		);
+	}
+	pallet_fx_rate::FeederCount::<T>::insert(pair, feeders);
+	let mut superseded: alloc::vec::Vec<(RateId, pallet_fx_rate::Moment)> = (0
+		..pallet_fx_rate::MaxSuperseded::get() - 1)
+		.map(|i| (RateId::MAX - i as u64, now))
+		.collect();
+	superseded.push((cited, now));
+	pallet_fx_rate::Superseded::<T>::insert(pair, BoundedVec::truncate_from(superseded));
+	pallet_fx_rate::NextRateId::<T>::put(next);
+	cited
 }
 
 fn register<T: Config>(who: &T::AccountId, role: ParticipantRole, tag: &[u8]) {
@@ -105,7 +138,7 @@ fn signed_instruction<T: Config>(
 	credit: u128,
 ) -> (PaymentInstruction<T::AccountId>, T::Signature) {
 	let now = pallet_fx_rate::Pallet::<T>::now();
-	let quote = pallet_fx_rate::Pallet::<T>::quote_at_rate(
+	let quote = pallet_fx_rate::Pallet::<T>::quote_for_posting(
 		p.rate_id,
 		DEBIT,
 		CREDIT,
@@ -254,6 +287,29 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(origin as T::RuntimeOrigin, cycle, long_ref(b'S'));
 		assert_eq!(Cycles::<T>::get(cycle).expect("exists").status, CycleStatus::Settled);
+	}
+
+	#[benchmark]
+	fn void_instruction() {
+		let parties = set_up_parties::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(parties.issuer.clone()), long_id(b'V'));
+		assert!(VoidedInstructions::<T>::contains_key(&parties.issuer, long_id(b'V')));
+	}
+
+	#[benchmark]
+	fn deregister_participant() {
+		let origin = bank::<T>();
+		set_up_fx::<T>();
+		let who: T::AccountId = account("participant", 0, 0);
+		register::<T>(&who, ParticipantRole::Issuer, b"DER");
+		// Emptied accounts in both currencies: every one is read and removed.
+		for currency in [DEBIT, CREDIT] {
+			Pallet::<T>::do_set_debit_limit(who.clone(), currency, FUNDS).expect("sets");
+		}
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, who.clone());
+		assert!(!Participants::<T>::contains_key(&who));
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_bench_ext(), crate::mock::Test);

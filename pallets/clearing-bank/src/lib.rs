@@ -4,8 +4,9 @@
 //! issuers, who hold the payers' HKD, and the acquirers, who pay the merchants in CNY.
 //!
 //! - **Participants.** The clearing bank (or root) registers issuers and acquirers under a
-//!   code and a name, and suspends and reinstates them. A suspended participant can neither post
-//!   nor be posted to.
+//!   code and a name, suspends and reinstates them, and deregisters one whose accounts are
+//!   empty and who has no entry in the open cycle. A suspended participant can neither post nor
+//!   be posted to, and its transactions are kept out of the pool, except an issuer's voids.
 //! - **Settlement accounts** per participant and currency, in minor units. The clearing bank
 //!   records fundings and withdrawals under their external (RTGS) references, each reference
 //!   once, and sets each account's debit limit: how far below zero postings may take it.
@@ -13,8 +14,13 @@
 //!   it ([`instruction_signing_payload`]), so neither can post alone. The amounts must be the
 //!   conversion of the merchant's price at the named FX rate, which must be valid now. The
 //!   issuer's account is debited in its currency and the acquirer's credited in the merchant's;
+//!   the rate must be the pair's effective rate, or one that was within its grace period;
 //!   the clearing bank's FX book takes the other side of both legs, so each currency balances
 //!   on its own: its accounts and the FX book always sum to what was funded minus withdrawn.
+//! - **Voids.** An issuer that will give the payer's money back first voids its instruction
+//!   ([`Pallet::void_instruction`]): from then on no posting can use that issuer order id. A
+//!   void of an id already posted fails with `AlreadyPosted`, so either the payment settled or
+//!   it never can, and the chain says which.
 //! - **Idempotency.** A posting is kept under the acquirer's order id (and the issuer's). The
 //!   same instruction again is a no-op that says it was posted already; a different instruction
 //!   under a used order id is refused. Refunds likewise, under the acquirer's refund id.
@@ -25,8 +31,8 @@
 //!   cycle, one per participant, see [`chain_digest`]); a closed cycle is marked settled with
 //!   the settlement's external reference.
 //! - **Who may transact.** [`CheckAuthorizedSigner`] keeps every signed transaction from an
-//!   account that is not the clearing bank, a participant or otherwise authorised out of the
-//!   transaction pool.
+//!   account that is not the clearing bank, an active participant or otherwise authorised out
+//!   of the transaction pool, and puts settlement calls ahead of everything else in it.
 //!
 //! Every refusal is a named [`Error`] raised before anything is written.
 
@@ -46,7 +52,7 @@ mod mock;
 #[cfg(test)]
 mod tests;
 
-pub use extension::CheckAuthorizedSigner;
+pub use extension::{CheckAuthorizedSigner, SETTLEMENT_PRIORITY, SIGNER_SUSPENDED};
 pub use pallet::*;
 pub use types::*;
 pub use weights::WeightInfo;
@@ -79,6 +85,11 @@ impl<T: Config> EnsureOrigin<T::RuntimeOrigin> for EnsureClearingBank<T> {
 	}
 }
 
+/// Whether an account the clearing-bank pallet does not know may have `call` in the pool.
+pub trait AuthorizeSigner<AccountId, Call> {
+	fn is_authorized(who: &AccountId, call: &Call) -> bool;
+}
+
 /// Makes the signatures the benchmarks need, where the runtime's signature scheme is known.
 #[cfg(feature = "runtime-benchmarks")]
 pub trait BenchmarkHelper<Signature, AccountId> {
@@ -91,10 +102,7 @@ pub trait BenchmarkHelper<Signature, AccountId> {
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
-	use frame_support::{
-		pallet_prelude::*,
-		traits::{BuildGenesisConfig, Contains},
-	};
+	use frame_support::{pallet_prelude::*, traits::BuildGenesisConfig};
 	use frame_system::pallet_prelude::*;
 	use sp_runtime::traits::{IdentifyAccount, Verify, Zero};
 
@@ -111,9 +119,13 @@ pub mod pallet {
 		type Signature: Verify<Signer = Self::Signer> + Parameter + MaxEncodedLen;
 		type Signer: IdentifyAccount<AccountId = Self::AccountId>;
 
-		/// Accounts besides the clearing bank and the participants whose signed transactions
-		/// the pool accepts (FX feeders, the sudo key).
-		type OtherAuthorizedSigners: Contains<Self::AccountId>;
+		/// Who besides the clearing bank and the participants may get a signed transaction into
+		/// the pool, and with which call (FX feeders, the sudo key, the signatories of a
+		/// multisig clearing bank acting for it).
+		type OtherAuthorizedSigners: AuthorizeSigner<
+			Self::AccountId,
+			<Self as frame_system::Config>::RuntimeCall,
+		>;
 
 		/// The most postings and refunds one cycle takes; the clearing bank closes cycles well
 		/// before (daily).
@@ -201,6 +213,18 @@ pub mod pallet {
 		Blake2_128Concat,
 		OrderId,
 		PostingId,
+		OptionQuery,
+	>;
+
+	/// Issuer order ids their issuers voided before any posting held them.
+	#[pallet::storage]
+	pub type VoidedInstructions<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		OrderId,
+		VoidRecord<BlockNumberFor<T>>,
 		OptionQuery,
 	>;
 
@@ -337,6 +361,11 @@ pub mod pallet {
 		ParticipantReinstated {
 			who: T::AccountId,
 		},
+		/// A participant was deregistered; its code is free again, its postings stay.
+		ParticipantDeregistered {
+			who: T::AccountId,
+			code: ParticipantCode,
+		},
 		/// A settlement account's debit limit was set.
 		DebitLimitSet {
 			who: T::AccountId,
@@ -383,6 +412,16 @@ pub mod pallet {
 			posting_id: PostingId,
 			acquirer: T::AccountId,
 			acquirer_order_id: OrderId,
+		},
+		/// The issuer voided its order id: no posting can use it from now on.
+		InstructionVoided {
+			issuer: T::AccountId,
+			issuer_order_id: OrderId,
+		},
+		/// The issuer voided an order id it had voided before; nothing changed.
+		InstructionAlreadyVoided {
+			issuer: T::AccountId,
+			issuer_order_id: OrderId,
 		},
 		/// A posting was refunded in part or in full.
 		PaymentRefunded {
@@ -495,6 +534,20 @@ pub mod pallet {
 		CycleAlreadySettled,
 		/// The instruction's `expires_at` has passed: the issuer no longer stands behind it.
 		InstructionExpired,
+		/// The issuer voided this issuer order id: it can never be posted.
+		InstructionVoided,
+		/// A posting holds this issuer order id already, so it cannot be voided; the payment
+		/// settled (`clearing_posting` with the issuer and its order id names the posting).
+		AlreadyPosted,
+		/// The rate is valid but neither the pair's effective rate nor one that was within the
+		/// pair's grace period.
+		RateNotEffective,
+		/// The rate's feeder was removed from the pair; its rates can no longer be posted at.
+		RateWithdrawn,
+		/// The participant's settlement accounts hold a balance or a debit.
+		ParticipantHoldsBalance,
+		/// The participant has entries in the open cycle; close and settle it first.
+		ParticipantInOpenCycle,
 	}
 
 	impl<T> From<QuoteError> for Error<T> {
@@ -503,13 +556,15 @@ pub mod pallet {
 				QuoteError::UnknownCurrency => Error::UnknownCurrency,
 				QuoteError::UnknownPair => Error::UnknownPair,
 				QuoteError::PairDisabled => Error::PairDisabled,
-				// `quote_at_rate` names its rate, so "no fresh rate" means this one is stale.
+				// `quote_for_posting` names its rate, so "no fresh rate" means this one is stale.
 				QuoteError::NoFreshRate | QuoteError::RateNotValid => Error::RateNotValid,
 				QuoteError::UnknownRateId => Error::UnknownRateId,
 				QuoteError::RatePairMismatch => Error::RatePairMismatch,
 				QuoteError::SameCurrency => Error::SameCurrency,
 				QuoteError::ZeroAmount => Error::ZeroAmount,
 				QuoteError::AmountOutOfRange => Error::AmountOutOfRange,
+				QuoteError::RateNotEffective => Error::RateNotEffective,
+				QuoteError::RateWithdrawn => Error::RateWithdrawn,
 			}
 		}
 	}
@@ -675,6 +730,41 @@ pub mod pallet {
 				Ok(())
 			})?;
 			Self::deposit_event(Event::CycleSettled { cycle, reference });
+			Ok(())
+		}
+
+		/// Voids the signer's `issuer_order_id`: from now on no posting can use it. Refused
+		/// with `AlreadyPosted` if a posting holds it. Voiding it again is a no-op. Allowed to a
+		/// suspended issuer too, because it protects the payer. Origin: signed by a registered
+		/// issuer.
+		#[pallet::call_index(11)]
+		#[pallet::weight(<T as Config>::WeightInfo::void_instruction())]
+		pub fn void_instruction(origin: OriginFor<T>, issuer_order_id: OrderId) -> DispatchResult {
+			let issuer = ensure_signed(origin)?;
+			Self::do_void(issuer, issuer_order_id)
+		}
+
+		/// Deregisters a participant whose settlement accounts are all at zero and who has no
+		/// entry in the open cycle: its code is freed and it can no longer transact. Its
+		/// postings, refunds and past cycles stay. Origin: the clearing bank or root.
+		#[pallet::call_index(12)]
+		#[pallet::weight(<T as Config>::WeightInfo::deregister_participant())]
+		pub fn deregister_participant(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
+			EnsureClearingBank::<T>::ensure_origin(origin)?;
+			let participant = Participants::<T>::get(&who).ok_or(Error::<T>::UnknownParticipant)?;
+			ensure!(
+				Accounts::<T>::iter_prefix_values(&who).all(|a| a.balance == 0),
+				Error::<T>::ParticipantHoldsBalance
+			);
+			let open = CurrentCycle::<T>::get();
+			ensure!(
+				ParticipantCycles::<T>::get(open, &who).entries == 0,
+				Error::<T>::ParticipantInOpenCycle
+			);
+			let _ = Accounts::<T>::clear_prefix(&who, u32::MAX, None);
+			ParticipantCodes::<T>::remove(&participant.code);
+			Participants::<T>::remove(&who);
+			Self::deposit_event(Event::ParticipantDeregistered { who, code: participant.code });
 			Ok(())
 		}
 	}
@@ -853,6 +943,13 @@ pub mod pallet {
 				return Ok(());
 			}
 			ensure!(
+				!VoidedInstructions::<T>::contains_key(
+					&instruction.issuer,
+					&instruction.issuer_order_id
+				),
+				Error::<T>::InstructionVoided
+			);
+			ensure!(
 				!IssuerOrders::<T>::contains_key(&instruction.issuer, &instruction.issuer_order_id),
 				Error::<T>::IssuerOrderIdConflict
 			);
@@ -889,8 +986,9 @@ pub mod pallet {
 			let now = Self::now();
 			ensure!(now <= instruction.expires_at, Error::<T>::InstructionExpired);
 
-			// The merchant's price is fixed; the payer pays its conversion, rounded up.
-			let quote = pallet_fx_rate::Pallet::<T>::quote_at_rate(
+			// The merchant's price is fixed; the payer pays its conversion, rounded up, at the
+			// pair's effective rate (or one within its grace period).
+			let quote = pallet_fx_rate::Pallet::<T>::quote_for_posting(
 				instruction.rate_id,
 				instruction.debit_currency,
 				instruction.credit_currency,
@@ -941,6 +1039,26 @@ pub mod pallet {
 					refunds: 0,
 				},
 			);
+			Ok(())
+		}
+
+		pub(crate) fn do_void(issuer: T::AccountId, issuer_order_id: OrderId) -> DispatchResult {
+			Self::participant_in_role(&issuer, ParticipantRole::Issuer, Error::NotAnIssuer)?;
+			ensure!(is_visible_ascii(&issuer_order_id), Error::<T>::MalformedIdentifier);
+			ensure!(
+				!IssuerOrders::<T>::contains_key(&issuer, &issuer_order_id),
+				Error::<T>::AlreadyPosted
+			);
+			if VoidedInstructions::<T>::contains_key(&issuer, &issuer_order_id) {
+				Self::deposit_event(Event::InstructionAlreadyVoided { issuer, issuer_order_id });
+				return Ok(());
+			}
+			let record = VoidRecord {
+				voided_at: Self::now(),
+				block: frame_system::Pallet::<T>::block_number(),
+			};
+			VoidedInstructions::<T>::insert(&issuer, &issuer_order_id, record);
+			Self::deposit_event(Event::InstructionVoided { issuer, issuer_order_id });
 			Ok(())
 		}
 
@@ -1105,12 +1223,9 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Whether `who` may get a signed transaction into the pool through this pallet: the
-		/// clearing bank or a registered participant (suspended ones too, so that their
-		/// refused calls are answered with a named error).
-		pub fn is_known_signer(who: &T::AccountId) -> bool {
+		/// Whether `who` is the clearing bank's account.
+		pub fn is_clearing_bank(who: &T::AccountId) -> bool {
 			ClearingBankAccount::<T>::get().as_ref() == Some(who)
-				|| Participants::<T>::contains_key(who)
 		}
 
 		/// Invariants: each currency's accounts and FX book sum to funded minus withdrawn;
@@ -1166,6 +1281,12 @@ pub mod pallet {
 				);
 			}
 			ensure!(refunded.is_empty(), "a refund of an unknown posting");
+			for (issuer, order_id, _) in VoidedInstructions::<T>::iter() {
+				ensure!(
+					!IssuerOrders::<T>::contains_key(&issuer, &order_id),
+					"a voided issuer order id is posted"
+				);
+			}
 			let postings = Postings::<T>::iter().count();
 			ensure!(
 				AcquirerOrders::<T>::iter().count() == postings

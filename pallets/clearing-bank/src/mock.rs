@@ -5,9 +5,9 @@
 use crate::{self as pallet_clearing_bank, *};
 use frame_support::{
 	derive_impl, parameter_types,
-	traits::{ConstU32, ConstU64, Contains},
+	traits::{ConstU32, ConstU64},
 };
-use pallet_fx_rate::{CurrencyInfo, Moment, Pair, PairConfig, RateId};
+use pallet_fx_rate::{CurrencyInfo, Moment, Pair, PairLimits, RateId};
 use sp_core::{sr25519, Pair as _};
 use sp_runtime::{
 	traits::{IdentifyAccount, IdentityLookup, Verify},
@@ -35,7 +35,7 @@ impl frame_system::Config for Test {
 
 impl pallet_timestamp::Config for Test {
 	type Moment = Moment;
-	type OnTimestampSet = ();
+	type OnTimestampSet = FxRate;
 	type MinimumPeriod = ConstU64<1>;
 	type WeightInfo = ();
 }
@@ -45,7 +45,8 @@ pub const HOUR: Moment = 60 * MINUTE;
 pub const DAY: Moment = 24 * HOUR;
 /// The tests' "now" at the start.
 pub const T0: Moment = 1_700_000_000_000;
-/// The standing HKD/CNY rate at genesis: 1 HKD = 0.9213 CNY, spread 0.2 %, valid for an hour.
+/// The opening HKD/CNY rate (an admin rate published when the clock is first set, at T0):
+/// 1 HKD = 0.9213 CNY, spread 0.2 %, valid for an hour.
 pub const GENESIS_RATE: RateId = 0;
 pub const GENESIS_MID: u128 = 921_300_000;
 pub const GENESIS_RATE_UNTIL: Moment = T0 + HOUR;
@@ -60,8 +61,11 @@ impl pallet_fx_rate::Config for Test {
 	type AdminOrigin = EnsureClearingBank<Test>;
 	type Time = Timestamp;
 	type MaxFeedersPerPair = ConstU32<4>;
+	type MaxFeeders = ConstU32<4>;
+	type MaxPublicationsPerBucket = ConstU32<8>;
 	type MaxSpread = MaxSpread;
 	type MaxValidity = ConstU64<DAY>;
+	type MaxGracePeriod = ConstU64<{ 10 * MINUTE }>;
 	type RetentionPeriod = ConstU64<{ 7 * DAY }>;
 	type PruneBucketLength = ConstU64<HOUR>;
 	type MaxRatesPerBucket = ConstU32<64>;
@@ -70,8 +74,8 @@ impl pallet_fx_rate::Config for Test {
 
 /// The FX feeders of any pair, as the runtime lets them transact.
 pub struct FxFeeders;
-impl Contains<AccountId> for FxFeeders {
-	fn contains(who: &AccountId) -> bool {
+impl AuthorizeSigner<AccountId, RuntimeCall> for FxFeeders {
+	fn is_authorized(who: &AccountId, _call: &RuntimeCall) -> bool {
 		FxRate::is_feeder(who)
 	}
 }
@@ -157,20 +161,16 @@ pub fn genesis() -> RuntimeGenesisConfig {
 			],
 			pairs: vec![(
 				HKD_CNY,
-				PairConfig {
-					enabled: true,
+				PairLimits {
 					max_spread: Permill::from_percent(1),
 					max_validity: DAY,
+					grace_period: PairLimits::DEFAULT_GRACE_PERIOD,
+					min_feeds: 1,
+					max_deviation: Permill::from_percent(5),
 				},
 			)],
 			feeders: vec![(HKD_CNY, feeder())],
-			rates: vec![(
-				HKD_CNY,
-				feeder(),
-				GENESIS_MID,
-				Permill::from_parts(2_000),
-				GENESIS_RATE_UNTIL,
-			)],
+			rates: vec![(HKD_CNY, GENESIS_MID, Permill::from_parts(2_000), HOUR)],
 		},
 		clearing_bank: pallet_clearing_bank::GenesisConfig {
 			clearing_bank: Some(clearing_bank()),
@@ -195,7 +195,7 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	let mut ext = sp_io::TestExternalities::new(genesis().build_storage().unwrap());
 	ext.execute_with(|| {
 		System::set_block_number(1);
-		set_time(T0);
+		Timestamp::set_timestamp(T0);
 	});
 	ext
 }

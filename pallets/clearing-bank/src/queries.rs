@@ -14,16 +14,27 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// A posting by a party's own order id: the acquirer's order id when `party` is an
-	/// acquirer, the issuer's when it is an issuer.
+	/// acquirer, the issuer's when it is an issuer. Read from the order indexes, which outlive
+	/// a participant's registration.
 	pub fn posting_by_order(
 		party: T::AccountId,
 		order_id: OrderId,
 	) -> Option<PostingView<T::AccountId, BlockNumberFor<T>>> {
-		let id = match Participants::<T>::get(&party)?.role {
-			ParticipantRole::Acquirer => AcquirerOrders::<T>::get(&party, &order_id),
-			ParticipantRole::Issuer => IssuerOrders::<T>::get(&party, &order_id),
-		}?;
+		let id = AcquirerOrders::<T>::get(&party, &order_id)
+			.or_else(|| IssuerOrders::<T>::get(&party, &order_id))?;
 		Self::posting_by_id(id)
+	}
+
+	/// What the chain holds under an issuer's order id: its posting, its void, or nothing
+	/// (the instruction may still be posted until it expires).
+	pub fn instruction_state(
+		issuer: T::AccountId,
+		issuer_order_id: OrderId,
+	) -> Option<InstructionState<T::AccountId, BlockNumberFor<T>>> {
+		if let Some(id) = IssuerOrders::<T>::get(&issuer, &issuer_order_id) {
+			return Self::posting_by_id(id).map(InstructionState::Posted);
+		}
+		VoidedInstructions::<T>::get(&issuer, &issuer_order_id).map(InstructionState::Voided)
 	}
 
 	/// A refund by the acquirer's refund id.

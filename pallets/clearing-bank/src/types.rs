@@ -270,6 +270,22 @@ pub enum PostingStatus {
 	Refunded,
 }
 
+/// An issuer order id its issuer voided before any posting held it: no posting can ever use
+/// it, so the issuer may give the payer's money back.
+#[derive(Encode, Decode, MaxEncodedLen, TypeInfo, Clone, Copy, PartialEq, Eq, Debug)]
+pub struct VoidRecord<BlockNumber> {
+	/// The chain's time when the void was recorded.
+	pub voided_at: Moment,
+	pub block: BlockNumber,
+}
+
+/// What the chain holds under an issuer's order id: a posting, or its void.
+#[derive(Encode, Decode, TypeInfo, Clone, PartialEq, Eq, Debug)]
+pub enum InstructionState<AccountId, BlockNumber> {
+	Posted(PostingView<AccountId, BlockNumber>),
+	Voided(VoidRecord<BlockNumber>),
+}
+
 /// A recorded refund, kept under the acquirer's refund id.
 #[derive(Encode, Decode, MaxEncodedLen, TypeInfo, Clone, PartialEq, Eq, Debug)]
 pub struct RefundRecord {

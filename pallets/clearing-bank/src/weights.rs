@@ -49,6 +49,8 @@ pub trait WeightInfo {
 	fn refund() -> Weight;
 	fn close_cycle() -> Weight;
 	fn settle_cycle() -> Weight;
+	fn void_instruction() -> Weight;
+	fn deregister_participant() -> Weight;
 }
 
 /// Weights for `pallet_clearing_bank` with the runtime's database weights.
@@ -283,6 +285,16 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	fn void_instruction() -> Weight {
+		Weight::from_parts(60_000_000, 7000)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	fn deregister_participant() -> Weight {
+		Weight::from_parts(60_000_000, 7000)
+			.saturating_add(T::DbWeight::get().reads(8_u64))
+			.saturating_add(T::DbWeight::get().writes(8_u64))
+	}
 }
 
 /// The same measurements with ParityDb's database weights, for mocks and tests.
@@ -341,5 +353,15 @@ impl WeightInfo for () {
 		Weight::from_parts(46_620_000, 3577)
 			.saturating_add(ParityDbWeight::get().reads(3_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn void_instruction() -> Weight {
+		Weight::from_parts(60_000_000, 7000)
+			.saturating_add(ParityDbWeight::get().reads(3_u64))
+			.saturating_add(ParityDbWeight::get().writes(1_u64))
+	}
+	fn deregister_participant() -> Weight {
+		Weight::from_parts(60_000_000, 7000)
+			.saturating_add(ParityDbWeight::get().reads(8_u64))
+			.saturating_add(ParityDbWeight::get().writes(8_u64))
 	}
 }

@@ -21,13 +21,21 @@ fn admin<T: Config>() -> T::RuntimeOrigin {
 	T::AdminOrigin::try_successful_origin().expect("the admin origin can be produced")
 }
 
-fn pair_config<T: Config>() -> PairConfig {
-	PairConfig {
-		enabled: true,
+fn limits<T: Config>() -> PairLimits {
+	PairLimits {
 		max_spread: T::MaxSpread::get(),
 		max_validity: T::MaxValidity::get(),
+		grace_period: T::MaxGracePeriod::get(),
+		min_feeds: 1,
+		max_deviation: Permill::from_percent(5),
 	}
 }
+
+fn pair_config<T: Config>() -> PairConfig {
+	PairConfig { enabled: true, limits: limits::<T>() }
+}
+
+const MID: u128 = RATE_SCALE * 9 / 10;
 
 /// The benchmark currencies registered and their pair configured.
 fn set_up_pair<T: Config>() {
@@ -36,13 +44,56 @@ fn set_up_pair<T: Config>() {
 	Pairs::<T>::insert(PAIR, pair_config::<T>());
 }
 
-/// Fills the pair with feeders up to one short of the maximum.
+/// Fills the pair with feeders up to one short of the maximum, each with a fresh rate (so
+/// that every effective-rate computation reads them all), and the pair's list of superseded
+/// rates with publications of the first of them.
 fn add_other_feeders<T: Config>() {
+	let now = FxRate::<T>::now();
 	for i in 1..T::MaxFeedersPerPair::get() {
 		let feeder: T::AccountId = account("feeder", i, 0);
-		Feeders::<T>::insert(PAIR, feeder, FeederStatus { latest_rate: None });
+		let id = FxRate::<T>::store_rate(
+			PAIR,
+			Some(feeder.clone()),
+			MID + i as u128,
+			Permill::zero(),
+			now,
+			now + T::MaxValidity::get(),
+		)
+		.expect("room in the bucket");
+		Feeders::<T>::insert(PAIR, &feeder, FeederStatus { latest_rate: Some(id) });
+		FeederPairs::<T>::insert(&feeder, 1);
 	}
 	FeederCount::<T>::insert(PAIR, T::MaxFeedersPerPair::get() - 1);
+	FeederTotal::<T>::put(T::MaxFeedersPerPair::get() - 1);
+	ReferenceMid::<T>::insert(PAIR, MID);
+	let first: T::AccountId = account("feeder", 1, 0);
+	let superseded: alloc::vec::Vec<(RateId, Moment)> = (0..MaxSuperseded::get())
+		.map(|_| {
+			let id = FxRate::<T>::store_rate(
+				PAIR,
+				Some(first.clone()),
+				MID,
+				Permill::zero(),
+				now,
+				now + T::MaxValidity::get(),
+			)
+			.expect("room in the bucket");
+			(id, now)
+		})
+		.collect();
+	Superseded::<T>::insert(PAIR, BoundedVec::truncate_from(superseded));
+}
+
+/// Worst case for a publication's prune bucket: one short of full.
+fn fill_bucket<T: Config>() {
+	let bucket = FxRate::<T>::prune_bucket(FxRate::<T>::now());
+	let mut ids = PruneQueue::<T>::get(bucket).into_inner();
+	let mut filler = 1_000_000_000;
+	while (ids.len() as u32) < T::MaxRatesPerBucket::get() - 1 {
+		ids.push(filler);
+		filler += 1;
+	}
+	PruneQueue::<T>::insert(bucket, BoundedVec::truncate_from(ids));
 }
 
 #[benchmarks]
@@ -59,11 +110,13 @@ mod benchmarks {
 
 	#[benchmark]
 	fn configure_pair() {
-		Currencies::<T>::insert(BASE, TWO_DECIMALS);
-		Currencies::<T>::insert(QUOTE, TWO_DECIMALS);
+		// Worst case: reconfiguring a pair with every feeder fresh, so that the effective
+		// rate is computed over all of them before and after.
+		set_up_pair::<T>();
+		add_other_feeders::<T>();
 		let origin = admin::<T>();
 		#[extrinsic_call]
-		_(origin as T::RuntimeOrigin, PAIR, T::MaxSpread::get(), T::MaxValidity::get());
+		_(origin as T::RuntimeOrigin, PAIR, limits::<T>());
 		assert!(Pairs::<T>::contains_key(PAIR));
 	}
 
@@ -101,18 +154,28 @@ mod benchmarks {
 	#[benchmark]
 	fn publish_rate() {
 		set_up_pair::<T>();
+		add_other_feeders::<T>();
 		let feeder: T::AccountId = whitelisted_caller();
 		Feeders::<T>::insert(PAIR, &feeder, FeederStatus { latest_rate: None });
-		let valid_for = T::MaxValidity::get();
-		// Worst case: the rate's prune bucket is one short of full.
-		let bucket = FxRate::<T>::prune_bucket(FxRate::<T>::now() + valid_for);
-		let others: alloc::vec::Vec<RateId> =
-			(1_000_000..).take(T::MaxRatesPerBucket::get().saturating_sub(1) as usize).collect();
-		PruneQueue::<T>::insert(bucket, BoundedVec::truncate_from(others));
+		let bucket = FxRate::<T>::prune_bucket(FxRate::<T>::now());
+		Publications::<T>::insert(&feeder, (bucket, T::MaxPublicationsPerBucket::get() - 1));
+		fill_bucket::<T>();
 		let rate_id = NextRateId::<T>::get();
 		#[extrinsic_call]
-		_(RawOrigin::Signed(feeder.clone()), PAIR, MAX_RATE, T::MaxSpread::get(), valid_for);
+		_(RawOrigin::Signed(feeder.clone()), PAIR, MID, T::MaxSpread::get(), T::MaxValidity::get());
 		assert_eq!(Feeders::<T>::get(PAIR, feeder).unwrap().latest_rate, Some(rate_id));
+	}
+
+	#[benchmark]
+	fn force_publish_rate() {
+		set_up_pair::<T>();
+		add_other_feeders::<T>();
+		fill_bucket::<T>();
+		let origin = admin::<T>();
+		let rate_id = NextRateId::<T>::get();
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, PAIR, MAX_RATE, T::MaxSpread::get(), T::MaxValidity::get());
+		assert_eq!(AdminRates::<T>::get(PAIR), Some(rate_id));
 	}
 
 	#[benchmark]
@@ -120,10 +183,12 @@ mod benchmarks {
 		set_up_pair::<T>();
 		let feeder: T::AccountId = whitelisted_caller();
 		let ids: alloc::vec::Vec<RateId> = (0..n)
-			.map(|_| FxRate::<T>::store_rate(PAIR, feeder.clone(), MAX_RATE, Permill::zero(), 0, 1))
+			.map(|_| {
+				FxRate::<T>::store_rate(PAIR, Some(feeder.clone()), MAX_RATE, Permill::zero(), 0, 1)
+			})
 			.collect::<Result<_, _>>()
 			.unwrap();
-		let bucket = FxRate::<T>::prune_bucket(1);
+		let bucket = FxRate::<T>::prune_bucket(0);
 		#[block]
 		{
 			assert_eq!(FxRate::<T>::remove_bucket(bucket), n);

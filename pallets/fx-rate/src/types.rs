@@ -147,6 +147,46 @@ impl Pair {
 	}
 }
 
+/// The limits a pair's publications and postings are held to, as the admin configures them.
+#[derive(
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	MaxEncodedLen,
+	TypeInfo,
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Debug,
+	serde::Serialize,
+	serde::Deserialize,
+)]
+#[serde(rename_all = "camelCase")]
+pub struct PairLimits {
+	/// The widest bid/ask spread a publication may have.
+	pub max_spread: Permill,
+	/// The longest a rate may be used, in milliseconds from its publication. It caps rates
+	/// published before a reconfiguration too: no rate outlives its pair's current limit.
+	pub max_validity: Moment,
+	/// How long after a rate stopped being the pair's effective rate a posting may still cite
+	/// it, in milliseconds, so that an instruction signed just before a new publication still
+	/// posts.
+	pub grace_period: Moment,
+	/// How many fresh feeder publications the pair needs for an effective rate of its own
+	/// (the median of them); with fewer, only an admin publication can be effective.
+	pub min_feeds: u32,
+	/// How far a feeder's mid may be from the pair's reference (its effective rate, or the
+	/// one the last call that changed it left): further is refused with `RateOutOfBand`. The admin is
+	/// not bound by it.
+	pub max_deviation: Permill,
+}
+
+impl PairLimits {
+	/// The grace period a pair gets unless configured otherwise: a minute.
+	pub const DEFAULT_GRACE_PERIOD: Moment = 60_000;
+}
+
 /// How a configured pair may be published and used.
 #[derive(
 	Encode,
@@ -165,10 +205,7 @@ impl Pair {
 pub struct PairConfig {
 	/// A disabled pair keeps its rates (for checking old postings) but quotes nothing.
 	pub enabled: bool,
-	/// The widest bid/ask spread a feeder may publish.
-	pub max_spread: Permill,
-	/// The longest validity a feeder may give a rate, in milliseconds.
-	pub max_validity: Moment,
+	pub limits: PairLimits,
 }
 
 /// A feeder's standing on a pair.
@@ -205,7 +242,8 @@ pub struct FeederStatus {
 )]
 pub struct RateRecord<AccountId> {
 	pub pair: Pair,
-	pub feeder: AccountId,
+	/// The feeder who published it; `None` for the admin's publications (and genesis rates).
+	pub feeder: Option<AccountId>,
 	/// Mid rate, scaled by [`RATE_SCALE`].
 	pub mid: u128,
 	/// Full width of the bid/ask spread around `mid`: bid is `mid × (1 − spread/2)`, ask is
@@ -213,14 +251,21 @@ pub struct RateRecord<AccountId> {
 	pub spread: Permill,
 	/// When it was published (block timestamp).
 	pub published_at: Moment,
-	/// First moment at which it is stale: it is valid while `now < valid_until`.
+	/// First moment at which it is stale, as published. Its pair's `max_validity` may end it
+	/// sooner: see [`RateRecord::usable_at`].
 	pub valid_until: Moment,
 }
 
 impl<AccountId> RateRecord<AccountId> {
-	/// Whether the rate may be used at `now`.
-	pub fn is_valid_at(&self, now: Moment) -> bool {
-		self.published_at <= now && now < self.valid_until
+	/// The first moment at which the rate is stale under `limits`: its own `valid_until`, or
+	/// `max_validity` after its publication if that comes first.
+	pub fn stale_from(&self, limits: &PairLimits) -> Moment {
+		self.valid_until.min(self.published_at.saturating_add(limits.max_validity))
+	}
+
+	/// Whether the rate may be used at `now` under its pair's `limits`.
+	pub fn usable_at(&self, now: Moment, limits: &PairLimits) -> bool {
+		self.published_at <= now && now < self.stale_from(limits)
 	}
 }
 
@@ -321,4 +366,9 @@ pub enum QuoteError {
 	ZeroAmount,
 	/// The converted amount does not fit in 128 bits, or converts to zero.
 	AmountOutOfRange,
+	/// The rate is valid, but it is not the pair's effective rate, nor was it within the
+	/// pair's grace period.
+	RateNotEffective,
+	/// The rate's feeder was removed from the pair: its publications are no longer used.
+	RateWithdrawn,
 }

@@ -44,6 +44,7 @@ pub trait WeightInfo {
 	fn add_feeder() -> Weight;
 	fn remove_feeder() -> Weight;
 	fn publish_rate() -> Weight;
+	fn force_publish_rate() -> Weight;
 	fn prune_bucket(n: u32, ) -> Weight;
 }
 
@@ -138,6 +139,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
+	fn force_publish_rate() -> Weight {
+		Weight::from_parts(108_283_000, 19867)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+	}
 	/// Storage: `FxRate::PruneQueue` (r:1 w:1)
 	/// Proof: `FxRate::PruneQueue` (`max_values`: None, `max_size`: Some(16402), added: 18877, mode: `MaxEncodedLen`)
 	/// Storage: `FxRate::Rates` (r:0 w:2047)
@@ -185,6 +191,11 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes(3_u64))
 	}
 	fn publish_rate() -> Weight {
+		Weight::from_parts(108_283_000, 19867)
+			.saturating_add(ParityDbWeight::get().reads(5_u64))
+			.saturating_add(ParityDbWeight::get().writes(4_u64))
+	}
+	fn force_publish_rate() -> Weight {
 		Weight::from_parts(108_283_000, 19867)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))

@@ -35,6 +35,25 @@ impl Db {
 		Ok(Self { conn: Arc::new(Mutex::new(conn)) })
 	}
 
+	/// Adds the `(table, column, declaration)` columns a store created by an earlier release
+	/// lacks, so that an upgraded service opens the store it left.
+	pub fn add_missing_columns(&self, columns: &[(&str, &str, &str)]) -> anyhow::Result<()> {
+		let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		for (table, column, declaration) in columns {
+			let present: i64 = conn.query_row(
+				&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
+				[column],
+				|r| r.get(0),
+			)?;
+			if present == 0 {
+				conn.execute_batch(&format!(
+					"ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+				))?;
+			}
+		}
+		Ok(())
+	}
+
 	async fn transaction<T, F>(&self, behavior: TransactionBehavior, f: F) -> Result<T, ApiError>
 	where
 		T: Send + 'static,

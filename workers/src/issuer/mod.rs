@@ -1,8 +1,9 @@
 //! `clearline-issuer`: the issuer's front. HKD wallets with a PIN, one-time payment codes,
 //! the debit requests of the acquirer (acknowledged at once, then processed: verify the code,
 //! quote FX from the chain, debit, sign the instruction, call the acquirer's bookkeeping),
-//! reversal of a failed debit, the wallet app's side of merchant-presented payments, and
-//! reconciliation of unknown orders from the finalized chain.
+//! reversal of a failed debit once the chain guarantees it can never be posted (the
+//! instruction voided on chain, or expired), the wallet app's side of merchant-presented
+//! payments, and reconciliation of unknown orders from the finalized chain.
 
 mod api;
 mod process;
@@ -16,7 +17,7 @@ use crate::common::{
 	service::{self, CommonArgs, HealthState},
 	store::Db,
 };
-use clearline_client::{Connection, Signer};
+use clearline_client::{Connection, SenderOptions, Signer, TxSender};
 use clearline_runtime::AccountId;
 use sp_core::sr25519;
 use std::{sync::Arc, time::Duration};
@@ -55,6 +56,10 @@ pub struct Config {
 	/// How long the chain accepts a signed instruction.
 	#[arg(long, default_value = "120s")]
 	pub instruction_validity: humantime::Duration,
+	/// How long a void transaction waits for finality before the order is left for
+	/// reconciliation.
+	#[arg(long, default_value = "60s")]
+	pub void_wait: humantime::Duration,
 	/// Scheme id expected in merchant QR codes (EMVCo field 26/00).
 	#[arg(long, default_value = "CN.CLEARLINE")]
 	pub qr_scheme: String,
@@ -67,6 +72,8 @@ pub struct Issuer {
 	pub conn: Arc<Connection>,
 	/// Signs payment instructions.
 	pub chain_key: Signer,
+	/// Sends the issuer's own transactions (voids), signed with `chain_key`.
+	pub sender: TxSender,
 	pub acquirer: Peer,
 	pub acquirer_party: String,
 	pub acquirer_key: sr25519::Public,
@@ -87,6 +94,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	service::init_logging(&config.common.log_format);
 	crate::common::faults::arm_from_env()?;
 	let db = Db::open(&config.common.db, &[store::SCHEMA, crate::common::cycles::SCHEMA].concat())?;
+	db.add_missing_columns(store::ADDED_COLUMNS)?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;
 	let acquirer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
@@ -97,6 +105,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		None => AccountId::from(acquirer_key.0),
 	};
 	let conn = service::connect(&config.common.node_url).await?;
+	let options = SenderOptions { give_up: config.void_wait.into(), ..SenderOptions::default() };
+	let sender = TxSender::new(conn.clone(), chain_key.clone(), options)?;
 	let party = config.common.party.clone().unwrap_or_else(|| "issuer".into());
 	let metrics = Metrics::new("issuer");
 	let state = Arc::new(Issuer {
@@ -106,6 +116,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		db: db.clone(),
 		conn: conn.clone(),
 		chain_key,
+		sender,
 		acquirer_key,
 		acquirer_account,
 		metrics: metrics.clone(),

@@ -1,8 +1,14 @@
 //! The issuer's side of one payment, step by step as in seed 000: verify the payment code,
 //! quote FX from the chain, debit the wallet and sign the instruction (one store
 //! transaction), call the acquirer's bookkeeping, and settle by its answer: success (checked
-//! on the chain), failure (the debit is reversed) or unknown (left for reconciliation). On a
-//! bookkeeping timeout the acquirer's order is queried.
+//! on the chain), failure or unknown (left for reconciliation). On a bookkeeping timeout the
+//! acquirer's order is queried.
+//!
+//! An answer is only a message, and the signed instruction stays postable until it expires:
+//! so a failure is never reversed on the acquirer's word. The issuer first voids the
+//! instruction on chain (`void_instruction`); once the void is final no posting can follow and
+//! the debit is given back, and if the chain refuses the void because a posting holds the
+//! order, the payment succeeded.
 
 use super::{
 	store::{self, status, Order},
@@ -14,8 +20,11 @@ use crate::common::{
 	peer::PeerError,
 	wire::{scenario_of, BookkeepingRequest, BookkeepingResult},
 };
-use clearline_client::{instruction::SignedInstruction, queries, Error as ClientError};
+use clearline_client::{
+	calls, instruction::SignedInstruction, queries, Error as ClientError, Outcome, TxResult,
+};
 use pallet_clearing_bank::PaymentInstruction;
+use pallet_clearing_bank_rpc::PostingLookupJson;
 use pallet_fx_rate::{CurrencyCode, QuoteSide};
 use reqwest::Method;
 use rusqlite::params;
@@ -63,6 +72,10 @@ pub async fn drive(s: &Arc<Issuer>, order_id: &str) -> Result<(), ApiError> {
 		let order = load(s, order_id).await?;
 		match order.status.as_str() {
 			status::RECEIVED => debit(s, &order).await?,
+			status::DEBITED if order.void_state == store::void_state::WANTED => {
+				void_then_reverse(s, &order).await?;
+				return Ok(());
+			}
 			status::DEBITED => bookkeeping(s, &order).await?,
 			status::REJECTED | status::FAILED if !order.acquirer_informed => {
 				inform_rejection(s, &order).await?;
@@ -353,51 +366,128 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 	match answer {
 		Answer::Success => confirm_success(s, order).await,
 		Answer::Failure(reason) => {
-			// The acquirer told us: it needs no word back.
-			let reversed =
-				s.db.write(move |tx| {
-					tx.execute(
-						"UPDATE orders SET acquirer_informed = 1 WHERE issuer_order_id = ?1",
-						params![id],
-					)?;
-					store::reverse(tx, &id, &reason)
-				})
-				.await?;
-			if reversed {
-				s.metrics.order(status::FAILED);
+			// The acquirer told us: it needs no word back. But its word does not stop a
+			// posting; the void does.
+			s.db.write(move |tx| store::want_void(tx, &id, &reason)).await?;
+			let id = order.issuer_order_id.clone();
+			let order = s.db.read(move |tx| store::order(tx, &id)).await?;
+			match order {
+				Some(order) => void_then_reverse(s, &order).await,
+				None => Ok(()),
 			}
-			Ok(())
 		}
 		Answer::Unknown(reason) => leave_unknown(s, id, reason).await,
 		Answer::NotReceived | Answer::Processing => unreachable!("resolved in the loop"),
 	}
 }
 
-/// The acquirer says success: the issuer believes the finalized chain, not the message.
+/// Voids the order's instruction on chain and settles the order by what the chain says: the
+/// void final (the debit is given back), a posting there already (the payment succeeded), or
+/// no final answer (left for reconciliation, which voids again or waits for the expiry).
+async fn void_then_reverse(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
+	let id = order.issuer_order_id.clone();
+	let call = calls::void_instruction(&id).map_err(ApiError::internal)?;
+	let report = match s.sender.send(call).await {
+		Ok(report) => report,
+		Err(e) => return leave_unknown(s, id, format!("void not submitted: {e}")).await,
+	};
+	match report.result {
+		TxResult::Finalized { outcome: Outcome::Succeeded(_), number, .. } => {
+			s.metrics.call("chain", "voided");
+			let evidence = store::NoPosting::Voided { block: number.into() };
+			let reversed = s.db.write(move |tx| store::reverse(tx, &id, evidence)).await?;
+			if reversed {
+				s.metrics.order(status::FAILED);
+			}
+			Ok(())
+		}
+		TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. }
+			if error.ends_with("AlreadyPosted)") =>
+		{
+			tracing::warn!(order = %id, "the acquirer answered FAILURE but the order is posted");
+			s.metrics.call("chain", "void_found_posted");
+			confirm_success(s, order).await
+		}
+		TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } => {
+			tracing::error!(order = %id, %error, "the chain refused the void");
+			s.db.write(move |tx| store::void_refused(tx, &id, &error)).await?;
+			s.metrics.order(status::UNKNOWN);
+			Ok(())
+		}
+		TxResult::Expired { .. } => {
+			leave_unknown(s, id, "the void expired unfinalized".into()).await
+		}
+		TxResult::Unknown { reason } => leave_unknown(s, id, format!("void: {reason}")).await,
+	}
+}
+
+/// What the finalized chain says of an order, read at `head`.
+pub enum ChainWord {
+	/// Posted: `(posting id, cycle, block)`.
+	Posted(u64, u32, u64),
+	/// Voided in this block.
+	Voided(u64),
+	/// Neither, yet.
+	Nothing,
+}
+
+/// The finalized chain's word on `order`, looked up by the issuer's own order id. A posting
+/// under it for another acquirer order would mean an instruction signed twice under one id,
+/// which the issuer never does; it is reported as an error, never settled.
+pub async fn chain_word(
+	s: &Issuer,
+	order: &Order,
+	head: sp_core::H256,
+) -> Result<ChainWord, ApiError> {
+	let unavailable =
+		|e: clearline_client::Error| ApiError::unavailable("ChainUnavailable", e.to_string());
+	let me = s.chain_key.account_id();
+	let found = queries::instruction(&s.conn, &me, &order.issuer_order_id, Some(head))
+		.await
+		.map_err(unavailable)?;
+	Ok(match found {
+		Some(PostingLookupJson::Posted(p)) => {
+			if p.acquirer_order_id != order.acquirer_order_id || p.issuer != me {
+				return Err(ApiError::internal(format!(
+					"posting {} holds issuer order {} for acquirer order {}",
+					p.posting_id, order.issuer_order_id, p.acquirer_order_id
+				)));
+			}
+			ChainWord::Posted(p.posting_id, p.cycle, p.block)
+		}
+		Some(PostingLookupJson::Voided(v)) => ChainWord::Voided(v.block),
+		None => ChainWord::Nothing,
+	})
+}
+
+/// The acquirer says success (or the chain refused our void because of a posting): the
+/// issuer believes the finalized chain, not the message.
 pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> {
 	let unavailable =
 		|e: clearline_client::Error| ApiError::unavailable("ChainUnavailable", e.to_string());
 	for attempt in 0..10 {
 		// The finalized state only: a posting in a best block may still be dropped.
 		let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
-		let found =
-			queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, Some(head))
-				.await
-				.map_err(unavailable)?;
-		if let Some(p) = found {
-			let id = order.issuer_order_id.clone();
-			if p.issuer_order_id != id || p.issuer != s.chain_key.account_id() {
-				let reason =
-					format!("the chain's posting {} is another issuer order's", p.posting_id);
-				return leave_unknown(s, id, reason).await;
+		let id = order.issuer_order_id.clone();
+		match chain_word(s, order, head).await {
+			Ok(ChainWord::Posted(posting_id, cycle, block)) => {
+				let changed =
+					s.db.write(move |tx| store::succeed(tx, &id, posting_id, cycle, block)).await?;
+				if changed {
+					s.metrics.order(status::SUCCESS);
+				}
+				return Ok(());
 			}
-			let changed =
-				s.db.write(move |tx| store::succeed(tx, &id, p.posting_id, p.cycle, p.block))
-					.await?;
-			if changed {
-				s.metrics.order(status::SUCCESS);
+			Ok(ChainWord::Voided(block)) => {
+				// We voided it earlier: the acquirer's success cannot be.
+				let evidence = store::NoPosting::Voided { block };
+				if s.db.write(move |tx| store::reverse(tx, &id, evidence)).await? {
+					s.metrics.order(status::FAILED);
+				}
+				return Ok(());
 			}
-			return Ok(());
+			Ok(ChainWord::Nothing) => {}
+			Err(e) => return leave_unknown(s, id, e.to_string()).await,
 		}
 		// Our node may be a block behind the acquirer's.
 		tokio::time::sleep(Duration::from_millis(300 * (attempt + 1))).await;
@@ -407,9 +497,15 @@ pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> 
 }
 
 /// A debited order without a final answer: left for reconciliation.
+/// An order whose void is wanted keeps the acquirer's reason: it is the payer's answer.
 async fn leave_unknown(s: &Issuer, id: String, reason: String) -> Result<(), ApiError> {
+	tracing::warn!(order = %id, %reason, "left for reconciliation");
 	let moved =
 		s.db.write(move |tx| {
+			let keep = store::order(tx, &id)?
+				.filter(|o| o.void_state == store::void_state::WANTED)
+				.and_then(|o| o.reason);
+			let reason = keep.unwrap_or(reason);
 			store::set_status_if(tx, &id, &[status::DEBITED], status::UNKNOWN, Some(&reason))
 		})
 		.await?;

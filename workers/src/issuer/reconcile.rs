@@ -1,7 +1,8 @@
-//! The issuer's reconciliation run: every unknown order is settled from the finalized chain
-//! (posted: success; not posted and past the instruction's expiry: failure, and the debit is
-//! reversed), rejections the acquirer has not heard of are sent again, and every closed cycle
-//! is compared with the chain's statement.
+//! The issuer's reconciliation run: every unknown order is settled from the finalized chain,
+//! looked up by the issuer's own order id (posted: success; voided, or not posted and past the
+//! instruction's expiry: failure, and the debit is reversed; an order the acquirer failed is
+//! voided again), rejections the acquirer has not heard of are sent again, and every closed
+//! cycle is compared with the chain's statement.
 
 use super::{
 	process,
@@ -70,40 +71,52 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 		if !matches!(order.status.as_str(), status::UNKNOWN | status::DEBITED) {
 			continue;
 		}
-		let posted =
-			queries::posting(&s.conn, &s.acquirer_account, &order.acquirer_order_id, Some(head))
-				.await
-				.map_err(unavailable)?;
 		let id = order.issuer_order_id.clone();
-		let outcome = match posted {
-			Some(p)
-				if p.issuer_order_id == order.issuer_order_id
-					&& p.issuer == s.chain_key.account_id() =>
-			{
-				s.db.write(move |tx| store::succeed(tx, &id, p.posting_id, p.cycle, p.block))
-					.await?;
+		let word = match process::chain_word(s, &order, head).await {
+			Ok(word) => word,
+			Err(e) => {
+				tracing::error!(order = %id, error = %e, "cannot settle from the chain");
+				continue;
+			}
+		};
+		let outcome = match word {
+			process::ChainWord::Posted(posting_id, cycle, block) => {
+				s.db.write(move |tx| store::succeed(tx, &id, posting_id, cycle, block)).await?;
 				Some(status::SUCCESS)
 			}
-			Some(p) => {
-				tracing::error!(order = %id, posting = p.posting_id, "the acquirer order was posted for another issuer order");
-				None
+			process::ChainWord::Voided(block) => {
+				let evidence = store::NoPosting::Voided { block };
+				s.db.write(move |tx| store::reverse(tx, &id, evidence)).await?;
+				Some(status::FAILED)
 			}
-			None => {
-				if order.expires_at.is_some_and(|t| chain_time > t as u64) {
-					let reason = "InstructionExpired: not posted before the instruction's expiry";
-					s.db.write(move |tx| store::reverse(tx, &id, reason)).await?;
-					Some(status::FAILED)
-				} else {
-					// Still postable: the bookkeeping call is made again (the acquirer answers
-					// an order it knows as it stands, and posts one it never received).
-					s.db.write(move |tx| {
-						store::set_status_if(tx, &id, &[status::UNKNOWN], status::DEBITED, None)
-					})
-					.await?;
-					drop(_held);
-					process::spawn(s, order.issuer_order_id.clone());
-					None
-				}
+			process::ChainWord::Nothing
+				if order.expires_at.is_some_and(|t| chain_time > t as u64) =>
+			{
+				let evidence = store::NoPosting::Expired { chain_time };
+				s.db.write(move |tx| store::reverse(tx, &id, evidence)).await?;
+				Some(status::FAILED)
+			}
+			process::ChainWord::Nothing if order.void_state == store::void_state::REFUSED => {
+				None // the chain refused the void by name: the expiry decides
+			}
+			process::ChainWord::Nothing => {
+				// Still postable. An order the acquirer failed is voided again; any other gets
+				// its bookkeeping call again (the acquirer answers an order it knows as it
+				// stands, and posts one it never received).
+				let reason = order.reason.clone().filter(|_| order.void_state != 0);
+				s.db.write(move |tx| {
+					store::set_status_if(
+						tx,
+						&id,
+						&[status::UNKNOWN],
+						status::DEBITED,
+						reason.as_deref(),
+					)
+				})
+				.await?;
+				drop(_held);
+				process::spawn(s, order.issuer_order_id.clone());
+				None
 			}
 		};
 		if let Some(st) = outcome {

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS orders (
 	status TEXT NOT NULL,
 	reason TEXT,
 	acquirer_informed INTEGER NOT NULL DEFAULT 0,
+	void_state INTEGER NOT NULL DEFAULT 0,
 	posting_id INTEGER,
 	cycle INTEGER,
 	block_number INTEGER,
@@ -71,6 +72,19 @@ CREATE TABLE IF NOT EXISTS orders (
 );
 CREATE INDEX IF NOT EXISTS orders_by_status ON orders(status);
 ";
+
+/// Columns added to `orders` after its first release, for stores created before them.
+pub const ADDED_COLUMNS: &[(&str, &str, &str)] =
+	&[("orders", "void_state", "INTEGER NOT NULL DEFAULT 0")];
+
+/// Where voiding a debited order's instruction stands: `NONE`, `WANTED` (the acquirer answered
+/// FAILURE: the instruction is voided on chain before the debit is given back) or `REFUSED`
+/// (the chain refused the void by name: the debit waits for the instruction's expiry).
+pub mod void_state {
+	pub const NONE: i64 = 0;
+	pub const WANTED: i64 = 1;
+	pub const REFUSED: i64 = 2;
+}
 
 /// `RECEIVED` (not yet debited), `DEBITED` (instruction signed, bookkeeping under way),
 /// `SUCCESS` (posted in a finalized block), `FAILED` (debited, then reversed), `REJECTED`
@@ -268,12 +282,14 @@ pub struct Order {
 	pub expires_at: Option<i64>,
 	#[serde(skip)]
 	pub acquirer_informed: bool,
+	#[serde(skip)]
+	pub void_state: i64,
 }
 
 const ORDER_COLUMNS: &str = "issuer_order_id, acquirer_order_id, aggregator_order_id, merchant_id, \
 	merchant_name, scenario, wallet_id, credit_amount, credit_currency, debit_amount, rate_id, status, \
 	reason, posting_id, cycle, block_number, created_at, updated_at, payment_code, request_hash, \
-	instruction, expires_at, acquirer_informed";
+	instruction, expires_at, acquirer_informed, void_state";
 
 fn order_from(r: &Row) -> rusqlite::Result<Order> {
 	let status: String = r.get(11)?;
@@ -307,6 +323,7 @@ fn order_from(r: &Row) -> rusqlite::Result<Order> {
 		instruction: r.get(20)?,
 		expires_at: r.get(21)?,
 		acquirer_informed: r.get(22)?,
+		void_state: r.get(23)?,
 	})
 }
 
@@ -351,8 +368,47 @@ pub fn set_status_if(
 	crate::store::move_status(tx, "issuer_order_id", order_id, Some(from), status, reason)
 }
 
-/// Gives a debited order's money back to the wallet, once, and fails the order.
-pub fn reverse(tx: &Transaction, order_id: &str, reason: &str) -> Result<bool, ApiError> {
+/// The chain's word that no posting can ever hold an order's instruction: the only thing that
+/// lets the issuer give a debit back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoPosting {
+	/// The issuer's void of the order id is in this finalized block.
+	Voided { block: u64 },
+	/// A finalized block whose time is past the instruction's expiry holds no posting.
+	Expired { chain_time: u64 },
+}
+
+/// Marks a debited order's instruction to be voided before its debit is given back, with the
+/// acquirer's reason; the acquirer told us, so it needs no word back.
+pub fn want_void(tx: &Transaction, order_id: &str, reason: &str) -> Result<bool, ApiError> {
+	let changed = tx.execute(
+		"UPDATE orders SET void_state = ?2, reason = ?3, acquirer_informed = 1, updated_at = ?4
+		 WHERE issuer_order_id = ?1 AND status IN ('DEBITED', 'UNKNOWN') AND void_state = ?5",
+		params![order_id, void_state::WANTED, reason, now_ms(), void_state::NONE],
+	)?;
+	Ok(changed > 0)
+}
+
+/// Records that the chain refused the order's void by name: its debit waits for the expiry.
+pub fn void_refused(tx: &Transaction, order_id: &str, error: &str) -> Result<(), ApiError> {
+	tx.execute(
+		"UPDATE orders SET void_state = ?2, status = ?3, reason = ?4, updated_at = ?5
+		 WHERE issuer_order_id = ?1 AND status IN ('DEBITED', 'UNKNOWN')",
+		params![
+			order_id,
+			void_state::REFUSED,
+			status::UNKNOWN,
+			format!("VoidRefused: {error}; the debit is given back once the instruction expires"),
+			now_ms()
+		],
+	)?;
+	Ok(())
+}
+
+/// Gives a debited order's money back to the wallet, once, and fails the order, on the
+/// chain's word that it can never be posted. The order keeps the acquirer's reason where it
+/// gave one.
+pub fn reverse(tx: &Transaction, order_id: &str, evidence: NoPosting) -> Result<bool, ApiError> {
 	let Some(order) = order(tx, order_id)? else { return Ok(false) };
 	if !matches!(order.status.as_str(), status::DEBITED | status::UNKNOWN) {
 		return Ok(false);
@@ -362,8 +418,19 @@ pub fn reverse(tx: &Transaction, order_id: &str, reason: &str) -> Result<bool, A
 			"debited order {order_id} without wallet or amount"
 		)));
 	};
+	let reason = match evidence {
+		NoPosting::Voided { block } => match order.reason.as_deref() {
+			Some(r) if order.void_state == void_state::WANTED => {
+				format!("{r} (instruction voided in block #{block})")
+			}
+			_ => format!("InstructionVoided: voided in block #{block}"),
+		},
+		NoPosting::Expired { .. } => {
+			"InstructionExpired: not posted before the instruction's expiry".to_string()
+		}
+	};
 	book(tx, wallet, "REVERSAL", amount, order_id)?;
-	set_status(tx, order_id, status::FAILED, Some(reason))?;
+	set_status(tx, order_id, status::FAILED, Some(&reason))?;
 	Ok(true)
 }
 

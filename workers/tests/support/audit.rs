@@ -3,7 +3,8 @@
 //! - every order is final on both sides, and both sides agree on each order's end;
 //! - wallet debits minus reversals equal the issuer's debits on chain, and successful
 //!   acquirer orders equal its credits on chain, posting by posting;
-//! - no order, posting or notification is lost or duplicated;
+//! - no order, posting or notification is lost or duplicated, and no payment is both posted
+//!   and reversed;
 //! - once the clearing bank closes the cycle, both services' digests equal the chain's.
 
 use super::{ss58, Net};
@@ -240,6 +241,15 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 				tally.failed += 1;
 			}
 			other => panic!("{}: {other} after reconciliation", o.id),
+		}
+	}
+
+	// No payment both posted and reversed, looked up by the issuer's own order id.
+	let bob = calls::account("issuer", &ss58("//Bob")).unwrap();
+	for o in issuer.values() {
+		if entry("REVERSAL", &o.id) != 0 {
+			let posting = queries::posting(&net.conn, &bob, &o.id, Some(head)).await.unwrap();
+			assert!(posting.is_none(), "{}: reversed, and posted on chain as {posting:?}", o.id);
 		}
 	}
 

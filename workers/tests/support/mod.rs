@@ -12,7 +12,7 @@ use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Jso
 use clearline_client::{
 	calls, queries, ConnectOptions, Connection, SenderOptions, Signer, TxResult, TxSender,
 };
-use clearline_testkit::{free_port, wait_finalized, wait_for, NodeProcess};
+use clearline_testkit::{free_port, start_feeder, wait_finalized, wait_for, NodeProcess};
 use clearline_workers::{
 	auth,
 	common::wire::Notification,
@@ -36,6 +36,8 @@ pub const ACQUIRER: &str = env!("CARGO_BIN_EXE_clearline-acquirer");
 pub const ADMIN: &str = "test-admin-token";
 pub const AGG: &str = "agg-1";
 pub const PIN: &str = "246810";
+/// The HKD/CNY mid the tests' feeder publishes: the dev chains' opening rate, 0.9213.
+pub const DEV_MID: u128 = 921_300_000;
 
 pub fn ss58(uri: &str) -> String {
 	auth::public_key_text(&Signer::from_uri(uri).unwrap())
@@ -205,6 +207,8 @@ impl Options {
 pub struct Net {
 	/// The dev node, unless the test runs its own chain.
 	pub node: Option<NodeProcess>,
+	/// `clearline fx feed`, keeping HKD/CNY fresh as the dev chains' feeder (Ferdie).
+	pub feeder: NodeProcess,
 	pub issuer: NodeProcess,
 	pub acquirer: NodeProcess,
 	pub conn: Arc<Connection>,
@@ -247,6 +251,14 @@ impl Net {
 			}
 		};
 		let conn = Connection::open(&node_url, ConnectOptions::default(), None).await.unwrap();
+		let feeder = start_feeder(
+			&format!("{name}-feeder"),
+			&node_binary,
+			&node_url,
+			"//Ferdie",
+			DEV_MID,
+			&["--poll", "2s"],
+		);
 		let dir = tempfile::tempdir().unwrap();
 
 		let (issuer_port, acquirer_port, notify_port) = (free_port(), free_port(), free_port());
@@ -321,6 +333,7 @@ impl Net {
 
 		let mut net = Net {
 			node,
+			feeder,
 			issuer,
 			acquirer,
 			conn,
@@ -629,9 +642,10 @@ impl Net {
 
 	pub fn logs(&self) -> String {
 		format!(
-			"{}\n{}\n{}",
+			"{}\n{}\n{}\n{}",
 			self.issuer.log_tail(30),
 			self.acquirer.log_tail(30),
+			self.feeder.log_tail(5),
 			self.node.as_ref().map(|n| n.log_tail(5)).unwrap_or_default()
 		)
 	}

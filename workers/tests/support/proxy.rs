@@ -1,7 +1,8 @@
 //! A proxy on the line between two services that injects network faults, the way a flaky
 //! link or an overloaded peer would: it delays the answer to chosen calls, drops calls before
-//! they arrive, or forwards them and loses the answer. The services behind it are the real
-//! ones; only the line misbehaves.
+//! they arrive, or forwards them and loses the answer; or, as an attacker on the line would, it
+//! rewrites the answers to chosen calls. The services behind it are the real ones; only the
+//! line misbehaves.
 
 use axum::{
 	body::{Body, Bytes},
@@ -28,8 +29,13 @@ pub struct Faults {
 	pub drop_share: f64,
 	/// The share (0–1) of calls forwarded whose answer is then lost (504).
 	pub lose_share: f64,
+	/// Answers to calls whose path starts like this get their JSON body rewritten.
+	pub rewrite: Option<(String, Rewrite)>,
 	rng: StdRng,
 }
+
+/// Changes an answer's JSON body.
+pub type Rewrite = fn(&mut serde_json::Value);
 
 /// What the proxy did, for the test to report and check that faults really happened.
 #[derive(Default)]
@@ -38,6 +44,7 @@ pub struct Counts {
 	pub delayed: AtomicU64,
 	pub dropped: AtomicU64,
 	pub lost: AtomicU64,
+	pub rewritten: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -60,6 +67,7 @@ impl Proxy {
 				late: None,
 				drop_share: 0.0,
 				lose_share: 0.0,
+				rewrite: None,
 				rng: StdRng::seed_from_u64(0),
 			})),
 			counts: Arc::default(),
@@ -82,14 +90,20 @@ impl Proxy {
 		(f.drop_share, f.lose_share, f.rng) = (drop_share, lose_share, StdRng::seed_from_u64(seed));
 	}
 
+	/// Answers to calls whose path starts with `prefix` are rewritten by `rewrite`.
+	pub fn set_rewrite(&self, prefix: &str, rewrite: Rewrite) {
+		self.faults.lock().unwrap().rewrite = Some((prefix.to_string(), rewrite));
+	}
+
 	pub fn count(&self) -> String {
 		let c = &self.counts;
 		format!(
-			"{} forwarded, {} answered late, {} dropped, {} answers lost",
+			"{} forwarded, {} answered late, {} dropped, {} answers lost, {} rewritten",
 			c.forwarded.load(Ordering::Relaxed),
 			c.delayed.load(Ordering::Relaxed),
 			c.dropped.load(Ordering::Relaxed),
-			c.lost.load(Ordering::Relaxed)
+			c.lost.load(Ordering::Relaxed),
+			c.rewritten.load(Ordering::Relaxed)
 		)
 	}
 }
@@ -109,17 +123,23 @@ async fn forward(
 	body: Bytes,
 ) -> Response {
 	let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/").to_string();
-	let fate = {
+	let (fate, rewrite) = {
 		let mut f = proxy.faults.lock().unwrap();
+		let rewrite = f
+			.rewrite
+			.as_ref()
+			.filter(|(prefix, _)| path.starts_with(prefix.as_str()))
+			.map(|(_, r)| *r);
 		let roll: f64 = f.rng.gen();
-		match &f.late {
+		let fate = match &f.late {
 			Some((m, prefix, delay)) if *m == method && path.starts_with(prefix.as_str()) => {
 				Fate::Late(*delay)
 			}
 			_ if roll < f.drop_share => Fate::Drop,
 			_ if roll < f.drop_share + f.lose_share => Fate::Lose,
 			_ => Fate::Deliver,
-		}
+		};
+		(fate, rewrite)
 	};
 	if matches!(fate, Fate::Drop) {
 		proxy.counts.dropped.fetch_add(1, Ordering::Relaxed);
@@ -137,7 +157,14 @@ async fn forward(
 	proxy.counts.forwarded.fetch_add(1, Ordering::Relaxed);
 	let status = answer.status();
 	let content_type = answer.headers().get("content-type").cloned();
-	let bytes = answer.bytes().await.unwrap_or_default();
+	let mut bytes = answer.bytes().await.unwrap_or_default();
+	if let Some(rewrite) = rewrite {
+		if let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+			rewrite(&mut body);
+			bytes = Bytes::from(serde_json::to_vec(&body).expect("JSON"));
+			proxy.counts.rewritten.fetch_add(1, Ordering::Relaxed);
+		}
+	}
 	match fate {
 		Fate::Lose => {
 			proxy.counts.lost.fetch_add(1, Ordering::Relaxed);

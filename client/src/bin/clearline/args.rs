@@ -32,6 +32,12 @@ pub struct Cli {
 	#[arg(long, global = true, default_value_t = 64)]
 	pub lifetime: u64,
 
+	/// Sign as one signatory of a multisig account (`THRESHOLD:SIGNATORY,SIGNATORY,...`, all
+	/// signatories, the signer's own key among them): the command's call is approved for that
+	/// account, and executed as it once the threshold of signatories sent the same command.
+	#[arg(long, global = true, env = "CLEARLINE_MULTISIG")]
+	pub multisig: Option<String>,
+
 	/// How long to wait for a transaction's final answer before reporting it unknown.
 	#[arg(long, global = true, default_value = "5m", value_parser = humantime::parse_duration)]
 	pub timeout: Duration,
@@ -146,6 +152,11 @@ pub enum ParticipantCmd {
 	Reinstate {
 		account: String,
 	},
+	/// Deregister a participant whose accounts are empty and who has no entry in the open
+	/// cycle.
+	Deregister {
+		account: String,
+	},
 	/// A participant with its settlement accounts.
 	Show {
 		account: String,
@@ -182,10 +193,21 @@ pub enum FxCmd {
 	/// Configure a pair `BASE/QUOTE` (clearing bank).
 	Pair {
 		pair: String,
+		/// The widest bid/ask spread a publication may have, in parts per million.
 		#[arg(long)]
 		max_spread_ppm: u32,
+		/// The longest a rate may be used after its publication.
 		#[arg(long)]
 		max_validity_ms: u64,
+		/// How long a superseded rate may still be posted at.
+		#[arg(long, default_value_t = 60_000)]
+		grace_ms: u64,
+		/// Fresh feeder publications needed for an effective rate.
+		#[arg(long, default_value_t = 1)]
+		min_feeds: u32,
+		/// How far a feeder's mid may be from the current rate, in parts per million.
+		#[arg(long)]
+		max_deviation_ppm: u32,
 	},
 	/// Enable a pair for publication and quotes (clearing bank).
 	Enable {
@@ -217,6 +239,21 @@ pub enum FxCmd {
 		#[arg(long)]
 		valid_for_ms: u64,
 	},
+	/// Publish a rate of any level as the admin (clearing bank): effective at once, and
+	/// feeders' earlier publications no longer count.
+	ForcePublish {
+		pair: String,
+		/// Mid rate: QUOTE per BASE scaled by 10^9.
+		#[arg(long)]
+		mid: String,
+		#[arg(long)]
+		spread_ppm: u32,
+		#[arg(long)]
+		valid_for_ms: u64,
+	},
+	/// Keep a pair's rate fresh (a feeder of the pair): publish the source's mid before the
+	/// latest publication goes stale, or when the source moved; runs until stopped.
+	Feed(FeedArgs),
 	/// The pair's current rate, or a publication by id.
 	Rate {
 		#[arg(required_unless_present = "id")]
@@ -224,6 +261,40 @@ pub enum FxCmd {
 		#[arg(long, conflicts_with = "pair")]
 		id: Option<u64>,
 	},
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["mid", "mid_file", "mid_url"])))]
+pub struct FeedArgs {
+	pub pair: String,
+	/// A fixed mid, QUOTE per BASE scaled by 10^9 (921300000 for 0.9213).
+	#[arg(long)]
+	pub mid: Option<String>,
+	/// A file holding the rate as decimal text (0.9213), read at every poll.
+	#[arg(long)]
+	pub mid_file: Option<PathBuf>,
+	/// An HTTP(S) endpoint answering JSON; the rate is at `--mid-pointer`, a decimal string.
+	#[arg(long)]
+	pub mid_url: Option<String>,
+	/// Where the rate is in the endpoint's JSON (RFC 6901).
+	#[arg(long, default_value = "/mid", requires = "mid_url")]
+	pub mid_pointer: String,
+	/// Full bid/ask spread in parts per million of mid.
+	#[arg(long, default_value_t = 2_000)]
+	pub spread_ppm: u32,
+	/// How long each publication is valid (at most the pair's maximum).
+	#[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+	pub valid_for: Duration,
+	/// Publish again once the latest publication has less than this left.
+	#[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+	pub refresh_before: Duration,
+	/// Publish again when the source moved this far from the latest publication, in parts
+	/// per million (0: only to refresh).
+	#[arg(long, default_value_t = 0)]
+	pub min_change_ppm: u32,
+	/// How often the chain and the source are read.
+	#[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+	pub poll: Duration,
 }
 
 #[derive(Debug, Subcommand)]
@@ -235,6 +306,12 @@ pub enum PaymentCmd {
 	Post {
 		/// The output of `payment sign`; `-` for standard input.
 		signed: PathBuf,
+	},
+	/// Void an issuer order id, as its issuer, so that no posting can ever use it; refused with
+	/// `AlreadyPosted` (naming the posting) if one holds it already.
+	Void {
+		/// The issuer's order id.
+		issuer_order: String,
 	},
 	/// Refund a posting in part or in full, as its acquirer.
 	Refund {

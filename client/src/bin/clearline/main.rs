@@ -6,6 +6,7 @@ mod output;
 
 use args::*;
 use clap::Parser;
+use clearline_client::multisig::{approval_of, Approval, MultisigAccount};
 use clearline_client::{
 	calls, camt053,
 	events::{finalized_events, EventFilter},
@@ -17,7 +18,8 @@ use clearline_runtime::{AccountId, RuntimeCall};
 use futures::StreamExt;
 use output::{Failure, Out};
 use pallet_clearing_bank::{ParticipantRole, PaymentInstruction, Scenario};
-use pallet_fx_rate::QuoteSide;
+use pallet_clearing_bank_rpc::PostingLookupJson;
+use pallet_fx_rate::{PairLimits, QuoteSide};
 use std::{collections::BTreeMap, io::Read, path::Path, sync::Arc};
 
 #[tokio::main]
@@ -56,15 +58,53 @@ impl Ctx {
 			lifetime: self.cli.lifetime,
 			give_up: self.cli.timeout,
 			in_flight: 1,
+			tip: 0,
 			progress: out.progress(),
 		};
 		Ok(TxSender::new(self.conn.clone(), self.signer()?, options)?)
 	}
 
-	/// Signs, submits and follows `call`; prints where it ended.
+	/// Signs, submits and follows `call` (as an approval for `--multisig`'s account, if
+	/// given); prints where it ended.
 	async fn send(&self, out: &Out, call: RuntimeCall) -> Result<(), Failure> {
-		let report = self.sender(out)?.send(call).await?;
-		out.report(&report, None)
+		let sender = self.sender(out)?;
+		let Some(text) = &self.cli.multisig else {
+			let report = sender.send(call).await?;
+			return out.report(&report, None);
+		};
+		let multisig = MultisigAccount::parse(text)?;
+		let call = multisig.approval(&self.conn, &sender.account(), call).await?;
+		let report = sender.send(call).await?;
+		out.report(&report, None)?;
+		let clearline_client::TxResult::Finalized {
+			outcome: clearline_client::Outcome::Succeeded(events),
+			..
+		} = &report.result
+		else {
+			return Ok(());
+		};
+		match approval_of(events) {
+			Some(Approval::Waiting) => {
+				out.progress_line(&format!(
+					"approved for {}; waiting for the other signatories (threshold {})",
+					multisig.account(),
+					multisig.threshold
+				));
+				Ok(())
+			}
+			Some(Approval::Executed(None)) => {
+				out.progress_line(&format!("executed as {}", multisig.account()));
+				Ok(())
+			}
+			Some(Approval::Executed(Some(error))) => Err(Failure {
+				code: 1,
+				message: format!(
+					"executed as {}, and the call failed: {error}",
+					multisig.account()
+				),
+			}),
+			None => Ok(()),
+		}
 	}
 }
 
@@ -140,6 +180,9 @@ async fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
 			}
 			ParticipantCmd::Reinstate { account: who } => {
 				ctx.send(out, calls::reinstate_participant(account("account", who)?)).await
+			}
+			ParticipantCmd::Deregister { account: who } => {
+				ctx.send(out, calls::deregister_participant(account("account", who)?)).await
 			}
 			ParticipantCmd::Show { account: who } => {
 				let who = account("account", who)?;
@@ -306,10 +349,22 @@ async fn fx(ctx: &Ctx, out: &Out, cmd: &FxCmd) -> Result<(), Failure> {
 		FxCmd::Currency { code, numeric, minor_units } => {
 			calls::register_currency(calls::currency("code", code)?, *numeric, *minor_units)
 		}
-		FxCmd::Pair { pair, max_spread_ppm, max_validity_ms } => calls::configure_pair(
+		FxCmd::Pair {
+			pair,
+			max_spread_ppm,
+			max_validity_ms,
+			grace_ms,
+			min_feeds,
+			max_deviation_ppm,
+		} => calls::configure_pair(
 			calls::pair(pair)?,
-			calls::ppm("max spread", *max_spread_ppm)?,
-			*max_validity_ms,
+			PairLimits {
+				max_spread: calls::ppm("max spread", *max_spread_ppm)?,
+				max_validity: *max_validity_ms,
+				grace_period: *grace_ms,
+				min_feeds: *min_feeds,
+				max_deviation: calls::ppm("max deviation", *max_deviation_ppm)?,
+			},
 		),
 		FxCmd::Enable { pair } => calls::set_pair_enabled(calls::pair(pair)?, true),
 		FxCmd::Disable { pair } => calls::set_pair_enabled(calls::pair(pair)?, false),
@@ -325,6 +380,13 @@ async fn fx(ctx: &Ctx, out: &Out, cmd: &FxCmd) -> Result<(), Failure> {
 			calls::ppm("spread", *spread_ppm)?,
 			*valid_for_ms,
 		),
+		FxCmd::ForcePublish { pair, mid, spread_ppm, valid_for_ms } => calls::force_publish_rate(
+			calls::pair(pair)?,
+			calls::amount("mid", mid)?,
+			calls::ppm("spread", *spread_ppm)?,
+			*valid_for_ms,
+		),
+		FxCmd::Feed(args) => return feed(ctx, out, args).await,
 		FxCmd::Rate { pair, id } => {
 			let rate = match (pair, id) {
 				(_, Some(id)) => queries::rate_by_id(&ctx.conn, *id, None)
@@ -338,6 +400,42 @@ async fn fx(ctx: &Ctx, out: &Out, cmd: &FxCmd) -> Result<(), Failure> {
 		}
 	};
 	ctx.send(out, call).await
+}
+
+/// `fx feed`: runs the feeder until SIGINT or SIGTERM.
+async fn feed(ctx: &Ctx, out: &Out, a: &FeedArgs) -> Result<(), Failure> {
+	use clearline_client::feeder::{FeedOptions, Feeder, MidSource};
+	let source = match (&a.mid, &a.mid_file, &a.mid_url) {
+		(Some(mid), _, _) => MidSource::Fixed(calls::amount("mid", mid)?),
+		(_, Some(path), _) => MidSource::File(path.clone()),
+		(_, _, Some(url)) => MidSource::Http { url: url.clone(), pointer: a.mid_pointer.clone() },
+		_ => return Err(Failure::usage("give --mid, --mid-file or --mid-url")),
+	};
+	let options = FeedOptions {
+		pair: calls::pair(&a.pair)?,
+		source,
+		spread: calls::ppm("spread", a.spread_ppm)?,
+		valid_for: a.valid_for,
+		refresh_before: a.refresh_before,
+		min_change: calls::ppm("min change", a.min_change_ppm)?,
+		poll: a.poll,
+	};
+	if options.refresh_before >= options.valid_for {
+		return Err(Failure::usage("--refresh-before must be shorter than --valid-for"));
+	}
+	// The feeder follows each publication itself; no per-transaction progress lines.
+	let quiet = Out { json: out.json, quiet: true };
+	let feeder = Feeder::new(ctx.sender(&quiet)?, options);
+	let log = |line: &str| {
+		println!("{} {line}", chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"));
+	};
+	let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+		.map_err(Failure::internal)?;
+	tokio::select! {
+		result = feeder.run(log) => result.map_err(|e| Failure { code: 1, message: e.to_string() }),
+		_ = tokio::signal::ctrl_c() => { log("stopped (SIGINT)"); Ok(()) }
+		_ = terminate.recv() => { log("stopped (SIGTERM)"); Ok(()) }
+	}
 }
 
 async fn payment(ctx: &Ctx, out: &Out, cmd: &PaymentCmd) -> Result<(), Failure> {
@@ -421,20 +519,52 @@ async fn payment(ctx: &Ctx, out: &Out, cmd: &PaymentCmd) -> Result<(), Failure> 
 				}
 			}
 		}
+		PaymentCmd::Void { issuer_order } => {
+			let sender = ctx.sender(out)?;
+			let report = sender.send(calls::void_instruction(issuer_order)?).await?;
+			if let clearline_client::TxResult::Finalized {
+				outcome: clearline_client::Outcome::Failed { error, .. },
+				block,
+				..
+			} = &report.result
+			{
+				if error.ends_with("AlreadyPosted)") {
+					// The chain cannot name the posting in its error; its state can.
+					let posting =
+						queries::posting(conn, &sender.account(), issuer_order, Some(*block))
+							.await?;
+					return out.report(&report, posting.as_ref()).map_err(|mut failure| {
+						if let Some(p) = &posting {
+							failure.message = format!(
+								"{}: {issuer_order} is posted already as posting {} (acquirer \
+								 order {})",
+								failure.message, p.posting_id, p.acquirer_order_id
+							);
+						}
+						failure
+					});
+				}
+			}
+			out.report(&report, None)
+		}
 		PaymentCmd::Refund { order, refund_id, amount } => {
 			let call = calls::refund(order, refund_id, calls::amount("amount", amount)?)?;
 			ctx.send(out, call).await
 		}
 		PaymentCmd::Show { order, party, id } => {
 			let found = match (order, party, id) {
-				(_, _, Some(id)) => queries::posting_by_id(conn, *id, None).await?,
+				(_, _, Some(id)) => {
+					queries::posting_by_id(conn, *id, None).await?.map(PostingLookupJson::Posted)
+				}
 				(Some(order), Some(party), None) => {
-					queries::posting(conn, &account("party", party)?, order, None).await?
+					queries::instruction(conn, &account("party", party)?, order, None).await?
 				}
 				_ => return Err(Failure::usage("give an order id with --party, or --id")),
 			};
-			let found = found.ok_or_else(|| Failure::not_found("no such posting".to_string()))?;
-			out.value(&found, output::posting_text);
+			match found.ok_or_else(|| Failure::not_found("no such posting".to_string()))? {
+				PostingLookupJson::Posted(p) => out.value(&p, output::posting_text),
+				PostingLookupJson::Voided(v) => out.value(&v, output::void_text),
+			}
 			Ok(())
 		}
 	}

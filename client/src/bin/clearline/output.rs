@@ -313,6 +313,16 @@ pub fn quote_text(q: &Value) -> String {
 	)
 }
 
+pub fn void_text(v: &Value) -> String {
+	format!(
+		"issuer order {} of {} voided at {} ms in block #{}: it can never be posted",
+		s(v, "issuerOrderId"),
+		s(v, "issuer"),
+		v["voidedAt"],
+		v["block"],
+	)
+}
+
 pub fn rate_text(r: &Value) -> String {
 	format!(
 		"rate {} {}/{}: mid {} (scale {}), spread {} ppm, by {}, published {} valid until {} ms",
@@ -322,7 +332,7 @@ pub fn rate_text(r: &Value) -> String {
 		s(r, "mid"),
 		s(r, "rateScale"),
 		r["spreadPpm"],
-		s(r, "feeder"),
+		r["feeder"].as_str().unwrap_or("the admin"),
 		r["publishedAt"],
 		r["validUntil"],
 	)

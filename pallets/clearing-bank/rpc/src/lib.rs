@@ -10,15 +10,15 @@ use jsonrpsee::{
 	types::error::{ErrorObject, ErrorObjectOwned, INVALID_PARAMS_CODE},
 };
 use pallet_clearing_bank::{
-	CycleEntry, CycleId, CycleStatus, CycleView, OrderId, ParticipantRole, ParticipantStatus,
-	ParticipantView, PostingId, PostingStatus, PostingView, RefundRecord, Scenario, StatementEntry,
-	StatementPage,
+	CycleEntry, CycleId, CycleStatus, CycleView, InstructionState, OrderId, ParticipantRole,
+	ParticipantStatus, ParticipantView, PostingId, PostingStatus, PostingView, RefundRecord,
+	Scenario, StatementEntry, StatementPage, VoidRecord,
 };
 pub use pallet_clearing_bank_runtime_api::ClearingBankApi as ClearingBankRuntimeApi;
 use pallet_fx_rate::{CurrencyCode, Moment, RateId};
 use pallet_fx_rate_rpc::{block_or_best, runtime_error, Amount};
 use serde::{Deserialize, Serialize};
-use sp_api::ProvideRuntimeApi;
+use sp_api::{ApiExt, ProvideRuntimeApi};
 use sp_blockchain::HeaderBackend;
 use sp_runtime::traits::Block as BlockT;
 use std::{marker::PhantomData, sync::Arc};
@@ -108,6 +108,51 @@ impl<AccountId, BlockNumber: Into<u64>> From<PostingView<AccountId, BlockNumber>
 			refunds: p.refunds,
 		}
 	}
+}
+
+/// The status of a voided issuer order id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VoidStatus {
+	Voided,
+}
+
+/// An issuer order id its issuer voided: no posting can ever use it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VoidJson<AccountId> {
+	/// Always `voided`.
+	pub status: VoidStatus,
+	pub issuer: AccountId,
+	pub issuer_order_id: String,
+	/// Milliseconds since the Unix epoch (the block's timestamp).
+	pub voided_at: Moment,
+	pub block: u64,
+}
+
+impl<AccountId> VoidJson<AccountId> {
+	fn new<BlockNumber: Into<u64>>(
+		issuer: AccountId,
+		issuer_order_id: &[u8],
+		record: VoidRecord<BlockNumber>,
+	) -> Self {
+		VoidJson {
+			status: VoidStatus::Voided,
+			issuer,
+			issuer_order_id: text(issuer_order_id),
+			voided_at: record.voided_at,
+			block: record.block.into(),
+		}
+	}
+}
+
+/// What `clearing_posting` answers for an order id: its posting or, for an issuer's order id
+/// that was voided, the void. Told apart by `status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PostingLookupJson<AccountId> {
+	Posted(PostingJson<AccountId>),
+	Voided(VoidJson<AccountId>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -309,14 +354,15 @@ fn order_id(id: String) -> Result<OrderId, ErrorObjectOwned> {
 
 #[rpc(server)]
 pub trait ClearingBankApi<BlockHash, AccountId> {
-	/// A posting by a party's own order id (the acquirer's or the issuer's, by `party`'s role).
+	/// A posting by a party's own order id (the acquirer's or the issuer's, by `party`'s
+	/// role); for an issuer's order id that was voided, the void (`status` `voided`).
 	#[method(name = "clearing_posting")]
 	fn posting(
 		&self,
 		party: AccountId,
 		order_id: String,
 		at: Option<BlockHash>,
-	) -> RpcResult<Option<PostingJson<AccountId>>>;
+	) -> RpcResult<Option<PostingLookupJson<AccountId>>>;
 
 	/// A posting by id.
 	#[method(name = "clearing_postingById")]
@@ -389,11 +435,31 @@ where
 		party: AccountId,
 		order_id_text: String,
 		at: Option<Block::Hash>,
-	) -> RpcResult<Option<PostingJson<AccountId>>> {
+	) -> RpcResult<Option<PostingLookupJson<AccountId>>> {
 		let order = order_id(order_id_text)?;
 		let at = block_or_best(&*self.client, at);
-		let view = self.client.runtime_api().posting(at, party, order).map_err(runtime_error)?;
-		Ok(view.map(Into::into))
+		let api = self.client.runtime_api();
+		let view = api.posting(at, party.clone(), order.clone()).map_err(runtime_error)?;
+		if let Some(view) = view {
+			return Ok(Some(PostingLookupJson::Posted(view.into())));
+		}
+		// Voids exist from version 2 of the API on; an older block has none.
+		let version = api
+			.api_version::<dyn ClearingBankRuntimeApi<Block, AccountId, BlockNumber>>(at)
+			.map_err(runtime_error)?
+			.unwrap_or(1);
+		if version < 2 {
+			return Ok(None);
+		}
+		let state =
+			api.instruction_state(at, party.clone(), order.clone()).map_err(runtime_error)?;
+		Ok(match state {
+			Some(InstructionState::Voided(record)) => {
+				Some(PostingLookupJson::Voided(VoidJson::new(party, &order, record)))
+			}
+			Some(InstructionState::Posted(view)) => Some(PostingLookupJson::Posted(view.into())),
+			None => None,
+		})
 	}
 
 	fn posting_by_id(
@@ -469,6 +535,21 @@ mod tests {
 			serde_json::from_str("\"-170141183460469231731687303715884105728\"").unwrap();
 		assert_eq!(a, SignedAmount(i128::MIN));
 		assert!(serde_json::from_str::<SignedAmount>("\"1.5\"").is_err());
+	}
+
+	#[test]
+	fn a_void_and_a_posting_are_told_apart_by_status() {
+		let void = PostingLookupJson::Voided(VoidJson::new(
+			"5Issuer".to_string(),
+			b"ISS-1",
+			VoidRecord { voided_at: 7, block: 3u32 },
+		));
+		let text = serde_json::to_string(&void).unwrap();
+		assert_eq!(
+			text,
+			r#"{"status":"voided","issuer":"5Issuer","issuerOrderId":"ISS-1","voidedAt":7,"block":3}"#
+		);
+		assert_eq!(serde_json::from_str::<PostingLookupJson<String>>(&text).unwrap(), void);
 	}
 
 	#[test]

@@ -4,12 +4,15 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 
 pub use pallet_clearing_bank::{
-	CycleId, CycleView, OrderId, ParticipantView, PostingId, PostingView, RefundRecord,
-	StatementPage,
+	CycleId, CycleView, InstructionState, OrderId, ParticipantView, PostingId, PostingView,
+	RefundRecord, StatementPage, VoidRecord,
 };
 
 sp_api::decl_runtime_apis! {
-	/// Postings, participants, cycles and statements.
+	/// Postings, voids, participants, cycles and statements.
+	///
+	/// Version 2 added `instruction_state`.
+	#[api_version(2)]
 	pub trait ClearingBankApi<AccountId, BlockNumber>
 	where
 		AccountId: codec::Codec,
@@ -18,6 +21,10 @@ sp_api::decl_runtime_apis! {
 		/// A posting by a party's own order id: the acquirer's when `party` is an acquirer, the
 		/// issuer's when it is an issuer.
 		fn posting(party: AccountId, order_id: OrderId) -> Option<PostingView<AccountId, BlockNumber>>;
+
+		/// What the chain holds under an issuer's order id: its posting or its void.
+		#[api_version(2)]
+		fn instruction_state(issuer: AccountId, issuer_order_id: OrderId) -> Option<InstructionState<AccountId, BlockNumber>>;
 
 		/// A posting by id.
 		fn posting_by_id(id: PostingId) -> Option<PostingView<AccountId, BlockNumber>>;

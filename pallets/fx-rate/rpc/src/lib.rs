@@ -74,7 +74,8 @@ pub struct QuoteJson {
 pub struct RateJson<AccountId> {
 	pub rate_id: RateId,
 	pub pair: Pair,
-	pub feeder: AccountId,
+	/// `null` for the admin's (and genesis) rates.
+	pub feeder: Option<AccountId>,
 	pub mid: Amount,
 	/// Full bid/ask spread in parts per million of mid.
 	pub spread_ppm: u32,
