@@ -5,7 +5,7 @@
 //!
 //! The chain refuses a feeder's mid outside the pair's deviation band (`RateOutOfBand`): a
 //! market move that large needs the admin's `force_publish_rate`, and the feeder says so in
-//! its log instead of retrying blindly.
+//! its log and leaves that mid for five minutes instead of paying for a refusal every poll.
 
 use crate::{
 	calls, connection::Connection, error::Error, queries, storage, tx::TxSender, Outcome, TxResult,
@@ -98,9 +98,11 @@ pub async fn read_mid(source: &MidSource, http: &reqwest::Client) -> Result<u128
 	match source {
 		MidSource::Fixed(mid) => Ok(*mid),
 		MidSource::File(path) => {
-			// A few bytes, read once a poll: not worth a blocking-pool round trip.
-			let text =
-				std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+			let file = path.clone();
+			let text = tokio::task::spawn_blocking(move || std::fs::read_to_string(file))
+				.await
+				.map_err(|e| format!("{}: {e}", path.display()))?
+				.map_err(|e| format!("{}: {e}", path.display()))?;
 			parse_decimal_rate(&text).map_err(|e| format!("{}: {e}", path.display()))
 		}
 		MidSource::Http { url, pointer } => {
@@ -146,6 +148,20 @@ pub async fn feeder_status(
 	storage::decode_at(conn, "FxRate::Feeders", key, None).await
 }
 
+/// How long the feeder leaves a mid the chain refused as out of band before it offers the same
+/// mid again: each refusal is a transaction with a fee, and only the admin or the other
+/// feeders can change the band.
+const OUT_OF_BAND_PAUSE: Duration = Duration::from_secs(300);
+
+/// What the feeder remembers between rounds.
+#[derive(Debug, Default)]
+pub struct FeedState {
+	/// When it last published.
+	last_published: Option<std::time::Instant>,
+	/// The mid the chain last refused as out of band, and when.
+	out_of_band: Option<(u128, std::time::Instant)>,
+}
+
 /// The feeder: one [`Feeder::round`] per poll.
 pub struct Feeder {
 	sender: TxSender,
@@ -168,9 +184,10 @@ impl Feeder {
 			self.sender.account(),
 			self.options.poll
 		));
+		let mut state = FeedState::default();
 		let mut last_fresh_line = None;
 		loop {
-			match self.round().await? {
+			match self.round(&mut state).await? {
 				Round::Published { rate_id, mid, valid_until } => {
 					last_fresh_line = None;
 					log(&format!(
@@ -197,36 +214,37 @@ impl Feeder {
 		}
 	}
 
-	/// Reads the chain and the source once and publishes if the rate needs it.
-	pub async fn round(&self) -> Result<Round, FeedError> {
+	/// Reads the chain and the source once and publishes if the rate needs it: the feeder has
+	/// no fresh publication that counts (none, stale soon, or older than the pair's latest
+	/// admin rate, which supersedes it), or the source moved far enough and the last
+	/// publication is at least `poll × 3` old (so that a jittery source cannot spend the
+	/// hour's quota).
+	pub async fn round(&self, state: &mut FeedState) -> Result<Round, FeedError> {
 		let conn = self.sender.connection();
 		let pair = self.options.pair;
 		let me = self.sender.account();
-		let transient = |e: Error| -> Result<Round, FeedError> {
-			if e.is_connection() {
-				Ok(Round::Failed(format!("node unreachable: {e}")))
-			} else {
-				Err(e.into())
-			}
-		};
 		let config = match pair_config(conn, pair).await {
 			Ok(Some(c)) => c,
 			Ok(None) => return Err(FeedError::UnknownPair(pair)),
-			Err(e) => return transient(e),
+			Err(e) => return retry_or_stop(e),
 		};
 		let status = match feeder_status(conn, pair, &me).await {
 			Ok(Some(s)) => s,
 			Ok(None) => return Err(FeedError::NotAFeeder(me, pair)),
-			Err(e) => return transient(e),
+			Err(e) => return retry_or_stop(e),
+		};
+		let admin_cut_off = match admin_rate(conn, pair).await {
+			Ok(id) => id,
+			Err(e) => return retry_or_stop(e),
 		};
 		let now = match queries::chain_time(conn, None).await {
 			Ok(t) => t,
-			Err(e) => return transient(e),
+			Err(e) => return retry_or_stop(e),
 		};
-		let latest = match status.latest_rate {
+		let latest = match status.latest_rate.filter(|id| admin_cut_off.is_none_or(|a| *id > a)) {
 			Some(id) => match queries::rate_by_id(conn, id, None).await {
 				Ok(rate) => rate.map(|r| (id, r)),
-				Err(e) => return transient(e),
+				Err(e) => return retry_or_stop(e),
 			},
 			None => None,
 		};
@@ -234,28 +252,45 @@ impl Feeder {
 			Ok(mid) => mid,
 			Err(reason) => return Ok(Round::Failed(format!("source: {reason}"))),
 		};
+		let valid_for = (self.options.valid_for.as_millis() as u64).min(config.limits.max_validity);
+		// Never refresh earlier than half a publication's life: a pair whose validity is short
+		// would otherwise be republished at every poll.
+		let refresh_before = self.options.refresh_before.min(Duration::from_millis(valid_for / 2));
 		if let Some((id, rate)) = &latest {
 			let stale_from =
 				rate.valid_until.min(rate.published_at.saturating_add(config.limits.max_validity));
 			let left = Duration::from_millis(stale_from.saturating_sub(now));
 			let moved = mid.abs_diff(rate.mid.0);
 			let change_due = !self.options.min_change.is_zero()
-				&& moved >= self.options.min_change.mul_floor(rate.mid.0).max(1);
-			if left > self.options.refresh_before && !change_due {
+				&& moved >= self.options.min_change.mul_floor(rate.mid.0).max(1)
+				&& state.last_published.is_none_or(|t| t.elapsed() >= self.options.poll * 3);
+			if left > refresh_before && !change_due {
 				return Ok(Round::Fresh { rate_id: *id, stale_in: left });
 			}
 		}
-		let valid_for = (self.options.valid_for.as_millis() as u64).min(config.limits.max_validity);
+		if let Some((refused, at)) = state.out_of_band {
+			if refused == mid && at.elapsed() < OUT_OF_BAND_PAUSE {
+				return Ok(Round::Failed(format!(
+					"mid {mid} was refused as out of the band {}s ago; offered again after {}s \
+					 unless the source moves (a move this large needs the admin: clearline fx \
+					 force-publish)",
+					at.elapsed().as_secs(),
+					OUT_OF_BAND_PAUSE.as_secs()
+				)));
+			}
+		}
 		let call = calls::publish_rate(pair, mid, self.options.spread, valid_for);
 		let report = match self.sender.send(call).await {
 			Ok(r) => r,
 			Err(Error::Rejected { reason, .. }) => {
 				return Ok(Round::Failed(format!("the pool refused the publication: {reason}")))
 			}
-			Err(e) => return transient(e),
+			Err(e) => return retry_or_stop(e),
 		};
 		Ok(match report.result {
 			TxResult::Finalized { outcome: Outcome::Succeeded(events), .. } => {
+				state.last_published = Some(std::time::Instant::now());
+				state.out_of_band = None;
 				let published = events.iter().find_map(|e| match e {
 					clearline_runtime::RuntimeEvent::FxRate(
 						pallet_fx_rate::Event::RatePublished { rate_id, valid_until, .. },
@@ -271,9 +306,10 @@ impl Feeder {
 			TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. }
 				if error.contains("RateOutOfBand") =>
 			{
+				state.out_of_band = Some((mid, std::time::Instant::now()));
 				Round::Failed(format!(
-					"the chain refused mid {mid} as out of the pair's deviation band \
-					 ({error}); a move this large needs the admin (clearline fx force-publish)"
+					"the chain refused mid {mid} as out of the pair's deviation band ({error}); \
+					 a move this large needs the admin (clearline fx force-publish)"
 				))
 			}
 			TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } => {
@@ -282,6 +318,26 @@ impl Feeder {
 			TxResult::Expired { .. } => Round::Failed("the publication expired unfinalized".into()),
 			TxResult::Unknown { reason } => Round::Failed(format!("outcome unknown: {reason}")),
 		})
+	}
+}
+
+/// The pair's latest admin rate, read from storage: feeder publications older than it no
+/// longer count.
+pub async fn admin_rate(conn: &Connection, pair: Pair) -> crate::error::Result<Option<RateId>> {
+	let key = pallet_fx_rate::AdminRates::<clearline_runtime::Runtime>::hashed_key_for(pair);
+	storage::decode_at(conn, "FxRate::AdminRates", key, None).await
+}
+
+/// A client error in a round: the next round tries again, unless no retry can cure it (this
+/// client does not fit the node's runtime or chain, or its own key or input is wrong).
+fn retry_or_stop(e: Error) -> Result<Round, FeedError> {
+	match e {
+		Error::IncompatibleRuntime { .. }
+		| Error::GenesisMismatch { .. }
+		| Error::InvalidKey(_)
+		| Error::InvalidInput { .. } => Err(e.into()),
+		e if e.is_connection() => Ok(Round::Failed(format!("node unreachable: {e}"))),
+		e => Ok(Round::Failed(e.to_string())),
 	}
 }
 

@@ -67,30 +67,33 @@ pub struct NewNetworkCmd {
 	pub hkd_cny_mid: u128,
 }
 
-/// One generated key: its file, its public account, and (validators) its keys' public halves.
-struct Generated {
-	file: String,
-	account: AccountId,
-}
+/// The secrets to write, by file name under `keys/`, held until everything else succeeded.
+#[derive(Default)]
+struct Secrets(Vec<(String, String)>);
 
-/// Writes `text` to `dir/name`, readable by its owner only; never over an existing file.
-fn write_secret(dir: &Path, name: &str, text: &str) -> Result<(), String> {
-	let path = dir.join(name);
-	let mut file = fs::OpenOptions::new()
-		.write(true)
-		.create_new(true)
-		.mode(0o600)
-		.open(&path)
-		.map_err(|e| format!("{}: {e}", path.display()))?;
-	file.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))
-}
+impl Secrets {
+	/// A fresh sr25519 key, its mnemonic kept as `<name>.secret`; its account.
+	fn account_key(&mut self, name: &str) -> (String, AccountId) {
+		let (pair, phrase, _) = sr25519::Pair::generate_with_phrase(None);
+		let file = format!("{name}.secret");
+		self.0.push((file.clone(), format!("{phrase}\n")));
+		(format!("keys/{file}"), pair.public().into())
+	}
 
-/// A fresh sr25519 key, its mnemonic written to `keys/<name>.secret`.
-fn account_key(keys: &Path, name: &str) -> Result<(Generated, String), String> {
-	let (pair, phrase, _) = sr25519::Pair::generate_with_phrase(None);
-	let file = format!("{name}.secret");
-	write_secret(keys, &file, &format!("{}\n", phrase.as_str()))?;
-	Ok((Generated { file, account: pair.public().into() }, phrase))
+	/// Writes every secret into `dir`, readable by its owner only, never over an existing file.
+	fn write(self, dir: &Path) -> Result<(), String> {
+		for (name, text) in self.0 {
+			let path = dir.join(name);
+			let mut file = fs::OpenOptions::new()
+				.write(true)
+				.create_new(true)
+				.mode(0o600)
+				.open(&path)
+				.map_err(|e| format!("{}: {e}", path.display()))?;
+			file.write_all(text.as_bytes()).map_err(|e| format!("{}: {e}", path.display()))?;
+		}
+		Ok(())
+	}
 }
 
 fn check_code(code: &str) -> Result<(), String> {
@@ -102,24 +105,30 @@ fn check_code(code: &str) -> Result<(), String> {
 }
 
 impl NewNetworkCmd {
-	pub fn run(&self) -> Result<(), String> {
-		if self.validators == 0 {
-			return Err("--validators must be at least 1".into());
+	fn check(&self) -> Result<(), String> {
+		use clearline_runtime::Runtime;
+		use frame_support::traits::Get;
+		let max_validators: u32 = <Runtime as pallet_aura::Config>::MaxAuthorities::get();
+		if self.validators == 0 || self.validators > max_validators {
+			return Err(format!("--validators must be 1 to {max_validators}"));
 		}
 		let signers = self.clearing_bank_signers;
-		if signers == 0 {
-			return Err("--clearing-bank-signers must be at least 1".into());
+		let max_signers: u32 = <Runtime as pallet_multisig::Config>::MaxSignatories::get();
+		if signers == 0 || u32::from(signers) > max_signers {
+			return Err(format!("--clearing-bank-signers must be 1 to {max_signers}"));
 		}
 		if signers > 1 && !(2..=signers).contains(&self.clearing_bank_threshold) {
 			return Err(format!(
 				"--clearing-bank-threshold must be 2 to {signers} for {signers} signers"
 			));
 		}
-		if signers > 16 {
-			return Err("a multisig account has at most 16 signatories".into());
-		}
-		if self.feeders == 0 {
-			return Err("--feeders must be at least 1: the chain needs fresh rates".into());
+		let per_pair: u32 = <Runtime as pallet_fx_rate::Config>::MaxFeedersPerPair::get();
+		let in_all: u32 = <Runtime as pallet_fx_rate::Config>::MaxFeeders::get();
+		let max_feeders = per_pair.min(in_all);
+		if self.feeders == 0 || self.feeders > max_feeders {
+			return Err(format!(
+				"--feeders must be 1 to {max_feeders}: the chain needs fresh rates"
+			));
 		}
 		for code in self.issuers.iter().chain(&self.acquirers) {
 			check_code(code)?;
@@ -132,18 +141,19 @@ impl NewNetworkCmd {
 		if self.hkd_cny_mid == 0 || self.hkd_cny_mid > pallet_fx_rate::MAX_RATE {
 			return Err("--hkd-cny-mid is out of range".into());
 		}
-		let wasm = wasm()?;
-
-		let out = &self.out;
-		if out.exists() && fs::read_dir(out).map_err(|e| e.to_string())?.next().is_some() {
-			return Err(format!("{} is not empty; keys are never overwritten", out.display()));
+		if self.out.exists() && fs::read_dir(&self.out).map_err(|e| e.to_string())?.next().is_some()
+		{
+			return Err(format!("{} is not empty; keys are never overwritten", self.out.display()));
 		}
-		let keys = out.join("keys");
-		fs::DirBuilder::new()
-			.recursive(true)
-			.mode(0o700)
-			.create(&keys)
-			.map_err(|e| format!("{}: {e}", keys.display()))?;
+		Ok(())
+	}
+
+	/// Generates every key in memory and builds the chain spec from them; only if all of that
+	/// succeeds is anything written.
+	pub fn run(&self) -> Result<(), String> {
+		self.check()?;
+		let wasm = wasm()?;
+		let mut secrets = Secrets::default();
 
 		let mut validators = Vec::new();
 		let mut authorities = Vec::new();
@@ -152,14 +162,13 @@ impl NewNetworkCmd {
 			let grandpa = ed::Pair::from_phrase(&phrase, None)
 				.map_err(|e| format!("deriving the GRANDPA key: {e:?}"))?
 				.0;
-			write_secret(&keys, &format!("validator-{n}.secret"), &format!("{phrase}\n"))?;
+			secrets.0.push((format!("validator-{n}.secret"), format!("{phrase}\n")));
 			// 64 hex digits and nothing else: the form `--node-key-file` reads.
 			let node_key = ed25519::Keypair::generate();
-			write_secret(
-				&keys,
-				&format!("validator-{n}.node-key"),
-				&hex::encode(node_key.secret().to_bytes()),
-			)?;
+			secrets.0.push((
+				format!("validator-{n}.node-key"),
+				hex::encode(node_key.secret().to_bytes()),
+			));
 			let aura: sp_consensus_aura::sr25519::AuthorityId = pair.public().into();
 			let gran: sp_consensus_grandpa::AuthorityId = grandpa.public().into();
 			validators.push(json!({
@@ -173,25 +182,23 @@ impl NewNetworkCmd {
 			authorities.push((aura, gran));
 		}
 
+		// Everyone who signs transactions gets fee tokens.
 		let mut endowed = Vec::new();
-		let mut entry = |g: &Generated| {
-			endowed.push(g.account.clone());
-			json!({ "account": g.account.to_ss58check(), "secret": format!("keys/{}", g.file) })
+		let mut key = |secrets: &mut Secrets, name: &str| {
+			let (file, account) = secrets.account_key(name);
+			endowed.push(account.clone());
+			(json!({ "account": account.to_ss58check(), "secret": file }), account)
 		};
-		let (sudo, _) = account_key(&keys, "sudo")?;
-		let sudo_json = entry(&sudo);
-
-		let (clearing_bank, bank_json) = if signers == 1 {
-			let (bank, _) = account_key(&keys, "clearing-bank")?;
-			let j = entry(&bank);
-			(bank.account, j)
+		let (sudo_json, sudo) = key(&mut secrets, "sudo");
+		let (bank_json, clearing_bank) = if self.clearing_bank_signers == 1 {
+			key(&mut secrets, "clearing-bank")
 		} else {
 			let mut signatories = Vec::new();
 			let mut listed = Vec::new();
-			for n in 1..=signers {
-				let (g, _) = account_key(&keys, &format!("clearing-bank-signer-{n}"))?;
-				listed.push(entry(&g));
-				signatories.push(g.account);
+			for n in 1..=self.clearing_bank_signers {
+				let (j, account) = key(&mut secrets, &format!("clearing-bank-signer-{n}"));
+				listed.push(j);
+				signatories.push(account);
 			}
 			signatories.sort();
 			let threshold = self.clearing_bank_threshold;
@@ -203,34 +210,32 @@ impl NewNetworkCmd {
 				"account": account.to_ss58check(),
 				"multisig": { "threshold": threshold, "signatories": listed },
 			});
-			(account, j)
+			(j, account)
 		};
-
-		let mut participants = |role: &str, codes: &[String]| -> Result<_, String> {
+		let mut participants = |secrets: &mut Secrets, role: &str, codes: &[String]| {
 			let mut list = Vec::new();
-			let mut json_list = Vec::new();
+			let mut listed = Vec::new();
 			for (n, code) in codes.iter().enumerate() {
-				let (g, _) = account_key(&keys, &format!("{role}-{}", n + 1))?;
-				let mut j = entry(&g);
+				let (mut j, account) = key(secrets, &format!("{role}-{}", n + 1));
 				j["code"] = code.clone().into();
-				json_list.push(j);
-				list.push((g.account, code.clone()));
+				listed.push(j);
+				list.push((account, code.clone()));
 			}
-			Ok((list, json_list))
+			(list, listed)
 		};
-		let (issuers, issuers_json) = participants("issuer", &self.issuers)?;
-		let (acquirers, acquirers_json) = participants("acquirer", &self.acquirers)?;
+		let (issuers, issuers_json) = participants(&mut secrets, "issuer", &self.issuers);
+		let (acquirers, acquirers_json) = participants(&mut secrets, "acquirer", &self.acquirers);
 		let mut feeders = Vec::new();
 		let mut feeders_json = Vec::new();
 		for n in 1..=self.feeders {
-			let (g, _) = account_key(&keys, &format!("feeder-{n}"))?;
-			feeders_json.push(entry(&g));
-			feeders.push(g.account);
+			let (j, account) = key(&mut secrets, &format!("feeder-{n}"));
+			feeders_json.push(j);
+			feeders.push(account);
 		}
 
 		let patch = network_genesis(NetworkGenesis {
 			authorities,
-			sudo: sudo.account,
+			sudo,
 			clearing_bank,
 			issuers,
 			acquirers,
@@ -247,8 +252,6 @@ impl NewNetworkCmd {
 			.build();
 		let plain = spec.as_json(false)?;
 		let raw = spec.as_json(true)?;
-		fs::write(out.join("chain-spec.json"), plain).map_err(|e| e.to_string())?;
-		fs::write(out.join("chain-spec.raw.json"), raw).map_err(|e| e.to_string())?;
 		let manifest = json!({
 			"name": self.name,
 			"id": self.id,
@@ -260,8 +263,22 @@ impl NewNetworkCmd {
 			"acquirers": acquirers_json,
 			"feeders": feeders_json,
 		});
-		let text = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())?;
-		fs::write(out.join("network.json"), text + "\n").map_err(|e| e.to_string())?;
+		let manifest = serde_json::to_string_pretty(&manifest).map_err(|e| e.to_string())? + "\n";
+
+		let out = &self.out;
+		fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+		let keys = out.join("keys");
+		// Not recursive: a `keys` directory that appeared meanwhile is refused, not reused.
+		fs::DirBuilder::new()
+			.mode(0o700)
+			.create(&keys)
+			.map_err(|e| format!("{}: {e}", keys.display()))?;
+		secrets.write(&keys)?;
+		for (name, text) in
+			[("chain-spec.json", plain), ("chain-spec.raw.json", raw), ("network.json", manifest)]
+		{
+			fs::write(out.join(name), text).map_err(|e| format!("{name}: {e}"))?;
+		}
 		println!(
 			"wrote {} validators' keys, the network's accounts and its chain spec to {}; \
 			 give each operator only its own files from {}",

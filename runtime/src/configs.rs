@@ -199,6 +199,13 @@ fn acts_for_clearing_bank(who: &AccountId, call: &RuntimeCall) -> bool {
 		) => (*threshold, other_signatories),
 		_ => return false,
 	};
+	// The pallet refuses more; refusing them here keeps a stranger's list from costing the
+	// pool more than a bounded sort and hash.
+	use frame_support::traits::Get;
+	let max: u32 = <Runtime as pallet_multisig::Config>::MaxSignatories::get();
+	if others.len() >= max as usize {
+		return false;
+	}
 	let Some(bank) = pallet_clearing_bank::ClearingBankAccount::<Runtime>::get() else {
 		return false;
 	};

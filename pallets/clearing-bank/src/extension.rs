@@ -16,7 +16,7 @@
 //! per-signer pool limit because the stock pool has none, a limit per signer would not stop
 //! several signers, and priority also decides what a full block leaves out.
 
-use crate::{AuthorizeSigner, Call, Config, Pallet, Participants};
+use crate::{AuthorizeSigner, Call, Config, Pallet, ParticipantRole, Participants};
 use codec::{Decode, DecodeWithMemTracking, Encode};
 use core::marker::PhantomData;
 use frame_support::{
@@ -73,8 +73,8 @@ where
 	fn check(who: &T::AccountId, call: &T::RuntimeCall) -> Result<(), TransactionValidityError> {
 		match Participants::<T>::get(who) {
 			Some(p) if p.is_active() => Ok(()),
-			Some(_) => match IsSubType::<Call<T>>::is_sub_type(call) {
-				Some(Call::void_instruction { .. }) => Ok(()),
+			Some(p) => match IsSubType::<Call<T>>::is_sub_type(call) {
+				Some(Call::void_instruction { .. }) if p.role == ParticipantRole::Issuer => Ok(()),
 				_ => Err(InvalidTransaction::Custom(SIGNER_SUSPENDED).into()),
 			},
 			None if Pallet::<T>::is_clearing_bank(who)

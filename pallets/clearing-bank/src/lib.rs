@@ -546,7 +546,7 @@ pub mod pallet {
 		RateWithdrawn,
 		/// The participant's settlement accounts hold a balance or a debit.
 		ParticipantHoldsBalance,
-		/// The participant has entries in the open cycle; close and settle it first.
+		/// The participant has entries in the open cycle; close it first.
 		ParticipantInOpenCycle,
 	}
 

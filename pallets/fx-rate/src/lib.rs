@@ -8,10 +8,10 @@
 //!   disables pairs, and adds and removes each pair's feeders.
 //! - A feeder publishes a rate for a pair it feeds: mid rate, bid/ask spread and how long it is
 //!   valid. Each publication gets a [`RateId`]. A feeder's mid must lie within the pair's
-//!   deviation band around the pair's reference (its effective rate, or, while it has none, the
-//!   one the last call that changed it left),
-//!   and a feeder publishes at most `MaxPublicationsPerBucket` rates per prune bucket (an hour
-//!   in the runtime), so that no feeder alone can move the rate far or fill shared storage.
+//!   deviation band around what the pair's *other* feeders say (see
+//!   [`Pallet::band_reference`]), and a feeder publishes at most `MaxPublicationsPerBucket`
+//!   rates per prune bucket (an hour in the runtime), so that no feeder alone can take the rate
+//!   further than a band from the others, or fill shared storage.
 //! - The admin may publish a rate of any level ([`Pallet::force_publish_rate`]): it becomes
 //!   the pair's effective rate at once and supersedes every feeder publication made before it.
 //!   Genesis rates are admin rates that start at the chain's first block.
@@ -513,10 +513,7 @@ pub mod pallet {
 			Self::check_rate(&config, mid, spread, valid_for)?;
 			let now = T::Time::now();
 			let before = Self::effective_at(pair, &config, now).ok();
-			let reference = before
-				.as_ref()
-				.map(|(_, r)| r.mid)
-				.or_else(|| ReferenceMid::<T>::get(pair))
+			let reference = Self::band_reference(pair, &config, &feeder, now)
 				.ok_or(Error::<T>::NoReferenceRate)?;
 			ensure!(
 				mid.abs_diff(reference) <= config.limits.max_deviation.mul_floor(reference),
@@ -571,6 +568,10 @@ pub mod pallet {
 	impl<T: Config> frame_support::traits::OnTimestampSet<Moment> for Pallet<T> {
 		/// Publishes the genesis rates when the first block sets the clock.
 		fn on_timestamp_set(now: Moment) {
+			// One read a block; the genesis rates go once, with the first block.
+			if !PendingGenesisRates::<T>::exists() {
+				return;
+			}
 			if let Some(rates) = PendingGenesisRates::<T>::take() {
 				for (pair, mid, spread, valid_for) in rates {
 					// Checked at genesis; a failure here (a full bucket) leaves the pair to the
@@ -826,6 +827,43 @@ pub mod pallet {
 			Self::deposit_event(Event::EffectiveRateChanged { pair, rate_id: after_id });
 		}
 
+		/// The centre of the band `feeder`'s next publication must lie in: what the pair's other
+		/// feeders say now (the median of their fresh publications made after the latest admin
+		/// rate), or, while none of them has one, the admin rate while it is fresh, or else the
+		/// mid the last call that changed the effective rate left. Never the feeder's own
+		/// publications: a feeder that could re-centre its band with each publication could walk
+		/// the rate anywhere, a band's width at a time.
+		pub fn band_reference(
+			pair: Pair,
+			config: &PairConfig,
+			feeder: &T::AccountId,
+			now: Moment,
+		) -> Option<u128> {
+			let cut_off = AdminRates::<T>::get(pair);
+			let fresh_after_cut_off = |id: RateId| {
+				cut_off
+					.is_none_or(|admin| id > admin)
+					.then(|| Rates::<T>::get(id))
+					.flatten()
+					.filter(|r| r.usable_at(now, &config.limits))
+			};
+			let mut others: alloc::vec::Vec<u128> = Feeders::<T>::iter_prefix(pair)
+				.filter(|(who, _)| who != feeder)
+				.filter_map(|(_, status)| status.latest_rate)
+				.filter_map(fresh_after_cut_off)
+				.map(|r| r.mid)
+				.collect();
+			if !others.is_empty() {
+				others.sort_unstable();
+				return Some(others[others.len() / 2]);
+			}
+			cut_off
+				.and_then(|id| Rates::<T>::get(id))
+				.filter(|r| r.usable_at(now, &config.limits))
+				.map(|r| r.mid)
+				.or_else(|| ReferenceMid::<T>::get(pair))
+		}
+
 		/// The pair's effective rate at `now`: the median of its feeders' fresh publications
 		/// made after its latest admin rate, if there are `min_feeds` of them; otherwise that
 		/// admin rate while it is fresh.
@@ -900,6 +938,8 @@ pub mod pallet {
 				}
 			}
 			let effective = Self::effective_at(route.pair, &route.config, at).ok();
+			// The grace period is inclusive: a rate superseded at `t` is citable up to and at
+			// `t + grace_period`.
 			let citable = effective.is_some_and(|(id, _)| id == rate_id)
 				|| Superseded::<T>::get(route.pair).iter().any(|(id, superseded_at)| {
 					*id == rate_id

@@ -733,6 +733,27 @@ mod force_publish_rate {
 mod band {
 	use super::*;
 
+	/// A feeder's band is centred on the *other* feeders: however many times it publishes, it
+	/// cannot walk the rate further than one band from them (a band centred on the effective
+	/// rate would move with each of its own publications: 1.05^3 after three).
+	#[test]
+	fn a_feeder_cannot_walk_the_rate_away_from_the_others() {
+		test(|| {
+			reconfigure(|l| l.min_feeds = 2);
+			publish(FEEDER_B, MID);
+			// Five percent above B: within the band. With two feeds the upper is effective.
+			let step = MID * 105 / 100;
+			let a = publish(FEEDER_A, step);
+			assert_eq!(effective(), a);
+			// Again five percent above its own rate: still measured against B, so refused.
+			assert_noop!(try_publish(FEEDER_A, step * 105 / 100), Error::<Test>::RateOutOfBand);
+			assert_ok!(try_publish(FEEDER_A, step));
+			assert_eq!(FxRate::current_rate(HKD_CNY).unwrap().1.mid, step);
+			// B's own band is centred on A now, so B comes back within it and the rate with it.
+			assert_ok!(try_publish(FEEDER_B, MID));
+		});
+	}
+
 	#[test]
 	fn a_feeders_mid_may_lie_at_most_max_deviation_from_the_effective_rate() {
 		test(|| {
@@ -1838,11 +1859,29 @@ mod any_rate_id {
 		match *step {
 			Step::Publish { feeder, permille, secs } => {
 				let feeder = FEEDERS[feeder];
-				let reference = FxRate::current_rate(HKD_CNY)
-					.map(|(_, r)| r.mid)
-					.ok()
-					.or_else(|| ReferenceMid::<Test>::get(HKD_CNY))
-					.unwrap();
+				// The band's centre is what the *other* feeders say: the median of their fresh
+				// feeds after the admin's cut-off; without any, the admin rate while fresh, else
+				// the last effective mid a call left.
+				let cut_off = crate::AdminRates::<Test>::get(HKD_CNY);
+				let fresh = |id: u64| {
+					Rates::<Test>::get(id)
+						.filter(|r| cut_off.is_none_or(|a| id > a) && r.usable_at(now, &limits))
+				};
+				let mut others: Vec<u128> = crate::Feeders::<Test>::iter_prefix(HKD_CNY)
+					.filter(|(who, _)| *who != feeder)
+					.filter_map(|(_, status)| status.latest_rate)
+					.filter_map(fresh)
+					.map(|r| r.mid)
+					.collect();
+				others.sort_unstable();
+				let reference = others.get(others.len() / 2).copied().unwrap_or_else(|| {
+					cut_off
+						.and_then(|id| Rates::<Test>::get(id))
+						.filter(|r| r.usable_at(now, &limits))
+						.map(|r| r.mid)
+						.or_else(|| ReferenceMid::<Test>::get(HKD_CNY))
+						.unwrap()
+				});
 				let valid_for = secs * SECOND;
 				let result = FxRate::publish_rate(
 					signed(feeder),

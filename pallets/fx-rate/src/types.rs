@@ -176,9 +176,9 @@ pub struct PairLimits {
 	/// How many fresh feeder publications the pair needs for an effective rate of its own
 	/// (the median of them); with fewer, only an admin publication can be effective.
 	pub min_feeds: u32,
-	/// How far a feeder's mid may be from the pair's reference (its effective rate, or the
-	/// one the last call that changed it left): further is refused with `RateOutOfBand`. The admin is
-	/// not bound by it.
+	/// How far a feeder's mid may be from what the pair's other feeders say (their median, or
+	/// while they have nothing fresh the admin's rate or the last effective one): further is
+	/// refused with `RateOutOfBand`. The admin is not bound by it.
 	pub max_deviation: Permill,
 }
 
