@@ -64,34 +64,35 @@ fn set_up_fx<T: Config>() -> RateId {
 	let mut publish = |feeder: &T::AccountId, mid: u128| {
 		let id = next;
 		next += 1;
-		pallet_fx_rate::Rates::<T>::insert(
-			id,
-			RateRecord {
-				pair,
-				feeder: Some(feeder.clone()),
-				mid,
-				spread: Permill::from_parts(2_000),
-				published_at: now,
-				valid_until: now + max_validity,
-			},
-		);
-		id
+		let record = RateRecord {
+			pair,
+			feeder: Some(feeder.clone()),
+			mid,
+			spread: Permill::from_parts(2_000),
+			published_at: now,
+			valid_until: now + max_validity,
+		};
+		pallet_fx_rate::Rates::<T>::insert(id, record.clone());
+		(id, record)
 	};
 	let feeders = <T as pallet_fx_rate::Config>::MaxFeedersPerPair::get();
 	let first: T::AccountId = account("feeder", 0, 0);
-	let cited = publish(&first, RATE_SCALE * 9 / 10);
+	let (cited, _) = publish(&first, RATE_SCALE * 9 / 10);
+	let mut latest_feeds = alloc::vec::Vec::new();
 	for i in 0..feeders {
 		let feeder: T::AccountId = account("feeder", i, 0);
-		let latest = publish(&feeder, RATE_SCALE * 9 / 10 + i as u128);
+		let (latest, record) = publish(&feeder, RATE_SCALE * 9 / 10 + i as u128);
 		pallet_fx_rate::Feeders::<T>::insert(
 			pair,
 			feeder,
 			FeederStatus { latest_rate: Some(latest) },
 		);
+		latest_feeds.push((latest, record));
 	}
 	pallet_fx_rate::FeederCount::<T>::insert(pair, feeders);
+	pallet_fx_rate::LatestFeeds::<T>::insert(pair, BoundedVec::truncate_from(latest_feeds));
 	let mut superseded: alloc::vec::Vec<(RateId, pallet_fx_rate::Moment)> = (0
-		..pallet_fx_rate::MaxSuperseded::get() - 1)
+		..<pallet_fx_rate::MaxSuperseded as Get<u32>>::get() - 1)
 		.map(|i| (RateId::MAX - i as u64, now))
 		.collect();
 	superseded.push((cited, now));

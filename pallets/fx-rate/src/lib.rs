@@ -155,6 +155,18 @@ pub mod pallet {
 		OptionQuery,
 	>;
 
+	/// Each pair's current feeders' latest publications, with their records: what the effective
+	/// rate and the band are computed from, in one read (a posting checks its rate against
+	/// them). Kept with `Feeders`: a feeder's entry goes with its removal.
+	#[pallet::storage]
+	pub type LatestFeeds<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		Pair,
+		BoundedVec<(RateId, RateRecord<T::AccountId>), T::MaxFeedersPerPair>,
+		ValueQuery,
+	>;
+
 	/// How many feeders each pair has.
 	#[pallet::storage]
 	pub type FeederCount<T: Config> = StorageMap<_, Blake2_128Concat, Pair, u32, ValueQuery>;
@@ -476,6 +488,9 @@ pub mod pallet {
 			ensure!(Feeders::<T>::contains_key(pair, &feeder), Error::<T>::NotAFeederOfPair);
 			let before = Self::effective_now(pair);
 			Feeders::<T>::remove(pair, &feeder);
+			LatestFeeds::<T>::mutate(pair, |feeds| {
+				feeds.retain(|(_, r)| r.feeder.as_ref() != Some(&feeder))
+			});
 			FeederCount::<T>::mutate(pair, |n| *n = n.saturating_sub(1));
 			FeederPairs::<T>::mutate_exists(&feeder, |n| {
 				*n = n.and_then(|n| n.checked_sub(1)).filter(|n| *n > 0);
@@ -694,14 +709,20 @@ pub mod pallet {
 				.map_err(|_| Error::<T>::RateStoreFull)?;
 			let record =
 				RateRecord { pair, feeder: feeder.clone(), mid, spread, published_at, valid_until };
-			Rates::<T>::insert(rate_id, record);
 			if let Some(feeder) = &feeder {
 				Feeders::<T>::mutate(pair, feeder, |status| {
 					if let Some(status) = status {
 						status.latest_rate = Some(rate_id);
 					}
 				});
+				// At most one entry a feeder, and only for current feeders (at most
+				// `MaxFeedersPerPair` of them): the push after the removal always fits.
+				LatestFeeds::<T>::mutate(pair, |feeds| {
+					feeds.retain(|(_, r)| r.feeder.as_ref() != Some(feeder));
+					let _ = feeds.try_push((rate_id, record.clone()));
+				});
 			}
+			Rates::<T>::insert(rate_id, record);
 			NextRateId::<T>::put(rate_id + 1);
 			Self::deposit_event(Event::RatePublished {
 				rate_id,
@@ -840,18 +861,9 @@ pub mod pallet {
 			now: Moment,
 		) -> Option<u128> {
 			let cut_off = AdminRates::<T>::get(pair);
-			let fresh_after_cut_off = |id: RateId| {
-				cut_off
-					.is_none_or(|admin| id > admin)
-					.then(|| Rates::<T>::get(id))
-					.flatten()
-					.filter(|r| r.usable_at(now, &config.limits))
-			};
-			let mut others: alloc::vec::Vec<u128> = Feeders::<T>::iter_prefix(pair)
-				.filter(|(who, _)| who != feeder)
-				.filter_map(|(_, status)| status.latest_rate)
-				.filter_map(fresh_after_cut_off)
-				.map(|r| r.mid)
+			let mut others: alloc::vec::Vec<u128> = Self::fresh_feeds(pair, config, cut_off, now)
+				.filter(|(_, r)| r.feeder.as_ref() != Some(feeder))
+				.map(|(_, r)| r.mid)
 				.collect();
 			if !others.is_empty() {
 				others.sort_unstable();
@@ -862,6 +874,19 @@ pub mod pallet {
 				.filter(|r| r.usable_at(now, &config.limits))
 				.map(|r| r.mid)
 				.or_else(|| ReferenceMid::<T>::get(pair))
+		}
+
+		/// The pair's current feeders' latest publications that are fresh at `now` and younger
+		/// than the admin rate `cut_off`.
+		fn fresh_feeds(
+			pair: Pair,
+			config: &PairConfig,
+			cut_off: Option<RateId>,
+			now: Moment,
+		) -> impl Iterator<Item = (RateId, RateRecord<T::AccountId>)> + '_ {
+			LatestFeeds::<T>::get(pair).into_iter().filter(move |(id, r)| {
+				cut_off.is_none_or(|admin| *id > admin) && r.usable_at(now, &config.limits)
+			})
 		}
 
 		/// The pair's effective rate at `now`: the median of its feeders' fresh publications
@@ -875,12 +900,7 @@ pub mod pallet {
 			let limits = &config.limits;
 			let cut_off = AdminRates::<T>::get(pair);
 			let mut fresh: alloc::vec::Vec<(RateId, RateRecord<T::AccountId>)> =
-				Feeders::<T>::iter_prefix_values(pair)
-					.filter_map(|status| status.latest_rate)
-					.filter(|id| cut_off.is_none_or(|admin| *id > admin))
-					.filter_map(|id| Rates::<T>::get(id).map(|r| (id, r)))
-					.filter(|(_, r)| r.usable_at(now, limits))
-					.collect();
+				Self::fresh_feeds(pair, config, cut_off, now).collect();
 			if fresh.len() as u32 >= limits.min_feeds {
 				// Ties on mid are ordered by id, so that the choice is deterministic.
 				fresh.sort_by(|(a_id, a), (b_id, b)| a.mid.cmp(&b.mid).then(a_id.cmp(b_id)));
@@ -1060,6 +1080,13 @@ pub mod pallet {
 			}
 			for (_, id) in AdminRates::<T>::iter() {
 				ensure!(id < next, "admin rate id beyond NextRateId");
+			}
+			for (pair, feeds) in LatestFeeds::<T>::iter() {
+				for (id, record) in feeds {
+					let feeder = record.feeder.ok_or("an admin rate among the feeds")?;
+					let latest = Feeders::<T>::get(pair, &feeder).and_then(|s| s.latest_rate);
+					ensure!(latest == Some(id), "a feed is not its feeder's latest publication");
+				}
 			}
 			Ok(())
 		}
