@@ -265,10 +265,15 @@ fn rejection(e: jsonrpsee::core::ClientError) -> Error {
 			let detail = obj
 				.data()
 				.map(|d| serde_json::from_str::<String>(d.get()).unwrap_or_else(|_| d.to_string()));
-			let reason = match detail {
+			let mut reason = match detail {
 				Some(d) => format!("{}: {d}", obj.message()),
 				None => obj.message().to_string(),
 			};
+			// The runtime's own custom refusal, named.
+			let suspended = pallet_clearing_bank::SIGNER_SUSPENDED;
+			if reason.ends_with(&format!("Custom error: {suspended}")) {
+				reason.push_str(" (SignerSuspended: the participant is suspended)");
+			}
 			Error::Rejected { code: obj.code(), reason }
 		}
 		other => Error::Rpc(other),

@@ -934,8 +934,10 @@ pub mod pallet {
 
 		/// Converts `amount` from `source` to `target` at the publication a posting cites,
 		/// which must be of this pair, fresh at `at`, from a current feeder (or the admin), and
-		/// either the pair's effective rate at `at` or one that stopped being effective less
-		/// than the pair's grace period before. This is how a posting's amounts are checked.
+		/// either the pair's effective rate at `at` or one a call superseded at most the pair's
+		/// grace period before. This is how a posting's amounts are checked, with `at` the
+		/// posting's block time: it reads the current state, so for another `at` it answers
+		/// only what the current feeds say of that moment.
 		pub fn quote_for_posting(
 			rate_id: RateId,
 			source: CurrencyCode,
