@@ -184,6 +184,22 @@ pub fn post_payment(
 	RuntimeCall::ClearingBank(Clearing::post_payment { instruction, issuer_signature })
 }
 
+/// Posts several signed instructions in one transaction (1 to
+/// [`clearline_runtime::MAX_POSTINGS_PER_BATCH`]); each is posted or refused on its own.
+pub fn post_payments(
+	instructions: Vec<(PaymentInstruction<AccountId>, MultiSignature)>,
+) -> Result<RuntimeCall> {
+	let max = clearline_runtime::MAX_POSTINGS_PER_BATCH;
+	if instructions.is_empty() || instructions.len() > max as usize {
+		return Err(Error::input(
+			"instructions",
+			format!("{} instructions; a batch takes 1 to {max}", instructions.len()),
+		));
+	}
+	let instructions = instructions.try_into().expect("length checked against the runtime's bound");
+	Ok(RuntimeCall::ClearingBank(Clearing::post_payments { instructions }))
+}
+
 // The issuer.
 
 /// Voids the signer's (an issuer's) `issuer_order_id`, so that no posting can ever use it.

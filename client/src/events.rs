@@ -127,6 +127,7 @@ async fn concerns(conn: &Connection, filter: &EventFilter, event: &ChainEvent) -
 		| Clearing::InstructionAlreadyVoided { issuer, .. } => issuer == who,
 		Clearing::PaymentPosted { issuer, acquirer, .. } => issuer == who || acquirer == who,
 		Clearing::PaymentAlreadyPosted { acquirer, .. }
+		| Clearing::PaymentRefused { acquirer, .. }
 		| Clearing::RefundAlreadyRecorded { acquirer, .. } => acquirer == who,
 		// A refund names its acquirer; the issuer it returns money to is the posting's.
 		Clearing::PaymentRefunded { acquirer, posting_id, .. } => {
@@ -207,6 +208,12 @@ pub fn describe(event: &RuntimeEvent) -> (String, Value) {
 				"PaymentAlreadyPosted",
 				json!({ "postingId": posting_id, "acquirer": account(acquirer),
 					"acquirerOrderId": text(acquirer_order_id) }),
+			),
+			Clearing::PaymentRefused { acquirer, acquirer_order_id, error } => (
+				"PaymentRefused",
+				json!({ "acquirer": account(acquirer),
+					"acquirerOrderId": text(acquirer_order_id),
+					"error": crate::outcome::error_name(error) }),
 			),
 			Clearing::PaymentRefunded {
 				posting_id,

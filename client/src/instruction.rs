@@ -1,5 +1,6 @@
 //! A payment instruction with the issuer's signature, as the issuer hands it to the acquirer
-//! (a JSON document), and the one call that posts it without ever posting it twice.
+//! (a JSON document), and the calls that post one or a batch of them without ever posting
+//! one twice.
 
 use crate::{
 	calls,
@@ -7,11 +8,12 @@ use crate::{
 	error::{Error, Result},
 	events::text,
 	extrinsic::{ChainContext, Signer},
+	outcome::Outcome,
 	queries,
-	tx::{TxReport, TxSender},
+	tx::{TxReport, TxResult, TxSender},
 };
-use clearline_runtime::AccountId;
-use pallet_clearing_bank::{PaymentInstruction, Scenario};
+use clearline_runtime::{AccountId, RuntimeEvent};
+use pallet_clearing_bank::{PaymentInstruction, PostingId, Scenario};
 use pallet_clearing_bank_rpc::PostingJson;
 use pallet_fx_rate::{CurrencyCode, RateId};
 use pallet_fx_rate_rpc::Amount;
@@ -141,6 +143,127 @@ pub async fn post_once(sender: &TxSender, signed: &SignedInstruction) -> Result<
 	}
 	let report = sender.send(calls::post_payment(instruction, signature)).await?;
 	Ok(PostResult::Sent(Box::new(report)))
+}
+
+/// What one instruction of a batch came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemOutcome {
+	/// Posted by this batch.
+	Posted { posting_id: PostingId },
+	/// The chain held its posting already (before the batch, or earlier in it).
+	AlreadyPosted { posting_id: PostingId },
+	/// Refused with this error (`ClearingBank(AmountMismatch)`); nothing of it was recorded.
+	Refused { error: String },
+	/// Its transaction has no final answer (expired, failed as a whole, or unknown): see the
+	/// transaction's report; posting the batch again is safe.
+	Unresolved,
+}
+
+/// Each item of a batch with what it came to, in the order given.
+#[derive(Debug)]
+pub struct BatchReport {
+	pub items: Vec<(String, ItemOutcome)>,
+	/// The transactions sent, one per chunk of at most `MAX_POSTINGS_PER_BATCH` items not
+	/// already on chain.
+	pub reports: Vec<TxReport>,
+}
+
+/// What each item of a finalized `post_payments` did, in the batch's order, read from its
+/// events: every item emits exactly one of `PaymentPosted`, `PaymentAlreadyPosted` and
+/// `PaymentRefused`.
+pub fn batch_outcomes(events: &[RuntimeEvent]) -> Vec<(String, ItemOutcome)> {
+	use pallet_clearing_bank::Event as Clearing;
+	events
+		.iter()
+		.filter_map(|e| match e {
+			RuntimeEvent::ClearingBank(Clearing::PaymentPosted {
+				posting_id,
+				acquirer_order_id,
+				..
+			}) => Some((text(acquirer_order_id), ItemOutcome::Posted { posting_id: *posting_id })),
+			RuntimeEvent::ClearingBank(Clearing::PaymentAlreadyPosted {
+				posting_id,
+				acquirer_order_id,
+				..
+			}) => Some((
+				text(acquirer_order_id),
+				ItemOutcome::AlreadyPosted { posting_id: *posting_id },
+			)),
+			RuntimeEvent::ClearingBank(Clearing::PaymentRefused {
+				acquirer_order_id,
+				error,
+				..
+			}) => Some((
+				text(acquirer_order_id),
+				ItemOutcome::Refused { error: crate::outcome::error_name(error) },
+			)),
+			_ => None,
+		})
+		.collect()
+}
+
+/// Posts `signed` through the acquirer's `sender` in as few `post_payments` transactions as
+/// the runtime's bound allows, leaving out what the chain holds already; like [`post_once`],
+/// safe to call again after any outcome. Every instruction is checked (chain, acquirer, form)
+/// before anything is sent.
+pub async fn post_batch(sender: &TxSender, signed: &[SignedInstruction]) -> Result<BatchReport> {
+	let conn: &Connection = sender.connection();
+	if signed.is_empty() {
+		return Err(Error::input("instructions", "none given"));
+	}
+	let mut decoded = Vec::with_capacity(signed.len());
+	for (n, s) in signed.iter().enumerate() {
+		if s.genesis_hash != conn.genesis_hash() {
+			return Err(Error::input(
+				"genesisHash",
+				format!("instruction {n} was signed for chain {:?}", s.genesis_hash),
+			));
+		}
+		let (instruction, signature) = s.decode()?;
+		if instruction.acquirer != sender.account() {
+			return Err(Error::input(
+				"acquirer",
+				format!("instruction {n} names {}, not the signing key", s.acquirer),
+			));
+		}
+		decoded.push((instruction, signature));
+	}
+	let orders: Vec<String> = signed.iter().map(|s| s.acquirer_order_id.clone()).collect();
+	let mut held = Vec::with_capacity(orders.len());
+	for chunk in orders.chunks(pallet_clearing_bank::MAX_LOOKUPS as usize) {
+		held.extend(queries::postings(conn, &sender.account(), chunk, None).await?);
+	}
+	let mut items: Vec<(String, ItemOutcome)> =
+		orders.iter().map(|o| (o.clone(), ItemOutcome::Unresolved)).collect();
+	let mut to_send = Vec::new();
+	for (n, (item, posting)) in decoded.into_iter().zip(held).enumerate() {
+		match posting {
+			Some(p) => items[n].1 = ItemOutcome::AlreadyPosted { posting_id: p.posting_id },
+			None => to_send.push((n, item)),
+		}
+	}
+	let mut reports = Vec::new();
+	let max = clearline_runtime::MAX_POSTINGS_PER_BATCH as usize;
+	while !to_send.is_empty() {
+		let rest = to_send.split_off(to_send.len().min(max));
+		let chunk = std::mem::replace(&mut to_send, rest);
+		let (positions, chunk): (Vec<usize>, Vec<_>) = chunk.into_iter().unzip();
+		let report = sender.send(calls::post_payments(chunk)?).await?;
+		if let TxResult::Finalized { outcome: Outcome::Succeeded(events), .. } = &report.result {
+			let outcomes = batch_outcomes(events);
+			if outcomes.len() != positions.len() {
+				return Err(Error::bad(
+					"post_payments events",
+					format!("{} outcomes for {} items", outcomes.len(), positions.len()),
+				));
+			}
+			for (n, (_, outcome)) in positions.into_iter().zip(outcomes) {
+				items[n].1 = outcome;
+			}
+		}
+		reports.push(report);
+	}
+	Ok(BatchReport { items, reports })
 }
 
 #[cfg(test)]

@@ -72,6 +72,17 @@ pub async fn posting(
 	})
 }
 
+/// The postings under `party`'s order ids, in their order, `None` where there is none (at most
+/// [`pallet_clearing_bank::MAX_LOOKUPS`] ids per call).
+pub async fn postings(
+	conn: &Connection,
+	party: &AccountId,
+	order_ids: &[String],
+	at: Option<H256>,
+) -> Result<Vec<Option<PostingJson<AccountId>>>> {
+	query(conn, "clearing_postings", vec![json!(party), json!(order_ids), json!(at)]).await
+}
+
 /// What the chain holds under `party`'s `order_id`: a posting, or (an issuer's order id) its
 /// void, or nothing yet.
 pub async fn instruction(

@@ -3,7 +3,7 @@
 
 use clearline_client::{calls, tx::prepare, ConnectOptions, Connection, Signer};
 use clearline_testkit::{wait_finalized, NodeProcess};
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::{path::PathBuf, process::Command, time::Duration};
 
 const CLI: &str = env!("CARGO_BIN_EXE_clearline");
@@ -288,6 +288,49 @@ async fn every_command_works_against_the_dev_node() {
 		assert!(xml.contains(part), "{part} missing from\n{xml}");
 	}
 
+	// A batch: two new instructions, one posted before and one whose amount was altered after
+	// signing. Each comes to its own end; the command fails because one was refused.
+	let sign = |order: &str| -> Value {
+		let args = ["--key", "//Bob", "payment", "sign", "--acquirer", "//Dave", "--order", order];
+		let more = ["--merchant", "M-CLI", "--credit-amount", "500"];
+		serde_json::from_str(&ok(url, &[&args[..], &more].concat()).stdout).unwrap()
+	};
+	let mut altered = sign("ACQ-CLI-B3");
+	altered["debitAmount"] = json!("1");
+	let first: Value = serde_json::from_str(&signed).unwrap();
+	let batch = json!([sign("ACQ-CLI-B1"), first, sign("ACQ-CLI-B2"), altered]);
+	let batch_path = dir.path().join("batch.json");
+	std::fs::write(&batch_path, batch.to_string()).unwrap();
+	let batch_path = batch_path.to_str().unwrap();
+	let posted = clearline(url, &["--json", "--key", "//Dave", "payment", "post", batch_path]);
+	assert_eq!(posted.code, 1, "{}", posted.stderr);
+	assert!(posted.stderr.contains("1 of 4 instructions refused"), "{}", posted.stderr);
+	let results = |run: &Run| -> Vec<(String, String)> {
+		run.json()["items"]
+			.as_array()
+			.unwrap()
+			.iter()
+			.map(|i| {
+				let detail = i.get("error").and_then(Value::as_str).unwrap_or_default();
+				(i["result"].as_str().unwrap().to_string(), detail.to_string())
+			})
+			.collect()
+	};
+	let expected = |first: &str| {
+		[
+			(first, ""),
+			("alreadyPosted", ""),
+			(first, ""),
+			("refused", "ClearingBank(BadIssuerSignature)"),
+		]
+		.map(|(r, e)| (r.to_string(), e.to_string()))
+		.to_vec()
+	};
+	assert_eq!(results(&posted), expected("posted"));
+	assert_eq!(posted.json()["transactions"].as_array().unwrap().len(), 1);
+	let again = clearline(url, &["--json", "--key", "//Dave", "payment", "post", batch_path]);
+	assert_eq!(results(&again), expected("alreadyPosted"));
+
 	// A multisig clearing bank: two of its three signatories fund an account, one alone
 	// does not.
 	let signers = "2://Sig1,//Sig2,//Sig3";
@@ -338,14 +381,19 @@ async fn every_command_works_against_the_dev_node() {
 	let events: Vec<Value> =
 		watched.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
 	let names: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
-	// The second `payment post` found the posting and sent nothing.
+	// The second `payment post` found the posting and sent nothing; the batch sent again
+	// only its refused instruction.
 	assert_eq!(
 		names,
 		[
 			"ClearingBank.PaymentPosted",
 			"ClearingBank.PaymentRefunded",
 			"ClearingBank.CycleClosed",
-			"ClearingBank.CycleSettled"
+			"ClearingBank.CycleSettled",
+			"ClearingBank.PaymentPosted",
+			"ClearingBank.PaymentPosted",
+			"ClearingBank.PaymentRefused",
+			"ClearingBank.PaymentRefused"
 		]
 	);
 	let text = ok(url, &["watch", "--from", "1", "--to", &last]).stdout;

@@ -177,6 +177,13 @@ impl_runtime_apis! {
 			ClearingBank::posting_by_order(party, order_id)
 		}
 
+		fn postings(
+			party: AccountId,
+			order_ids: alloc::vec::Vec<pallet_clearing_bank::OrderId>,
+		) -> alloc::vec::Vec<Option<pallet_clearing_bank::PostingView<AccountId, BlockNumber>>> {
+			ClearingBank::postings_by_order(party, order_ids)
+		}
+
 		fn instruction_state(
 			issuer: AccountId,
 			issuer_order_id: pallet_clearing_bank::OrderId,

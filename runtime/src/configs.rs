@@ -23,7 +23,7 @@ use super::{
 	AccountId, Aura, Balance, Balances, Block, BlockNumber, FxRate, Hash, Nonce, PalletInfo,
 	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
 	RuntimeTask, Signature, System, Timestamp, BLOCK_HASH_COUNT, EXISTENTIAL_DEPOSIT,
-	SLOT_DURATION, UNIT, VERSION,
+	MAX_POSTINGS_PER_BATCH, SLOT_DURATION, UNIT, VERSION,
 };
 
 /// Room kept back in every block for operational transactions (such as sudo fixes).
@@ -243,6 +243,9 @@ impl pallet_clearing_bank::Config for Runtime {
 	/// postings a second the network is built for (86.4 million). The bound keeps one cycle's
 	/// storage, and the work of reading it, finite.
 	type MaxEntriesPerCycle = ConstU32<100_000_000>;
+	/// An acquirer's poster fills a batch per block; 1,024 signed instructions are about
+	/// 400 KiB, a tenth of a block's length.
+	type MaxPostingsPerBatch = ConstU32<MAX_POSTINGS_PER_BATCH>;
 	type WeightInfo = pallet_clearing_bank::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = InstructionSigner;

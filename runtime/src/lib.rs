@@ -62,7 +62,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("clearline"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; nodes refuse to run a native/wasm mismatch.
-	spec_version: 103,
+	spec_version: 104,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	// Bump whenever the encoding of calls or transaction extensions changes, so that signed
@@ -84,6 +84,9 @@ pub const DAYS: BlockNumber = HOURS * 24;
 
 /// How many recent block hashes are kept; a mortal transaction can live at most this long.
 pub const BLOCK_HASH_COUNT: BlockNumber = 4096;
+
+/// The most instructions one `post_payments` call takes.
+pub const MAX_POSTINGS_PER_BATCH: u32 = 1024;
 
 /// The native token pays transaction fees; it is not the settlement currency (HKD and CNY are
 /// ledger entries of the clearing-bank pallet, in their own minor units).

@@ -132,6 +132,58 @@ fn set_up_parties<T: Config>() -> Parties<T> {
 	Parties { issuer, acquirer, rate_id }
 }
 
+/// A 64-byte order id ending in `n`'s digits.
+fn numbered_id(tag: u8, n: u32) -> OrderId {
+	let mut id = alloc::vec![tag; 64];
+	let digits = alloc::format!("{n:010}");
+	id[64 - digits.len()..].copy_from_slice(digits.as_bytes());
+	id.try_into().expect("64 bytes fit")
+}
+
+/// `count` more issuers with signing keys, funded with `funds` each.
+fn more_issuers<T: Config>(count: u32, funds: u128) -> alloc::vec::Vec<T::AccountId> {
+	(0..count)
+		.map(|n| {
+			let issuer = T::BenchmarkHelper::create_signer();
+			let mut tag = b"ISS-".to_vec();
+			tag.extend_from_slice(alloc::format!("{n:05}").as_bytes());
+			register::<T>(&issuer, ParticipantRole::Issuer, &tag);
+			if funds > 0 {
+				let reference = alloc::format!("FUND-{n}").into_bytes().try_into().expect("short");
+				Pallet::<T>::do_transfer(
+					TransferKind::Funding,
+					issuer.clone(),
+					DEBIT,
+					funds,
+					reference,
+				)
+				.expect("funds");
+			}
+			issuer
+		})
+		.collect()
+}
+
+/// `n` signed instructions with the longest ids, from `issuers` in turn.
+fn signed_batch<T: Config>(
+	p: &Parties<T>,
+	issuers: &[T::AccountId],
+	n: u32,
+) -> alloc::vec::Vec<(PaymentInstruction<T::AccountId>, T::Signature)> {
+	(0..n)
+		.map(|k| {
+			let issuer = issuers[k as usize % issuers.len()].clone();
+			let (mut instruction, _) = signed_instruction::<T>(p, b'O', 1_000_000);
+			instruction.issuer = issuer.clone();
+			instruction.acquirer_order_id = numbered_id(b'B', k);
+			instruction.issuer_order_id = numbered_id(b'I', k);
+			let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
+			let payload = instruction_signing_payload(&genesis, &instruction);
+			(instruction, T::BenchmarkHelper::sign(&issuer, &payload))
+		})
+		.collect()
+}
+
 /// A signed instruction with the longest ids, for `credit` minor units.
 fn signed_instruction<T: Config>(
 	p: &Parties<T>,
@@ -258,6 +310,38 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Signed(parties.acquirer.clone()), instruction, signature);
 		assert!(Postings::<T>::contains_key(posting_id));
+	}
+
+	/// `n` postings by `i` issuers in turn, every one posted: each issuer's account, net
+	/// position, cycle record and entry page are written once, the acquirer's once, and each
+	/// posting writes itself and its two order keys. The components stop short of the
+	/// runtime's bound to keep the run short; the cost is linear in both.
+	#[benchmark]
+	fn post_payments(n: Linear<1, { T::MaxPostingsPerBatch::get().min(256) }>, i: Linear<1, 32>) {
+		let parties = set_up_parties::<T>();
+		let issuers = more_issuers::<T>(i, FUNDS);
+		let items = signed_batch::<T>(&parties, &issuers, n);
+		let items: BoundedVec<_, T::MaxPostingsPerBatch> =
+			items.try_into().map_err(|_| "beyond the runtime's batch bound").expect("fits");
+		let first = NextPostingId::<T>::get();
+		#[extrinsic_call]
+		post_payments(RawOrigin::Signed(parties.acquirer.clone()), items);
+		assert_eq!(NextPostingId::<T>::get(), first + n as u64);
+	}
+
+	/// `n` instructions refused at the last check a posting makes (the issuer's debit limit),
+	/// after its signature and its rate were checked: the costliest item that writes nothing.
+	#[benchmark]
+	fn post_payments_refused(n: Linear<1, { T::MaxPostingsPerBatch::get().min(256) }>) {
+		let parties = set_up_parties::<T>();
+		let issuers = more_issuers::<T>(1, 0);
+		let items = signed_batch::<T>(&parties, &issuers, n);
+		let items: BoundedVec<_, T::MaxPostingsPerBatch> =
+			items.try_into().map_err(|_| "beyond the runtime's batch bound").expect("fits");
+		let first = NextPostingId::<T>::get();
+		#[extrinsic_call]
+		post_payments(RawOrigin::Signed(parties.acquirer.clone()), items);
+		assert_eq!(NextPostingId::<T>::get(), first);
 	}
 
 	#[benchmark]

@@ -40,7 +40,12 @@
 
 extern crate alloc;
 
+mod cycles;
 pub mod extension;
+#[cfg(any(feature = "try-runtime", test))]
+mod invariants;
+pub mod ledger;
+mod participants;
 pub mod queries;
 pub mod types;
 pub mod weights;
@@ -57,9 +62,16 @@ pub use pallet::*;
 pub use types::*;
 pub use weights::WeightInfo;
 
+impl<T: Config> Pallet<T> {
+	/// The chain's time, as the FX-rate pallet reads it.
+	pub(crate) fn now() -> pallet_fx_rate::Moment {
+		pallet_fx_rate::Pallet::<T>::now()
+	}
+}
+
 use frame_support::traits::EnsureOrigin;
 use frame_system::RawOrigin;
-use pallet_fx_rate::{CurrencyCode, QuoteError, QuoteSide};
+use pallet_fx_rate::{CurrencyCode, QuoteError};
 
 /// The clearing bank's origin: root, or a transaction signed by the clearing bank's account.
 pub struct EnsureClearingBank<T>(core::marker::PhantomData<T>);
@@ -104,7 +116,7 @@ pub mod pallet {
 	use super::*;
 	use frame_support::{pallet_prelude::*, traits::BuildGenesisConfig};
 	use frame_system::pallet_prelude::*;
-	use sp_runtime::traits::{IdentifyAccount, Verify, Zero};
+	use sp_runtime::traits::{IdentifyAccount, Verify};
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
@@ -131,6 +143,10 @@ pub mod pallet {
 		/// before (daily).
 		#[pallet::constant]
 		type MaxEntriesPerCycle: Get<u32>;
+
+		/// The most instructions one `post_payments` call takes.
+		#[pallet::constant]
+		type MaxPostingsPerBatch: Get<u32>;
 
 		type WeightInfo: WeightInfo;
 
@@ -247,10 +263,17 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Cycles<T: Config> = StorageMap<_, Twox64Concat, CycleId, Cycle, OptionQuery>;
 
-	/// Each cycle's entries by position.
+	/// Each cycle's entries in the order they were booked, in pages (see [`ENTRIES_PER_PAGE`]).
 	#[pallet::storage]
-	pub type CycleEntries<T: Config> =
-		StorageDoubleMap<_, Twox64Concat, CycleId, Twox64Concat, u32, CycleEntry, OptionQuery>;
+	pub type CycleEntries<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		CycleId,
+		Twox64Concat,
+		u32,
+		EntryPage<CycleEntry>,
+		ValueQuery,
+	>;
 
 	/// Each participant's entry count and digest in a cycle.
 	#[pallet::storage]
@@ -264,7 +287,8 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
-	/// A participant's entries in a cycle: its n-th entry's position in the cycle.
+	/// The entries a participant is party to in a cycle, as positions in the cycle, in pages:
+	/// its statement.
 	#[pallet::storage]
 	pub type ParticipantEntries<T: Config> = StorageNMap<
 		_,
@@ -273,8 +297,8 @@ pub mod pallet {
 			NMapKey<Blake2_128Concat, T::AccountId>,
 			NMapKey<Twox64Concat, u32>,
 		),
-		u32,
-		OptionQuery,
+		EntryPage<u32>,
+		ValueQuery,
 	>;
 
 	/// Each participant's net position per currency in a cycle: credits minus debits.
@@ -343,7 +367,7 @@ pub mod pallet {
 	}
 
 	#[pallet::event]
-	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	#[pallet::generate_deposit(pub(crate) fn deposit_event)]
 	pub enum Event<T: Config> {
 		/// The clearing bank's account was set.
 		ClearingBankSet {
@@ -450,6 +474,12 @@ pub mod pallet {
 			cycle: CycleId,
 			reference: ExternalRef,
 		},
+		/// An instruction of a batch (`post_payments`) was refused with `error`; nothing of it was recorded.
+		PaymentRefused {
+			acquirer: T::AccountId,
+			acquirer_order_id: OrderId,
+			error: DispatchError,
+		},
 	}
 
 	#[pallet::error]
@@ -548,6 +578,8 @@ pub mod pallet {
 		ParticipantHoldsBalance,
 		/// The participant has entries in the open cycle; close it first.
 		ParticipantInOpenCycle,
+		/// A batch of postings holds no instruction.
+		EmptyBatch,
 	}
 
 	impl<T> From<QuoteError> for Error<T> {
@@ -579,7 +611,9 @@ pub mod pallet {
 
 	#[pallet::call]
 	impl<T: Config> Pallet<T> {
-		/// Sets the clearing bank's account. Origin: root.
+		/// Sets the clearing bank's account.
+		///
+		/// Origin: root. Emits `ClearingBankSet`. Errors: `AccountIsParticipant`.
 		#[pallet::call_index(0)]
 		#[pallet::weight(<T as Config>::WeightInfo::set_clearing_bank())]
 		pub fn set_clearing_bank(origin: OriginFor<T>, account: T::AccountId) -> DispatchResult {
@@ -587,7 +621,11 @@ pub mod pallet {
 			Self::do_set_clearing_bank(account)
 		}
 
-		/// Registers `who` as an active issuer or acquirer. Origin: the clearing bank or root.
+		/// Registers `who` as an active issuer or acquirer under `code`.
+		///
+		/// Origin: the clearing bank or root. Emits `ParticipantRegistered`. Errors:
+		/// `MalformedParticipantCode`, `MalformedParticipantName`, `AccountIsClearingBank`,
+		/// `ParticipantAlreadyRegistered`, `ParticipantCodeTaken`.
 		#[pallet::call_index(1)]
 		#[pallet::weight(<T as Config>::WeightInfo::register_participant())]
 		pub fn register_participant(
@@ -602,7 +640,9 @@ pub mod pallet {
 		}
 
 		/// Suspends a participant: it can neither post nor be posted to until reinstated.
-		/// Origin: the clearing bank or root.
+		///
+		/// Origin: the clearing bank or root. Emits `ParticipantSuspended`. Errors:
+		/// `UnknownParticipant`, `ParticipantAlreadySuspended`.
 		#[pallet::call_index(2)]
 		#[pallet::weight(<T as Config>::WeightInfo::suspend_participant())]
 		pub fn suspend_participant(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
@@ -612,7 +652,10 @@ pub mod pallet {
 			Ok(())
 		}
 
-		/// Reinstates a suspended participant. Origin: the clearing bank or root.
+		/// Reinstates a suspended participant.
+		///
+		/// Origin: the clearing bank or root. Emits `ParticipantReinstated`. Errors:
+		/// `UnknownParticipant`, `ParticipantNotSuspended`.
 		#[pallet::call_index(3)]
 		#[pallet::weight(<T as Config>::WeightInfo::reinstate_participant())]
 		pub fn reinstate_participant(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
@@ -624,7 +667,9 @@ pub mod pallet {
 
 		/// Sets how far below zero postings may take `who`'s account in `currency`. Lowering
 		/// it below what is in use refuses further debits, it does not undo any.
-		/// Origin: the clearing bank or root.
+		///
+		/// Origin: the clearing bank or root. Emits `DebitLimitSet`. Errors:
+		/// `UnknownParticipant`, `UnknownCurrency`, `BalanceOverflow` (beyond `i128::MAX`).
 		#[pallet::call_index(4)]
 		#[pallet::weight(<T as Config>::WeightInfo::set_debit_limit())]
 		pub fn set_debit_limit(
@@ -638,7 +683,12 @@ pub mod pallet {
 		}
 
 		/// Records money received for `who` outside the chain (an RTGS payment into the
-		/// clearing bank), under its `reference`. Origin: the clearing bank or root.
+		/// clearing bank), under its `reference`, once.
+		///
+		/// Origin: the clearing bank or root. Emits `AccountFunded`, or
+		/// `TransferAlreadyRecorded` for the same funding again. Errors: `MalformedIdentifier`,
+		/// `ZeroAmount`, `UnknownParticipant`, `UnknownCurrency`, `ReferenceConflict`,
+		/// `BalanceOverflow`.
 		#[pallet::call_index(5)]
 		#[pallet::weight(<T as Config>::WeightInfo::fund())]
 		pub fn fund(
@@ -652,8 +702,11 @@ pub mod pallet {
 			Self::do_transfer(TransferKind::Funding, who, currency, amount, reference)
 		}
 
-		/// Records money paid out to `who` outside the chain, under its `reference`; never more
-		/// than the balance. Origin: the clearing bank or root.
+		/// Records money paid out to `who` outside the chain, under its `reference`, once;
+		/// never more than the balance.
+		///
+		/// Origin: the clearing bank or root. Emits `AccountWithdrawn`, or
+		/// `TransferAlreadyRecorded`. Errors: as `fund`, and `InsufficientBalance`.
 		#[pallet::call_index(6)]
 		#[pallet::weight(<T as Config>::WeightInfo::withdraw())]
 		pub fn withdraw(
@@ -669,8 +722,16 @@ pub mod pallet {
 
 		/// Posts a payment: debits the issuer's account by `debit_amount` in `debit_currency`
 		/// and credits the acquirer's by `credit_amount` in `credit_currency`, at `rate_id`.
+		///
 		/// Origin: signed by the instruction's acquirer, with the issuer's signature over the
-		/// instruction.
+		/// instruction. Emits `PaymentPosted`, or `PaymentAlreadyPosted` for the same
+		/// instruction again. Errors: `NotAnAcquirer`, `AcquirerMismatch`, `OrderIdConflict`,
+		/// `InstructionVoided`, `IssuerOrderIdConflict`, `MalformedIdentifier`, `ZeroAmount`,
+		/// `AcquirerSuspended`, `NotAnIssuer`, `IssuerSuspended`, `BadIssuerSignature`,
+		/// `InstructionExpired`, the rate's (`UnknownCurrency`, `UnknownPair`, `PairDisabled`,
+		/// `SameCurrency`, `UnknownRateId`, `RatePairMismatch`, `RateNotValid`,
+		/// `RateWithdrawn`, `RateNotEffective`, `AmountOutOfRange`), `AmountMismatch`,
+		/// `DebitLimitExceeded`, `BalanceOverflow`, `CycleFull`.
 		#[pallet::call_index(7)]
 		#[pallet::weight(<T as Config>::WeightInfo::post_payment())]
 		pub fn post_payment(
@@ -682,9 +743,40 @@ pub mod pallet {
 			Self::do_post_payment(acquirer, instruction, issuer_signature)
 		}
 
+		/// Posts up to `MaxPostingsPerBatch` instructions, each with its issuer's signature, in
+		/// their order. Each is posted or refused on its own, exactly as `post_payment` would
+		/// (the same order twice posts once); the settlement accounts, the FX book and the
+		/// cycle's records are written once for the batch. The weight of the whole batch is
+		/// charged up front and the unused part of items that posted nothing refunded.
+		///
+		/// Origin: signed by a registered acquirer, the acquirer of every instruction. Emits
+		/// per item `PaymentPosted`, `PaymentAlreadyPosted` or `PaymentRefused` with the error
+		/// `post_payment` would have returned. Errors (of the whole call, nothing recorded):
+		/// `EmptyBatch`, `NotAnAcquirer`.
+		#[pallet::call_index(13)]
+		#[pallet::weight(<T as Config>::WeightInfo::post_payments(
+			instructions.len() as u32,
+			ledger::distinct_issuers(instructions),
+		))]
+		pub fn post_payments(
+			origin: OriginFor<T>,
+			instructions: BoundedVec<
+				(PaymentInstruction<T::AccountId>, T::Signature),
+				T::MaxPostingsPerBatch,
+			>,
+		) -> DispatchResultWithPostInfo {
+			let acquirer = ensure_signed(origin)?;
+			Self::do_post_payments(acquirer, instructions.into_inner())
+		}
+
 		/// Refunds `credit_amount` of the posting under the signer's `acquirer_order_id`, at the
-		/// posting's rate, under the signer's `refund_id`. Origin: signed by the posting's
-		/// acquirer.
+		/// posting's rate, under the signer's `refund_id`.
+		///
+		/// Origin: signed by the posting's acquirer. Emits `PaymentRefunded`, or
+		/// `RefundAlreadyRecorded` for the same refund again. Errors: `NotAnAcquirer`,
+		/// `MalformedIdentifier`, `UnknownPosting`, `RefundIdConflict`, `ZeroAmount`,
+		/// `AcquirerSuspended`, `NotAnIssuer`, `IssuerSuspended`, `RefundExceedsPosting`,
+		/// `DebitLimitExceeded`, `BalanceOverflow`, `CycleFull`.
 		#[pallet::call_index(8)]
 		#[pallet::weight(<T as Config>::WeightInfo::refund())]
 		pub fn refund(
@@ -698,7 +790,9 @@ pub mod pallet {
 		}
 
 		/// Closes the open cycle, fixing its net positions and digests, and opens the next.
-		/// Origin: the clearing bank or root.
+		///
+		/// Origin: the clearing bank or root. Emits `CycleClosed`. Errors: `UnknownCycle`,
+		/// `BalanceOverflow` (no cycle number left).
 		#[pallet::call_index(9)]
 		#[pallet::weight(<T as Config>::WeightInfo::close_cycle())]
 		pub fn close_cycle(origin: OriginFor<T>) -> DispatchResult {
@@ -707,7 +801,9 @@ pub mod pallet {
 		}
 
 		/// Marks a closed cycle settled with the settlement's external reference.
-		/// Origin: the clearing bank or root.
+		///
+		/// Origin: the clearing bank or root. Emits `CycleSettled`. Errors:
+		/// `MalformedIdentifier`, `UnknownCycle`, `CycleNotClosed`, `CycleAlreadySettled`.
 		#[pallet::call_index(10)]
 		#[pallet::weight(<T as Config>::WeightInfo::settle_cycle())]
 		pub fn settle_cycle(
@@ -716,27 +812,15 @@ pub mod pallet {
 			reference: ExternalRef,
 		) -> DispatchResult {
 			EnsureClearingBank::<T>::ensure_origin(origin)?;
-			ensure!(is_visible_ascii(&reference), Error::<T>::MalformedIdentifier);
-			Cycles::<T>::try_mutate(cycle, |c| -> DispatchResult {
-				let c = c.as_mut().ok_or(Error::<T>::UnknownCycle)?;
-				match c.status {
-					CycleStatus::Open => return Err(Error::<T>::CycleNotClosed.into()),
-					CycleStatus::Settled => return Err(Error::<T>::CycleAlreadySettled.into()),
-					CycleStatus::Closed => {}
-				}
-				c.status = CycleStatus::Settled;
-				c.settlement_ref = Some(reference.clone());
-				c.settled_at = Some(Self::now());
-				Ok(())
-			})?;
-			Self::deposit_event(Event::CycleSettled { cycle, reference });
-			Ok(())
+			Self::do_settle_cycle(cycle, reference)
 		}
 
-		/// Voids the signer's `issuer_order_id`: from now on no posting can use it. Refused
-		/// with `AlreadyPosted` if a posting holds it. Voiding it again is a no-op. Allowed to a
-		/// suspended issuer too, because it protects the payer. Origin: signed by a registered
-		/// issuer.
+		/// Voids the signer's `issuer_order_id`: from now on no posting can use it. Allowed to
+		/// a suspended issuer too, because it protects the payer.
+		///
+		/// Origin: signed by a registered issuer. Emits `InstructionVoided`, or
+		/// `InstructionAlreadyVoided` for a void again. Errors: `NotAnIssuer`,
+		/// `MalformedIdentifier`, `AlreadyPosted` (a posting holds the id).
 		#[pallet::call_index(11)]
 		#[pallet::weight(<T as Config>::WeightInfo::void_instruction())]
 		pub fn void_instruction(origin: OriginFor<T>, issuer_order_id: OrderId) -> DispatchResult {
@@ -746,570 +830,15 @@ pub mod pallet {
 
 		/// Deregisters a participant whose settlement accounts are all at zero and who has no
 		/// entry in the open cycle: its code is freed and it can no longer transact. Its
-		/// postings, refunds and past cycles stay. Origin: the clearing bank or root.
+		/// postings, refunds and past cycles stay.
+		///
+		/// Origin: the clearing bank or root. Emits `ParticipantDeregistered`. Errors:
+		/// `UnknownParticipant`, `ParticipantHoldsBalance`, `ParticipantInOpenCycle`.
 		#[pallet::call_index(12)]
 		#[pallet::weight(<T as Config>::WeightInfo::deregister_participant())]
 		pub fn deregister_participant(origin: OriginFor<T>, who: T::AccountId) -> DispatchResult {
 			EnsureClearingBank::<T>::ensure_origin(origin)?;
-			let participant = Participants::<T>::get(&who).ok_or(Error::<T>::UnknownParticipant)?;
-			ensure!(
-				Accounts::<T>::iter_prefix_values(&who).all(|a| a.balance == 0),
-				Error::<T>::ParticipantHoldsBalance
-			);
-			let open = CurrentCycle::<T>::get();
-			ensure!(
-				ParticipantCycles::<T>::get(open, &who).entries == 0,
-				Error::<T>::ParticipantInOpenCycle
-			);
-			let _ = Accounts::<T>::clear_prefix(&who, u32::MAX, None);
-			ParticipantCodes::<T>::remove(&participant.code);
-			Participants::<T>::remove(&who);
-			Self::deposit_event(Event::ParticipantDeregistered { who, code: participant.code });
-			Ok(())
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		pub(crate) fn now() -> pallet_fx_rate::Moment {
-			pallet_fx_rate::Pallet::<T>::now()
-		}
-
-		pub(crate) fn do_set_clearing_bank(account: T::AccountId) -> DispatchResult {
-			ensure!(!Participants::<T>::contains_key(&account), Error::<T>::AccountIsParticipant);
-			ClearingBankAccount::<T>::put(&account);
-			Self::deposit_event(Event::ClearingBankSet { account });
-			Ok(())
-		}
-
-		pub(crate) fn do_register(
-			who: T::AccountId,
-			role: ParticipantRole,
-			code: ParticipantCode,
-			name: ParticipantName,
-		) -> DispatchResult {
-			ensure!(is_well_formed_code(&code), Error::<T>::MalformedParticipantCode);
-			ensure!(
-				!name.is_empty() && core::str::from_utf8(&name).is_ok(),
-				Error::<T>::MalformedParticipantName
-			);
-			ensure!(
-				ClearingBankAccount::<T>::get().as_ref() != Some(&who),
-				Error::<T>::AccountIsClearingBank
-			);
-			ensure!(
-				!Participants::<T>::contains_key(&who),
-				Error::<T>::ParticipantAlreadyRegistered
-			);
-			ensure!(!ParticipantCodes::<T>::contains_key(&code), Error::<T>::ParticipantCodeTaken);
-			ParticipantCodes::<T>::insert(&code, &who);
-			Participants::<T>::insert(
-				&who,
-				Participant { role, code: code.clone(), name, status: ParticipantStatus::Active },
-			);
-			Self::deposit_event(Event::ParticipantRegistered { who, role, code });
-			Ok(())
-		}
-
-		fn set_status(who: &T::AccountId, status: ParticipantStatus) -> DispatchResult {
-			Participants::<T>::try_mutate(who, |p| {
-				let p = p.as_mut().ok_or(Error::<T>::UnknownParticipant)?;
-				if p.status == status {
-					return Err(match status {
-						ParticipantStatus::Suspended => Error::<T>::ParticipantAlreadySuspended,
-						ParticipantStatus::Active => Error::<T>::ParticipantNotSuspended,
-					}
-					.into());
-				}
-				p.status = status;
-				Ok(())
-			})
-		}
-
-		fn ensure_account(who: &T::AccountId, currency: CurrencyCode) -> DispatchResult {
-			ensure!(Participants::<T>::contains_key(who), Error::<T>::UnknownParticipant);
-			ensure!(
-				pallet_fx_rate::Currencies::<T>::contains_key(currency),
-				Error::<T>::UnknownCurrency
-			);
-			Ok(())
-		}
-
-		pub(crate) fn do_set_debit_limit(
-			who: T::AccountId,
-			currency: CurrencyCode,
-			limit: u128,
-		) -> DispatchResult {
-			Self::ensure_account(&who, currency)?;
-			// Balances are i128; a limit beyond that range could never be reached anyway.
-			ensure!(limit <= i128::MAX as u128, Error::<T>::BalanceOverflow);
-			Accounts::<T>::mutate(&who, currency, |a| a.debit_limit = limit);
-			Self::deposit_event(Event::DebitLimitSet { who, currency, limit });
-			Ok(())
-		}
-
-		pub(crate) fn do_transfer(
-			kind: TransferKind,
-			who: T::AccountId,
-			currency: CurrencyCode,
-			amount: u128,
-			reference: ExternalRef,
-		) -> DispatchResult {
-			ensure!(is_visible_ascii(&reference), Error::<T>::MalformedIdentifier);
-			ensure!(!amount.is_zero(), Error::<T>::ZeroAmount);
-			Self::ensure_account(&who, currency)?;
-			if let Some(seen) = Transfers::<T>::get(&reference) {
-				let same = seen.kind == kind
-					&& seen.participant == who
-					&& seen.currency == currency
-					&& seen.amount == amount;
-				ensure!(same, Error::<T>::ReferenceConflict);
-				Self::deposit_event(Event::TransferAlreadyRecorded { reference });
-				return Ok(());
-			}
-			let signed = i128::try_from(amount).map_err(|_| Error::<T>::BalanceOverflow)?;
-			let mut account = Accounts::<T>::get(&who, currency);
-			let mut totals = Totals::<T>::get(currency);
-			match kind {
-				TransferKind::Funding => {
-					account.balance =
-						account.balance.checked_add(signed).ok_or(Error::<T>::BalanceOverflow)?;
-					totals.funded =
-						totals.funded.checked_add(amount).ok_or(Error::<T>::BalanceOverflow)?;
-				}
-				TransferKind::Withdrawal => {
-					ensure!(account.balance >= signed, Error::<T>::InsufficientBalance);
-					account.balance -= signed;
-					totals.withdrawn =
-						totals.withdrawn.checked_add(amount).ok_or(Error::<T>::BalanceOverflow)?;
-				}
-			}
-			// The totals' difference must stay an i128 for the ledger check to mean anything.
-			i128::try_from(totals.funded.abs_diff(totals.withdrawn))
-				.map_err(|_| Error::<T>::BalanceOverflow)?;
-			Accounts::<T>::insert(&who, currency, account);
-			Totals::<T>::insert(currency, totals);
-			let record = TransferRecord {
-				kind,
-				participant: who.clone(),
-				currency,
-				amount,
-				recorded_at: Self::now(),
-			};
-			Transfers::<T>::insert(&reference, record);
-			let balance = account.balance;
-			Self::deposit_event(match kind {
-				TransferKind::Funding => {
-					Event::AccountFunded { who, currency, amount, reference, balance }
-				}
-				TransferKind::Withdrawal => {
-					Event::AccountWithdrawn { who, currency, amount, reference, balance }
-				}
-			});
-			Ok(())
-		}
-
-		/// The participant `who` if it is registered in `role`, else `not_in_role`.
-		fn participant_in_role(
-			who: &T::AccountId,
-			role: ParticipantRole,
-			not_in_role: Error<T>,
-		) -> Result<Participant, Error<T>> {
-			Participants::<T>::get(who).filter(|p| p.role == role).ok_or(not_in_role)
-		}
-
-		pub(crate) fn do_post_payment(
-			acquirer: T::AccountId,
-			instruction: PaymentInstruction<T::AccountId>,
-			signature: T::Signature,
-		) -> DispatchResult {
-			let acquirer_info = Self::participant_in_role(
-				&acquirer,
-				ParticipantRole::Acquirer,
-				Error::NotAnAcquirer,
-			)?;
-			ensure!(instruction.acquirer == acquirer, Error::<T>::AcquirerMismatch);
-			let instruction_hash = sp_io::hashing::blake2_256(&instruction.encode());
-
-			// Idempotency before anything else: a resubmission after an unknown outcome must be
-			// told "posted already" even when its rate has since gone stale.
-			if let Some(id) = AcquirerOrders::<T>::get(&acquirer, &instruction.acquirer_order_id) {
-				let posting = Postings::<T>::get(id).ok_or(Error::<T>::UnknownPosting)?;
-				ensure!(posting.instruction_hash == instruction_hash, Error::<T>::OrderIdConflict);
-				Self::deposit_event(Event::PaymentAlreadyPosted {
-					posting_id: id,
-					acquirer,
-					acquirer_order_id: instruction.acquirer_order_id,
-				});
-				return Ok(());
-			}
-			ensure!(
-				!VoidedInstructions::<T>::contains_key(
-					&instruction.issuer,
-					&instruction.issuer_order_id
-				),
-				Error::<T>::InstructionVoided
-			);
-			ensure!(
-				!IssuerOrders::<T>::contains_key(&instruction.issuer, &instruction.issuer_order_id),
-				Error::<T>::IssuerOrderIdConflict
-			);
-			ensure!(
-				[
-					&instruction.acquirer_order_id,
-					&instruction.issuer_order_id,
-					&instruction.aggregator_order_id,
-					&instruction.merchant_id,
-				]
-				.iter()
-				.all(|id| is_visible_ascii(id)),
-				Error::<T>::MalformedIdentifier
-			);
-			ensure!(
-				!instruction.debit_amount.is_zero() && !instruction.credit_amount.is_zero(),
-				Error::<T>::ZeroAmount
-			);
-			ensure!(acquirer_info.is_active(), Error::<T>::AcquirerSuspended);
-			let issuer_info = Self::participant_in_role(
-				&instruction.issuer,
-				ParticipantRole::Issuer,
-				Error::NotAnIssuer,
-			)?;
-			ensure!(issuer_info.is_active(), Error::<T>::IssuerSuspended);
-
-			let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
-			let payload = instruction_signing_payload(&genesis, &instruction);
-			ensure!(
-				signature.verify(&payload[..], &instruction.issuer),
-				Error::<T>::BadIssuerSignature
-			);
-
-			let now = Self::now();
-			ensure!(now <= instruction.expires_at, Error::<T>::InstructionExpired);
-
-			// The merchant's price is fixed; the payer pays its conversion, rounded up, at the
-			// pair's effective rate (or one within its grace period).
-			let quote = pallet_fx_rate::Pallet::<T>::quote_for_posting(
-				instruction.rate_id,
-				instruction.debit_currency,
-				instruction.credit_currency,
-				instruction.credit_amount,
-				QuoteSide::ExactTarget,
-				now,
-			)
-			.map_err(Error::<T>::from)?;
-			ensure!(quote.source_amount == instruction.debit_amount, Error::<T>::AmountMismatch);
-
-			let posting_id = NextPostingId::<T>::get();
-			let cycle = Self::book(
-				(&instruction.issuer, quote.source, instruction.debit_amount),
-				(&acquirer, quote.target, instruction.credit_amount),
-				CycleEntry::Payment { posting_id },
-				payment_leaf(&instruction_hash),
-			)?;
-			AcquirerOrders::<T>::insert(&acquirer, &instruction.acquirer_order_id, posting_id);
-			IssuerOrders::<T>::insert(
-				&instruction.issuer,
-				&instruction.issuer_order_id,
-				posting_id,
-			);
-			NextPostingId::<T>::put(posting_id + 1);
-			Self::deposit_event(Event::PaymentPosted {
-				posting_id,
-				cycle,
-				issuer: instruction.issuer.clone(),
-				acquirer,
-				acquirer_order_id: instruction.acquirer_order_id.clone(),
-				issuer_order_id: instruction.issuer_order_id.clone(),
-				debit_currency: instruction.debit_currency,
-				debit_amount: instruction.debit_amount,
-				credit_currency: instruction.credit_currency,
-				credit_amount: instruction.credit_amount,
-				rate_id: instruction.rate_id,
-			});
-			Postings::<T>::insert(
-				posting_id,
-				Posting {
-					instruction,
-					instruction_hash,
-					cycle,
-					posted_at: now,
-					block: frame_system::Pallet::<T>::block_number(),
-					refunded_credit: 0,
-					refunded_debit: 0,
-					refunds: 0,
-				},
-			);
-			Ok(())
-		}
-
-		pub(crate) fn do_void(issuer: T::AccountId, issuer_order_id: OrderId) -> DispatchResult {
-			Self::participant_in_role(&issuer, ParticipantRole::Issuer, Error::NotAnIssuer)?;
-			ensure!(is_visible_ascii(&issuer_order_id), Error::<T>::MalformedIdentifier);
-			ensure!(
-				!IssuerOrders::<T>::contains_key(&issuer, &issuer_order_id),
-				Error::<T>::AlreadyPosted
-			);
-			if VoidedInstructions::<T>::contains_key(&issuer, &issuer_order_id) {
-				Self::deposit_event(Event::InstructionAlreadyVoided { issuer, issuer_order_id });
-				return Ok(());
-			}
-			let record = VoidRecord {
-				voided_at: Self::now(),
-				block: frame_system::Pallet::<T>::block_number(),
-			};
-			VoidedInstructions::<T>::insert(&issuer, &issuer_order_id, record);
-			Self::deposit_event(Event::InstructionVoided { issuer, issuer_order_id });
-			Ok(())
-		}
-
-		pub(crate) fn do_refund(
-			acquirer: T::AccountId,
-			acquirer_order_id: OrderId,
-			refund_id: OrderId,
-			credit_amount: u128,
-		) -> DispatchResult {
-			let acquirer_info = Self::participant_in_role(
-				&acquirer,
-				ParticipantRole::Acquirer,
-				Error::NotAnAcquirer,
-			)?;
-			ensure!(
-				is_visible_ascii(&acquirer_order_id) && is_visible_ascii(&refund_id),
-				Error::<T>::MalformedIdentifier
-			);
-			let posting_id = AcquirerOrders::<T>::get(&acquirer, &acquirer_order_id)
-				.ok_or(Error::<T>::UnknownPosting)?;
-			if let Some(seen) = Refunds::<T>::get(&acquirer, &refund_id) {
-				let same = seen.posting_id == posting_id && seen.credit_amount == credit_amount;
-				ensure!(same, Error::<T>::RefundIdConflict);
-				Self::deposit_event(Event::RefundAlreadyRecorded {
-					posting_id,
-					acquirer,
-					refund_id,
-				});
-				return Ok(());
-			}
-			ensure!(!credit_amount.is_zero(), Error::<T>::ZeroAmount);
-			ensure!(acquirer_info.is_active(), Error::<T>::AcquirerSuspended);
-			let mut posting = Postings::<T>::get(posting_id).ok_or(Error::<T>::UnknownPosting)?;
-			let issuer = posting.instruction.issuer.clone();
-			let issuer_info = Participants::<T>::get(&issuer).ok_or(Error::<T>::NotAnIssuer)?;
-			ensure!(issuer_info.is_active(), Error::<T>::IssuerSuspended);
-			let debit_amount = refund_debit_amount(
-				posting.instruction.debit_amount,
-				posting.instruction.credit_amount,
-				posting.refunded_credit,
-				posting.refunded_debit,
-				credit_amount,
-			)
-			.ok_or(Error::<T>::RefundExceedsPosting)?;
-
-			let leaf =
-				refund_leaf(&posting.instruction_hash, &refund_id, credit_amount, debit_amount);
-			let i = &posting.instruction;
-			let cycle = Self::book(
-				(&acquirer, i.credit_currency, credit_amount),
-				(&issuer, i.debit_currency, debit_amount),
-				CycleEntry::Refund { posting_id, refund_id: refund_id.clone() },
-				leaf,
-			)?;
-			posting.refunded_credit += credit_amount;
-			posting.refunded_debit += debit_amount;
-			posting.refunds += 1;
-			Postings::<T>::insert(posting_id, posting);
-			let record = RefundRecord {
-				posting_id,
-				credit_amount,
-				debit_amount,
-				cycle,
-				refunded_at: Self::now(),
-			};
-			Refunds::<T>::insert(&acquirer, &refund_id, record);
-			Self::deposit_event(Event::PaymentRefunded {
-				posting_id,
-				cycle,
-				acquirer,
-				refund_id,
-				credit_amount,
-				debit_amount,
-			});
-			Ok(())
-		}
-
-		fn signed(amount: u128) -> Result<i128, Error<T>> {
-			i128::try_from(amount).map_err(|_| Error::<T>::BalanceOverflow)
-		}
-
-		/// Books one entry: `payer` pays `paid` in its currency, `payee` receives `received` in
-		/// its own, the FX book takes the other side of both legs, and the entry joins the open
-		/// cycle for both parties. The payer's debit limit is checked, and everything else,
-		/// before anything is written.
-		fn book(
-			(payer, paid_currency, paid): (&T::AccountId, CurrencyCode, u128),
-			(payee, received_currency, received): (&T::AccountId, CurrencyCode, u128),
-			entry: CycleEntry,
-			leaf: [u8; 32],
-		) -> Result<CycleId, DispatchError> {
-			let paid = Self::signed(paid)?;
-			let received = Self::signed(received)?;
-			let mut payer_account = Accounts::<T>::get(payer, paid_currency);
-			let mut payee_account = Accounts::<T>::get(payee, received_currency);
-			ensure!(payer_account.available() >= paid, Error::<T>::DebitLimitExceeded);
-			payer_account.balance -= paid;
-			payee_account.balance =
-				payee_account.balance.checked_add(received).ok_or(Error::<T>::BalanceOverflow)?;
-			let fx_paid_side = FxBook::<T>::get(paid_currency)
-				.checked_add(paid)
-				.ok_or(Error::<T>::BalanceOverflow)?;
-			let fx_received_side = FxBook::<T>::get(received_currency)
-				.checked_sub(received)
-				.ok_or(Error::<T>::BalanceOverflow)?;
-			let cycle = Self::record_entry(
-				entry,
-				leaf,
-				[(payer, paid_currency, -paid), (payee, received_currency, received)],
-			)?;
-			Accounts::<T>::insert(payer, paid_currency, payer_account);
-			Accounts::<T>::insert(payee, received_currency, payee_account);
-			FxBook::<T>::insert(paid_currency, fx_paid_side);
-			FxBook::<T>::insert(received_currency, fx_received_side);
-			Ok(cycle)
-		}
-
-		/// Appends an entry to the open cycle for both its parties, with each party's signed
-		/// movement `(who, currency, amount)`. Checks everything before it writes.
-		fn record_entry(
-			entry: CycleEntry,
-			leaf: [u8; 32],
-			moves: [(&T::AccountId, CurrencyCode, i128); 2],
-		) -> Result<CycleId, DispatchError> {
-			let cycle_id = CurrentCycle::<T>::get();
-			let mut cycle = Cycles::<T>::get(cycle_id).ok_or(Error::<T>::UnknownCycle)?;
-			ensure!(cycle.entries < T::MaxEntriesPerCycle::get(), Error::<T>::CycleFull);
-			let mut nets = [0i128; 2];
-			for (net, (who, currency, amount)) in nets.iter_mut().zip(moves.iter()) {
-				*net = NetPositions::<T>::get((cycle_id, *who, *currency))
-					.checked_add(*amount)
-					.ok_or(Error::<T>::BalanceOverflow)?;
-			}
-			let index = cycle.entries;
-			cycle.entries += 1;
-			cycle.digest = chain_digest(&cycle.digest, &leaf);
-			Cycles::<T>::insert(cycle_id, cycle);
-			CycleEntries::<T>::insert(cycle_id, index, entry);
-			for (net, (who, currency, _)) in nets.into_iter().zip(moves) {
-				NetPositions::<T>::insert((cycle_id, who, currency), net);
-				ParticipantCycles::<T>::mutate(cycle_id, who, |p| {
-					ParticipantEntries::<T>::insert((cycle_id, who, p.entries), index);
-					p.entries += 1;
-					p.digest = chain_digest(&p.digest, &leaf);
-				});
-			}
-			Ok(cycle_id)
-		}
-
-		pub(crate) fn do_close_cycle() -> DispatchResult {
-			let id = CurrentCycle::<T>::get();
-			let now = Self::now();
-			let mut cycle = Cycles::<T>::get(id).ok_or(Error::<T>::UnknownCycle)?;
-			let next = id.checked_add(1).ok_or(Error::<T>::BalanceOverflow)?;
-			cycle.status = CycleStatus::Closed;
-			cycle.closed_at = Some(now);
-			let (entries, digest) = (cycle.entries, cycle.digest);
-			Cycles::<T>::insert(id, cycle);
-			Cycles::<T>::insert(next, Cycle::open(now));
-			CurrentCycle::<T>::put(next);
-			Self::deposit_event(Event::CycleClosed { cycle: id, entries, digest, next });
-			Ok(())
-		}
-
-		/// Whether `who` is the clearing bank's account.
-		pub fn is_clearing_bank(who: &T::AccountId) -> bool {
-			ClearingBankAccount::<T>::get().as_ref() == Some(who)
-		}
-
-		/// Invariants: each currency's accounts and FX book sum to funded minus withdrawn;
-		/// every posting's refunds add up to its refunded amounts and stay within it; order
-		/// indexes point at their postings; cycles hold the entries they count, and only the
-		/// current one is open.
-		#[cfg(any(feature = "try-runtime", test))]
-		pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-			use alloc::collections::btree_map::BTreeMap;
-			let mut sums: BTreeMap<CurrencyCode, i128> = BTreeMap::new();
-			for (_, currency, account) in Accounts::<T>::iter() {
-				let sum = sums.entry(currency).or_default();
-				*sum = sum.checked_add(account.balance).ok_or("ledger sum overflows")?;
-			}
-			for (currency, position) in FxBook::<T>::iter() {
-				let sum = sums.entry(currency).or_default();
-				*sum = sum.checked_add(position).ok_or("ledger sum overflows")?;
-			}
-			for (currency, _) in Totals::<T>::iter() {
-				sums.entry(currency).or_default();
-			}
-			for (currency, sum) in sums {
-				let totals = Totals::<T>::get(currency);
-				let net = i128::try_from(totals.funded).map_err(|_| "funded overflows")?
-					- i128::try_from(totals.withdrawn).map_err(|_| "withdrawn overflows")?;
-				ensure!(sum == net, "a currency's accounts do not sum to funded minus withdrawn");
-			}
-
-			let mut refunded: BTreeMap<PostingId, (u128, u128, u32)> = BTreeMap::new();
-			for (_, _, r) in Refunds::<T>::iter() {
-				let t = refunded.entry(r.posting_id).or_default();
-				t.0 += r.credit_amount;
-				t.1 += r.debit_amount;
-				t.2 += 1;
-			}
-			let next = NextPostingId::<T>::get();
-			for (id, p) in Postings::<T>::iter() {
-				ensure!(id < next, "posting id beyond NextPostingId");
-				let (credit, debit, count) = refunded.remove(&id).unwrap_or_default();
-				ensure!(
-					(credit, debit, count) == (p.refunded_credit, p.refunded_debit, p.refunds),
-					"a posting's refunds do not add up"
-				);
-				ensure!(
-					credit <= p.instruction.credit_amount && debit <= p.instruction.debit_amount,
-					"a posting is refunded beyond what it paid"
-				);
-				let i = &p.instruction;
-				ensure!(
-					AcquirerOrders::<T>::get(&i.acquirer, &i.acquirer_order_id) == Some(id)
-						&& IssuerOrders::<T>::get(&i.issuer, &i.issuer_order_id) == Some(id),
-					"a posting is missing from its order indexes"
-				);
-			}
-			ensure!(refunded.is_empty(), "a refund of an unknown posting");
-			for (issuer, order_id, _) in VoidedInstructions::<T>::iter() {
-				ensure!(
-					!IssuerOrders::<T>::contains_key(&issuer, &order_id),
-					"a voided issuer order id is posted"
-				);
-			}
-			let postings = Postings::<T>::iter().count();
-			ensure!(
-				AcquirerOrders::<T>::iter().count() == postings
-					&& IssuerOrders::<T>::iter().count() == postings,
-				"order indexes and postings differ in number"
-			);
-
-			let current = CurrentCycle::<T>::get();
-			for (id, cycle) in Cycles::<T>::iter() {
-				ensure!(id <= current, "a cycle beyond the current one");
-				ensure!(
-					(cycle.status == CycleStatus::Open) == (id == current),
-					"only the current cycle is open"
-				);
-				let entries = CycleEntries::<T>::iter_prefix(id).count() as u32;
-				ensure!(entries == cycle.entries, "a cycle's entry count is wrong");
-				ensure!(entries <= T::MaxEntriesPerCycle::get(), "a cycle holds too many entries");
-			}
-			for (cycle, who, p) in ParticipantCycles::<T>::iter() {
-				let listed = ParticipantEntries::<T>::iter_prefix((cycle, who)).count() as u32;
-				ensure!(listed == p.entries, "a participant's cycle entry count is wrong");
-			}
-			Ok(())
+			Self::do_deregister(who)
 		}
 	}
 }

@@ -86,6 +86,7 @@ impl Config for Test {
 	type Signer = <MultiSignature as Verify>::Signer;
 	type OtherAuthorizedSigners = FxFeeders;
 	type MaxEntriesPerCycle = MaxEntries;
+	type MaxPostingsPerBatch = ConstU32<16>;
 	type WeightInfo = ();
 	#[cfg(feature = "runtime-benchmarks")]
 	type BenchmarkHelper = BenchHelper;

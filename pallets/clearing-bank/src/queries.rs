@@ -25,6 +25,20 @@ impl<T: Config> Pallet<T> {
 		Self::posting_by_id(id)
 	}
 
+	/// The postings under `party`'s order ids, in their order, `None` where there is none: how
+	/// a batch's poster learns in one call which of its instructions the chain holds. At most
+	/// [`MAX_LOOKUPS`] ids are answered.
+	pub fn postings_by_order(
+		party: T::AccountId,
+		order_ids: Vec<OrderId>,
+	) -> Vec<Option<PostingView<T::AccountId, BlockNumberFor<T>>>> {
+		order_ids
+			.into_iter()
+			.take(MAX_LOOKUPS as usize)
+			.map(|order_id| Self::posting_by_order(party.clone(), order_id))
+			.collect()
+	}
+
 	/// What the chain holds under an issuer's order id: its posting, its void, or nothing
 	/// (the instruction may still be posted until it expires).
 	pub fn instruction_state(
@@ -72,7 +86,7 @@ impl<T: Config> Pallet<T> {
 		let net_positions = NetPositions::<T>::iter_prefix((cycle, &who)).collect();
 		let end = start.saturating_add(limit.min(MAX_STATEMENT_PAGE)).min(summary.entries);
 		let entries: Vec<_> = (start..end)
-			.filter_map(|n| ParticipantEntries::<T>::get((cycle, &who, n)))
+			.filter_map(|n| Self::participant_entry(cycle, &who, n))
 			.filter_map(|index| Self::statement_entry(cycle, index, &who))
 			.collect();
 		let next = (end < summary.entries).then_some(end);
@@ -92,7 +106,7 @@ impl<T: Config> Pallet<T> {
 		index: u32,
 		who: &T::AccountId,
 	) -> Option<StatementEntry<T::AccountId>> {
-		let entry = CycleEntries::<T>::get(cycle, index)?;
+		let entry = Self::cycle_entry(cycle, index)?;
 		let (posting_id, refund_id) = match &entry {
 			CycleEntry::Payment { posting_id } => (*posting_id, None),
 			CycleEntry::Refund { posting_id, refund_id } => (*posting_id, Some(refund_id)),

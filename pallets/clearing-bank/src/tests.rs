@@ -1344,6 +1344,260 @@ fn settlement_calls_come_before_everything_else_in_the_pool() {
 	});
 }
 
+// ---- Batches ---------------------------------------------------------------------------------
+
+type Batch = frame_support::BoundedVec<
+	(PaymentInstruction<AccountId>, MultiSignature),
+	<Test as crate::Config>::MaxPostingsPerBatch,
+>;
+
+/// Each instruction with its own issuer's signature.
+fn signed_batch(items: &[PaymentInstruction<AccountId>]) -> Batch {
+	let items: Vec<_> = items.iter().map(|i| (i.clone(), issuer_signature(i))).collect();
+	items.try_into().expect("within the mock's batch bound")
+}
+
+fn post_batch(
+	acquirer: &AccountId,
+	items: &[PaymentInstruction<AccountId>],
+) -> frame_support::dispatch::DispatchResultWithPostInfo {
+	ClearingBank::post_payments(signed(acquirer), signed_batch(items))
+}
+
+/// The pallet's events since the last reset, in order.
+fn events() -> Vec<Event> {
+	System::events()
+		.into_iter()
+		.filter_map(|r| match r.event {
+			RuntimeEvent::ClearingBank(e) => Some(e),
+			_ => None,
+		})
+		.collect()
+}
+
+/// What each item of the last batch did: `Ok(posting id)`, `Ok(None)` for posted before, or
+/// the error it was refused with.
+fn outcomes() -> Vec<(String, Result<Option<PostingId>, DispatchError>)> {
+	let order = |o: &OrderId| String::from_utf8(o.to_vec()).unwrap();
+	events()
+		.into_iter()
+		.filter_map(|e| match e {
+			Event::PaymentPosted { posting_id, acquirer_order_id, .. } => {
+				Some((order(&acquirer_order_id), Ok(Some(posting_id))))
+			}
+			Event::PaymentAlreadyPosted { acquirer_order_id, .. } => {
+				Some((order(&acquirer_order_id), Ok(None)))
+			}
+			Event::PaymentRefused { acquirer_order_id, error, .. } => {
+				Some((order(&acquirer_order_id), Err(error)))
+			}
+			_ => None,
+		})
+		.collect()
+}
+
+#[test]
+fn a_batch_posts_each_instruction_or_refuses_it_alone() {
+	test(|| {
+		let first = instruction("B-1", 1_000);
+		let voided = instruction("B-2", 1_000);
+		assert_ok!(void(&issuer(), "ISS-B-2"));
+		let mismatch = instruction_for(issuer(), acquirer(), "B-3", 1_000, first.debit_amount + 1);
+		let forged = instruction("B-4", 1_000);
+		let other_issuer = instruction_between(issuer2(), acquirer(), "B-5", 2_000);
+		let mut items = signed_batch(&[first.clone(), voided, mismatch, forged.clone()]);
+		items[3].1 = sign_with("Issuer2", &forged);
+		items.try_push((other_issuer.clone(), issuer_signature(&other_issuer))).unwrap();
+		let (issuer_before, issuer2_before) = (balance(&issuer(), HKD), balance(&issuer2(), HKD));
+		System::reset_events();
+
+		assert_ok!(ClearingBank::post_payments(signed(&acquirer()), items));
+
+		assert_eq!(
+			outcomes(),
+			vec![
+				("B-1".into(), Ok(Some(0))),
+				("B-2".into(), Err(Error::InstructionVoided.into())),
+				("B-3".into(), Err(Error::AmountMismatch.into())),
+				("B-4".into(), Err(Error::BadIssuerSignature.into())),
+				("B-5".into(), Ok(Some(1))),
+			]
+		);
+		assert_eq!(balance(&issuer(), HKD), issuer_before - first.debit_amount as i128);
+		assert_eq!(balance(&issuer2(), HKD), issuer2_before - other_issuer.debit_amount as i128);
+		assert_eq!(ClearingBank::posting_by_order(acquirer(), id("B-5")).unwrap().id, 1);
+		for refused in ["B-2", "B-3", "B-4"] {
+			assert_eq!(ClearingBank::posting_by_order(acquirer(), id(refused)), None);
+		}
+		assert_eq!(Cycles::<Test>::get(1).unwrap().entries, 2);
+		assert_eq!(NextPostingId::<Test>::get(), 2);
+	});
+}
+
+#[test]
+fn within_a_batch_each_instruction_sees_the_ones_before_it() {
+	test(|| {
+		// Room for exactly two of three equal debits.
+		let items: Vec<_> = (0..3).map(|n| instruction(&format!("L-{n}"), 400_000)).collect();
+		let room = 2 * items[0].debit_amount;
+		let available = Accounts::<Test>::get(issuer(), HKD).available();
+		let excess = u128::try_from(available).unwrap() - room;
+		assert_ok!(ClearingBank::withdraw(bank(), issuer(), HKD, excess, reference("W-1")));
+		System::reset_events();
+		assert_ok!(post_batch(&acquirer(), &items));
+		assert_eq!(
+			outcomes(),
+			vec![
+				("L-0".into(), Ok(Some(0))),
+				("L-1".into(), Ok(Some(1))),
+				("L-2".into(), Err(Error::DebitLimitExceeded.into())),
+			]
+		);
+		assert_eq!(Accounts::<Test>::get(issuer(), HKD).available(), 0);
+		// An issuer order id used earlier in the batch is taken for the rest of it.
+		let mut again = instruction("L-3", 100);
+		again.issuer_order_id = id("ISS-L-0");
+		System::reset_events();
+		assert_ok!(ClearingBank::set_debit_limit(bank(), issuer(), HKD, ISSUER_LIMIT * 2));
+		assert_ok!(post_batch(&acquirer(), &[again]));
+		assert_eq!(outcomes(), vec![("L-3".into(), Err(Error::IssuerOrderIdConflict.into()))]);
+	});
+}
+
+#[test]
+fn a_batch_naming_the_same_order_twice_posts_it_once() {
+	test(|| {
+		let i = instruction("D-1", 1_000);
+		let other = instruction("D-1", 2_000);
+		System::reset_events();
+		assert_ok!(post_batch(&acquirer(), &[i.clone(), i.clone(), other.clone()]));
+		assert_eq!(
+			outcomes(),
+			vec![
+				("D-1".into(), Ok(Some(0))),
+				("D-1".into(), Ok(None)),
+				("D-1".into(), Err(Error::OrderIdConflict.into())),
+			]
+		);
+		// The whole batch again: nothing new.
+		let balance_before = balance(&issuer(), HKD);
+		System::reset_events();
+		assert_ok!(post_batch(&acquirer(), &[i.clone(), other]));
+		assert_eq!(
+			outcomes(),
+			vec![("D-1".into(), Ok(None)), ("D-1".into(), Err(Error::OrderIdConflict.into()))]
+		);
+		assert_eq!(balance(&issuer(), HKD), balance_before);
+		assert_eq!(NextPostingId::<Test>::get(), 1);
+		// A single posting of the same instruction agrees.
+		assert_ok!(post(&i));
+		assert!(matches!(last_event(), Event::PaymentAlreadyPosted { posting_id: 0, .. }));
+	});
+}
+
+#[test]
+fn a_batch_fails_whole_only_when_empty_or_not_from_an_acquirer() {
+	test(|| {
+		let i = instruction("W-1", 1_000);
+		assert_noop!(
+			ClearingBank::post_payments(signed(&acquirer()), Default::default()),
+			Error::EmptyBatch
+		);
+		assert_noop!(post_batch(&issuer(), &[i.clone()]), Error::NotAnAcquirer);
+		assert_noop!(post_batch(&stranger(), &[i.clone()]), Error::NotAnAcquirer);
+		// Another acquirer's instruction is refused as an item, like a single posting.
+		System::reset_events();
+		assert_ok!(post_batch(&acquirer2(), &[i.clone()]));
+		assert_eq!(outcomes(), vec![("W-1".into(), Err(Error::AcquirerMismatch.into()))]);
+		// A suspended acquirer's items are refused; what it posted before still answers.
+		assert_ok!(post(&i));
+		assert_ok!(ClearingBank::suspend_participant(bank(), acquirer()));
+		System::reset_events();
+		assert_ok!(post_batch(&acquirer(), &[i.clone(), instruction("W-2", 1_000)]));
+		assert_eq!(
+			outcomes(),
+			vec![("W-1".into(), Ok(None)), ("W-2".into(), Err(Error::AcquirerSuspended.into())),]
+		);
+	});
+}
+
+#[test]
+fn a_batch_is_charged_for_all_items_and_refunded_for_those_that_posted_nothing() {
+	test(|| {
+		let items: Vec<_> = (0..4).map(|n| instruction(&format!("G-{n}"), 1_000)).collect();
+		let call = crate::Call::<Test>::post_payments { instructions: signed_batch(&items) };
+		let charged = call.get_dispatch_info().call_weight;
+		assert_eq!(charged, ledger::batch_weight::<Test>(4, 1, 0));
+		let post_info = post_batch(&acquirer(), &items).unwrap();
+		assert_eq!(post_info.actual_weight, Some(charged));
+
+		// Two posted before, one refused, one new.
+		let mut next = items[..2].to_vec();
+		next.push(instruction_for(issuer(), acquirer(), "G-9", 1_000, 1));
+		next.push(instruction("G-4", 1_000));
+		let post_info = post_batch(&acquirer(), &next).unwrap();
+		let actual = post_info.actual_weight.unwrap();
+		assert_eq!(actual, ledger::batch_weight::<Test>(1, 1, 3));
+		assert!(actual.ref_time() < charged.ref_time(), "{actual:?} is not below {charged:?}");
+	});
+}
+
+/// Runs `ops` on a fresh chain in `ext`, returning the storage root without events.
+fn ledger_root(ext: &mut sp_io::TestExternalities, ops: impl FnOnce()) -> Vec<u8> {
+	ext.execute_with(|| {
+		ops();
+		ClearingBank::do_try_state().expect("clearing-bank invariants hold");
+		System::reset_events();
+		sp_io::storage::root(sp_runtime::StateVersion::V1)
+	})
+}
+
+#[test]
+fn a_batch_writes_exactly_what_the_same_postings_one_by_one_would_over_several_pages() {
+	MaxEntries::set(1_000);
+	// 12 batches of 16 from two issuers, each with a duplicate and a refusal: 168 entries, over
+	// two pages of the cycle's list and of each party's.
+	let batches = || -> Vec<Vec<PaymentInstruction<AccountId>>> {
+		(0..12)
+			.map(|b| {
+				let mut items: Vec<_> = (0..14)
+					.map(|n| {
+						let who = if n % 3 == 0 { issuer2() } else { issuer() };
+						instruction_between(who, acquirer(), &format!("P-{b}-{n}"), 100 + n)
+					})
+					.collect();
+				items.push(items[0].clone());
+				items.push(instruction_for(issuer(), acquirer(), &format!("P-{b}-X"), 100, 1));
+				items
+			})
+			.collect()
+	};
+	let mut batched = new_test_ext();
+	let mut single = new_test_ext();
+	let batched_root = ledger_root(&mut batched, || {
+		for items in &batches() {
+			assert_ok!(post_batch(&acquirer(), items));
+		}
+	});
+	let single_root = ledger_root(&mut single, || {
+		for i in batches().iter().flatten() {
+			let _ = post(i);
+		}
+	});
+	assert_eq!(batched_root, single_root);
+	batched.execute_with(|| {
+		assert_eq!(Cycles::<Test>::get(1).unwrap().entries, 12 * 14);
+		let acquirer_statement = ClearingBank::statement(1, acquirer(), 120, 100).unwrap();
+		assert_eq!(acquirer_statement.entries.len(), 12 * 14 - 120);
+		assert_eq!(acquirer_statement.entries[10].cycle_index, 130);
+		let issuer2_statement = ClearingBank::statement(1, issuer2(), 0, 1000).unwrap();
+		assert_eq!(issuer2_statement.entries.len(), 12 * 5);
+		let digest =
+			issuer2_statement.entries.iter().fold([0u8; 32], |d, e| chain_digest(&d, &e.leaf));
+		assert_eq!(digest, issuer2_statement.summary.digest);
+	});
+}
+
 use frame_support::dispatch::GetDispatchInfo;
 
 // ---- Invariants under random operation ------------------------------------------------------
@@ -1354,18 +1608,55 @@ mod random_sequences {
 
 	#[derive(Debug, Clone)]
 	enum Op {
-		Fund { who: u8, amount: u128 },
-		Withdraw { who: u8, amount: u128 },
-		SetLimit { who: u8, limit: u128 },
-		Post { issuer: u8, acquirer: u8, order: u8, cny: u128 },
-		Refund { acquirer: u8, order: u8, refund: u8, cny: u128 },
-		Suspend { who: u8 },
-		Reinstate { who: u8 },
-		Void { issuer: u8, order: u8 },
-		Deregister { who: u8 },
+		Fund {
+			who: u8,
+			amount: u128,
+		},
+		Withdraw {
+			who: u8,
+			amount: u128,
+		},
+		SetLimit {
+			who: u8,
+			limit: u128,
+		},
+		Post {
+			issuer: u8,
+			acquirer: u8,
+			order: u8,
+			cny: u128,
+		},
+		Refund {
+			acquirer: u8,
+			order: u8,
+			refund: u8,
+			cny: u128,
+		},
+		Suspend {
+			who: u8,
+		},
+		Reinstate {
+			who: u8,
+		},
+		Void {
+			issuer: u8,
+			order: u8,
+		},
+		Deregister {
+			who: u8,
+		},
 		Close,
-		Settle { cycle: u32 },
-		Tick { ms: u64 },
+		Settle {
+			cycle: u32,
+		},
+		Tick {
+			ms: u64,
+		},
+		/// `(issuer, order, cny, forged)` items, posted by one acquirer in one call.
+		Batch {
+			acquirer: u8,
+			items: Vec<(u8, u8, u128, bool)>,
+		},
 	}
 
 	fn op() -> impl Strategy<Value = Op> {
@@ -1386,7 +1677,32 @@ mod random_sequences {
 			Just(Op::Close),
 			(1..5u32).prop_map(|cycle| Op::Settle { cycle }),
 			(0..(5 * MINUTE)).prop_map(|ms| Op::Tick { ms }),
+			(
+				0..2u8,
+				proptest::collection::vec(
+					(0..2u8, 0..12u8, 0..400_000u128, proptest::bool::weighted(0.2)),
+					0..16
+				)
+			)
+				.prop_map(|(acquirer, items)| Op::Batch { acquirer, items }),
 		]
+	}
+
+	/// An instruction for `cny` at the genesis rate; when the amount does not convert or the
+	/// rate went stale, with what the issuer would have had to guess: it must be refused like
+	/// any other bad input.
+	fn guessed(issuer: u8, acquirer: u8, order: u8, cny: u128) -> PaymentInstruction<AccountId> {
+		let hkd = FxRate::quote_for_posting(
+			GENESIS_RATE,
+			HKD,
+			CNY,
+			cny,
+			QuoteSide::ExactTarget,
+			FxRate::now(),
+		)
+		.map(|q| q.source_amount)
+		.unwrap_or(cny);
+		instruction_for(party(issuer), party(2 + acquirer), &format!("O{order}"), cny, hkd)
 	}
 
 	fn party(n: u8) -> AccountId {
@@ -1401,7 +1717,8 @@ mod random_sequences {
 		}
 	}
 
-	fn apply(op: &Op, step: usize) -> DispatchResult {
+	/// Applies `op`; a batch as one call when `batched`, else as its postings one by one.
+	fn apply(op: &Op, step: usize, batched: bool) -> DispatchResult {
 		let r = |s: &str| reference(&format!("{s}-{step}"));
 		match op.clone() {
 			Op::Fund { who, amount } => {
@@ -1417,21 +1734,29 @@ mod random_sequences {
 				ClearingBank::set_debit_limit(bank(), who.clone(), currency_of(&who), limit)
 			}
 			Op::Post { issuer, acquirer, order, cny } => {
-				let issuer = party(issuer);
-				let acquirer = party(2 + acquirer);
-				// When the amount does not convert or the rate went stale, post what the
-				// issuer would have had to guess: it must be refused like any other bad input.
-				let hkd = FxRate::quote_for_posting(
-					GENESIS_RATE,
-					HKD,
-					CNY,
-					cny,
-					QuoteSide::ExactTarget,
-					FxRate::now(),
-				)
-				.map(|q| q.source_amount)
-				.unwrap_or(cny);
-				post(&instruction_for(issuer, acquirer, &format!("O{order}"), cny, hkd))
+				post(&guessed(issuer, acquirer, order, cny))
+			}
+			Op::Batch { acquirer, items } => {
+				let items: Vec<_> = items
+					.iter()
+					.map(|&(issuer, order, cny, forged)| {
+						let i = guessed(issuer, acquirer, order, cny);
+						let signature =
+							if forged { sign_with("Stranger", &i) } else { issuer_signature(&i) };
+						(i, signature)
+					})
+					.collect();
+				if batched {
+					let items = items.try_into().expect("within the bound");
+					ClearingBank::post_payments(signed(&party(2 + acquirer)), items)
+						.map(|_| ())
+						.map_err(|e| e.error)
+				} else {
+					for (i, signature) in items {
+						let _ = ClearingBank::post_payment(signed(&i.acquirer), i, signature);
+					}
+					Ok(())
+				}
 			}
 			Op::Refund { acquirer, order, refund: refund_id, cny } => ClearingBank::refund(
 				signed(&party(2 + acquirer)),
@@ -1468,7 +1793,7 @@ mod random_sequences {
 				for (step, op) in ops.iter().enumerate() {
 					let root = sp_io::storage::root(sp_runtime::StateVersion::V1);
 					let before_postings = NextPostingId::<Test>::get();
-					match apply(op, step) {
+					match apply(op, step, true) {
 						Ok(()) => {},
 						Err(_) => prop_assert_eq!(
 							sp_io::storage::root(sp_runtime::StateVersion::V1),
@@ -1478,7 +1803,8 @@ mod random_sequences {
 						),
 					}
 					let after = NextPostingId::<Test>::get();
-					prop_assert!(after - before_postings <= 1);
+					let most = match op { Op::Batch { items, .. } => items.len() as u64, _ => 1 };
+					prop_assert!(after - before_postings <= most);
 					postings_seen += after - before_postings;
 					prop_assert!(
 						ClearingBank::do_try_state().is_ok(),
@@ -1491,6 +1817,26 @@ mod random_sequences {
 				prop_assert!(postings_seen <= 2 * 12);
 				Ok(())
 			})?;
+		}
+
+		/// A batch mixing valid, refused (forged, unconvertible, over the limit, voided) and
+		/// duplicate items leaves the chain exactly as its items posted one by one would,
+		/// whatever happened before it.
+		#[test]
+		fn a_batch_books_what_its_items_one_by_one_would(ops in proptest::collection::vec(op(), 1..30)) {
+			let mut batched = new_test_ext();
+			let mut single = new_test_ext();
+			for (step, op) in ops.iter().enumerate() {
+				let roots = [(&mut batched, true), (&mut single, false)].map(|(ext, mode)| {
+					ext.execute_with(|| {
+						let _ = apply(op, step, mode);
+						System::reset_events();
+						(sp_io::storage::root(sp_runtime::StateVersion::V1), ClearingBank::do_try_state())
+					})
+				});
+				prop_assert!(roots[0].1.is_ok(), "invariants broken after {:?}", op);
+				prop_assert_eq!(&roots[0].0, &roots[1].0, "the batch {:?} diverged", op);
+			}
 		}
 	}
 }

@@ -380,6 +380,20 @@ pub enum CycleEntry {
 	Refund { posting_id: PostingId, refund_id: OrderId },
 }
 
+/// How many entries one page of a cycle's entry list, or of a participant's, holds. Lists are
+/// kept in pages so that a batch of postings writes one storage item per page it fills rather
+/// than one per entry: entry `n` is at position `n % ENTRIES_PER_PAGE` of page
+/// `n / ENTRIES_PER_PAGE`.
+pub const ENTRIES_PER_PAGE: u32 = 128;
+
+/// One page of an entry list.
+pub type EntryPage<V> = BoundedVec<V, ConstU32<ENTRIES_PER_PAGE>>;
+
+/// Which page of an entry list holds entry `n`, and where in it.
+pub fn page_of(n: u32) -> (u32, usize) {
+	(n / ENTRIES_PER_PAGE, (n % ENTRIES_PER_PAGE) as usize)
+}
+
 /// A participant's share of a cycle: how many entries it is party to and the hash chain over
 /// them, which it can recompute from its own records alone.
 #[derive(Encode, Decode, MaxEncodedLen, TypeInfo, Clone, PartialEq, Eq, Debug, Default)]
@@ -472,6 +486,9 @@ pub struct StatementPage<AccountId> {
 	/// Where the next page starts, if there is one.
 	pub next: Option<u32>,
 }
+
+/// The most order ids one look-up of several postings answers.
+pub const MAX_LOOKUPS: u32 = 1024;
 
 /// The most entries one statement page holds.
 pub const MAX_STATEMENT_PAGE: u32 = 1000;

@@ -46,6 +46,8 @@ pub trait WeightInfo {
 	fn fund() -> Weight;
 	fn withdraw() -> Weight;
 	fn post_payment() -> Weight;
+	fn post_payments(n: u32, i: u32, ) -> Weight;
+	fn post_payments_refused(n: u32, ) -> Weight;
 	fn refund() -> Weight;
 	fn close_cycle() -> Weight;
 	fn settle_cycle() -> Weight;
@@ -254,6 +256,23 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ClearingBank::ParticipantEntries` (`max_values`: None, `max_size`: Some(76), added: 2551, mode: `MaxEncodedLen`)
 	/// Storage: `ClearingBank::CycleEntries` (r:0 w:1)
 	/// Proof: `ClearingBank::CycleEntries` (`max_values`: None, `max_size`: Some(99), added: 2574, mode: `MaxEncodedLen`)
+	fn post_payments(n: u32, i: u32, ) -> Weight {
+		Weight::from_parts(1_500_000_000, 6218)
+			.saturating_add(Weight::from_parts(1_500_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(100_000_000, 0).saturating_mul(i.into()))
+			.saturating_add(T::DbWeight::get().reads(16_u64))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().reads((4_u64).saturating_mul(i.into())))
+			.saturating_add(T::DbWeight::get().writes(10_u64))
+			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(T::DbWeight::get().writes((4_u64).saturating_mul(i.into())))
+	}
+	fn post_payments_refused(n: u32, ) -> Weight {
+		Weight::from_parts(1_500_000_000, 6218)
+			.saturating_add(Weight::from_parts(1_000_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(T::DbWeight::get().reads(16_u64))
+			.saturating_add(T::DbWeight::get().reads((6_u64).saturating_mul(n.into())))
+	}
 	fn refund() -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `2249`
@@ -376,6 +395,23 @@ impl WeightInfo for () {
 		Weight::from_parts(1_492_537_000, 6218)
 			.saturating_add(ParityDbWeight::get().reads(26_u64))
 			.saturating_add(ParityDbWeight::get().writes(16_u64))
+	}
+	fn post_payments(n: u32, i: u32, ) -> Weight {
+		Weight::from_parts(1_500_000_000, 6218)
+			.saturating_add(Weight::from_parts(1_500_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(Weight::from_parts(100_000_000, 0).saturating_mul(i.into()))
+			.saturating_add(ParityDbWeight::get().reads(16_u64))
+			.saturating_add(ParityDbWeight::get().reads((6_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().reads((4_u64).saturating_mul(i.into())))
+			.saturating_add(ParityDbWeight::get().writes(10_u64))
+			.saturating_add(ParityDbWeight::get().writes((3_u64).saturating_mul(n.into())))
+			.saturating_add(ParityDbWeight::get().writes((4_u64).saturating_mul(i.into())))
+	}
+	fn post_payments_refused(n: u32, ) -> Weight {
+		Weight::from_parts(1_500_000_000, 6218)
+			.saturating_add(Weight::from_parts(1_000_000_000, 0).saturating_mul(n.into()))
+			.saturating_add(ParityDbWeight::get().reads(16_u64))
+			.saturating_add(ParityDbWeight::get().reads((6_u64).saturating_mul(n.into())))
 	}
 	fn refund() -> Weight {
 		Weight::from_parts(887_669_000, 6218)

@@ -53,6 +53,7 @@ pub use types::*;
 pub use weights::WeightInfo;
 
 use conversion::Direction;
+use sp_runtime::Permill;
 
 /// How a quote request maps onto a configured pair.
 #[derive(Clone, Copy)]
@@ -65,12 +66,51 @@ struct Route {
 	quote: CurrencyInfo,
 }
 
+/// A rate with everything its conversions need (the pair, its direction, both currencies'
+/// minor units), read once.
+#[derive(Clone, Copy)]
+pub struct CitedRate {
+	route: Route,
+	rate_id: RateId,
+	mid: u128,
+	spread: Permill,
+	valid_until: Moment,
+}
+
+impl CitedRate {
+	fn new<AccountId>(route: Route, rate_id: RateId, rate: &RateRecord<AccountId>) -> Self {
+		let valid_until = rate.stale_from(&route.config.limits);
+		CitedRate { route, rate_id, mid: rate.mid, spread: rate.spread, valid_until }
+	}
+
+	/// Converts `amount`, fixed on `side`, at this rate.
+	pub fn convert(&self, amount: u128, side: QuoteSide) -> Result<Quote, QuoteError> {
+		let Route { pair, direction, base, quote, .. } = self.route;
+		let (source_amount, target_amount) =
+			conversion::convert(self.mid, self.spread, base, quote, direction, side, amount)?;
+		let (source, target) = match direction {
+			Direction::BaseToQuote => (pair.base, pair.quote),
+			Direction::QuoteToBase => (pair.quote, pair.base),
+		};
+		Ok(Quote {
+			rate_id: self.rate_id,
+			source,
+			target,
+			source_amount,
+			target_amount,
+			pair,
+			mid: self.mid,
+			applied_rate: conversion::applied_rate(self.mid, self.spread, direction),
+			valid_until: self.valid_until,
+		})
+	}
+}
+
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
 	use frame_support::{pallet_prelude::*, traits::Time};
 	use frame_system::pallet_prelude::*;
-	use sp_runtime::Permill;
 
 	#[pallet::pallet]
 	pub struct Pallet<T>(_);
@@ -929,15 +969,11 @@ pub mod pallet {
 		) -> Result<Quote, QuoteError> {
 			let route = Self::resolve(source, target)?;
 			let (rate_id, rate) = Self::effective_at(route.pair, &route.config, Self::now())?;
-			Self::convert_at(&route, rate_id, &rate, side, amount)
+			CitedRate::new(route, rate_id, &rate).convert(amount, side)
 		}
 
-		/// Converts `amount` from `source` to `target` at the publication a posting cites,
-		/// which must be of this pair, fresh at `at`, from a current feeder (or the admin), and
-		/// either the pair's effective rate at `at` or one a call superseded at most the pair's
-		/// grace period before. This is how a posting's amounts are checked, with `at` the
-		/// posting's block time: it reads the current state, so for another `at` it answers
-		/// only what the current feeds say of that moment.
+		/// Converts `amount` from `source` to `target` at the publication a posting cites: see
+		/// [`Pallet::rate_for_posting`] for what makes a rate citable.
 		pub fn quote_for_posting(
 			rate_id: RateId,
 			source: CurrencyCode,
@@ -946,6 +982,23 @@ pub mod pallet {
 			side: QuoteSide,
 			at: Moment,
 		) -> Result<Quote, QuoteError> {
+			Self::rate_for_posting(rate_id, source, target, at)?.convert(amount, side)
+		}
+
+		/// The publication a posting cites, checked: it must be of the pair converting
+		/// `source` into `target`, fresh at `at`, from a current feeder (or the admin), and
+		/// either the pair's effective rate at `at` or one a call superseded at most the pair's
+		/// grace period before. This is how a posting's amounts are checked, with `at` the
+		/// posting's block time: it reads the current state, so for another `at` it answers
+		/// only what the current feeds say of that moment. The answer converts any number of
+		/// amounts without reading storage again, which is what a batch of postings at the same
+		/// rate needs.
+		pub fn rate_for_posting(
+			rate_id: RateId,
+			source: CurrencyCode,
+			target: CurrencyCode,
+			at: Moment,
+		) -> Result<CitedRate, QuoteError> {
 			let route = Self::resolve(source, target)?;
 			let rate = Rates::<T>::get(rate_id).ok_or(QuoteError::UnknownRateId)?;
 			if rate.pair != route.pair {
@@ -970,7 +1023,7 @@ pub mod pallet {
 			if !citable {
 				return Err(QuoteError::RateNotEffective);
 			}
-			Self::convert_at(&route, rate_id, &rate, side, amount)
+			Ok(CitedRate::new(route, rate_id, &rate))
 		}
 
 		fn ensure_enabled(config: PairConfig) -> Result<(), QuoteError> {
@@ -1016,33 +1069,6 @@ pub mod pallet {
 				}
 			};
 			Ok(route)
-		}
-
-		fn convert_at(
-			route: &Route,
-			rate_id: RateId,
-			rate: &RateRecord<T::AccountId>,
-			side: QuoteSide,
-			amount: u128,
-		) -> Result<Quote, QuoteError> {
-			let Route { pair, direction, base, quote, config } = *route;
-			let (source_amount, target_amount) =
-				conversion::convert(rate.mid, rate.spread, base, quote, direction, side, amount)?;
-			let (source, target) = match direction {
-				Direction::BaseToQuote => (pair.base, pair.quote),
-				Direction::QuoteToBase => (pair.quote, pair.base),
-			};
-			Ok(Quote {
-				rate_id,
-				source,
-				target,
-				source_amount,
-				target_amount,
-				pair,
-				mid: rate.mid,
-				applied_rate: conversion::applied_rate(rate.mid, rate.spread, direction),
-				valid_until: rate.stale_from(&config.limits),
-			})
 		}
 
 		/// Invariants: feeder counts (per pair, per feeder and in all) match the feeders,

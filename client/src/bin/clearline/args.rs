@@ -302,9 +302,11 @@ pub enum PaymentCmd {
 	/// Sign a payment instruction as the issuer; prints the signed instruction (JSON) that the
 	/// acquirer posts. Without `--debit-amount`, quotes the credit amount at the current rate.
 	Sign(InstructionArgs),
-	/// Post a signed instruction as its acquirer, unless it is posted already.
+	/// Post a signed instruction as its acquirer, unless it is posted already; or a JSON list
+	/// of them in one `post_payments` transaction per 1,024, each posted or refused on its own.
 	Post {
-		/// The output of `payment sign`; `-` for standard input.
+		/// The output of `payment sign`, or a JSON array of such outputs; `-` for standard
+		/// input.
 		signed: PathBuf,
 	},
 	/// Void an issuer order id, as its issuer, so that no posting can ever use it; refused with

@@ -10,7 +10,7 @@ use clearline_client::multisig::{approval_of, Approval, MultisigAccount};
 use clearline_client::{
 	calls, camt053,
 	events::{finalized_events, EventFilter},
-	instruction::{self, post_once, PostResult, SignedInstruction},
+	instruction::{self, post_batch, post_once, PostResult, SignedInstruction},
 	queries, resolve, ConnectOptions, Connection, Error, KeySource, PendingTx, SenderOptions,
 	Signer, TxSender,
 };
@@ -494,7 +494,16 @@ async fn payment(ctx: &Ctx, out: &Out, cmd: &PaymentCmd) -> Result<(), Failure> 
 		}
 		PaymentCmd::Post { signed } => {
 			let text = read_input(signed)?;
-			let signed: SignedInstruction = serde_json::from_str(&text)
+			let value: serde_json::Value = serde_json::from_str(&text)
+				.map_err(|e| Failure::usage(format!("not JSON: {e}")))?;
+			if value.is_array() {
+				let batch: Vec<SignedInstruction> = serde_json::from_value(value).map_err(|e| {
+					Failure::usage(format!("not a list of signed instructions: {e}"))
+				})?;
+				let sender = ctx.sender(out)?;
+				return out.batch(&post_batch(&sender, &batch).await?);
+			}
+			let signed: SignedInstruction = serde_json::from_value(value)
 				.map_err(|e| Failure::usage(format!("not a signed instruction: {e}")))?;
 			let sender = ctx.sender(out)?;
 			match post_once(&sender, &signed).await? {

@@ -2,6 +2,7 @@
 
 use clearline_client::{
 	events::{describe, event_json, ChainEvent},
+	instruction::{BatchReport, ItemOutcome},
 	Outcome, PendingTx, Step, TxReport, TxResult, TxStatus,
 };
 use clearline_runtime::{AccountId, RuntimeEvent};
@@ -243,6 +244,79 @@ impl Out {
 				})
 			}
 		}
+	}
+}
+
+impl Out {
+	/// Each transaction of a batch (its events, in text mode), then what each item came to;
+	/// fails unless every item is posted.
+	pub fn batch(&self, batch: &BatchReport) -> Result<(), Failure> {
+		let mut failures = Vec::new();
+		for report in &batch.reports {
+			if self.json {
+				if let TxResult::Unknown { reason } = &report.result {
+					failures.push(format!("outcome unknown: {reason}"));
+				}
+			} else if let Err(failure) = self.report(report, None) {
+				failures.push(failure.message);
+			}
+		}
+		let item_json = |(order, outcome): &(String, ItemOutcome)| match outcome {
+			ItemOutcome::Posted { posting_id } => {
+				json!({ "acquirerOrderId": order, "result": "posted", "postingId": posting_id })
+			}
+			ItemOutcome::AlreadyPosted { posting_id } => json!({ "acquirerOrderId": order,
+				"result": "alreadyPosted", "postingId": posting_id }),
+			ItemOutcome::Refused { error } => {
+				json!({ "acquirerOrderId": order, "result": "refused", "error": error })
+			}
+			ItemOutcome::Unresolved => json!({ "acquirerOrderId": order, "result": "unresolved" }),
+		};
+		let count = |f: fn(&ItemOutcome) -> bool| batch.items.iter().filter(|(_, o)| f(o)).count();
+		let refused = count(|o| matches!(o, ItemOutcome::Refused { .. }));
+		let unresolved = count(|o| matches!(o, ItemOutcome::Unresolved));
+		if self.json {
+			let transactions: Vec<Value> = batch
+				.reports
+				.iter()
+				.map(|r| match &r.result {
+					TxResult::Finalized { block, number, index, outcome } => json!({
+						"txHash": r.tx.hash, "result": match outcome {
+							Outcome::Succeeded(_) => "finalized", Outcome::Failed { .. } => "failed" },
+						"block": block, "blockNumber": number, "extrinsic": index }),
+					TxResult::Expired { death } => {
+						json!({ "txHash": r.tx.hash, "result": "expired", "death": death })
+					}
+					TxResult::Unknown { reason } => {
+						json!({ "result": "unknown", "reason": reason, "pending": r.tx })
+					}
+				})
+				.collect();
+			let items: Vec<Value> = batch.items.iter().map(item_json).collect();
+			println!("{}", json!({ "items": items, "transactions": transactions }));
+		} else if !self.quiet {
+			for item in &batch.items {
+				let v = item_json(item);
+				let detail = match (v["postingId"].as_u64(), v["error"].as_str()) {
+					(Some(id), _) => format!("posting {id}"),
+					(None, Some(error)) => error.to_string(),
+					_ => "see the transaction above".into(),
+				};
+				println!("{:<24} {:<14} {detail}", item.0, s(&v, "result"));
+			}
+		}
+		if refused + unresolved == 0 && failures.is_empty() {
+			return Ok(());
+		}
+		failures.insert(
+			0,
+			format!(
+				"{refused} of {} instructions refused, {unresolved} without a final answer \
+				 (posting the same file again is safe)",
+				batch.items.len()
+			),
+		);
+		Err(Failure { code: if unresolved > 0 { 4 } else { 1 }, message: failures.join("; ") })
 	}
 }
 

@@ -12,7 +12,7 @@ use jsonrpsee::{
 use pallet_clearing_bank::{
 	CycleEntry, CycleId, CycleStatus, CycleView, InstructionState, OrderId, ParticipantRole,
 	ParticipantStatus, ParticipantView, PostingId, PostingStatus, PostingView, RefundRecord,
-	Scenario, StatementEntry, StatementPage, VoidRecord,
+	Scenario, StatementEntry, StatementPage, VoidRecord, MAX_LOOKUPS,
 };
 pub use pallet_clearing_bank_runtime_api::ClearingBankApi as ClearingBankRuntimeApi;
 use pallet_fx_rate::{CurrencyCode, Moment, RateId};
@@ -364,6 +364,16 @@ pub trait ClearingBankApi<BlockHash, AccountId> {
 		at: Option<BlockHash>,
 	) -> RpcResult<Option<PostingLookupJson<AccountId>>>;
 
+	/// The postings under `party`'s order ids, in order, `null` where there is none: how a
+	/// batch's poster learns in one call which instructions the chain holds. At most 1024 ids.
+	#[method(name = "clearing_postings")]
+	fn postings(
+		&self,
+		party: AccountId,
+		order_ids: Vec<String>,
+		at: Option<BlockHash>,
+	) -> RpcResult<Vec<Option<PostingJson<AccountId>>>>;
+
 	/// A posting by id.
 	#[method(name = "clearing_postingById")]
 	fn posting_by_id(
@@ -460,6 +470,39 @@ where
 			Some(InstructionState::Posted(view)) => Some(PostingLookupJson::Posted(view.into())),
 			None => None,
 		})
+	}
+
+	fn postings(
+		&self,
+		party: AccountId,
+		order_ids: Vec<String>,
+		at: Option<Block::Hash>,
+	) -> RpcResult<Vec<Option<PostingJson<AccountId>>>> {
+		if order_ids.len() > MAX_LOOKUPS as usize {
+			return Err(ErrorObject::owned(
+				INVALID_PARAMS_CODE,
+				format!("at most {MAX_LOOKUPS} order ids per call"),
+				None::<()>,
+			));
+		}
+		let orders = order_ids.into_iter().map(order_id).collect::<Result<Vec<_>, _>>()?;
+		let at = block_or_best(&*self.client, at);
+		let api = self.client.runtime_api();
+		let version = api
+			.api_version::<dyn ClearingBankRuntimeApi<Block, AccountId, BlockNumber>>(at)
+			.map_err(runtime_error)?
+			.unwrap_or(1);
+		let views = if version >= 3 {
+			api.postings(at, party, orders).map_err(runtime_error)?
+		} else {
+			// Blocks of an older runtime: one look-up per id.
+			let mut views = Vec::with_capacity(orders.len());
+			for order in orders {
+				views.push(api.posting(at, party.clone(), order).map_err(runtime_error)?);
+			}
+			views
+		};
+		Ok(views.into_iter().map(|v| v.map(Into::into)).collect())
 	}
 
 	fn posting_by_id(

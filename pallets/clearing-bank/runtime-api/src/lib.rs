@@ -3,6 +3,9 @@
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
+extern crate alloc;
+use alloc::vec::Vec;
+
 pub use pallet_clearing_bank::{
 	CycleId, CycleView, InstructionState, OrderId, ParticipantView, PostingId, PostingView,
 	RefundRecord, StatementPage, VoidRecord,
@@ -11,8 +14,8 @@ pub use pallet_clearing_bank::{
 sp_api::decl_runtime_apis! {
 	/// Postings, voids, participants, cycles and statements.
 	///
-	/// Version 2 added `instruction_state`.
-	#[api_version(2)]
+	/// Version 2 added `instruction_state`, version 3 `postings`.
+	#[api_version(3)]
 	pub trait ClearingBankApi<AccountId, BlockNumber>
 	where
 		AccountId: codec::Codec,
@@ -22,9 +25,13 @@ sp_api::decl_runtime_apis! {
 		/// issuer's when it is an issuer.
 		fn posting(party: AccountId, order_id: OrderId) -> Option<PostingView<AccountId, BlockNumber>>;
 
-		/// What the chain holds under an issuer's order id: its posting or its void.
-		#[api_version(2)]
+		/// What the chain holds under an issuer's order id: its posting or its void (from
+		/// version 2).
 		fn instruction_state(issuer: AccountId, issuer_order_id: OrderId) -> Option<InstructionState<AccountId, BlockNumber>>;
+
+		/// The postings under `party`'s order ids, in order (`None` where there is none); at
+		/// most `MAX_LOOKUPS` ids are answered (from version 3).
+		fn postings(party: AccountId, order_ids: Vec<OrderId>) -> Vec<Option<PostingView<AccountId, BlockNumber>>>;
 
 		/// A posting by id.
 		fn posting_by_id(id: PostingId) -> Option<PostingView<AccountId, BlockNumber>>;
