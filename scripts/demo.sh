@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Watch payments settle: starts its own dev chain, the issuer and the acquirer, and an
 # aggregator notify inbox, then plays the wallet app, the merchant and the aggregator through
-# one payment of each flow of seed 000, printing every step as the seed's sequence diagram
+# one payment of each of the four payment flows, printing every step as the flow
 # names it, with the real order ids and finalized blocks. Then the clearing bank closes the
 # cycle and both services reconcile it with the chain. Everything it started is stopped and
 # its directory removed when it ends, however it ends (DEMO_KEEP=1 keeps the directory).

@@ -25,6 +25,9 @@ pub struct BlockSample {
 	pub transfers: u32,
 	/// `PaymentPosted` events.
 	pub postings: u32,
+	/// Instructions that posted nothing: `PaymentRefused` and `PaymentAlreadyPosted` (none is
+	/// expected; a batch counts them among the items that left the pool).
+	pub not_posted: u32,
 	/// Extrinsics that failed (`ExtrinsicFailed`): none is expected.
 	pub failed: u32,
 	/// The normal dispatch class's weight used by the block (ref time, picoseconds).
@@ -37,6 +40,7 @@ pub struct Seen {
 	pub blocks: Mutex<Vec<BlockSample>>,
 	pub transfers: AtomicU64,
 	pub postings: AtomicU64,
+	pub not_posted: AtomicU64,
 	pub failed: AtomicU64,
 	/// Chain time of the newest finalized block.
 	pub latest_ms: AtomicU64,
@@ -84,7 +88,7 @@ async fn read_new(
 	let (finalized, _) = conn.finalized().await?;
 	while *next <= finalized {
 		let block = conn.finalized_block(*next).await?;
-		let (mut transfers, mut postings, mut failed) = (0, 0, 0);
+		let (mut transfers, mut postings, mut not_posted, mut failed) = (0, 0, 0, 0);
 		for record in &block.events {
 			match &record.event {
 				RuntimeEvent::Balances(pallet_balances::Event::Transfer { from, .. })
@@ -95,6 +99,10 @@ async fn read_new(
 				RuntimeEvent::ClearingBank(pallet_clearing_bank::Event::PaymentPosted {
 					..
 				}) => postings += 1,
+				RuntimeEvent::ClearingBank(
+					pallet_clearing_bank::Event::PaymentRefused { .. }
+					| pallet_clearing_bank::Event::PaymentAlreadyPosted { .. },
+				) => not_posted += 1,
 				RuntimeEvent::System(frame_system::Event::ExtrinsicFailed { .. }) => failed += 1,
 				_ => {}
 			}
@@ -107,6 +115,7 @@ async fn read_new(
 				.unwrap_or_default();
 		seen.transfers.fetch_add(transfers.into(), Ordering::SeqCst);
 		seen.postings.fetch_add(postings.into(), Ordering::SeqCst);
+		seen.not_posted.fetch_add(not_posted.into(), Ordering::SeqCst);
 		seen.failed.fetch_add(failed.into(), Ordering::SeqCst);
 		seen.latest_ms.store(timestamp_ms, Ordering::SeqCst);
 		seen.blocks.lock().unwrap_or_else(|e| e.into_inner()).push(BlockSample {
@@ -114,6 +123,7 @@ async fn read_new(
 			timestamp_ms,
 			transfers,
 			postings,
+			not_posted,
 			failed,
 			normal_ref_time: weight.get(frame_support::dispatch::DispatchClass::Normal).ref_time(),
 		});

@@ -30,7 +30,10 @@ fn err<E: std::fmt::Debug>(e: E) -> anyhow::Error {
 pub fn throughput(t: &Throughput, path: &Path) -> Result<()> {
 	let root = BitMapBackend::new(path, (1100, 560)).into_drawing_area();
 	root.fill(&WHITE).map_err(err)?;
-	let phases = [(&t.transfer, BLUE), (&t.posting, RED)];
+	let phases: Vec<_> = [(&t.transfer, BLUE), (&t.posting, RED), (&t.batched, GREEN)]
+		.into_iter()
+		.filter_map(|(p, colour)| Some((p.as_ref()?, colour)))
+		.collect();
 	let x_min = phases.iter().flat_map(|(p, _)| p.series.iter().map(|s| s.t_s)).fold(0.0, f64::min);
 	let x_max = phases.iter().flat_map(|(p, _)| p.series.iter().map(|s| s.t_s)).fold(1.0, f64::max);
 	let y_max = phases
@@ -42,8 +45,11 @@ pub fn throughput(t: &Throughput, path: &Path) -> Result<()> {
 	let mut chart = ChartBuilder::on(&root)
 		.caption(
 			format!(
-				"Finalized per one-second block, {} signers: postings/transfers = {:.2}",
-				t.signers, t.ratio
+				"Finalized per one-second block, {} signers: postings/transfers = {} single, {} \
+				 batched",
+				t.signers,
+				t.ratio.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into()),
+				t.batched_ratio.map(|r| format!("{r:.2}")).unwrap_or_else(|| "-".into())
 			),
 			("sans-serif", 22),
 		)
@@ -65,6 +71,7 @@ pub fn throughput(t: &Throughput, path: &Path) -> Result<()> {
 			match phase.kind {
 				crate::throughput::Kind::Transfer => "transfer_keep_alive",
 				crate::throughput::Kind::Posting => "post_payment",
+				crate::throughput::Kind::Batch => "post_payments",
 			},
 			phase.per_second,
 			phase.window_seconds

@@ -1,5 +1,6 @@
-//! On-chain throughput: balance transfers, then postings, from many signers into one dev
-//! node, each kind for a fixed stretch of chain time, counted from the finalized blocks.
+//! On-chain throughput: balance transfers, then single postings, then batches of postings,
+//! from many signers into one dev node, each kind for a fixed stretch of chain time, counted
+//! from the finalized blocks.
 //!
 //! Every transaction is signed before its phase starts, so that the node, not the
 //! benchmark's signing, is what the figures measure. The submitters keep the pool a few
@@ -49,30 +50,39 @@ pub struct Config {
 	pub connections: usize,
 	/// Profile the node with `perf` for 20 s of each kind, where `perf` works.
 	pub perf: bool,
+	/// Instructions per `post_payments` batch; `None`: as many as fit a block.
+	pub batch: Option<usize>,
+	/// Which kinds to run, in this order.
+	pub kinds: Vec<Kind>,
+	/// Keep the node's database here (for `benchmark storage` on the state the run leaves)
+	/// instead of a temporary directory.
+	pub base_path: Option<std::path::PathBuf>,
 }
 
 /// The CNY price of every benchmark posting, in minor units.
 const PRICE: u128 = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
 	Transfer,
 	Posting,
+	/// `post_payments` transactions; counted by the postings they make.
+	Batch,
 }
 
 impl Kind {
 	fn count(self, seen: &Seen) -> u64 {
 		match self {
 			Kind::Transfer => seen.transfers.load(Ordering::SeqCst),
-			Kind::Posting => seen.postings.load(Ordering::SeqCst),
+			Kind::Posting | Kind::Batch => seen.postings.load(Ordering::SeqCst),
 		}
 	}
 
 	fn of(self, block: &BlockSample) -> u32 {
 		match self {
 			Kind::Transfer => block.transfers,
-			Kind::Posting => block.postings,
+			Kind::Posting | Kind::Batch => block.postings,
 		}
 	}
 
@@ -80,6 +90,7 @@ impl Kind {
 		match self {
 			Kind::Transfer => "transfers",
 			Kind::Posting => "postings",
+			Kind::Batch => "batches",
 		}
 	}
 }
@@ -98,10 +109,14 @@ pub struct Point {
 #[derive(Debug, Clone, Serialize)]
 pub struct Phase {
 	pub kind: Kind,
+	/// Postings (or transfers) one transaction makes: the batch size for batches, else 1.
+	pub items_per_transaction: u64,
 	pub extrinsic_bytes: usize,
-	/// Block weight (ref time, ps) one transaction of this kind uses, base weight included.
+	/// Block weight (ref time, ps) one transaction of this kind is charged before it runs,
+	/// base weight included.
 	pub block_weight_ps: u64,
-	/// How many fit in one block's normal-class limits (weight and length).
+	/// How many items (transfers, postings) fit in one block's normal-class limits (weight and
+	/// length), at the weight charged before dispatch.
 	pub ceiling_per_block: u64,
 	pub presigned: usize,
 	pub signing_seconds: f64,
@@ -118,6 +133,8 @@ pub struct Phase {
 	/// Blocks of the window whose normal weight left no room for one more of this kind.
 	pub weight_full_blocks: usize,
 	pub failed: u64,
+	/// Instructions in the window that posted nothing (refused, or posted before).
+	pub not_posted: u64,
 	pub pool_full_retries: u64,
 	/// CPU used in the window, in cores (of the machine's).
 	pub node_cpu_cores: Option<f64>,
@@ -135,10 +152,19 @@ pub struct Phase {
 pub struct Throughput {
 	pub signers: usize,
 	pub issuers: usize,
-	pub transfer: Phase,
-	pub posting: Phase,
-	/// Postings per second over transfers per second.
-	pub ratio: f64,
+	pub transfer: Option<Phase>,
+	pub posting: Option<Phase>,
+	pub batched: Option<Phase>,
+	/// Single postings per second over transfers per second.
+	pub ratio: Option<f64>,
+	/// Batched postings per second over transfers per second.
+	pub batched_ratio: Option<f64>,
+}
+
+impl Throughput {
+	pub fn phases(&self) -> impl Iterator<Item = &Phase> {
+		[&self.transfer, &self.posting, &self.batched].into_iter().flatten()
+	}
 }
 
 struct Bench {
@@ -153,17 +179,24 @@ struct Bench {
 	prometheus: u16,
 	http: reqwest::Client,
 	config: Config,
+	/// Instructions per batch.
+	batch: u64,
 }
 
 pub async fn run(node_binary: &Path, config: Config, out: &Path) -> Result<Throughput> {
 	let prometheus = free_port();
 	let prometheus_arg = prometheus.to_string();
+	let base_path = match &config.base_path {
+		Some(dir) => dir.to_str().context("the base path is not UTF-8")?.to_string(),
+		None => "{dir}/chain".to_string(),
+	};
 	let node = NodeProcess::start_program(
 		"bench-node",
 		node_binary,
 		&[
 			"--dev",
-			"--tmp",
+			"--base-path",
+			&base_path,
 			"--rpc-port",
 			"{rpc_port}",
 			"--port",
@@ -224,25 +257,42 @@ async fn measure(
 		node_pid: node.pid().context("the node is not running")?,
 		prometheus,
 		http: reqwest::Client::new(),
+		batch: config
+			.batch
+			.unwrap_or_else(|| calls::batch_capacity(config.issuers as u32) as usize)
+			.max(1) as u64,
 		config,
 	};
 	bench.set_up().await?;
 	let accounts: BTreeSet<AccountId> = bench.signers.iter().map(Signer::account_id).collect();
 	let (from, _) = bench.conn.finalized().await?;
 	let seen = blocks::follow(bench.conn.clone(), from + 1, accounts);
-	let transfer = bench.phase(Kind::Transfer, &seen, out).await;
-	let posting = match transfer {
-		Ok(_) => bench.phase(Kind::Posting, &seen, out).await,
-		Err(_) => Err(anyhow::anyhow!("not run")),
-	};
+	let mut phases = Vec::new();
+	for kind in bench.config.kinds.clone() {
+		match bench.phase(kind, &seen, out).await {
+			Ok(phase) => phases.push(phase),
+			Err(e) => {
+				seen.stop();
+				return Err(e.context(format!("the {} phase", kind.name())));
+			}
+		}
+	}
 	seen.stop();
-	let (transfer, posting) = (transfer?, posting?);
+	let take = |kind: Kind| phases.iter().find(|p| p.kind == kind).cloned();
+	let (transfer, posting, batched) =
+		(take(Kind::Transfer), take(Kind::Posting), take(Kind::Batch));
+	let ratio = |p: &Option<Phase>| {
+		let per_transfer = transfer.as_ref()?.per_second.max(f64::MIN_POSITIVE);
+		Some(p.as_ref()?.per_second / per_transfer)
+	};
 	Ok(Throughput {
 		signers: bench.config.signers,
 		issuers: bench.config.issuers,
-		ratio: posting.per_second / transfer.per_second.max(f64::MIN_POSITIVE),
+		ratio: ratio(&posting),
+		batched_ratio: ratio(&batched),
 		transfer,
 		posting,
+		batched,
 	})
 }
 
@@ -275,33 +325,56 @@ impl Bench {
 		send_all(&self.conn, "//Charlie", funding.collect::<std::result::Result<_, _>>()?).await
 	}
 
+	/// Items (transfers, postings) one transaction of `kind` makes.
+	fn items(&self, kind: Kind) -> u64 {
+		match kind {
+			Kind::Batch => self.batch,
+			Kind::Transfer | Kind::Posting => 1,
+		}
+	}
+
+	/// The `k`th instruction of `signer`'s `n`th transaction, with its issuer's signature.
+	fn instruction(
+		&self,
+		signer: usize,
+		n: u64,
+		k: u64,
+		quote: &(u128, u32),
+	) -> Result<(PaymentInstruction<AccountId>, sp_runtime::MultiSignature)> {
+		let issuer = &self.issuers[(n + k + signer as u64) as usize % self.issuers.len()];
+		let order = format!("B{signer:03}-{n:07}-{k:04}");
+		let instruction = PaymentInstruction {
+			issuer: issuer.account_id(),
+			acquirer: self.signers[signer].account_id(),
+			acquirer_order_id: calls::order_id("order", &order)?,
+			issuer_order_id: calls::order_id("order", &format!("I{order}"))?,
+			aggregator_order_id: calls::order_id("order", &format!("G{order}"))?,
+			merchant_id: calls::order_id("merchant", "M-BENCH")?,
+			scenario: Scenario::CustomerPresented,
+			debit_currency: CurrencyCode::HKD,
+			debit_amount: quote.0,
+			credit_currency: CurrencyCode::CNY,
+			credit_amount: PRICE,
+			rate_id: quote.1.into(),
+			expires_at: clearline_client::instruction::expires_in(Duration::from_secs(3600)),
+		};
+		let signature = issuer.sign_instruction(&self.ctx, &instruction);
+		Ok((instruction, signature))
+	}
+
 	/// The call the `n`th transaction of `signer` makes.
 	fn call(&self, kind: Kind, signer: usize, n: u64, quote: &(u128, u32)) -> Result<RuntimeCall> {
 		Ok(match kind {
 			Kind::Transfer => calls::transfer(self.payee.clone(), 1),
 			Kind::Posting => {
-				let issuer = &self.issuers[(n as usize + signer) % self.issuers.len()];
-				let order = format!("B{signer:03}-{n:07}");
-				let instruction = PaymentInstruction {
-					issuer: issuer.account_id(),
-					acquirer: self.signers[signer].account_id(),
-					acquirer_order_id: calls::order_id("order", &order)?,
-					issuer_order_id: calls::order_id("order", &format!("I{order}"))?,
-					aggregator_order_id: calls::order_id("order", &format!("G{order}"))?,
-					merchant_id: calls::order_id("merchant", "M-BENCH")?,
-					scenario: Scenario::CustomerPresented,
-					debit_currency: CurrencyCode::HKD,
-					debit_amount: quote.0,
-					credit_currency: CurrencyCode::CNY,
-					credit_amount: PRICE,
-					rate_id: quote.1.into(),
-					expires_at: clearline_client::instruction::expires_in(Duration::from_secs(
-						3600,
-					)),
-				};
-				let signature = issuer.sign_instruction(&self.ctx, &instruction);
+				let (instruction, signature) = self.instruction(signer, n, 0, quote)?;
 				calls::post_payment(instruction, signature)
 			}
+			Kind::Batch => calls::post_payments(
+				(0..self.batch)
+					.map(|k| self.instruction(signer, n, k, quote))
+					.collect::<Result<_>>()?,
+			)?,
 		})
 	}
 
@@ -343,11 +416,14 @@ impl Bench {
 		}
 		let sample = self.sign(kind, 0, nonces[0], 0, &quote)?;
 		let weight = chain::block_weight_of(&self.conn, &sample).await?;
+		// In transactions; `items` per transaction.
 		let ceiling = chain::per_block_ceiling(weight, sample.len());
+		let items = self.items(kind);
 		let blocks = self.config.warmup + self.config.seconds + 15;
 		let per_signer = (ceiling * blocks).div_ceil(self.signers.len() as u64);
 		eprintln!(
-			"[bench] {}: {} bytes, block weight {} µs, at most {ceiling} a block; signing {} ...",
+			"[bench] {}: {items} a transaction, {} bytes, block weight {} µs, at most {ceiling} \
+			 a block; signing {} ...",
 			kind.name(),
 			sample.len(),
 			weight / 1_000_000,
@@ -361,12 +437,13 @@ impl Bench {
 
 		let base = kind.count(seen);
 		// What has left the pool since the phase began, failed transactions included.
-		let base_landed = base + seen.failed.load(Ordering::SeqCst);
+		let base_landed = landed(kind, seen, items);
 		let submitted = Arc::new(AtomicU64::new(0));
 		let pool_full = Arc::new(AtomicU64::new(0));
 		let stop = Arc::new(AtomicBool::new(false));
 		let failure: Arc<std::sync::Mutex<Option<String>>> = Default::default();
-		let window = (ceiling * 3).clamp(500, 6000);
+		// A few blocks' worth: for batches, a few transactions of hundreds of postings each.
+		let window = (ceiling * 3).clamp(if items > 1 { 3 } else { 500 }, 6000);
 		let mut tasks = Vec::new();
 		for (i, list) in txs.into_iter().enumerate() {
 			let rpc = self.rpcs[i % self.rpcs.len()].clone();
@@ -378,7 +455,7 @@ impl Bench {
 						if stop.load(Ordering::SeqCst) {
 							return Ok(());
 						}
-						let landed = landed(kind, &seen) - base_landed;
+						let landed = landed(kind, &seen, items) - base_landed;
 						if submitted.load(Ordering::SeqCst).saturating_sub(landed) < window {
 							break;
 						}
@@ -453,7 +530,7 @@ impl Bench {
 			check(&failure, &seen)?;
 			if tasks.iter().all(|t| t.is_finished()) {
 				// Everything signed is out; the window ends when the pool has drained.
-				let landed = landed(kind, seen) - base_landed;
+				let landed = landed(kind, seen, items) - base_landed;
 				if landed >= submitted.load(Ordering::SeqCst) {
 					exhausted = true;
 					break;
@@ -485,7 +562,7 @@ impl Bench {
 		// Drain: what is in the pool still lands, and is counted in the totals.
 		let submitted = submitted.load(Ordering::SeqCst);
 		let drain = Instant::now();
-		while landed(kind, seen) - base_landed < submitted
+		while landed(kind, seen, items) - base_landed < submitted
 			&& drain.elapsed() < Duration::from_secs(60)
 		{
 			tokio::time::sleep(Duration::from_millis(100)).await;
@@ -512,9 +589,10 @@ impl Bench {
 		};
 		Ok(Phase {
 			kind,
+			items_per_transaction: items,
 			extrinsic_bytes: sample.len(),
 			block_weight_ps: weight,
-			ceiling_per_block: ceiling,
+			ceiling_per_block: ceiling * items,
 			presigned,
 			signing_seconds,
 			submitted,
@@ -530,6 +608,7 @@ impl Bench {
 				.filter(|b| b.normal_ref_time + weight > max_normal)
 				.count(),
 			failed: in_window.iter().map(|b| u64::from(b.failed)).sum(),
+			not_posted: in_window.iter().map(|b| u64::from(b.not_posted)).sum(),
 			pool_full_retries: pool_full.load(Ordering::SeqCst),
 			node_cpu_cores,
 			bench_cpu_cores,
@@ -578,10 +657,14 @@ impl Bench {
 	}
 }
 
-/// Transactions of `kind` and failed ones in the finalized blocks so far: both have left the
-/// pool.
-fn landed(kind: Kind, seen: &Seen) -> u64 {
-	kind.count(seen) + seen.failed.load(Ordering::SeqCst)
+/// Transactions of `kind` (of `items` each) and failed ones in the finalized blocks so far:
+/// both have left the pool. A batch's items that posted nothing count too.
+fn landed(kind: Kind, seen: &Seen, items: u64) -> u64 {
+	let items_seen = match kind {
+		Kind::Batch => kind.count(seen) + seen.not_posted.load(Ordering::SeqCst),
+		Kind::Transfer | Kind::Posting => kind.count(seen),
+	};
+	items_seen / items + seen.failed.load(Ordering::SeqCst)
 }
 
 /// Fails if a submitter failed or the block follower cannot read the chain.

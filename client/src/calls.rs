@@ -200,6 +200,38 @@ pub fn post_payments(
 	Ok(RuntimeCall::ClearingBank(Clearing::post_payments { instructions }))
 }
 
+/// The most instructions touching `accounts` settlement accounts
+/// ([`pallet_clearing_bank::ledger::touched_accounts`]) that one `post_payments` may carry and
+/// still be accepted into a block: its weight (the runtime's own weight functions,
+/// compiled into this client) within nine tenths of a normal transaction's limit, leaving the
+/// rest for the transaction's extensions; never more than the runtime's bound.
+pub fn batch_capacity(accounts: u32) -> u32 {
+	use frame_support::dispatch::DispatchClass;
+	let limits = <clearline_runtime::Runtime as frame_system::Config>::BlockWeights::get();
+	let Some(limit) = limits.get(DispatchClass::Normal).max_extrinsic else {
+		return clearline_runtime::MAX_POSTINGS_PER_BATCH;
+	};
+	let limit = limit.ref_time() / 10 * 9;
+	let fits = |n: u32| {
+		let weight = pallet_clearing_bank::ledger::batch_weight::<clearline_runtime::Runtime>(
+			n,
+			accounts.clamp(1, n),
+			0,
+		);
+		weight.ref_time() <= limit
+	};
+	let (mut low, mut high) = (1, clearline_runtime::MAX_POSTINGS_PER_BATCH);
+	while low < high {
+		let mid = (low + high).div_ceil(2);
+		if fits(mid) {
+			low = mid;
+		} else {
+			high = mid - 1;
+		}
+	}
+	low
+}
+
 // The issuer.
 
 /// Voids the signer's (an issuer's) `issuer_order_id`, so that no posting can ever use it.

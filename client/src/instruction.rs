@@ -152,9 +152,10 @@ pub enum ItemOutcome {
 	Posted { posting_id: PostingId },
 	/// The chain held its posting already (before the batch, or earlier in it).
 	AlreadyPosted { posting_id: PostingId },
-	/// Refused with this error (`ClearingBank(AmountMismatch)`); nothing of it was recorded.
+	/// Refused with this error (`ClearingBank(AmountMismatch)`), or its whole transaction
+	/// failed with it; nothing of it was recorded.
 	Refused { error: String },
-	/// Its transaction has no final answer (expired, failed as a whole, or unknown): see the
+	/// Its transaction has no final answer (expired, unknown, or never sent): see the
 	/// transaction's report; posting the batch again is safe.
 	Unresolved,
 }
@@ -163,9 +164,11 @@ pub enum ItemOutcome {
 #[derive(Debug)]
 pub struct BatchReport {
 	pub items: Vec<(String, ItemOutcome)>,
-	/// The transactions sent, one per chunk of at most `MAX_POSTINGS_PER_BATCH` items not
-	/// already on chain.
+	/// The transactions sent, one per chunk (of at most [`calls::batch_capacity`] items) of
+	/// those the chain did not hold.
 	pub reports: Vec<TxReport>,
+	/// Why sending stopped before every chunk was sent (their items are `Unresolved`).
+	pub stopped: Option<String>,
 }
 
 /// What each item of a finalized `post_payments` did, in the batch's order, read from its
@@ -203,7 +206,7 @@ pub fn batch_outcomes(events: &[RuntimeEvent]) -> Vec<(String, ItemOutcome)> {
 }
 
 /// Posts `signed` through the acquirer's `sender` in as few `post_payments` transactions as
-/// the runtime's bound allows, leaving out what the chain holds already; like [`post_once`],
+/// fit a block ([`calls::batch_capacity`]), leaving out what the chain holds already; like [`post_once`],
 /// safe to call again after any outcome. Every instruction is checked (chain, acquirer, form)
 /// before anything is sent.
 pub async fn post_batch(sender: &TxSender, signed: &[SignedInstruction]) -> Result<BatchReport> {
@@ -243,18 +246,43 @@ pub async fn post_batch(sender: &TxSender, signed: &[SignedInstruction]) -> Resu
 		}
 	}
 	let mut reports = Vec::new();
-	let max = clearline_runtime::MAX_POSTINGS_PER_BATCH as usize;
+	let accounts = pallet_clearing_bank::ledger::touched_accounts(
+		&to_send.iter().map(|(_, item)| item.clone()).collect::<Vec<_>>(),
+	);
+	let max = calls::batch_capacity(accounts) as usize;
+	let mut stopped = None;
 	while !to_send.is_empty() {
 		let rest = to_send.split_off(to_send.len().min(max));
 		let chunk = std::mem::replace(&mut to_send, rest);
 		let (positions, chunk): (Vec<usize>, Vec<_>) = chunk.into_iter().unzip();
-		let report = sender.send(calls::post_payments(chunk)?).await?;
-		if let TxResult::Finalized { outcome: Outcome::Succeeded(events), .. } = &report.result {
-			let outcomes = batch_outcomes(events);
-			if outcomes.len() != positions.len() {
+		let report = match sender.send(calls::post_payments(chunk)?).await {
+			Ok(report) => report,
+			// What was sent before keeps its answers; nothing more is sent.
+			Err(e) if reports.is_empty() => return Err(e),
+			Err(e) => {
+				stopped = Some(e.to_string());
+				break;
+			}
+		};
+		if let TxResult::Finalized { outcome, .. } = &report.result {
+			let outcomes = match outcome {
+				Outcome::Succeeded(events) => batch_outcomes(events),
+				// The whole call failed: a final answer for every item in it.
+				Outcome::Failed { error, .. } => positions
+					.iter()
+					.map(|&n| (orders[n].clone(), ItemOutcome::Refused { error: error.clone() }))
+					.collect(),
+			};
+			let matches = outcomes.len() == positions.len()
+				&& positions.iter().zip(&outcomes).all(|(&n, (order, _))| *order == orders[n]);
+			if !matches {
 				return Err(Error::bad(
 					"post_payments events",
-					format!("{} outcomes for {} items", outcomes.len(), positions.len()),
+					format!(
+						"{} outcomes that do not match its {} items",
+						outcomes.len(),
+						positions.len()
+					),
 				));
 			}
 			for (n, (_, outcome)) in positions.into_iter().zip(outcomes) {
@@ -263,7 +291,7 @@ pub async fn post_batch(sender: &TxSender, signed: &[SignedInstruction]) -> Resu
 		}
 		reports.push(report);
 	}
-	Ok(BatchReport { items, reports })
+	Ok(BatchReport { items, reports, stopped })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use clearline_client::{
 	calls,
 	events::{finalized_events, EventFilter},
-	instruction::{post_once, PostResult, SignedInstruction},
+	instruction::{post_batch, post_once, ItemOutcome, PostResult, SignedInstruction},
 	queries, resolve,
 	tx::{prepare, InFlight, Step},
 	ConnectOptions, Connection, Outcome, SenderOptions, Signer, TxResult, TxSender,
@@ -295,4 +295,54 @@ async fn payments_in_flight_across_a_node_restart_post_exactly_once() {
 		}
 	}
 	assert_eq!(posted.len(), COUNT);
+}
+
+/// More instructions than one block takes go out as several `post_payments` transactions, each
+/// as large as the runtime's weights let it be, and every one is accepted and posts; posting
+/// the same list again sends nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_larger_than_a_block_is_split_into_batches_that_each_fit() {
+	let (_node, conn) = dev_node("batches", &["--dev", "--tmp"]).await;
+	let issuer = Signer::from_uri("//Bob").unwrap();
+	let acquirer = Signer::from_uri("//Dave").unwrap();
+	let quote = queries::quote(
+		&conn,
+		CurrencyCode::HKD,
+		CurrencyCode::CNY,
+		100,
+		pallet_fx_rate::QuoteSide::ExactTarget,
+		None,
+	)
+	.await
+	.unwrap();
+	let capacity = calls::batch_capacity(1) as usize;
+	let count = capacity + capacity / 2;
+	let signed: Vec<SignedInstruction> = (0..count)
+		.map(|i| {
+			let instr = instruction(
+				&issuer,
+				&acquirer,
+				&format!("SPLIT-{i:05}"),
+				100,
+				quote.source_amount.0,
+			);
+			SignedInstruction::sign(&issuer, &conn.chain_context(), &instr)
+		})
+		.collect();
+	let sender = TxSender::new(conn.clone(), acquirer.clone(), SenderOptions::default()).unwrap();
+	let report = post_batch(&sender, &signed).await.unwrap();
+	assert_eq!(report.reports.len(), 2, "{capacity} a batch");
+	assert!(report.reports.iter().all(|r| succeeded(&r.result)), "{:?}", report.reports);
+	let posted: BTreeSet<_> = report
+		.items
+		.iter()
+		.map(|(_, outcome)| match outcome {
+			ItemOutcome::Posted { posting_id } => *posting_id,
+			other => panic!("{other:?}"),
+		})
+		.collect();
+	assert_eq!(posted.len(), count);
+	let again = post_batch(&sender, &signed).await.unwrap();
+	assert!(again.reports.is_empty());
+	assert!(again.items.iter().all(|(_, o)| matches!(o, ItemOutcome::AlreadyPosted { .. })));
 }

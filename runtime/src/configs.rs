@@ -243,8 +243,9 @@ impl pallet_clearing_bank::Config for Runtime {
 	/// postings a second the network is built for (86.4 million). The bound keeps one cycle's
 	/// storage, and the work of reading it, finite.
 	type MaxEntriesPerCycle = ConstU32<100_000_000>;
-	/// An acquirer's poster fills a batch per block; 1,024 signed instructions are about
-	/// 400 KiB, a tenth of a block's length.
+	/// The bound of a batch's length: 1,024 signed instructions are about 400 KiB, a tenth of
+	/// a block's length. How many fit a block's weight is less with today's weights; clients
+	/// compute it (`clearline_client::calls::batch_capacity`).
 	type MaxPostingsPerBatch = ConstU32<MAX_POSTINGS_PER_BATCH>;
 	type WeightInfo = pallet_clearing_bank::weights::SubstrateWeight<Runtime>;
 	#[cfg(feature = "runtime-benchmarks")]

@@ -1,4 +1,4 @@
-//! Faults of seed 000, injected into the real node and both services: a late acquirer, a node
+//! Faults of the payment flows, injected into the real node and both services: a late acquirer, a node
 //! stopped with postings in flight, an aggregator whose notify URL fails, a validator killed
 //! mid-run, and hundreds of concurrent payments over lines that drop and lose calls. Each test
 //! ends with the same audit (`support::audit`): every order final on both sides, money moved

@@ -1,5 +1,5 @@
 //! Both services and the real dev node, driven the way the wallet app, the aggregator (with
-//! its merchants) and the clearing bank use them: every payment flow of the seeds end to end,
+//! its merchants) and the clearing bank use them: every payment flow end to end,
 //! every refusal, and duplicates that must move money once. Every response is checked against
 //! the services' OpenAPI documents. At the end every party's records and the chain agree to
 //! the minor unit, and both services reconcile the closed cycle with the chain.

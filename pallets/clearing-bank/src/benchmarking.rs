@@ -41,47 +41,55 @@ fn bank<T: Config>() -> T::RuntimeOrigin {
 	RawOrigin::Signed(bank).into()
 }
 
+/// A publication of `feeder` for the benchmark pair, fresh for the pair's longest validity.
+fn rate_record<T: Config>(feeder: &T::AccountId, mid: u128) -> RateRecord<T::AccountId> {
+	let now = pallet_fx_rate::Pallet::<T>::now();
+	RateRecord {
+		pair: Pair::new(DEBIT, CREDIT),
+		feeder: Some(feeder.clone()),
+		mid,
+		spread: Permill::from_parts(2_000),
+		published_at: now,
+		valid_until: now + <T as pallet_fx_rate::Config>::MaxValidity::get(),
+	}
+}
+
+/// Stores `record` under the next rate id, which it returns.
+fn publish<T: Config>(record: RateRecord<T::AccountId>) -> RateId {
+	let id = pallet_fx_rate::NextRateId::<T>::get();
+	pallet_fx_rate::Rates::<T>::insert(id, record);
+	pallet_fx_rate::NextRateId::<T>::put(id + 1);
+	id
+}
+
 /// The benchmark currencies and their pair, in the worst case for a posting's rate check:
-/// `MaxFeedersPerPair` feeders with fresh rates (the median is taken over all of them), and the
-/// cited rate a publication of one of them superseded just now, found last in a full list of
-/// superseded rates. Returns the cited rate's id.
-fn set_up_fx<T: Config>() -> RateId {
+/// `MaxFeedersPerPair` feeders with fresh rates (the median is taken over all of them), and a
+/// full list of rates publications superseded just now, each still citable. Returns the
+/// citable superseded rates' ids, the costliest to check last.
+fn set_up_fx<T: Config>() -> alloc::vec::Vec<RateId> {
 	let info = CurrencyInfo { numeric: 999, minor_units: 2 };
 	pallet_fx_rate::Currencies::<T>::insert(DEBIT, info);
 	pallet_fx_rate::Currencies::<T>::insert(CREDIT, info);
 	let pair = Pair::new(DEBIT, CREDIT);
-	let max_validity = <T as pallet_fx_rate::Config>::MaxValidity::get();
 	let limits = PairLimits {
 		max_spread: Permill::from_percent(1),
-		max_validity,
+		max_validity: <T as pallet_fx_rate::Config>::MaxValidity::get(),
 		grace_period: PairLimits::DEFAULT_GRACE_PERIOD,
 		min_feeds: 1,
 		max_deviation: Permill::from_percent(5),
 	};
 	pallet_fx_rate::Pairs::<T>::insert(pair, PairConfig { enabled: true, limits });
 	let now = pallet_fx_rate::Pallet::<T>::now();
-	let mut next = pallet_fx_rate::NextRateId::<T>::get();
-	let mut publish = |feeder: &T::AccountId, mid: u128| {
-		let id = next;
-		next += 1;
-		let record = RateRecord {
-			pair,
-			feeder: Some(feeder.clone()),
-			mid,
-			spread: Permill::from_parts(2_000),
-			published_at: now,
-			valid_until: now + max_validity,
-		};
-		pallet_fx_rate::Rates::<T>::insert(id, record.clone());
-		(id, record)
-	};
-	let feeders = <T as pallet_fx_rate::Config>::MaxFeedersPerPair::get();
 	let first: T::AccountId = account("feeder", 0, 0);
-	let (cited, _) = publish(&first, RATE_SCALE * 9 / 10);
+	let superseded: alloc::vec::Vec<(RateId, pallet_fx_rate::Moment)> = (0
+		..<pallet_fx_rate::MaxSuperseded as Get<u32>>::get())
+		.map(|j| (publish::<T>(rate_record::<T>(&first, RATE_SCALE * 9 / 10 + j as u128)), now))
+		.collect();
 	let mut latest_feeds = alloc::vec::Vec::new();
-	for i in 0..feeders {
+	for i in 0..<T as pallet_fx_rate::Config>::MaxFeedersPerPair::get() {
 		let feeder: T::AccountId = account("feeder", i, 0);
-		let (latest, record) = publish(&feeder, RATE_SCALE * 9 / 10 + i as u128);
+		let record = rate_record::<T>(&feeder, RATE_SCALE * 9 / 10 + i as u128);
+		let latest = publish::<T>(record.clone());
 		pallet_fx_rate::Feeders::<T>::insert(
 			pair,
 			feeder,
@@ -89,16 +97,44 @@ fn set_up_fx<T: Config>() -> RateId {
 		);
 		latest_feeds.push((latest, record));
 	}
-	pallet_fx_rate::FeederCount::<T>::insert(pair, feeders);
+	pallet_fx_rate::FeederCount::<T>::insert(
+		pair,
+		<T as pallet_fx_rate::Config>::MaxFeedersPerPair::get(),
+	);
 	pallet_fx_rate::LatestFeeds::<T>::insert(pair, BoundedVec::truncate_from(latest_feeds));
-	let mut superseded: alloc::vec::Vec<(RateId, pallet_fx_rate::Moment)> = (0
-		..<pallet_fx_rate::MaxSuperseded as Get<u32>>::get() - 1)
-		.map(|i| (RateId::MAX - i as u64, now))
-		.collect();
-	superseded.push((cited, now));
+	let ids = superseded.iter().rev().map(|(id, _)| *id).collect();
 	pallet_fx_rate::Superseded::<T>::insert(pair, BoundedVec::truncate_from(superseded));
-	pallet_fx_rate::NextRateId::<T>::put(next);
-	cited
+	ids
+}
+
+/// The open cycle with `ENTRIES_PER_PAGE - 1` entries of the largest kind (fewer where the
+/// cycle's bound would leave no room for a batch), and each of `parties` party to all of them:
+/// the next entry fills the cycle's page and each party's, which must be read and written
+/// whole, and the one after starts new ones.
+fn fill_pages<T: Config>(parties: &[&T::AccountId]) {
+	let cycle = CurrentCycle::<T>::get();
+	let room = T::MaxEntriesPerCycle::get().saturating_sub(T::MaxPostingsPerBatch::get() + 1);
+	let filled = (ENTRIES_PER_PAGE - 1).min(room);
+	let entry = CycleEntry::Refund { posting_id: PostingId::MAX, refund_id: long_id(b'F') };
+	CycleEntries::<T>::insert(
+		cycle,
+		0,
+		EntryPage::truncate_from(alloc::vec![entry; filled as usize]),
+	);
+	Cycles::<T>::mutate(cycle, |c| {
+		if let Some(c) = c {
+			c.entries = filled;
+		}
+	});
+	for who in parties {
+		let indexes = EntryPage::truncate_from((0..filled).collect::<alloc::vec::Vec<u32>>());
+		ParticipantEntries::<T>::insert((cycle, *who, 0), indexes);
+		ParticipantCycles::<T>::insert(
+			cycle,
+			*who,
+			ParticipantCycle { entries: filled, digest: [7; 32] },
+		);
+	}
 }
 
 fn register<T: Config>(who: &T::AccountId, role: ParticipantRole, tag: &[u8]) {
@@ -108,13 +144,17 @@ fn register<T: Config>(who: &T::AccountId, role: ParticipantRole, tag: &[u8]) {
 struct Parties<T: Config> {
 	issuer: T::AccountId,
 	acquirer: T::AccountId,
+	/// The costliest citable rate to check.
 	rate_id: RateId,
+	/// Every citable rate.
+	rates: alloc::vec::Vec<RateId>,
 }
 
 /// A funded issuer with a signing key, an acquirer, and a rate; the clearing bank set.
 fn set_up_parties<T: Config>() -> Parties<T> {
 	let _ = bank::<T>();
-	let rate_id = set_up_fx::<T>();
+	let rates = set_up_fx::<T>();
+	let rate_id = rates[0];
 	let issuer = T::BenchmarkHelper::create_signer();
 	let acquirer: T::AccountId = account("acquirer", 0, 0);
 	register::<T>(&issuer, ParticipantRole::Issuer, b"BENCH-ISS");
@@ -129,7 +169,7 @@ fn set_up_parties<T: Config>() -> Parties<T> {
 		long_ref(b'G'),
 	)
 	.expect("funds");
-	Parties { issuer, acquirer, rate_id }
+	Parties { issuer, acquirer, rate_id, rates }
 }
 
 /// A 64-byte order id ending in `n`'s digits.
@@ -164,19 +204,35 @@ fn more_issuers<T: Config>(count: u32, funds: u128) -> alloc::vec::Vec<T::Accoun
 		.collect()
 }
 
-/// `n` signed instructions with the longest ids, from `issuers` in turn.
+/// `n` signed instructions with the longest ids, from `issuers` in turn, citing `rates` in turn
+/// (each distinct rate is checked once a batch).
 fn signed_batch<T: Config>(
 	p: &Parties<T>,
 	issuers: &[T::AccountId],
+	rates: &[RateId],
 	n: u32,
 ) -> alloc::vec::Vec<(PaymentInstruction<T::AccountId>, T::Signature)> {
+	let now = pallet_fx_rate::Pallet::<T>::now();
 	(0..n)
 		.map(|k| {
 			let issuer = issuers[k as usize % issuers.len()].clone();
+			let rate_id = rates[k as usize % rates.len()];
 			let (mut instruction, _) = signed_instruction::<T>(p, b'O', 1_000_000);
 			instruction.issuer = issuer.clone();
 			instruction.acquirer_order_id = numbered_id(b'B', k);
 			instruction.issuer_order_id = numbered_id(b'I', k);
+			instruction.rate_id = rate_id;
+			// Converted at the cited rate; for a rate that is not citable, at its mid.
+			instruction.debit_amount = pallet_fx_rate::Pallet::<T>::quote_for_posting(
+				rate_id,
+				DEBIT,
+				CREDIT,
+				instruction.credit_amount,
+				pallet_fx_rate::QuoteSide::ExactTarget,
+				now,
+			)
+			.map(|q| q.source_amount)
+			.unwrap_or(instruction.debit_amount);
 			let genesis = frame_system::Pallet::<T>::block_hash(BlockNumberFor::<T>::zero());
 			let payload = instruction_signing_payload(&genesis, &instruction);
 			(instruction, T::BenchmarkHelper::sign(&issuer, &payload))
@@ -305,6 +361,7 @@ mod benchmarks {
 	#[benchmark]
 	fn post_payment() {
 		let parties = set_up_parties::<T>();
+		fill_pages::<T>(&[&parties.issuer, &parties.acquirer]);
 		let (instruction, signature) = signed_instruction::<T>(&parties, b'O', 1_000_000);
 		let posting_id = NextPostingId::<T>::get();
 		#[extrinsic_call]
@@ -312,15 +369,19 @@ mod benchmarks {
 		assert!(Postings::<T>::contains_key(posting_id));
 	}
 
-	/// `n` postings by `i` issuers in turn, every one posted: each issuer's account, net
-	/// position, cycle record and entry page are written once, the acquirer's once, and each
-	/// posting writes itself and its two order keys. The components stop short of the
-	/// runtime's bound to keep the run short; the cost is linear in both.
+	/// `n` postings by `i` issuers in turn, every one posted, citing every citable rate in
+	/// turn, into nearly full entry pages: each issuer's account, net position, cycle record
+	/// and entry pages are written once, the acquirer's once, and each posting writes itself
+	/// and its two order keys. The components stop short of the runtime's bound to keep the
+	/// run short; the cost is linear in both.
 	#[benchmark]
 	fn post_payments(n: Linear<1, { T::MaxPostingsPerBatch::get().min(256) }>, i: Linear<1, 32>) {
 		let parties = set_up_parties::<T>();
 		let issuers = more_issuers::<T>(i, FUNDS);
-		let items = signed_batch::<T>(&parties, &issuers, n);
+		let mut pages: alloc::vec::Vec<&T::AccountId> = issuers.iter().collect();
+		pages.push(&parties.acquirer);
+		fill_pages::<T>(&pages);
+		let items = signed_batch::<T>(&parties, &issuers, &parties.rates, n);
 		let items: BoundedVec<_, T::MaxPostingsPerBatch> =
 			items.try_into().map_err(|_| "beyond the runtime's batch bound").expect("fits");
 		let first = NextPostingId::<T>::get();
@@ -329,13 +390,21 @@ mod benchmarks {
 		assert_eq!(NextPostingId::<T>::get(), first + n as u64);
 	}
 
-	/// `n` instructions refused at the last check a posting makes (the issuer's debit limit),
-	/// after its signature and its rate were checked: the costliest item that writes nothing.
+	/// `n` instructions refused as late as an instruction can be, each citing a rate of its
+	/// own (a rate is checked once a batch): those citing a citable rate pass every check but
+	/// the issuer's debit limit (the issuer has no funds), the others are fresh publications
+	/// of a current feeder that are not citable, refused after the pair's effective rate was
+	/// worked out. The costliest item that writes nothing.
 	#[benchmark]
 	fn post_payments_refused(n: Linear<1, { T::MaxPostingsPerBatch::get().min(256) }>) {
 		let parties = set_up_parties::<T>();
 		let issuers = more_issuers::<T>(1, 0);
-		let items = signed_batch::<T>(&parties, &issuers, n);
+		let feeder: T::AccountId = account("feeder", 0, 0);
+		let mut rates = parties.rates.clone();
+		while rates.len() < n as usize {
+			rates.push(publish::<T>(rate_record::<T>(&feeder, RATE_SCALE * 9 / 10)));
+		}
+		let items = signed_batch::<T>(&parties, &issuers, &rates, n);
 		let items: BoundedVec<_, T::MaxPostingsPerBatch> =
 			items.try_into().map_err(|_| "beyond the runtime's batch bound").expect("fits");
 		let first = NextPostingId::<T>::get();
@@ -350,6 +419,7 @@ mod benchmarks {
 		let (instruction, signature) = signed_instruction::<T>(&parties, b'O', 1_000_000);
 		Pallet::<T>::do_post_payment(parties.acquirer.clone(), instruction, signature)
 			.expect("posts");
+		fill_pages::<T>(&[&parties.issuer, &parties.acquirer]);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(parties.acquirer.clone()), long_id(b'O'), long_id(b'R'), 333_333);
 		assert!(Refunds::<T>::contains_key(&parties.acquirer, long_id(b'R')));

@@ -1,4 +1,4 @@
-//! Settlement cycles: closing and settling them, and reading their paged entry lists.
+//! Settlement cycles: closing and settling them.
 
 use crate::{pallet::*, types::*};
 use frame_support::{dispatch::DispatchResult, ensure};
@@ -35,17 +35,5 @@ impl<T: Config> Pallet<T> {
 		})?;
 		Self::deposit_event(Event::CycleSettled { cycle, reference });
 		Ok(())
-	}
-
-	/// The `index`-th entry of `cycle`.
-	pub fn cycle_entry(cycle: CycleId, index: u32) -> Option<CycleEntry> {
-		let (page, at) = page_of(index);
-		CycleEntries::<T>::get(cycle, page).get(at).cloned()
-	}
-
-	/// Where in `cycle` the `n`-th entry `who` is party to is.
-	pub fn participant_entry(cycle: CycleId, who: &T::AccountId, n: u32) -> Option<u32> {
-		let (page, at) = page_of(n);
-		ParticipantEntries::<T>::get((cycle, who, page)).get(at).copied()
 	}
 }

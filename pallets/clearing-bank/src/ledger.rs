@@ -421,22 +421,29 @@ fn extend_page<V>(page: &mut EntryPage<V>, items: Vec<V>) {
 	}
 }
 
-/// A batch's weight: `posted` postings made by `issuers` distinct issuers, and `others` items
-/// that posted nothing (refused, or posted before), charged as the costliest refusal.
-pub(crate) fn batch_weight<T: Config>(posted: u32, issuers: u32, others: u32) -> Weight {
+/// A batch's weight: `posted` postings touching `accounts` settlement accounts (see
+/// [`touched_accounts`]), and `others` items that posted nothing (refused, or posted before),
+/// charged as the costliest refusal.
+pub fn batch_weight<T: Config>(posted: u32, accounts: u32, others: u32) -> Weight {
 	let refused = <T as Config>::WeightInfo::post_payments_refused(others)
 		.saturating_sub(<T as Config>::WeightInfo::post_payments_refused(0));
-	<T as Config>::WeightInfo::post_payments(posted, issuers).saturating_add(refused)
+	<T as Config>::WeightInfo::post_payments(posted, accounts).saturating_add(refused)
 }
 
-/// How many distinct issuers a batch names.
-pub(crate) fn distinct_issuers<AccountId: Ord, S>(
-	items: &[(PaymentInstruction<AccountId>, S)],
-) -> u32 {
-	let mut issuers: Vec<&AccountId> = items.iter().map(|(i, _)| &i.issuer).collect();
-	issuers.sort_unstable();
-	issuers.dedup();
-	issuers.len() as u32
+/// How many settlement accounts a batch can touch besides the acquirer's first: one per
+/// distinct issuer and debit currency, and one per further credit currency. This is the
+/// weight's `i`, which the benchmark measures as issuers of one currency each (an issuer
+/// costs an account, a net position, a cycle record and an entry page; a further currency of
+/// a party costs less: an account, a net position and the FX book's leg).
+pub fn touched_accounts<AccountId: Ord, S>(items: &[(PaymentInstruction<AccountId>, S)]) -> u32 {
+	let mut debits: Vec<(&AccountId, CurrencyCode)> =
+		items.iter().map(|(i, _)| (&i.issuer, i.debit_currency)).collect();
+	debits.sort_unstable();
+	debits.dedup();
+	let mut credits: Vec<CurrencyCode> = items.iter().map(|(i, _)| i.credit_currency).collect();
+	credits.sort_unstable();
+	credits.dedup();
+	(debits.len() + credits.len().saturating_sub(1)) as u32
 }
 
 impl<T: Config> Pallet<T> {
@@ -460,7 +467,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(!items.is_empty(), Error::<T>::EmptyBatch);
 		let acquirer_info =
 			Self::participant_in_role(&acquirer, ParticipantRole::Acquirer, Error::NotAnAcquirer)?;
-		let issuers = distinct_issuers(&items);
+		let accounts = touched_accounts(&items);
 		let mut ledger = Ledger::<T>::open()?;
 		let (mut posted, mut others) = (0u32, 0u32);
 		for (instruction, signature) in items {
@@ -480,7 +487,7 @@ impl<T: Config> Pallet<T> {
 		}
 		ledger.commit();
 		Ok(PostDispatchInfo {
-			actual_weight: Some(batch_weight::<T>(posted, issuers, others)),
+			actual_weight: Some(batch_weight::<T>(posted, accounts, others)),
 			pays_fee: frame_support::dispatch::Pays::Yes,
 		})
 	}

@@ -1,7 +1,9 @@
 //! # Clearing-bank pallet
 //!
-//! The clearing bank's contract (seed 000: "调用清算行合约：合约记账"): the ledger between the
-//! issuers, who hold the payers' HKD, and the acquirers, who pay the merchants in CNY.
+//! The clearing bank's contract: the ledger between the issuers, who hold the payers' HKD, and
+//! the acquirers, who pay the merchants in CNY. The calls are declared here; the logic behind
+//! them lives in `participants` (registration, accounts, fundings), `ledger` (postings,
+//! batches, refunds, voids), `cycles` and `queries`.
 //!
 //! - **Participants.** The clearing bank (or root) registers issuers and acquirers under a
 //!   code and a name, suspends and reinstates them, and deregisters one whose accounts are
@@ -21,6 +23,10 @@
 //!   ([`Pallet::void_instruction`]): from then on no posting can use that issuer order id. A
 //!   void of an id already posted fails with `AlreadyPosted`, so either the payment settled or
 //!   it never can, and the chain says which.
+//! - **Batches.** An acquirer posts up to `MaxPostingsPerBatch` instructions in one call
+//!   ([`Pallet::post_payments`]); each is posted or refused on its own, and the ledger's
+//!   aggregates (accounts, FX book, cycle, each party's records) are written once per call
+//!   ([`ledger::Ledger`]).
 //! - **Idempotency.** A posting is kept under the acquirer's order id (and the issuer's). The
 //!   same instruction again is a no-op that says it was posted already; a different instruction
 //!   under a used order id is refused. Refunds likewise, under the acquirer's refund id.
@@ -725,13 +731,14 @@ pub mod pallet {
 		///
 		/// Origin: signed by the instruction's acquirer, with the issuer's signature over the
 		/// instruction. Emits `PaymentPosted`, or `PaymentAlreadyPosted` for the same
-		/// instruction again. Errors: `NotAnAcquirer`, `AcquirerMismatch`, `OrderIdConflict`,
-		/// `InstructionVoided`, `IssuerOrderIdConflict`, `MalformedIdentifier`, `ZeroAmount`,
-		/// `AcquirerSuspended`, `NotAnIssuer`, `IssuerSuspended`, `BadIssuerSignature`,
-		/// `InstructionExpired`, the rate's (`UnknownCurrency`, `UnknownPair`, `PairDisabled`,
-		/// `SameCurrency`, `UnknownRateId`, `RatePairMismatch`, `RateNotValid`,
-		/// `RateWithdrawn`, `RateNotEffective`, `AmountOutOfRange`), `AmountMismatch`,
-		/// `DebitLimitExceeded`, `BalanceOverflow`, `CycleFull`.
+		/// instruction again. Errors, in the order they are checked: `NotAnAcquirer`,
+		/// `UnknownCycle`, `AcquirerMismatch`, `OrderIdConflict`, `InstructionVoided`,
+		/// `IssuerOrderIdConflict`, `MalformedIdentifier`, `ZeroAmount`, `AcquirerSuspended`,
+		/// `NotAnIssuer`, `IssuerSuspended`, `BadIssuerSignature`, `InstructionExpired`, the
+		/// rate's (`UnknownCurrency`, `UnknownPair`, `PairDisabled`, `SameCurrency`,
+		/// `UnknownRateId`, `RatePairMismatch`, `RateNotValid`, `RateWithdrawn`,
+		/// `RateNotEffective`, `AmountOutOfRange`), `AmountMismatch`, `BalanceOverflow`,
+		/// `CycleFull`, `DebitLimitExceeded`.
 		#[pallet::call_index(7)]
 		#[pallet::weight(<T as Config>::WeightInfo::post_payment())]
 		pub fn post_payment(
@@ -747,16 +754,18 @@ pub mod pallet {
 		/// their order. Each is posted or refused on its own, exactly as `post_payment` would
 		/// (the same order twice posts once); the settlement accounts, the FX book and the
 		/// cycle's records are written once for the batch. The weight of the whole batch is
-		/// charged up front and the unused part of items that posted nothing refunded.
+		/// charged up front and the unused part of items that posted nothing refunded. A
+		/// batch must also fit a block's weight, which with the runtime's weights may hold
+		/// fewer than `MaxPostingsPerBatch` (clients compute how many).
 		///
 		/// Origin: signed by a registered acquirer, the acquirer of every instruction. Emits
 		/// per item `PaymentPosted`, `PaymentAlreadyPosted` or `PaymentRefused` with the error
 		/// `post_payment` would have returned. Errors (of the whole call, nothing recorded):
-		/// `EmptyBatch`, `NotAnAcquirer`.
+		/// `EmptyBatch`, `NotAnAcquirer`, `UnknownCycle` (no open cycle: a broken state).
 		#[pallet::call_index(13)]
 		#[pallet::weight(<T as Config>::WeightInfo::post_payments(
 			instructions.len() as u32,
-			ledger::distinct_issuers(instructions),
+			ledger::touched_accounts(instructions),
 		))]
 		pub fn post_payments(
 			origin: OriginFor<T>,
@@ -773,10 +782,11 @@ pub mod pallet {
 		/// posting's rate, under the signer's `refund_id`.
 		///
 		/// Origin: signed by the posting's acquirer. Emits `PaymentRefunded`, or
-		/// `RefundAlreadyRecorded` for the same refund again. Errors: `NotAnAcquirer`,
-		/// `MalformedIdentifier`, `UnknownPosting`, `RefundIdConflict`, `ZeroAmount`,
-		/// `AcquirerSuspended`, `NotAnIssuer`, `IssuerSuspended`, `RefundExceedsPosting`,
-		/// `DebitLimitExceeded`, `BalanceOverflow`, `CycleFull`.
+		/// `RefundAlreadyRecorded` for the same refund again. Errors, in the order they are
+		/// checked: `UnknownCycle`, `NotAnAcquirer`, `MalformedIdentifier`, `UnknownPosting`,
+		/// `RefundIdConflict`, `ZeroAmount`, `AcquirerSuspended`, `NotAnIssuer`,
+		/// `IssuerSuspended`, `RefundExceedsPosting`, `BalanceOverflow`, `CycleFull`,
+		/// `DebitLimitExceeded`.
 		#[pallet::call_index(8)]
 		#[pallet::weight(<T as Config>::WeightInfo::refund())]
 		pub fn refund(

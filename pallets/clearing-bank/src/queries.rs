@@ -85,9 +85,25 @@ impl<T: Config> Pallet<T> {
 		let summary = ParticipantCycles::<T>::get(cycle, &who);
 		let net_positions = NetPositions::<T>::iter_prefix((cycle, &who)).collect();
 		let end = start.saturating_add(limit.min(MAX_STATEMENT_PAGE)).min(summary.entries);
+		// Each page read once: a statement page spans at most nine of the party's pages and
+		// as many of the cycle's as its entries fall in.
+		let mut party_pages = alloc::collections::BTreeMap::new();
+		let mut cycle_pages = alloc::collections::BTreeMap::new();
 		let entries: Vec<_> = (start..end)
-			.filter_map(|n| Self::participant_entry(cycle, &who, n))
-			.filter_map(|index| Self::statement_entry(cycle, index, &who))
+			.filter_map(|n| {
+				let (page, at) = page_of(n);
+				let indexes = party_pages
+					.entry(page)
+					.or_insert_with(|| ParticipantEntries::<T>::get((cycle, &who, page)));
+				indexes.get(at).copied()
+			})
+			.filter_map(|index| {
+				let (page, at) = page_of(index);
+				let entries =
+					cycle_pages.entry(page).or_insert_with(|| CycleEntries::<T>::get(cycle, page));
+				let entry = entries.get(at)?.clone();
+				Self::statement_entry(index, entry, &who)
+			})
 			.collect();
 		let next = (end < summary.entries).then_some(end);
 		Some(StatementPage {
@@ -102,11 +118,10 @@ impl<T: Config> Pallet<T> {
 	}
 
 	fn statement_entry(
-		cycle: CycleId,
 		index: u32,
+		entry: CycleEntry,
 		who: &T::AccountId,
 	) -> Option<StatementEntry<T::AccountId>> {
-		let entry = Self::cycle_entry(cycle, index)?;
 		let (posting_id, refund_id) = match &entry {
 			CycleEntry::Payment { posting_id } => (*posting_id, None),
 			CycleEntry::Refund { posting_id, refund_id } => (*posting_id, Some(refund_id)),

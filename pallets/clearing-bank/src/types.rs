@@ -149,7 +149,7 @@ pub struct TransferRecord<AccountId> {
 	pub recorded_at: Moment,
 }
 
-/// How the payer met the merchant (seeds 000 and 004).
+/// How the payer met the merchant: the four payment flows.
 #[derive(
 	Encode,
 	Decode,

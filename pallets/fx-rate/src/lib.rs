@@ -1,7 +1,6 @@
 //! # FX-rate pallet
 //!
-//! Publishes the exchange rates the clearing bank converts payments at (seed 000:
-//! "调用SDK汇率换算函数 (Fx api)").
+//! Publishes the exchange rates the clearing bank converts payments at.
 //!
 //! - The admin (root or the clearing bank) registers currencies (ISO 4217 code, numeric code,
 //!   minor-unit exponent), configures currency pairs with their [`PairLimits`], enables and

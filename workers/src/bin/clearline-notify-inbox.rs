@@ -1,7 +1,7 @@
 //! `clearline-notify-inbox`: an aggregator's notify endpoint for trying the acquirer out. It
 //! verifies the acquirer's signature on every notification (refusing replays through its own
 //! nonce store), prints each one as a JSON line on stdout and acknowledges it with
-//! `{"code":"SUCCESS"}`, as seed 000 asks of an aggregator.
+//! `{"code":"SUCCESS"}`, as the acquirer's protocol asks of an aggregator.
 
 use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use clap::Parser;

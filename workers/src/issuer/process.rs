@@ -1,4 +1,4 @@
-//! The issuer's side of one payment, step by step as in seed 000: verify the payment code,
+//! The issuer's side of one payment, step by step as the payment flows go: verify the payment code,
 //! quote FX from the chain, debit the wallet and sign the instruction (one store
 //! transaction), call the acquirer's bookkeeping, and settle by its answer: success (checked
 //! on the chain), failure or unknown (left for reconciliation). On a bookkeeping timeout the
@@ -338,7 +338,7 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 				}
 			}
 			Err(e) => {
-				// No answer: ask where the order stands (seed 000: 调用查询API).
+				// No answer: ask where the order stands (the flows' order query).
 				s.metrics.call("acquirer", "bookkeeping_timeout");
 				tracing::warn!(order = %order.issuer_order_id, error = %e, "bookkeeping unanswered; querying");
 				query()

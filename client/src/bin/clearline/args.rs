@@ -303,7 +303,8 @@ pub enum PaymentCmd {
 	/// acquirer posts. Without `--debit-amount`, quotes the credit amount at the current rate.
 	Sign(InstructionArgs),
 	/// Post a signed instruction as its acquirer, unless it is posted already; or a JSON list
-	/// of them in one `post_payments` transaction per 1,024, each posted or refused on its own.
+	/// of them, in as few `post_payments` transactions as fit a block, each instruction posted
+	/// or refused on its own.
 	Post {
 		/// The output of `payment sign`, or a JSON array of such outputs; `-` for standard
 		/// input.

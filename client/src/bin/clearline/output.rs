@@ -251,7 +251,7 @@ impl Out {
 	/// Each transaction of a batch (its events, in text mode), then what each item came to;
 	/// fails unless every item is posted.
 	pub fn batch(&self, batch: &BatchReport) -> Result<(), Failure> {
-		let mut failures = Vec::new();
+		let mut failures: Vec<String> = batch.stopped.iter().cloned().collect();
 		for report in &batch.reports {
 			if self.json {
 				if let TxResult::Unknown { reason } = &report.result {
@@ -293,7 +293,11 @@ impl Out {
 				})
 				.collect();
 			let items: Vec<Value> = batch.items.iter().map(item_json).collect();
-			println!("{}", json!({ "items": items, "transactions": transactions }));
+			let mut value = json!({ "items": items, "transactions": transactions });
+			if let Some(stopped) = &batch.stopped {
+				value["stopped"] = json!(stopped);
+			}
+			println!("{value}");
 		} else if !self.quiet {
 			for item in &batch.items {
 				let v = item_json(item);
