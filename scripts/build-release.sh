@@ -7,6 +7,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-cargo build --locked --release -p clearline-node -p clearline-workers -p clearline-bench \
+cargo build --locked --release -p clearline-node -p clearline-client -p clearline-workers -p clearline-bench \
 	--features clearline-node/runtime-benchmarks >&2
 echo "$CARGO_TARGET_DIR/release"

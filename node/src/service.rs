@@ -31,11 +31,17 @@ use std::{
 	time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-pub(crate) type FullClient = sc_service::TFullClient<
-	Block,
-	RuntimeApi,
-	sc_executor::WasmExecutor<sp_io::SubstrateHostFunctions>,
->;
+/// The host functions the runtime may call. A runtime built with `runtime-benchmarks` imports the
+/// benchmarking ones as well, so a node built with the feature provides them: one binary then
+/// serves `benchmark pallet` and runs the chain the benchmarks measure.
+#[cfg(not(feature = "runtime-benchmarks"))]
+type HostFunctions = sp_io::SubstrateHostFunctions;
+#[cfg(feature = "runtime-benchmarks")]
+type HostFunctions =
+	(sp_io::SubstrateHostFunctions, frame_benchmarking::benchmarking::HostFunctions);
+
+pub(crate) type FullClient =
+	sc_service::TFullClient<Block, RuntimeApi, sc_executor::WasmExecutor<HostFunctions>>;
 type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 type GrandpaBlockImport =
@@ -72,7 +78,7 @@ pub fn new_partial(config: &Configuration, sealing: Sealing) -> Result<Service, 
 		})
 		.transpose()?;
 
-	let executor = sc_service::new_wasm_executor::<sp_io::SubstrateHostFunctions>(&config.executor);
+	let executor = sc_service::new_wasm_executor::<HostFunctions>(&config.executor);
 	// GRANDPA's justifications prove finality to nodes that warp-sync; keep the blocks that
 	// carry them when bodies are pruned.
 	let pruning_filters: Vec<Arc<dyn sc_client_db::PruningFilter>> = match sealing {
