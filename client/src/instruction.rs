@@ -99,6 +99,31 @@ impl SignedInstruction {
 	}
 }
 
+impl SignedInstruction {
+	/// The instruction and signature, if they were signed for `sender`'s chain and name
+	/// `sender` as the acquirer; `which` names the instruction in the error.
+	fn decode_for(
+		&self,
+		sender: &TxSender,
+		which: &str,
+	) -> Result<(PaymentInstruction<AccountId>, MultiSignature)> {
+		if self.genesis_hash != sender.connection().genesis_hash() {
+			return Err(Error::input(
+				"genesisHash",
+				format!("{which} was signed for chain {:?}", self.genesis_hash),
+			));
+		}
+		let (instruction, signature) = self.decode()?;
+		if instruction.acquirer != sender.account() {
+			return Err(Error::input(
+				"acquirer",
+				format!("{which} names {}, not the signing key", self.acquirer),
+			));
+		}
+		Ok((instruction, signature))
+	}
+}
+
 /// The `expires_at` of an instruction signed now that the chain should accept for `validity`:
 /// wall-clock time plus `validity`, in ms since the Unix epoch (the chain's timestamps follow
 /// the validators' clocks).
@@ -123,19 +148,7 @@ pub enum PostResult {
 /// safe to call again after any outcome, including `Unknown`: it never posts twice.
 pub async fn post_once(sender: &TxSender, signed: &SignedInstruction) -> Result<PostResult> {
 	let conn: &Connection = sender.connection();
-	if signed.genesis_hash != conn.genesis_hash() {
-		return Err(Error::input(
-			"genesisHash",
-			format!("the instruction was signed for chain {:?}", signed.genesis_hash),
-		));
-	}
-	let (instruction, signature) = signed.decode()?;
-	if instruction.acquirer != sender.account() {
-		return Err(Error::input(
-			"acquirer",
-			format!("the instruction names {}, not the signing key", signed.acquirer),
-		));
-	}
+	let (instruction, signature) = signed.decode_for(sender, "the instruction")?;
 	if let Some(posting) =
 		queries::posting(conn, &instruction.acquirer, &signed.acquirer_order_id, None).await?
 	{
@@ -216,20 +229,7 @@ pub async fn post_batch(sender: &TxSender, signed: &[SignedInstruction]) -> Resu
 	}
 	let mut decoded = Vec::with_capacity(signed.len());
 	for (n, s) in signed.iter().enumerate() {
-		if s.genesis_hash != conn.genesis_hash() {
-			return Err(Error::input(
-				"genesisHash",
-				format!("instruction {n} was signed for chain {:?}", s.genesis_hash),
-			));
-		}
-		let (instruction, signature) = s.decode()?;
-		if instruction.acquirer != sender.account() {
-			return Err(Error::input(
-				"acquirer",
-				format!("instruction {n} names {}, not the signing key", s.acquirer),
-			));
-		}
-		decoded.push((instruction, signature));
+		decoded.push(s.decode_for(sender, &format!("instruction {n}"))?);
 	}
 	let orders: Vec<String> = signed.iter().map(|s| s.acquirer_order_id.clone()).collect();
 	let mut held = Vec::with_capacity(orders.len());
