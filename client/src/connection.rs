@@ -97,7 +97,28 @@ impl Connection {
 	) -> Result<Arc<Self>> {
 		let rpc = NodeRpc::connect(url, options.request_timeout).await?;
 		let context = verified_context(&rpc, genesis).await?;
-		Ok(Arc::new(Self {
+		Ok(Self::from_parts(url, options, rpc, context))
+	}
+
+	/// As [`Connection::open`], but a node that cannot be reached yet is tried again for
+	/// [`ConnectOptions::reconnect_for`]: for daemons started beside their node, which may
+	/// still be opening its RPC port.
+	pub async fn open_patiently(
+		url: &str,
+		options: ConnectOptions,
+		genesis: Option<H256>,
+	) -> Result<Arc<Self>> {
+		let (rpc, context) = connect_patiently(url, options, genesis).await?;
+		Ok(Self::from_parts(url, options, rpc, context))
+	}
+
+	fn from_parts(
+		url: &str,
+		options: ConnectOptions,
+		rpc: NodeRpc,
+		context: ChainContext,
+	) -> Arc<Self> {
+		Arc::new(Self {
 			url: url.to_string(),
 			options,
 			genesis: context.genesis_hash,
@@ -105,7 +126,7 @@ impl Connection {
 			context: Mutex::new(context),
 			reconnecting: AsyncMutex::new(()),
 			blocks: Mutex::new(BTreeMap::new()),
-		}))
+		})
 	}
 
 	pub fn url(&self) -> &str {
@@ -152,35 +173,11 @@ impl Connection {
 				return Ok(current);
 			}
 		}
-		let started = Instant::now();
-		let mut pause = Duration::from_millis(100);
-		loop {
-			let attempt = async {
-				let rpc = NodeRpc::connect(&self.url, self.options.request_timeout).await?;
-				let context = verified_context(&rpc, Some(self.genesis)).await?;
-				Ok::<_, Error>((rpc, context))
-			};
-			match attempt.await {
-				Ok((rpc, context)) => {
-					let rpc = Arc::new(rpc);
-					*self.current.write().await = rpc.clone();
-					*self.context.lock().unwrap_or_else(|e| e.into_inner()) = context;
-					return Ok(rpc);
-				}
-				Err(e) if !e.is_connection() => return Err(e),
-				Err(e) => {
-					if started.elapsed() + pause > self.options.reconnect_for {
-						return Err(Error::Unreachable {
-							url: self.url.clone(),
-							waited: started.elapsed(),
-							last_error: e.to_string(),
-						});
-					}
-					tokio::time::sleep(pause).await;
-					pause = (pause * 2).min(Duration::from_secs(2));
-				}
-			}
-		}
+		let (rpc, context) = connect_patiently(&self.url, self.options, Some(self.genesis)).await?;
+		let rpc = Arc::new(rpc);
+		*self.current.write().await = rpc.clone();
+		*self.context.lock().unwrap_or_else(|e| e.into_inner()) = context;
+		Ok(rpc)
 	}
 
 	/// Runs `request` on the live connection; if the connection fails under it, connects
@@ -235,6 +232,39 @@ impl Connection {
 }
 
 /// The node's chain context, once its runtime and (if given) genesis are the expected ones.
+/// Connects to `url` and reads its chain context, trying again with a growing pause while
+/// the node cannot be reached, for at most `options.reconnect_for`; any other error ends it.
+async fn connect_patiently(
+	url: &str,
+	options: ConnectOptions,
+	genesis: Option<H256>,
+) -> Result<(NodeRpc, ChainContext)> {
+	let started = Instant::now();
+	let mut pause = Duration::from_millis(100);
+	loop {
+		let attempt = async {
+			let rpc = NodeRpc::connect(url, options.request_timeout).await?;
+			let context = verified_context(&rpc, genesis).await?;
+			Ok::<_, Error>((rpc, context))
+		};
+		match attempt.await {
+			Ok(connected) => return Ok(connected),
+			Err(e) if !e.is_connection() => return Err(e),
+			Err(e) => {
+				if started.elapsed() + pause > options.reconnect_for {
+					return Err(Error::Unreachable {
+						url: url.to_string(),
+						waited: started.elapsed(),
+						last_error: e.to_string(),
+					});
+				}
+				tokio::time::sleep(pause).await;
+				pause = (pause * 2).min(Duration::from_secs(2));
+			}
+		}
+	}
+}
+
 async fn verified_context(rpc: &NodeRpc, genesis: Option<H256>) -> Result<ChainContext> {
 	let version = rpc.runtime_version().await?;
 	check_runtime(&version)?;

@@ -2,7 +2,8 @@
 //! compressed here: the clearing bank shortens HKD/CNY's validity to 8 s, so the opening rate
 //! goes stale within seconds; the feeder (refreshing what has less than 4 s left) keeps the
 //! pair fresh through several validity periods, and a node restart in the middle, with every
-//! one-second quote succeeding except while the node itself is down.
+//! one-second quote succeeding except while the node itself is down. The feeder is started
+//! the moment the node is, before its RPC port is open, as a service manager starts both.
 
 use clearline_client::{
 	calls, queries, ConnectOptions, Connection, Outcome, SenderOptions, Signer, TxResult, TxSender,
@@ -20,9 +21,18 @@ async fn the_feeder_keeps_the_pair_quoting_through_many_validity_periods() {
 	let node_binary = PathBuf::from(CLI).with_file_name("clearline-node");
 	let mut node =
 		NodeProcess::start("feeder", &node_binary, &["--dev", "--base-path", "{dir}/chain"]);
+	let url = node.rpc_url();
+	let mut feeder = start_feeder(
+		"feeder-feed",
+		&node_binary,
+		&url,
+		"//Ferdie",
+		921_300_000,
+		&["--valid-for", "8s", "--refresh-before", "4s", "--poll", "1s"],
+	);
 	let rpc = node.rpc(Duration::from_secs(180)).await;
 	wait_finalized(&rpc, 1, Duration::from_secs(60)).await;
-	let url = node.rpc_url();
+	feeder.assert_running();
 	let conn = Connection::open(&url, ConnectOptions::default(), None).await.unwrap();
 	let pair = Pair::new(CurrencyCode::HKD, CurrencyCode::CNY);
 
@@ -47,14 +57,6 @@ async fn the_feeder_keeps_the_pair_quoting_through_many_validity_periods() {
 		report.result
 	);
 
-	let mut feeder = start_feeder(
-		"feeder-feed",
-		&node_binary,
-		&url,
-		"//Ferdie",
-		921_300_000,
-		&["--valid-for", "8s", "--refresh-before", "4s", "--poll", "1s"],
-	);
 	let quote = || async {
 		queries::quote(
 			&conn,

@@ -252,7 +252,8 @@ pub enum FxCmd {
 		valid_for_ms: u64,
 	},
 	/// Keep a pair's rate fresh (a feeder of the pair): publish the source's mid before the
-	/// latest publication goes stale, or when the source moved; runs until stopped.
+	/// latest publication goes stale, or when the source moved; runs until stopped. Waits for
+	/// a node that is not up yet (for --timeout, at most a minute).
 	Feed(FeedArgs),
 	/// The pair's current rate, or a publication by id.
 	Rate {

@@ -130,7 +130,12 @@ async fn run(cli: Cli, out: &Out) -> Result<(), Failure> {
 		reconnect_for: cli.timeout.min(std::time::Duration::from_secs(60)),
 		..ConnectOptions::default()
 	};
-	let conn = Connection::open(&cli.url, options, None).await?;
+	// The feeder is a daemon that may start beside its node; a one-off command answers at once.
+	let conn = if matches!(cli.command, Command::Fx(FxCmd::Feed(_))) {
+		Connection::open_patiently(&cli.url, options, None).await?
+	} else {
+		Connection::open(&cli.url, options, None).await?
+	};
 	let ctx = Ctx { cli, conn };
 	let conn = &ctx.conn;
 	match &ctx.cli.command {
