@@ -436,6 +436,8 @@ impl Bench {
 		eprintln!("[bench] {}: signed {presigned} in {signing_seconds:.1} s", kind.name());
 
 		let base = kind.count(seen);
+		// Blocks before this phase may hold an earlier phase's postings.
+		let blocks_before = seen.blocks.lock().unwrap_or_else(|e| e.into_inner()).len();
 		// What has left the pool since the phase began, failed transactions included.
 		let base_landed = landed(kind, seen, items);
 		let submitted = Arc::new(AtomicU64::new(0));
@@ -494,6 +496,7 @@ impl Bench {
 				.lock()
 				.unwrap_or_else(|e| e.into_inner())
 				.iter()
+				.skip(blocks_before)
 				.find(|b| kind.of(b) > 0)
 			{
 				break b.timestamp_ms;

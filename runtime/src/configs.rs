@@ -6,7 +6,7 @@ use frame_support::{
 	parameter_types,
 	traits::{ConstBool, ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf},
 	weights::{
-		constants::{ParityDbWeight, WEIGHT_REF_TIME_PER_SECOND},
+		constants::WEIGHT_REF_TIME_PER_SECOND,
 		ConstantMultiplier, IdentityFee, Weight,
 	},
 };
@@ -58,12 +58,13 @@ impl frame_system::Config for Runtime {
 	type Nonce = Nonce;
 	type Hash = Hash;
 	type BlockHashCount = BlockHashCount;
-	// The node stores state in ParityDb.
-	type DbWeight = ParityDbWeight;
-	// Every transaction's extensions (nonce, era, genesis, weight) priced at that database's
-	// weights too; the default `()` prices their reads and writes at RocksDb's, which made
-	// each transaction look 0.17 ms heavier than it is.
-	type ExtensionsWeightInfo = frame_system::SubstrateExtensionsWeight<Runtime>;
+	// The node stores state in ParityDb: its reads and writes as measured on a chain-sized
+	// state (README "Benchmarks and weights").
+	type DbWeight = crate::weights::paritydb_weights::constants::ParityDbWeight;
+	// Every transaction's extensions (nonce, era, genesis, weight), benchmarked on the release
+	// node and priced at that database's weights; frame-system's default `()` prices their
+	// reads and writes at RocksDb's, which made each transaction look 0.17 ms heavier.
+	type ExtensionsWeightInfo = crate::weights::frame_system_extensions::WeightInfo<Runtime>;
 	type Version = Version;
 	type AccountData = pallet_balances::AccountData<Balance>;
 	type SS58Prefix = SS58Prefix;
@@ -107,7 +108,7 @@ impl pallet_balances::Config for Runtime {
 	type DustRemoval = ();
 	type ExistentialDeposit = ConstU128<EXISTENTIAL_DEPOSIT>;
 	type AccountStore = System;
-	type WeightInfo = pallet_balances::weights::SubstrateWeight<Runtime>;
+	type WeightInfo = crate::weights::pallet_balances::WeightInfo<Runtime>;
 	type FreezeIdentifier = RuntimeFreezeReason;
 	type MaxFreezes = VariantCountOf<RuntimeFreezeReason>;
 	type RuntimeHoldReason = RuntimeHoldReason;

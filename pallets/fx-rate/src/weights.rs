@@ -6,7 +6,7 @@
 //! WASM-EXECUTION: `Compiled`, CHAIN: `Some("dev")`, DB CACHE: 1024
 
 // Executed Command:
-// /root/.cache/clearline/target/debug/clearline-node
+// /root/.cache/clearline/target/release/clearline-node
 // benchmark
 // pallet
 // --chain
@@ -57,8 +57,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `249`
 		//  Estimated: `3487`
-		// Minimum execution time: 97_903_000 picoseconds.
-		Weight::from_parts(101_509_000, 3487)
+		// Minimum execution time: 20_268_000 picoseconds.
+		Weight::from_parts(34_164_000, 3487)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -76,8 +76,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1831`
 		//  Estimated: `6042`
-		// Minimum execution time: 237_053_000 picoseconds.
-		Weight::from_parts(257_651_000, 6042)
+		// Minimum execution time: 61_395_000 picoseconds.
+		Weight::from_parts(101_520_000, 6042)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -87,8 +87,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `310`
 		//  Estimated: `3516`
-		// Minimum execution time: 87_403_000 picoseconds.
-		Weight::from_parts(91_370_000, 3516)
+		// Minimum execution time: 19_707_000 picoseconds.
+		Weight::from_parts(34_495_000, 3516)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -106,8 +106,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1339`
 		//  Estimated: `3544`
-		// Minimum execution time: 204_883_000 picoseconds.
-		Weight::from_parts(229_548_000, 3544)
+		// Minimum execution time: 54_743_000 picoseconds.
+		Weight::from_parts(87_243_000, 3544)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -137,8 +137,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `4303`
 		//  Estimated: `42046`
-		// Minimum execution time: 597_425_000 picoseconds.
-		Weight::from_parts(617_643_000, 42046)
+		// Minimum execution time: 173_724_000 picoseconds.
+		Weight::from_parts(289_901_000, 42046)
 			.saturating_add(T::DbWeight::get().reads(25_u64))
 			.saturating_add(T::DbWeight::get().writes(7_u64))
 	}
@@ -164,8 +164,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `17656`
 		//  Estimated: `19867`
-		// Minimum execution time: 370_321_000 picoseconds.
-		Weight::from_parts(389_327_000, 19867)
+		// Minimum execution time: 110_667_000 picoseconds.
+		Weight::from_parts(194_853_000, 19867)
 			.saturating_add(T::DbWeight::get().reads(8_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -191,8 +191,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `18395`
 		//  Estimated: `19867`
-		// Minimum execution time: 317_914_000 picoseconds.
-		Weight::from_parts(338_653_000, 19867)
+		// Minimum execution time: 99_035_000 picoseconds.
+		Weight::from_parts(175_839_000, 19867)
 			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -205,10 +205,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `315 + n * (8 ±0)`
 		//  Estimated: `19867`
-		// Minimum execution time: 73_898_000 picoseconds.
-		Weight::from_parts(74_760_000, 19867)
-			// Standard Error: 33_676
-			.saturating_add(Weight::from_parts(8_225_647, 0).saturating_mul(n.into()))
+		// Minimum execution time: 18_254_000 picoseconds.
+		Weight::from_parts(19_907_000, 19867)
+			// Standard Error: 17_236
+			.saturating_add(Weight::from_parts(2_595_613, 0).saturating_mul(n.into()))
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(n.into())))
@@ -218,43 +218,43 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same measurements with ParityDb's database weights, for mocks and tests.
 impl WeightInfo for () {
 	fn register_currency() -> Weight {
-		Weight::from_parts(101_509_000, 3487)
+		Weight::from_parts(34_164_000, 3487)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn configure_pair() -> Weight {
-		Weight::from_parts(257_651_000, 6042)
+		Weight::from_parts(101_520_000, 6042)
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn set_pair_enabled() -> Weight {
-		Weight::from_parts(91_370_000, 3516)
+		Weight::from_parts(34_495_000, 3516)
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 	}
 	fn add_feeder() -> Weight {
-		Weight::from_parts(229_548_000, 3544)
+		Weight::from_parts(87_243_000, 3544)
 			.saturating_add(ParityDbWeight::get().reads(5_u64))
 			.saturating_add(ParityDbWeight::get().writes(4_u64))
 	}
 	fn remove_feeder() -> Weight {
-		Weight::from_parts(617_643_000, 42046)
+		Weight::from_parts(289_901_000, 42046)
 			.saturating_add(ParityDbWeight::get().reads(25_u64))
 			.saturating_add(ParityDbWeight::get().writes(7_u64))
 	}
 	fn publish_rate() -> Weight {
-		Weight::from_parts(389_327_000, 19867)
+		Weight::from_parts(194_853_000, 19867)
 			.saturating_add(ParityDbWeight::get().reads(8_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn force_publish_rate() -> Weight {
-		Weight::from_parts(338_653_000, 19867)
+		Weight::from_parts(175_839_000, 19867)
 			.saturating_add(ParityDbWeight::get().reads(7_u64))
 			.saturating_add(ParityDbWeight::get().writes(6_u64))
 	}
 	fn prune_bucket(n: u32, ) -> Weight {
-		Weight::from_parts(74_760_000, 19867)
-			.saturating_add(Weight::from_parts(8_225_647, 0).saturating_mul(n.into()))
+		Weight::from_parts(19_907_000, 19867)
+			.saturating_add(Weight::from_parts(2_595_613, 0).saturating_mul(n.into()))
 			.saturating_add(ParityDbWeight::get().reads(1_u64))
 			.saturating_add(ParityDbWeight::get().writes(1_u64))
 			.saturating_add(ParityDbWeight::get().writes((1_u64).saturating_mul(n.into())))
