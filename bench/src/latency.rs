@@ -6,11 +6,11 @@
 
 use crate::{procstat::CpuMeter, stats::Percentiles};
 use anyhow::{ensure, Context, Result};
-use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use clearline_client::{ConnectOptions, Connection, NodeRpc, Signer};
 use clearline_testkit::{free_port, local_validator, start_feeder, wait_finalized, NodeProcess};
 use clearline_workers::{
 	auth,
+	common::inbox::NotifyInbox,
 	peer::{Peer, PeerError},
 	store::Db,
 };
@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 use std::{
 	collections::HashMap,
 	path::Path,
-	sync::{Arc, Mutex},
+	sync::Arc,
 	time::{Duration, Instant},
 };
 
@@ -109,34 +109,17 @@ const AGGREGATOR: &str = "agg-bench";
 const MERCHANT: &str = "SHOP-BENCH";
 const PIN: &str = "246810";
 
-/// The aggregator's notify endpoint: when each order's first notification arrived, and what
-/// it said.
-struct Inbox {
-	db: Db,
-	acquirer: sp_core::sr25519::Public,
-	arrivals: Mutex<HashMap<String, (Instant, String, Option<String>)>>,
-	bad: Mutex<Vec<String>>,
-}
-
-async fn notified(
-	State(inbox): State<Arc<Inbox>>,
-	headers: HeaderMap,
-	body: axum::body::Bytes,
-) -> Json<Value> {
-	let at = Instant::now();
-	let window = Duration::from_secs(300);
-	let (db, acquirer) = (&inbox.db, &inbox.acquirer);
-	let checked = auth::verify_notification(db, &headers, &body, "acquirer", acquirer, window)
-		.await
-		.map_err(|e| e.code.to_string());
-	match checked {
-		Ok(n) => {
-			let mut arrivals = inbox.arrivals.lock().unwrap_or_else(|e| e.into_inner());
-			arrivals.entry(n.aggregator_order_id).or_insert((at, n.status, n.reason));
-		}
-		Err(e) => inbox.bad.lock().unwrap_or_else(|e| e.into_inner()).push(e),
-	}
-	Json(json!({ "code": "SUCCESS" }))
+/// Per aggregator order id, when its first notification arrived, its status and reason.
+fn first_arrivals(inbox: &NotifyInbox) -> HashMap<String, (Instant, String, Option<String>)> {
+	let heard = inbox.heard();
+	heard
+		.applied
+		.iter()
+		.filter_map(|(order, n)| {
+			let at = *heard.first_heard.get(order)?;
+			Some((n.aggregator_order_id.clone(), (at, n.status.clone(), n.reason.clone())))
+		})
+		.collect()
 }
 
 /// The processes of one run; all stopped when dropped.
@@ -222,13 +205,14 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 		_feeder: feeder,
 	};
 
-	let inbox = Arc::new(Inbox {
-		db: Db::open(&dir.path().join("aggregator.sqlite"), "")?,
-		acquirer: auth::parse_public_key(&dave).map_err(anyhow::Error::msg)?,
-		arrivals: Default::default(),
-		bad: Default::default(),
-	});
-	let app = Router::new().route("/notify", post(notified)).with_state(inbox.clone());
+	let inbox = NotifyInbox::new(
+		Db::open(&dir.path().join("aggregator.sqlite"), "")?,
+		auth::parse_public_key(&dave).map_err(anyhow::Error::msg)?,
+		"acquirer",
+		Duration::from_secs(300),
+		false,
+	);
+	let app = inbox.router();
 	let listener = tokio::net::TcpListener::bind(("127.0.0.1", notify_port)).await?;
 	let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -310,7 +294,7 @@ async fn measure(
 	issuer_url: &str,
 	acquirer_url: &str,
 	notify_port: u16,
-	inbox: &Arc<Inbox>,
+	inbox: &NotifyInbox,
 ) -> Result<Latency> {
 	let http = reqwest::Client::new();
 	for url in [issuer_url, acquirer_url] {
@@ -424,7 +408,7 @@ async fn measure(
 	let deadline = Instant::now() + Duration::from_secs(120);
 	loop {
 		let heard = {
-			let arrivals = inbox.arrivals.lock().unwrap_or_else(|e| e.into_inner());
+			let arrivals = first_arrivals(inbox);
 			(config.warmup..total)
 				.filter(|i| arrivals.contains_key(&format!("AGG-BENCH-{i:06}")))
 				.count()
@@ -443,10 +427,10 @@ async fn measure(
 		node_meters.and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
 	let services_cpu_cores =
 		service_meters.and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
-	let bad = inbox.bad.lock().unwrap_or_else(|e| e.into_inner()).clone();
+	let bad = inbox.heard().refused.clone();
 	ensure!(bad.is_empty(), "notifications that failed verification: {bad:?}");
 
-	let arrivals = inbox.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+	let arrivals = first_arrivals(inbox);
 	let (mut samples, mut answers) = (Vec::new(), Vec::new());
 	let (mut succeeded, mut failed, mut unnotified) = (0, 0, 0);
 	let mut failures = Vec::new();

@@ -195,13 +195,13 @@ async fn notifications_are_retried_until_the_aggregator_acknowledges() {
 		assert_eq!(final_status(&net, &s.order_id).await, "SUCCESS", "{}", net.logs());
 	}
 	tokio::time::sleep(Duration::from_secs(2)).await;
-	assert!(net.inbox.heard.lock().unwrap().deliveries.is_empty());
+	assert!(net.inbox.heard().deliveries.is_empty());
 
 	// Back up, but its acknowledgements are lost: it applies each once and hears it again.
 	net.set_notify_mode(NotifyMode::LoseAck);
 	wait_for(Duration::from_secs(30), "each notification delivered twice", || async {
 		let all = started.iter().all(|s| {
-			let heard = net.inbox.heard.lock().unwrap();
+			let heard = net.inbox.heard();
 			heard.deliveries.iter().filter(|n| n.order_id == s.order_id).count() >= 2
 		});
 		all.then_some(())
@@ -211,9 +211,9 @@ async fn notifications_are_retried_until_the_aggregator_acknowledges() {
 	// Acknowledged: the acquirer stops sending.
 	net.set_notify_mode(NotifyMode::Acknowledge);
 	let tally = audit(&net, &before, SETTLE).await;
-	let settled = net.inbox.heard.lock().unwrap().deliveries.len();
+	let settled = net.inbox.heard().deliveries.len();
 	tokio::time::sleep(Duration::from_secs(3)).await;
-	let later = net.inbox.heard.lock().unwrap().deliveries.len();
+	let later = net.inbox.heard().deliveries.len();
 	eprintln!("notify failures: {tally:?}; {settled} deliveries for 3 payments");
 	assert_eq!(settled, later, "notifications sent after they were acknowledged");
 	assert!(settled >= 9, "every notification delivered at least three times");

@@ -3,10 +3,9 @@
 //! nonce store), prints each one as a JSON line on stdout and acknowledges it with
 //! `{"code":"SUCCESS"}`, as the acquirer's protocol asks of an aggregator.
 
-use axum::{extract::State, http::HeaderMap, routing::post, Json, Router};
 use clap::Parser;
-use clearline_workers::{api::ApiError, auth, store::Db};
-use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+use clearline_workers::{auth, common::inbox::NotifyInbox, store::Db};
+use std::{net::SocketAddr, path::PathBuf};
 
 #[derive(Debug, Parser)]
 #[command(name = "clearline-notify-inbox", version, about = "An aggregator's notify endpoint")]
@@ -28,42 +27,19 @@ struct Args {
 	request_window: humantime::Duration,
 }
 
-struct Inbox {
-	db: Db,
-	key: sp_core::sr25519::Public,
-	party: String,
-	window: Duration,
-}
-
-async fn notify(
-	State(inbox): State<Arc<Inbox>>,
-	headers: HeaderMap,
-	body: axum::body::Bytes,
-) -> Result<Json<serde_json::Value>, ApiError> {
-	let n = auth::verify_notification(
-		&inbox.db,
-		&headers,
-		&body,
-		&inbox.party,
-		&inbox.key,
-		inbox.window,
-	)
-	.await?;
-	println!("{}", serde_json::to_string(&n).map_err(ApiError::internal)?);
-	Ok(Json(serde_json::json!({ "code": "SUCCESS" })))
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
 	let args = Args::parse();
-	let inbox = Inbox {
-		db: Db::open(&args.db, "")?,
-		key: auth::parse_public_key(&args.acquirer_public_key)
-			.map_err(|e| anyhow::anyhow!("--acquirer-public-key: {e}"))?,
-		party: args.acquirer_party,
-		window: args.request_window.into(),
-	};
-	let app = Router::new().route("/notify", post(notify)).with_state(Arc::new(inbox));
+	let key = auth::parse_public_key(&args.acquirer_public_key)
+		.map_err(|e| anyhow::anyhow!("--acquirer-public-key: {e}"))?;
+	let inbox = NotifyInbox::new(
+		Db::open(&args.db, "")?,
+		key,
+		&args.acquirer_party,
+		args.request_window.into(),
+		true,
+	);
+	let app = inbox.router();
 	let listener = tokio::net::TcpListener::bind(args.listen).await?;
 	eprintln!("notify inbox on http://{}/notify", args.listen);
 	axum::serve(listener, app).await?;

@@ -1,12 +1,13 @@
 //! What both services share: errors on the wire, request signatures between parties, the
 //! store, calls to the other party, metrics, EMVCo QR payloads and their images, and the
-//! small pieces of start-up.
+//! small pieces of start-up; and the aggregator's notify endpoint that plays their peer.
 
 pub mod api;
 pub mod auth;
 pub mod cycles;
 pub mod emvco;
 pub mod faults;
+pub mod inbox;
 pub mod locks;
 pub mod metrics;
 pub mod peer;

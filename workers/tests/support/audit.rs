@@ -187,7 +187,7 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 		reversed: 0,
 		hkd: 0,
 		cny: 0,
-		deliveries: net.inbox.heard.lock().unwrap().deliveries.len(),
+		deliveries: net.inbox.heard().deliveries.len(),
 		cycle: 0,
 	};
 	let mut cycles = BTreeSet::new();
@@ -274,7 +274,7 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 	// Notifications: one applied per final order, saying what the order says; none
 	// contradicting.
 	{
-		let heard = net.inbox.heard.lock().unwrap();
+		let heard = net.inbox.heard();
 		assert!(heard.conflicts.is_empty(), "contradicting notifications: {:?}", heard.conflicts);
 		for o in &acquirer {
 			let n = heard

@@ -8,14 +8,13 @@
 pub mod audit;
 pub mod proxy;
 
-use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Json, Router};
 use clearline_client::{
 	calls, queries, ConnectOptions, Connection, SenderOptions, Signer, TxResult, TxSender,
 };
 use clearline_testkit::{free_port, start_feeder, wait_finalized, wait_for, NodeProcess};
 use clearline_workers::{
 	auth,
-	common::wire::Notification,
+	common::{inbox::NotifyInbox, wire::Notification},
 	peer::{Peer, PeerError},
 	store::Db,
 };
@@ -23,12 +22,12 @@ use pallet_fx_rate::CurrencyCode;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::{
-	collections::BTreeMap,
 	path::{Path, PathBuf},
-	sync::{Arc, Mutex},
+	sync::Arc,
 	time::Duration,
 };
 
+pub use clearline_workers::common::inbox::NotifyMode;
 pub use proxy::Proxy;
 
 pub const ISSUER: &str = env!("CARGO_BIN_EXE_clearline-issuer");
@@ -77,74 +76,6 @@ impl Spec {
 		let errors: Vec<String> = validator.iter_errors(body).map(|e| e.to_string()).collect();
 		assert!(errors.is_empty(), "{method} {template} {status}: {errors:?}\n{body:#}");
 	}
-}
-
-/// How the aggregator's notify endpoint behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotifyMode {
-	/// Verifies, applies and acknowledges.
-	Acknowledge,
-	/// Down: answers 503 and applies nothing.
-	Down,
-	/// Applies the notification, then answers 500, as if the acknowledgement were lost: the
-	/// acquirer must send it again, and the aggregator acknowledge it again.
-	LoseAck,
-}
-
-/// What the aggregator has heard: every delivery, and per order the one notification it
-/// applied (a repeat must say the same as the first).
-#[derive(Default)]
-pub struct Heard {
-	pub deliveries: Vec<Notification>,
-	pub applied: BTreeMap<String, Notification>,
-	/// Deliveries that contradicted the applied notification of their order.
-	pub conflicts: Vec<(Notification, Notification)>,
-}
-
-/// The aggregator's notify endpoint: verifies the acquirer's signature, records and
-/// acknowledges (or fails as told).
-#[derive(Clone)]
-pub struct NotifyInbox {
-	db: Db,
-	acquirer: sp_core::sr25519::Public,
-	pub heard: Arc<Mutex<Heard>>,
-	pub mode: Arc<Mutex<NotifyMode>>,
-}
-
-async fn notified(
-	State(inbox): State<NotifyInbox>,
-	headers: HeaderMap,
-	body: axum::body::Bytes,
-) -> Result<Json<Value>, (StatusCode, Json<Value>)> {
-	let mode = *inbox.mode.lock().unwrap();
-	if mode == NotifyMode::Down {
-		return Err((StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "code": "Down" }))));
-	}
-	let n = auth::verify_notification(
-		&inbox.db,
-		&headers,
-		&body,
-		"acquirer",
-		&inbox.acquirer,
-		Duration::from_secs(300),
-	)
-	.await
-	.map_err(|e| (StatusCode::UNAUTHORIZED, Json(json!({ "code": e.code }))))?;
-	{
-		let mut heard = inbox.heard.lock().unwrap();
-		heard.deliveries.push(n.clone());
-		match heard.applied.get(&n.order_id).cloned() {
-			Some(first) if first != n => heard.conflicts.push((first, n)),
-			Some(_) => {}
-			None => {
-				heard.applied.insert(n.order_id.clone(), n);
-			}
-		}
-	}
-	if mode == NotifyMode::LoseAck {
-		return Err((StatusCode::INTERNAL_SERVER_ERROR, Json(json!({ "code": "AckLost" }))));
-	}
-	Ok(Json(json!({ "code": "SUCCESS" })))
 }
 
 pub fn as_refs(v: &[String]) -> Vec<&str> {
@@ -321,13 +252,14 @@ impl Net {
 			&as_refs(&acquirer_args),
 		);
 
-		let inbox = NotifyInbox {
-			db: Db::open(&dir.path().join("aggregator.sqlite"), "").unwrap(),
-			acquirer: auth::parse_public_key(&dave).unwrap(),
-			heard: Default::default(),
-			mode: Arc::new(Mutex::new(NotifyMode::Acknowledge)),
-		};
-		let app = Router::new().route("/notify", post(notified)).with_state(inbox.clone());
+		let inbox = NotifyInbox::new(
+			Db::open(&dir.path().join("aggregator.sqlite"), "").unwrap(),
+			auth::parse_public_key(&dave).unwrap(),
+			"acquirer",
+			Duration::from_secs(300),
+			false,
+		);
+		let app = inbox.router();
 		let listener = tokio::net::TcpListener::bind(("127.0.0.1", notify_port)).await.unwrap();
 		tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -367,7 +299,7 @@ impl Net {
 	}
 
 	pub fn set_notify_mode(&self, mode: NotifyMode) {
-		*self.inbox.mode.lock().unwrap() = mode;
+		self.inbox.set_mode(mode);
 	}
 
 	/// Stops `service` (SIGKILL), then starts it again on its store with `crash_at` armed
@@ -618,7 +550,7 @@ impl Net {
 
 	/// Every delivery of a notification for `order_id` the aggregator received.
 	pub async fn notifications_for(&self, order_id: &str) -> Vec<Notification> {
-		let heard = self.inbox.heard.lock().unwrap();
+		let heard = self.inbox.heard();
 		heard.deliveries.iter().filter(|n| n.order_id == order_id).cloned().collect()
 	}
 

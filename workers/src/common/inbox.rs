@@ -1,0 +1,150 @@
+//! An aggregator's notify endpoint, as the acquirer's protocol asks of one: `POST /notify`
+//! verifies the acquirer's signature on every notification (refusing replays through its own
+//! nonce store) and acknowledges it with `{"code":"SUCCESS"}`. It keeps what it heard, so that
+//! `clearline-notify-inbox`, the services' tests and the latency benchmark all play the
+//! aggregator with this one endpoint; the tests can also make it go down or lose its
+//! acknowledgements.
+
+use super::{api::ApiError, auth, store::Db, wire::Notification};
+use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Json, Router};
+use std::{
+	collections::BTreeMap,
+	sync::{Arc, Mutex, MutexGuard},
+	time::{Duration, Instant},
+};
+
+/// How the endpoint answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyMode {
+	/// Verifies, applies and acknowledges.
+	Acknowledge,
+	/// Down: answers 503 and applies nothing.
+	Down,
+	/// Applies the notification, then answers 500, as if the acknowledgement were lost: the
+	/// acquirer must send it again, and the aggregator acknowledge it again.
+	LoseAck,
+}
+
+/// What the aggregator has heard: every delivery, and per order the one notification it
+/// applied (a repeat must say the same as the first).
+#[derive(Debug, Default)]
+pub struct Heard {
+	/// Every delivery that verified, in the order they arrived.
+	pub deliveries: Vec<Notification>,
+	/// Per order (the acquirer's order id), the first notification.
+	pub applied: BTreeMap<String, Notification>,
+	/// Per order, when its first notification arrived.
+	pub first_heard: BTreeMap<String, Instant>,
+	/// Deliveries that contradicted the applied notification of their order.
+	pub conflicts: Vec<(Notification, Notification)>,
+	/// Deliveries that failed verification, by the error's code.
+	pub refused: Vec<String>,
+}
+
+impl Heard {
+	fn record(&mut self, n: Notification, at: Instant) {
+		self.deliveries.push(n.clone());
+		match self.applied.get(&n.order_id) {
+			Some(first) if *first != n => self.conflicts.push((first.clone(), n)),
+			Some(_) => {}
+			None => {
+				self.first_heard.insert(n.order_id.clone(), at);
+				self.applied.insert(n.order_id.clone(), n);
+			}
+		}
+	}
+}
+
+/// The endpoint's state; clones share it.
+#[derive(Clone)]
+pub struct NotifyInbox {
+	inner: Arc<Inner>,
+}
+
+struct Inner {
+	db: Db,
+	acquirer: sp_core::sr25519::Public,
+	party: String,
+	window: Duration,
+	echo: bool,
+	heard: Mutex<Heard>,
+	mode: Mutex<NotifyMode>,
+}
+
+impl NotifyInbox {
+	/// An inbox taking notifications signed by `acquirer` as `party`, no older than `window`,
+	/// with the nonces it has seen in `db`. With `echo`, each accepted notification is printed
+	/// as one JSON line on stdout.
+	pub fn new(
+		db: Db,
+		acquirer: sp_core::sr25519::Public,
+		party: &str,
+		window: Duration,
+		echo: bool,
+	) -> Self {
+		let inner = Inner {
+			db,
+			acquirer,
+			party: party.to_string(),
+			window,
+			echo,
+			heard: Mutex::default(),
+			mode: Mutex::new(NotifyMode::Acknowledge),
+		};
+		Self { inner: Arc::new(inner) }
+	}
+
+	/// `POST /notify`, served by this inbox.
+	pub fn router(&self) -> Router {
+		Router::new().route("/notify", post(notified)).with_state(self.clone())
+	}
+
+	pub fn set_mode(&self, mode: NotifyMode) {
+		*self.inner.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
+	}
+
+	pub fn heard(&self) -> MutexGuard<'_, Heard> {
+		self.inner.heard.lock().unwrap_or_else(|e| e.into_inner())
+	}
+}
+
+async fn notified(
+	State(inbox): State<NotifyInbox>,
+	headers: HeaderMap,
+	body: axum::body::Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+	let at = Instant::now();
+	let inner = &inbox.inner;
+	let mode = *inner.mode.lock().unwrap_or_else(|e| e.into_inner());
+	if mode == NotifyMode::Down {
+		return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "Down", "the inbox is down"));
+	}
+	let checked = auth::verify_notification(
+		&inner.db,
+		&headers,
+		&body,
+		&inner.party,
+		&inner.acquirer,
+		inner.window,
+	)
+	.await;
+	let n = match checked {
+		Ok(n) => n,
+		Err(e) => {
+			inbox.heard().refused.push(e.code.clone());
+			return Err(e);
+		}
+	};
+	if inner.echo {
+		println!("{}", serde_json::to_string(&n).map_err(ApiError::internal)?);
+	}
+	inbox.heard().record(n, at);
+	if mode == NotifyMode::LoseAck {
+		return Err(ApiError::new(
+			StatusCode::INTERNAL_SERVER_ERROR,
+			"AckLost",
+			"applied, acknowledgement lost",
+		));
+	}
+	Ok(Json(serde_json::json!({ "code": "SUCCESS" })))
+}
