@@ -1,8 +1,8 @@
 //! `clearline-acquirer`: the acquirer's open API for aggregators (merchants, micropay,
 //! unified orders, order queries, static shop codes), the bookkeeping interface the issuer
 //! calls, which posts on chain and answers only from finality, and a persistent outbox that
-//! delivers debit requests to the issuer and notifications to aggregators until they are
-//! acknowledged.
+//! delivers debit requests to the issuer (for `--outbox-attempts` tries; reconciliation then
+//! asks the issuer) and notifications to aggregators until they are acknowledged.
 
 mod api;
 mod outbox;

@@ -114,7 +114,8 @@ pub async fn bookkeep(
 			let reason =
 				format!("IssuerDebitFailed: {}", r.reason.as_deref().unwrap_or("unspecified"));
 			// A posting in flight or done cannot be failed by word; an unknown one can, because
-			// the issuer says so only once the instruction expired unposted.
+			// the issuer says so only once the chain proved the instruction can never post
+			// (voided, or expired unposted).
 			if order.status == status::POSTING || order.status == status::SUCCESS {
 				return Err(ApiError::conflict(
 					"OrderAlreadyDebited",
