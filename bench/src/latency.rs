@@ -7,7 +7,9 @@
 use crate::{procstat::CpuMeter, stats::Percentiles};
 use anyhow::{ensure, Context, Result};
 use clearline_client::{ConnectOptions, Connection, NodeRpc, Signer};
-use clearline_testkit::{free_port, local_validator, start_feeder, wait_finalized, NodeProcess};
+use clearline_testkit::{
+	free_port, local_validator, start_feeder, wait_finalized, NodeProcess, ServiceLaunch,
+};
 use clearline_workers::{
 	auth,
 	common::inbox::NotifyInbox,
@@ -154,53 +156,35 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let acquirer_url = format!("http://127.0.0.1:{acquirer_port}");
 	let bob = auth::public_key_text(&Signer::from_uri("//Bob")?);
 	let dave = auth::public_key_text(&Signer::from_uri("//Dave")?);
-	let service_args = |port: u16, db: &str, node: &str, key: &str, peer: &str, peer_key: &str| {
-		let db = dir.path().join(db);
-		let mut args: Vec<String> = vec![
-			"--listen".into(),
-			format!("127.0.0.1:{port}"),
-			"--db".into(),
-			db.to_string_lossy().into_owned(),
-			"--node-url".into(),
-			node.into(),
-			"--chain-key".into(),
-			key.into(),
-			"--peer-url".into(),
-			peer.into(),
-			"--peer-public-key".into(),
-			peer_key.into(),
-			"--admin-token".into(),
-			ADMIN.into(),
-			"--log-format".into(),
-			"text".into(),
-		];
-		if key == "//Bob" {
-			// The codes are made before the load starts, all of them.
-			args.extend(["--code-ttl".into(), "10m".into()]);
-		}
-		args
+	let (issuer_db, acquirer_db) =
+		(dir.path().join("issuer.sqlite"), dir.path().join("acquirer.sqlite"));
+	let (issuer_binary, acquirer_binary) =
+		(bin_dir.join("clearline-issuer"), bin_dir.join("clearline-acquirer"));
+	let issuer = ServiceLaunch {
+		binary: &issuer_binary,
+		port: issuer_port,
+		db: &issuer_db,
+		node_url: &issuer_node,
+		chain_key: "//Bob",
+		peer_url: &acquirer_url,
+		peer_public_key: &dave,
+		admin_token: ADMIN,
 	};
-	let issuer_args =
-		service_args(issuer_port, "issuer.sqlite", &issuer_node, "//Bob", &acquirer_url, &dave);
-	let acquirer_args =
-		service_args(acquirer_port, "acquirer.sqlite", &acquirer_node, "//Dave", &issuer_url, &bob);
-	fn refs(v: &[String]) -> Vec<&str> {
-		v.iter().map(String::as_str).collect()
-	}
-	let issuer_binary = bin_dir.join("clearline-issuer");
-	let acquirer_binary = bin_dir.join("clearline-acquirer");
+	let acquirer = ServiceLaunch {
+		binary: &acquirer_binary,
+		port: acquirer_port,
+		db: &acquirer_db,
+		node_url: &acquirer_node,
+		chain_key: "//Dave",
+		peer_url: &issuer_url,
+		peer_public_key: &bob,
+		admin_token: ADMIN,
+	};
 	let label = format!("{network:?}").to_lowercase();
 	let processes = Processes {
-		issuer: NodeProcess::start_program(
-			&format!("bench-{label}-issuer"),
-			&issuer_binary,
-			&refs(&issuer_args),
-		),
-		acquirer: NodeProcess::start_program(
-			&format!("bench-{label}-acquirer"),
-			&acquirer_binary,
-			&refs(&acquirer_args),
-		),
+		// The codes are made before the load starts, all of them.
+		issuer: issuer.start(&format!("bench-{label}-issuer"), &["--code-ttl", "10m"]),
+		acquirer: acquirer.start(&format!("bench-{label}-acquirer"), &[]),
 		nodes,
 		_feeder: feeder,
 	};

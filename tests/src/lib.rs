@@ -305,6 +305,60 @@ pub fn start_feeder(
 	NodeProcess::start_program(label, &node_binary.with_file_name("clearline"), &args)
 }
 
+/// How one issuer or acquirer service is started: the options every start needs, in the
+/// services' own flag names (`clearline-issuer --help`). The tests and the benchmark start
+/// both services through this one description.
+pub struct ServiceLaunch<'a> {
+	/// The program, `clearline-issuer` or `clearline-acquirer`.
+	pub binary: &'a Path,
+	pub port: u16,
+	/// Its SQLite store.
+	pub db: &'a Path,
+	pub node_url: &'a str,
+	/// The service's chain key (`//Bob`, `//Dave` on the dev chains).
+	pub chain_key: &'a str,
+	/// The other service's URL and API public key (SS58).
+	pub peer_url: &'a str,
+	pub peer_public_key: &'a str,
+	pub admin_token: &'a str,
+}
+
+impl ServiceLaunch<'_> {
+	/// The command line: these options, plain-text logs, then `extra`.
+	pub fn args(&self, extra: &[&str]) -> Vec<String> {
+		let mut args: Vec<String> = [
+			"--listen",
+			&format!("127.0.0.1:{}", self.port),
+			"--db",
+			&self.db.to_string_lossy(),
+			"--node-url",
+			self.node_url,
+			"--chain-key",
+			self.chain_key,
+			"--peer-url",
+			self.peer_url,
+			"--peer-public-key",
+			self.peer_public_key,
+			"--admin-token",
+			self.admin_token,
+			"--log-format",
+			"text",
+		]
+		.iter()
+		.map(|s| s.to_string())
+		.collect();
+		args.extend(extra.iter().map(|s| s.to_string()));
+		args
+	}
+
+	/// Starts the service as `label`, with `extra` options after the common ones.
+	pub fn start(&self, label: &str, extra: &[&str]) -> NodeProcess {
+		let args = self.args(extra);
+		let args: Vec<&str> = args.iter().map(String::as_str).collect();
+		NodeProcess::start_program(label, self.binary, &args)
+	}
+}
+
 /// Whether `status` is a clean exit (code 0, not ended by a signal).
 pub fn exited_cleanly(status: ExitStatus) -> bool {
 	status.success() && status.signal().is_none()

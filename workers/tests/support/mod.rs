@@ -11,7 +11,9 @@ pub mod proxy;
 use clearline_client::{
 	calls, queries, ConnectOptions, Connection, SenderOptions, Signer, TxResult, TxSender,
 };
-use clearline_testkit::{free_port, start_feeder, wait_finalized, wait_for, NodeProcess};
+use clearline_testkit::{
+	free_port, start_feeder, wait_finalized, wait_for, NodeProcess, ServiceLaunch,
+};
 use clearline_workers::{
 	auth,
 	common::{inbox::NotifyInbox, wire::Notification},
@@ -202,55 +204,37 @@ impl Net {
 		};
 		let issuer_peer = to_acquirer.as_ref().map_or(acquirer_url.clone(), |p| p.url.clone());
 		let acquirer_peer = to_issuer.as_ref().map_or(issuer_url.clone(), |p| p.url.clone());
-		let (issuer_listen, acquirer_listen) =
-			(format!("127.0.0.1:{issuer_port}"), format!("127.0.0.1:{acquirer_port}"));
 		let (bob, dave) = (ss58("//Bob"), ss58("//Dave"));
-		let common =
-			|listen: &str, db: &Path, key: &str, peer: &str, peer_key: &str| -> Vec<String> {
-				[
-					"--listen",
-					listen,
-					"--db",
-					db.to_str().unwrap(),
-					"--node-url",
-					&node_url,
-					"--chain-key",
-					key,
-					"--peer-url",
-					peer,
-					"--peer-public-key",
-					peer_key,
-					"--admin-token",
-					ADMIN,
-					"--reconcile-every",
-					"2s",
-					"--log-format",
-					"text",
-				]
-				.iter()
-				.map(|s| s.to_string())
-				.collect()
-			};
 		let (issuer_db, acquirer_db) =
 			(dir.path().join("issuer.sqlite"), dir.path().join("acquirer.sqlite"));
-		let mut issuer_args = common(&issuer_listen, &issuer_db, "//Bob", &issuer_peer, &dave);
-		issuer_args.extend(["--pin-iterations", "1000"].map(String::from));
-		issuer_args.extend(options.issuer_args.iter().cloned());
-		let mut acquirer_args =
-			common(&acquirer_listen, &acquirer_db, "//Dave", &acquirer_peer, &bob);
+		let issuer_launch = ServiceLaunch {
+			binary: Path::new(ISSUER),
+			port: issuer_port,
+			db: &issuer_db,
+			node_url: &node_url,
+			chain_key: "//Bob",
+			peer_url: &issuer_peer,
+			peer_public_key: &dave,
+			admin_token: ADMIN,
+		};
+		let acquirer_launch = ServiceLaunch {
+			binary: Path::new(ACQUIRER),
+			port: acquirer_port,
+			db: &acquirer_db,
+			node_url: &node_url,
+			chain_key: "//Dave",
+			peer_url: &acquirer_peer,
+			peer_public_key: &bob,
+			admin_token: ADMIN,
+		};
+		let mut issuer_extra = vec!["--reconcile-every", "2s", "--pin-iterations", "1000"];
+		issuer_extra.extend(as_refs(&options.issuer_args));
 		// Notifications retried quickly, so that an aggregator back up hears within a second.
-		acquirer_args.extend(["--outbox-base", "200ms", "--outbox-max", "1s"].map(String::from));
-		acquirer_args.extend(options.acquirer_args.iter().cloned());
-		let issuer = NodeProcess::start_program(
-			&format!("{name}-issuer"),
-			Path::new(ISSUER),
-			&as_refs(&issuer_args),
-		);
-		let acquirer = NodeProcess::start_program(
-			&format!("{name}-acquirer"),
-			Path::new(ACQUIRER),
-			&as_refs(&acquirer_args),
-		);
+		let mut acquirer_extra =
+			vec!["--reconcile-every", "2s", "--outbox-base", "200ms", "--outbox-max", "1s"];
+		acquirer_extra.extend(as_refs(&options.acquirer_args));
+		let issuer = issuer_launch.start(&format!("{name}-issuer"), &issuer_extra);
+		let acquirer = acquirer_launch.start(&format!("{name}-acquirer"), &acquirer_extra);
 
 		let inbox = NotifyInbox::new(
 			Db::open(&dir.path().join("aggregator.sqlite"), "").unwrap(),
