@@ -113,13 +113,13 @@ const PIN: &str = "246810";
 
 /// Per aggregator order id, when its first notification arrived, its status and reason.
 fn first_arrivals(inbox: &NotifyInbox) -> HashMap<String, (Instant, String, Option<String>)> {
-	let heard = inbox.heard();
-	heard
+	inbox
+		.heard()
 		.applied
-		.iter()
-		.filter_map(|(order, n)| {
-			let at = *heard.first_heard.get(order)?;
-			Some((n.aggregator_order_id.clone(), (at, n.status.clone(), n.reason.clone())))
+		.values()
+		.map(|a| {
+			let n = &a.notification;
+			(n.aggregator_order_id.clone(), (a.at, n.status.clone(), n.reason.clone()))
 		})
 		.collect()
 }
@@ -389,13 +389,14 @@ async fn measure(
 		sent.push(t.await.context("a payment task panicked")?);
 	}
 	let answered = sent[config.warmup..].iter().filter(|s| s.answered.is_some()).count();
+	let measured: std::collections::HashSet<String> =
+		(config.warmup..total).map(|i| format!("AGG-BENCH-{i:06}")).collect();
 	let deadline = Instant::now() + Duration::from_secs(120);
 	loop {
 		let heard = {
-			let arrivals = first_arrivals(inbox);
-			(config.warmup..total)
-				.filter(|i| arrivals.contains_key(&format!("AGG-BENCH-{i:06}")))
-				.count()
+			let heard = inbox.heard();
+			let applied = heard.applied.values();
+			applied.filter(|a| measured.contains(&a.notification.aggregator_order_id)).count()
 		};
 		if heard >= answered || Instant::now() > deadline {
 			break;

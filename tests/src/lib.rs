@@ -1,5 +1,6 @@
-//! Runs real `clearline-node` processes for tests: on free ports, with their output in a log
-//! file, and always stopped, whether the test passes, fails or is itself killed.
+//! Runs real `clearline-node` processes (and the issuer and acquirer services) for tests: on
+//! free ports, with their output in a log file, and always stopped, whether the test passes,
+//! fails or is itself killed.
 
 use clearline_client::NodeRpc;
 use std::{

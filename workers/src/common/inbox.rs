@@ -31,25 +31,31 @@ pub enum NotifyMode {
 pub struct Heard {
 	/// Every delivery that verified, in the order they arrived.
 	pub deliveries: Vec<Notification>,
-	/// Per order (the acquirer's order id), the first notification.
-	pub applied: BTreeMap<String, Notification>,
-	/// Per order, when its first notification arrived.
-	pub first_heard: BTreeMap<String, Instant>,
+	/// Per order (the acquirer's order id), the first notification and when it arrived.
+	pub applied: BTreeMap<String, Applied>,
 	/// Deliveries that contradicted the applied notification of their order.
 	pub conflicts: Vec<(Notification, Notification)>,
 	/// Deliveries that failed verification, by the error's code.
 	pub refused: Vec<String>,
 }
 
+/// The notification an order's first delivery brought.
+#[derive(Debug, Clone)]
+pub struct Applied {
+	pub at: Instant,
+	pub notification: Notification,
+}
+
 impl Heard {
 	fn record(&mut self, n: Notification, at: Instant) {
 		self.deliveries.push(n.clone());
 		match self.applied.get(&n.order_id) {
-			Some(first) if *first != n => self.conflicts.push((first.clone(), n)),
+			Some(first) if first.notification != n => {
+				self.conflicts.push((first.notification.clone(), n))
+			}
 			Some(_) => {}
 			None => {
-				self.first_heard.insert(n.order_id.clone(), at);
-				self.applied.insert(n.order_id.clone(), n);
+				self.applied.insert(n.order_id.clone(), Applied { at, notification: n });
 			}
 		}
 	}

@@ -280,6 +280,7 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 			let n = heard
 				.applied
 				.get(&o.id)
+				.map(|a| &a.notification)
 				.unwrap_or_else(|| panic!("{}: no notification reached the aggregator", o.id));
 			assert_eq!(n.status, o.status, "{}: notified {}", o.id, n.status);
 		}
