@@ -101,16 +101,16 @@ pids+=($!)
 
 # Reconciliation on demand only, so that the demo's own call is the one that reports the cycle.
 common=(--node-url "$NODE_WS" --admin-token "$TOKEN" --log-format text --reconcile-every 1h)
-"$BIN/clearline-issuer" --listen "127.0.0.1:$ISSUER_PORT" --db "$WORK/issuer.sqlite" \
+"$BIN/clearline-issuer" --listen "127.0.0.1:$ISSUER_PORT" --database "$WORK/issuer.sqlite" \
 	--chain-key //Bob --peer-url "$ACQUIRER" --peer-public-key "$DAVE" "${common[@]}" \
 	>"$WORK/issuer.log" 2>&1 &
 pids+=($!)
-"$BIN/clearline-acquirer" --listen "127.0.0.1:$ACQUIRER_PORT" --db "$WORK/acquirer.sqlite" \
+"$BIN/clearline-acquirer" --listen "127.0.0.1:$ACQUIRER_PORT" --database "$WORK/acquirer.sqlite" \
 	--chain-key //Dave --peer-url "$ISSUER" --peer-public-key "$BOB" "${common[@]}" \
 	>"$WORK/acquirer.log" 2>&1 &
 pids+=($!)
 "$BIN/clearline-notify-inbox" --listen "127.0.0.1:$INBOX_PORT" --acquirer-public-key "$DAVE" \
-	--db "$WORK/aggregator.sqlite" >"$WORK/notifications.jsonl" 2>"$WORK/aggregator.log" &
+	--database "$WORK/aggregator.sqlite" >"$WORK/notifications.jsonl" 2>"$WORK/aggregator.log" &
 pids+=($!)
 wait_until "the issuer" 60 curl -sf "$ISSUER/health"
 wait_until "the acquirer" 60 curl -sf "$ACQUIRER/health"

@@ -23,11 +23,11 @@ pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
-"$BIN/clearline-issuer" --listen 127.0.0.1:8081 --db "$DATA/issuer.sqlite" \
+"$BIN/clearline-issuer" --listen 127.0.0.1:8081 --database "$DATA/issuer.sqlite" \
 	--node-url "$NODE_URL" --chain-key //Bob \
 	--peer-url http://127.0.0.1:8082 --peer-public-key "$DAVE" --log-format text &
 pids+=($!)
-"$BIN/clearline-acquirer" --listen 127.0.0.1:8082 --db "$DATA/acquirer.sqlite" \
+"$BIN/clearline-acquirer" --listen 127.0.0.1:8082 --database "$DATA/acquirer.sqlite" \
 	--node-url "$NODE_URL" --chain-key //Dave \
 	--peer-url http://127.0.0.1:8081 --peer-public-key "$BOB" --log-format text &
 pids+=($!)

@@ -16,7 +16,9 @@ need_root() {
 # clang/libclang: bindgen-based -sys crates in the dependency tree.
 # pkg-config, libssl-dev: openssl-sys when a crate asks for the system TLS library.
 # curl, jq: the README's walkthrough of the services.
-packages=(protobuf-compiler clang libclang-dev pkg-config libssl-dev make git curl jq ca-certificates)
+# postgresql: the services' second backend; scripts/test.sh runs their suites on a throwaway
+# cluster of it (the package's own cluster is not used).
+packages=(protobuf-compiler clang libclang-dev pkg-config libssl-dev make git curl jq ca-certificates postgresql)
 # `--bench` (scripts/bench.sh): the plots' font, and perf for the node's profiles.
 if [ "${1:-}" = "--bench" ]; then
 	packages+=(fonts-dejavu-core linux-perf)

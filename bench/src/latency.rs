@@ -156,14 +156,16 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let acquirer_url = format!("http://127.0.0.1:{acquirer_port}");
 	let bob = auth::public_key_text(&Signer::from_uri("//Bob")?);
 	let dave = auth::public_key_text(&Signer::from_uri("//Dave")?);
-	let (issuer_db, acquirer_db) =
-		(dir.path().join("issuer.sqlite"), dir.path().join("acquirer.sqlite"));
+	let (issuer_db, acquirer_db) = (
+		dir.path().join("issuer.sqlite").to_string_lossy().into_owned(),
+		dir.path().join("acquirer.sqlite").to_string_lossy().into_owned(),
+	);
 	let (issuer_binary, acquirer_binary) =
 		(bin_dir.join("clearline-issuer"), bin_dir.join("clearline-acquirer"));
 	let issuer = ServiceLaunch {
 		binary: &issuer_binary,
 		port: issuer_port,
-		db: &issuer_db,
+		database: &issuer_db,
 		node_url: &issuer_node,
 		chain_key: "//Bob",
 		peer_url: &acquirer_url,
@@ -173,7 +175,7 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let acquirer = ServiceLaunch {
 		binary: &acquirer_binary,
 		port: acquirer_port,
-		db: &acquirer_db,
+		database: &acquirer_db,
 		node_url: &acquirer_node,
 		chain_key: "//Dave",
 		peer_url: &issuer_url,
@@ -190,7 +192,11 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	};
 
 	let inbox = NotifyInbox::new(
-		Db::open(&dir.path().join("aggregator.sqlite"), "")?,
+		Db::open(
+			&dir.path().join("aggregator.sqlite").to_string_lossy(),
+			&clearline_workers::common::inbox::MIGRATIONS,
+		)
+		.await?,
 		auth::parse_public_key(&dave).map_err(anyhow::Error::msg)?,
 		"acquirer",
 		Duration::from_secs(300),

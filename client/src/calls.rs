@@ -5,7 +5,7 @@
 use crate::error::{Error, Result};
 use clearline_runtime::{AccountId, BalancesCall, RuntimeCall};
 use pallet_clearing_bank::{
-	is_visible_ascii, is_well_formed_code, Call as Clearing, CycleId, ExternalRef, OrderId,
+	is_visible_ascii, is_well_formed_code, parse_order_id, Call as Clearing, CycleId, ExternalRef, OrderId,
 	ParticipantCode, ParticipantName, ParticipantRole, PaymentInstruction,
 };
 use pallet_fx_rate::{Call as Fx, CurrencyCode, CurrencyInfo, Moment, Pair, PairLimits};
@@ -44,10 +44,8 @@ fn bounded<const N: u32>(
 
 /// An order, merchant or refund id: 1 to 64 visible ASCII characters.
 pub fn order_id(field: &'static str, text: &str) -> Result<OrderId> {
-	if !is_visible_ascii(text.as_bytes()) {
-		return Err(Error::input(field, format!("{text:?} is not visible ASCII without spaces")));
-	}
-	bounded(field, text)
+	parse_order_id(text.as_bytes())
+		.ok_or_else(|| Error::input(field, format!("{text:?} is not 1 to 64 visible ASCII characters")))
 }
 
 /// A bank transfer or settlement reference: 1 to 35 visible ASCII characters.

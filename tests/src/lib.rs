@@ -313,8 +313,8 @@ pub struct ServiceLaunch<'a> {
 	/// The program, `clearline-issuer` or `clearline-acquirer`.
 	pub binary: &'a Path,
 	pub port: u16,
-	/// Its SQLite store.
-	pub db: &'a Path,
+	/// Its store: a SQLite file's path or a PostgreSQL URL.
+	pub database: &'a str,
 	pub node_url: &'a str,
 	/// The service's chain key (`//Bob`, `//Dave` on the dev chains).
 	pub chain_key: &'a str,
@@ -330,8 +330,8 @@ impl ServiceLaunch<'_> {
 		let mut args: Vec<String> = [
 			"--listen",
 			&format!("127.0.0.1:{}", self.port),
-			"--db",
-			&self.db.to_string_lossy(),
+			"--database",
+			self.database,
 			"--node-url",
 			self.node_url,
 			"--chain-key",

@@ -67,11 +67,11 @@ async fn a_kill_at_every_crash_point_settles_each_payment_once() {
 	assert!(net.acquirer.wait_exit(Duration::from_secs(60)).await.is_some());
 	let reversed =
 		clearline_testkit::wait_for(Duration::from_secs(90), "the issuer's reversal", || async {
-			let n = count_with(
-				&open(&net.issuer_db),
-				"SELECT COUNT(*) FROM wallet_entries WHERE kind = ?1",
-				"REVERSAL",
-			);
+			let db = open(&net.issuer_db).await;
+			let n =
+				count_with(&db, "SELECT COUNT(*) FROM wallet_entries WHERE kind = $1", "REVERSAL")
+					.await;
+			db.close().await;
 			(n > 0).then_some(n)
 		})
 		.await;

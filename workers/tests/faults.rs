@@ -124,8 +124,11 @@ async fn a_late_acquirer_is_queried_and_the_payment_completes() {
 }
 
 /// How many of the acquirer's orders are `status` now.
-fn acquirer_orders_in(net: &Net, status: &str) -> i64 {
-	count_with(&open(&net.acquirer_db), "SELECT COUNT(*) FROM orders WHERE status = ?1", status)
+async fn acquirer_orders_in(net: &Net, status: &str) -> i64 {
+	let db = open(&net.acquirer_db).await;
+	let n = count_with(&db, "SELECT COUNT(*) FROM orders WHERE status = $1", status).await;
+	db.close().await;
+	n
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -157,7 +160,7 @@ async fn postings_in_flight_when_the_node_stops_are_resolved() {
 	);
 	let stopper = async {
 		let in_flight = wait_for(Duration::from_secs(60), "a posting in flight", || async {
-			let n = acquirer_orders_in(&net, "POSTING");
+			let n = acquirer_orders_in(&net, "POSTING").await;
 			(n > 0).then_some(n)
 		})
 		.await;

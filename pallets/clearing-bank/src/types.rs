@@ -33,6 +33,15 @@ pub fn is_visible_ascii(id: &[u8]) -> bool {
 	!id.is_empty() && id.iter().all(|c| (0x21..=0x7e).contains(c))
 }
 
+/// `text` as an order, merchant or refund id, if it is one (1 to 64 visible ASCII
+/// characters): the one rule the pallet, its RPC, the client and the services all apply.
+pub fn parse_order_id(text: &[u8]) -> Option<OrderId> {
+	if !is_visible_ascii(text) {
+		return None;
+	}
+	OrderId::try_from(text.to_vec()).ok()
+}
+
 /// Whether a participant code has the documented form.
 pub fn is_well_formed_code(code: &[u8]) -> bool {
 	!code.is_empty()

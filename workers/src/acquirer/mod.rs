@@ -5,23 +5,33 @@
 //! asks the issuer) and notifications to aggregators until they are acknowledged.
 
 mod api;
+mod merchant;
+mod messages;
+mod order;
 mod outbox;
 mod posting;
 mod reconcile;
-mod store;
 
 use crate::common::{
+	api::ApiError,
+	extract::{Authenticates, Role},
 	locks::OrderLocks,
 	metrics::Metrics,
 	peer::{Peer, RetryPolicy},
 	service::{self, CommonArgs, HealthState},
-	store::Db,
+	store::{Db, Migrations},
 };
 use clearline_client::{Connection, SenderOptions, TxSender};
 use sp_core::sr25519;
 use std::{sync::Arc, time::Duration};
 
 pub use reconcile::{CycleReport, ReconcileReport};
+
+/// The acquirer's store, on either backend.
+pub static MIGRATIONS: Migrations = Migrations {
+	sqlite: &sqlx::migrate!("migrations/acquirer/sqlite"),
+	postgres: &sqlx::migrate!("migrations/acquirer/postgres"),
+};
 
 /// `clearline-acquirer`'s options.
 #[derive(Debug, Clone, clap::Parser)]
@@ -103,11 +113,39 @@ impl Acquirer {
 	}
 }
 
+impl Authenticates for Acquirer {
+	fn db(&self) -> &Db {
+		&self.db
+	}
+
+	fn admin_token(&self) -> &str {
+		&self.config.common.admin_token
+	}
+
+	fn request_window(&self) -> Duration {
+		self.config.common.request_window.into()
+	}
+
+	/// The issuer, or a registered aggregator.
+	async fn party_key(
+		&self,
+		party: &str,
+	) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
+		if party == self.issuer_party {
+			return Ok(Some((Role::Issuer, self.issuer_key)));
+		}
+		let key = merchant::aggregator_key(&mut *self.db.conn().await?, party).await?;
+		Ok(key
+			.and_then(|k| crate::auth::parse_public_key(&k).ok())
+			.map(|k| (Role::Aggregator, k)))
+	}
+}
+
 /// Runs the service until SIGTERM.
 pub async fn run(config: Config) -> anyhow::Result<()> {
 	service::init_logging(&config.common.log_format);
 	crate::common::faults::arm_from_env()?;
-	let db = Db::open(&config.common.db, &[store::SCHEMA, crate::common::cycles::SCHEMA].concat())?;
+	let db = Db::open(&config.common.database, &MIGRATIONS).await?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;
 	let issuer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
@@ -133,7 +171,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		api_key,
 		http: reqwest::Client::builder().connect_timeout(Duration::from_secs(3)).build()?,
 		metrics: metrics.clone(),
-		posting_locks: OrderLocks::default(),
+		posting_locks: OrderLocks::new(db.clone(), "acquirer-order"),
 		outbox_wake: tokio::sync::Notify::new(),
 	});
 	tracing::info!(account = %state.sender.account(), "acquirer starting");

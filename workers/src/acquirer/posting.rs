@@ -4,7 +4,7 @@
 //! a crash harmless.
 
 use super::{
-	store::{self, status, Order, Posted},
+	order::{self, Order, OrderStatus, Posted},
 	Acquirer,
 };
 use crate::common::{
@@ -15,7 +15,6 @@ use clearline_client::{
 	calls, instruction::SignedInstruction, queries, resolve, Error as ClientError, Outcome,
 	PendingTx, TxResult,
 };
-use rusqlite::params;
 use std::{sync::Arc, time::Duration};
 
 /// How a posting attempt ended.
@@ -27,12 +26,12 @@ enum PostOutcome {
 
 /// The answer the issuer gets for an order in its current state.
 pub fn result_of(order: &Order) -> BookkeepingResult {
-	let result = match order.status.as_str() {
-		status::SUCCESS => "SUCCESS",
-		status::FAILED | status::CLOSED => "FAILURE",
-		status::POSTING => "PROCESSING",
-		status::UNKNOWN => "UNKNOWN",
-		_ => "NOT_RECEIVED",
+	let result = match order.status {
+		OrderStatus::Success => "SUCCESS",
+		OrderStatus::Failed | OrderStatus::Closed => "FAILURE",
+		OrderStatus::Posting => "PROCESSING",
+		OrderStatus::Unknown => "UNKNOWN",
+		OrderStatus::AwaitingPayment | OrderStatus::DebitRequested => "NOT_RECEIVED",
 	};
 	BookkeepingResult {
 		acquirer_order_id: order.order_id.clone(),
@@ -43,10 +42,6 @@ pub fn result_of(order: &Order) -> BookkeepingResult {
 		block_hash: order.block_hash.clone(),
 		reason: order.reason.clone(),
 	}
-}
-
-async fn order_lock(s: &Acquirer, order_id: &str) -> Arc<tokio::sync::Mutex<()>> {
-	s.posting_locks.of(order_id).await
 }
 
 fn mismatch(field: &str) -> ApiError {
@@ -100,12 +95,8 @@ pub async fn bookkeep(
 	s: &Arc<Acquirer>,
 	r: BookkeepingRequest,
 ) -> Result<BookkeepingResult, ApiError> {
-	let held = order_lock(s, &r.acquirer_order_id).await.lock_owned().await;
-	let id = r.acquirer_order_id.clone();
-	let order =
-		s.db.read(move |tx| store::order(tx, &id))
-			.await?
-			.ok_or_else(|| ApiError::not_found("UnknownOrder", "no such order"))?;
+	let held = s.posting_locks.lock(&r.acquirer_order_id).await?;
+	let order = order::get(&s.db, &r.acquirer_order_id).await?;
 	if order.issuer_order_id.as_ref().is_some_and(|o| *o != r.issuer_order_id) {
 		return Err(mismatch("issuerOrderId"));
 	}
@@ -116,16 +107,14 @@ pub async fn bookkeep(
 			// A posting in flight or done cannot be failed by word; an unknown one can, because
 			// the issuer says so only once the chain proved the instruction can never post
 			// (voided, or expired unposted).
-			if order.status == status::POSTING || order.status == status::SUCCESS {
+			if matches!(order.status, OrderStatus::Posting | OrderStatus::Success) {
 				return Err(ApiError::conflict(
 					"OrderAlreadyDebited",
 					"the issuer sent a debited instruction for this order before",
 				));
 			}
-			let id = order.order_id.clone();
-			let changed = s.db.write(move |tx| store::finish(tx, &id, None, Some(&reason))).await?;
-			if changed {
-				s.metrics.order(status::FAILED);
+			if order::finish(&s.db, &order.order_id, None, Some(&reason)).await? {
+				s.metrics.order(OrderStatus::Failed.as_str());
 				s.outbox_wake.notify_one();
 			}
 		}
@@ -135,24 +124,16 @@ pub async fn bookkeep(
 				.as_ref()
 				.ok_or_else(|| ApiError::invalid("instruction", "required when DEBITED"))?;
 			check_instruction(s, &order, &r, instruction)?;
-			match order.status.as_str() {
-				status::DEBIT_REQUESTED | status::POSTING => {
+			match order.status {
+				OrderStatus::DebitRequested | OrderStatus::Posting => {
 					let text = serde_json::to_string(instruction).map_err(ApiError::internal)?;
 					if let Some(stored) = &order.instruction {
 						if *stored != text {
 							return Err(mismatch("instruction"));
 						}
 					}
-					let (id, issuer_order) = (order.order_id.clone(), r.issuer_order_id.clone());
-					s.db.write(move |tx| {
-						tx.execute(
-							"UPDATE orders SET instruction = ?2, issuer_order_id = ?3 WHERE order_id = ?1",
-							params![id, text, issuer_order],
-						)?;
-						store::set_status(tx, &id, status::POSTING, None)
-					})
-					.await?;
-					s.metrics.order(status::POSTING);
+					order::start_posting(&s.db, &order.order_id, &text, &r.issuer_order_id).await?;
+					s.metrics.order(OrderStatus::Posting.as_str());
 					// Posting goes on in its own task, holding the order's lock: the issuer hanging
 					// up must not leave the order half-way, nor open it to a second poster.
 					let pending =
@@ -166,7 +147,7 @@ pub async fn bookkeep(
 					.await
 					.map_err(ApiError::internal)??;
 				}
-				status::AWAITING_PAYMENT => {
+				OrderStatus::AwaitingPayment => {
 					return Err(ApiError::conflict(
 						"OrderNotCheckedOut",
 						"check the order out first",
@@ -178,9 +159,7 @@ pub async fn bookkeep(
 		}
 		_ => return Err(ApiError::invalid("debitStatus", "must be DEBITED or FAILED")),
 	}
-	let id = r.acquirer_order_id.clone();
-	let order = s.db.read(move |tx| store::order(tx, &id)).await?.expect("the order exists");
-	Ok(result_of(&order))
+	Ok(result_of(&order::get(&s.db, &r.acquirer_order_id).await?))
 }
 
 /// Posts (or, with `pending`, first looks for the transaction of an earlier attempt) and
@@ -193,32 +172,20 @@ async fn post_and_record(
 ) -> Result<(), ApiError> {
 	let outcome = post(s, order_id, instruction, pending).await;
 	crate::crash_point!(crate::common::faults::ACQUIRER_BEFORE_RECORD);
-	let id = order_id.to_string();
-	let (label, changed) = match outcome {
+	let (status, changed) = match outcome {
 		PostOutcome::Posted(p) => {
-			("SUCCESS", s.db.write(move |tx| store::finish(tx, &id, Some(&p), None)).await?)
+			(OrderStatus::Success, order::finish(&s.db, order_id, Some(&p), None).await?)
 		}
 		PostOutcome::Failed(reason) => {
-			("FAILED", s.db.write(move |tx| store::finish(tx, &id, None, Some(&reason))).await?)
+			(OrderStatus::Failed, order::finish(&s.db, order_id, None, Some(&reason)).await?)
 		}
 		PostOutcome::Unknown(reason) => {
 			tracing::warn!(order = order_id, %reason, "posting outcome unknown");
-			let changed =
-				s.db.write(move |tx| {
-					store::set_status_if(
-						tx,
-						&id,
-						&[status::POSTING],
-						status::UNKNOWN,
-						Some(&reason),
-					)
-				})
-				.await?;
-			("UNKNOWN", changed)
+			(OrderStatus::Unknown, order::leave_unknown(&s.db, order_id, &reason).await?)
 		}
 	};
 	if changed {
-		s.metrics.order(label);
+		s.metrics.order(status.as_str());
 		s.outbox_wake.notify_one();
 	}
 	Ok(())
@@ -352,16 +319,7 @@ async fn submit_and_follow(
 	};
 	s.metrics.call("chain", "submitted");
 	let pending_json = serde_json::to_string(flight.tx()).unwrap_or_default();
-	let id = order_id.to_string();
-	if let Err(e) =
-		s.db.write(move |tx| {
-			Ok(tx.execute(
-				"UPDATE orders SET pending_tx = ?2 WHERE order_id = ?1",
-				params![id, pending_json],
-			)?)
-		})
-		.await
-	{
+	if let Err(e) = order::set_pending_tx(&s.db, order_id, &pending_json).await {
 		tracing::error!(order = order_id, error = %e, "could not store the pending transaction");
 	}
 	crate::crash_point!(crate::common::faults::ACQUIRER_AFTER_SUBMIT);
@@ -371,7 +329,7 @@ async fn submit_and_follow(
 
 /// Continues every posting a crash interrupted.
 pub async fn resume(s: Arc<Acquirer>) -> Result<(), ApiError> {
-	let orders = s.db.read(|tx| store::orders_in(tx, &[status::POSTING])).await?;
+	let orders = order::in_statuses(&s.db, &[OrderStatus::Posting]).await?;
 	for order in orders {
 		let s = s.clone();
 		tokio::spawn(async move {
@@ -386,12 +344,10 @@ pub async fn resume(s: Arc<Acquirer>) -> Result<(), ApiError> {
 /// Ends a `POSTING` or `UNKNOWN` order from what the chain says; `repost` allows a new
 /// submission while the instruction is still valid.
 pub async fn finish_interrupted(s: &Arc<Acquirer>, order_id: &str) -> Result<(), ApiError> {
-	let lock = order_lock(s, order_id).await;
-	let _held = lock.lock().await;
+	let _held = s.posting_locks.lock(order_id).await?;
 	// Read under the lock: a bookkeeping call may have finished the order meanwhile.
-	let id = order_id.to_string();
-	let Some(order) = s.db.read(move |tx| store::order(tx, &id)).await? else { return Ok(()) };
-	let (true, Some(text)) = (order.status == status::POSTING, &order.instruction) else {
+	let Some(order) = order::load(&s.db, order_id).await? else { return Ok(()) };
+	let (true, Some(text)) = (order.status == OrderStatus::Posting, &order.instruction) else {
 		return Ok(());
 	};
 	let instruction: SignedInstruction = serde_json::from_str(text)
@@ -407,34 +363,32 @@ pub async fn finish_interrupted(s: &Arc<Acquirer>, order_id: &str) -> Result<(),
 pub async fn settle_unknown(
 	s: &Arc<Acquirer>,
 	order: &Order,
-) -> Result<Option<&'static str>, ApiError> {
-	let lock = order_lock(s, &order.order_id).await;
-	let Ok(_held) = lock.try_lock() else { return Ok(None) };
-	let id = order.order_id.clone();
-	let current = s.db.read(move |tx| store::order(tx, &id)).await?;
+) -> Result<Option<OrderStatus>, ApiError> {
+	let Some(_held) = s.posting_locks.try_lock(&order.order_id).await? else { return Ok(None) };
+	let current = order::load(&s.db, &order.order_id).await?;
 	let Some(order) =
-		current.filter(|o| matches!(o.status.as_str(), status::UNKNOWN | status::POSTING))
+		current.filter(|o| matches!(o.status, OrderStatus::Unknown | OrderStatus::Posting))
 	else {
 		return Ok(None);
 	};
 	let order = &order;
-	let id = order.order_id.clone();
+	let id = order.order_id.as_str();
 	let unavailable = |e: ClientError| ApiError::unavailable("ChainUnavailable", e.to_string());
 	// The lookup and the clock are read at one block, so that a posting cannot slip in
 	// between them.
 	let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
 	let posted = find_posting(s, &order.order_id, Some(head)).await.map_err(unavailable)?;
 	if let Some(p) = posted {
-		s.db.write(move |tx| store::finish(tx, &id, Some(&p), None)).await?;
-		return Ok(Some(status::SUCCESS));
+		order::finish(&s.db, id, Some(&p), None).await?;
+		return Ok(Some(OrderStatus::Success));
 	}
 	if let Some(tx) =
 		order.pending_tx.as_deref().and_then(|t| serde_json::from_str::<PendingTx>(t).ok())
 	{
 		let report = resolve(&s.conn, &tx, Duration::ZERO).await;
 		if let TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } = report.result {
-			s.db.write(move |tx| store::finish(tx, &id, None, Some(&error))).await?;
-			return Ok(Some(status::FAILED));
+			order::finish(&s.db, id, None, Some(&error)).await?;
+			return Ok(Some(OrderStatus::Failed));
 		}
 	}
 	// No posting, and the chain would refuse one now: nothing can ever post it.
@@ -445,9 +399,9 @@ pub async fn settle_unknown(
 		.map(|i| i.expires_at);
 	let chain_time = queries::chain_time(&s.conn, Some(head)).await.map_err(unavailable)?;
 	if expires_at.is_none_or(|t| chain_time > t) {
-		let reason = "InstructionExpired: not posted before the instruction's expiry".to_string();
-		s.db.write(move |tx| store::finish(tx, &id, None, Some(&reason))).await?;
-		return Ok(Some(status::FAILED));
+		let reason = "InstructionExpired: not posted before the instruction's expiry";
+		order::finish(&s.db, id, None, Some(reason)).await?;
+		return Ok(Some(OrderStatus::Failed));
 	}
 	Ok(None)
 }

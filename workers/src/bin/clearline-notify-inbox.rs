@@ -4,8 +4,12 @@
 //! `{"code":"SUCCESS"}`, as the acquirer's protocol asks of an aggregator.
 
 use clap::Parser;
-use clearline_workers::{auth, common::inbox::NotifyInbox, store::Db};
-use std::{net::SocketAddr, path::PathBuf};
+use clearline_workers::{
+	auth,
+	common::inbox::{NotifyInbox, MIGRATIONS},
+	store::Db,
+};
+use std::net::SocketAddr;
 
 #[derive(Debug, Parser)]
 #[command(name = "clearline-notify-inbox", version, about = "An aggregator's notify endpoint")]
@@ -19,9 +23,10 @@ struct Args {
 	/// The party name the acquirer signs as.
 	#[arg(long, default_value = "acquirer")]
 	acquirer_party: String,
-	/// SQLite file for the nonces of requests seen (replay protection).
-	#[arg(long)]
-	db: PathBuf,
+	/// Where the nonces of requests seen are kept (replay protection): a SQLite file's path
+	/// or a PostgreSQL URL (`postgres://…`).
+	#[arg(long, alias = "db")]
+	database: String,
 	/// How old a signed request may be.
 	#[arg(long, default_value = "5m")]
 	request_window: humantime::Duration,
@@ -33,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
 	let key = auth::parse_public_key(&args.acquirer_public_key)
 		.map_err(|e| anyhow::anyhow!("--acquirer-public-key: {e}"))?;
 	let inbox = NotifyInbox::new(
-		Db::open(&args.db, "")?,
+		Db::open(&args.database, &MIGRATIONS).await?,
 		key,
 		&args.acquirer_party,
 		args.request_window.into(),

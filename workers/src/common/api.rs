@@ -5,6 +5,7 @@ use axum::{
 	response::{IntoResponse, Response},
 	Json,
 };
+use super::store::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// The body of every error response.
@@ -66,9 +67,26 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
-impl From<rusqlite::Error> for ApiError {
-	fn from(e: rusqlite::Error) -> Self {
-		ApiError::internal(format!("store: {e}"))
+impl From<StoreError> for ApiError {
+	fn from(e: StoreError) -> Self {
+		match e {
+			StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+				ApiError::unavailable("StoreUnavailable", e.to_string())
+			}
+			// Two requests with one idempotency key at once: the loser is asked to retry,
+			// and will then be answered as the winner was.
+			e if e.is_unique_violation() => ApiError::conflict(
+				"ConcurrentRequest",
+				"a request with the same key is being handled; send it again",
+			),
+			e => ApiError::internal(e),
+		}
+	}
+}
+
+impl From<sqlx::Error> for ApiError {
+	fn from(e: sqlx::Error) -> Self {
+		StoreError::from(e).into()
 	}
 }
 
@@ -90,12 +108,13 @@ pub fn request_hash<T: Serialize>(value: &T) -> String {
 	hex::encode(sp_crypto_hashing::blake2_256(&serde_json::to_vec(value).unwrap_or_default()))
 }
 
-/// An identifier as the chain takes it (1 to 64 visible ASCII characters).
+/// An identifier as the chain takes it, by the chain's own rule (1 to 64 visible ASCII
+/// characters).
 pub fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
-	if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-		return Err(ApiError::invalid(field, "must be 1 to 64 visible ASCII characters"));
+	match pallet_clearing_bank::parse_order_id(id.as_bytes()) {
+		Some(_) => Ok(()),
+		None => Err(ApiError::invalid(field, "must be 1 to 64 visible ASCII characters")),
 	}
-	Ok(())
 }
 
 /// Free text (names, descriptions): not empty, bounded, no control characters.

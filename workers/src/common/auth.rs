@@ -7,7 +7,6 @@
 use super::{api::ApiError, now_ms, store::Db};
 use axum::http::HeaderMap;
 use clearline_client::Signer;
-use rusqlite::params;
 use sp_core::{crypto::Ss58Codec, sr25519, Pair as _};
 use std::time::Duration;
 
@@ -116,25 +115,11 @@ pub async fn verify(
 			"the signature does not verify over this request",
 		));
 	}
-	let party = party.to_string();
-	db.write(move |tx| {
-		tx.execute(
-			"DELETE FROM request_nonces WHERE seen_at < ?1",
-			params![now_ms() - 2 * window_ms],
-		)?;
-		let fresh = tx.execute(
-			"INSERT OR IGNORE INTO request_nonces (party, nonce, seen_at) VALUES (?1, ?2, ?3)",
-			params![party, nonce, now_ms()],
-		)?;
-		if fresh == 0 {
-			return Err(ApiError::unauthorized(
-				"ReplayedRequest",
-				"this request was received before",
-			));
-		}
-		Ok(())
-	})
-	.await
+	let now = now_ms();
+	if !super::store::record_nonce(db, party, &nonce, now, now - 2 * window_ms).await? {
+		return Err(ApiError::unauthorized("ReplayedRequest", "this request was received before"));
+	}
+	Ok(())
 }
 
 /// A request's head and its body (at most 1 MiB), for verification.
@@ -177,16 +162,6 @@ pub async fn verify_notification(
 		.map_err(|e| ApiError::bad_request("MalformedNotification", e.to_string()))
 }
 
-/// The nonce table both stores carry.
-pub const NONCE_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS request_nonces (
-	party TEXT NOT NULL,
-	nonce TEXT NOT NULL,
-	seen_at INTEGER NOT NULL,
-	PRIMARY KEY (party, nonce)
-);
-CREATE INDEX IF NOT EXISTS request_nonces_by_age ON request_nonces(seen_at);";
-
 /// Whether two secrets (or their hashes) are equal, in a time that does not depend on where
 /// they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -213,7 +188,8 @@ mod tests {
 	#[tokio::test]
 	async fn a_signed_request_verifies_once_and_an_altered_one_never() {
 		let dir = tempfile::tempdir().unwrap();
-		let db = Db::open(&dir.path().join("t.sqlite"), NONCE_SCHEMA).unwrap();
+		let path = dir.path().join("t.sqlite");
+		let db = Db::open(path.to_str().unwrap(), &crate::common::inbox::MIGRATIONS).await.unwrap();
 		let key = Signer::from_uri("//Agg").unwrap();
 		let public = parse_public_key(&public_key_text(&key)).unwrap();
 		let window = Duration::from_secs(60);

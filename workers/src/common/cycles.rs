@@ -2,12 +2,16 @@
 //! statement for it, entry by entry and by digest. The digest is recomputed from the service's
 //! own signed instructions alone, the way the pallet builds it.
 
-use super::{api::ApiError, now_ms, store::Db};
+use super::{
+	api::ApiError,
+	now_ms,
+	store::{Db, StoreError, StoreResult},
+};
 use clearline_client::{instruction::SignedInstruction, queries, Connection};
 use clearline_runtime::AccountId;
 use codec::Encode;
 use pallet_clearing_bank::{chain_digest, payment_leaf, CycleStatus};
-use rusqlite::{params, Transaction};
+use sqlx::Row;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -109,58 +113,74 @@ pub fn compare(
 	}
 }
 
-pub const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS cycle_reconciliations (
-	cycle INTEGER PRIMARY KEY,
-	ran_at INTEGER NOT NULL,
-	ok INTEGER NOT NULL,
-	report TEXT NOT NULL
-);";
-
-/// The entries of a cycle in a service's records: `sql` selects, for cycle `?1`, the order id,
-/// the amount from the participant's side, the posting id and the stored signed instruction.
-fn local_entries(tx: &Transaction, sql: &str, cycle: u32) -> Result<Vec<LocalEntry>, ApiError> {
-	let mut stmt = tx.prepare(sql)?;
-	let rows = stmt.query_map(params![cycle], |r| {
-		Ok((
-			r.get::<_, String>(0)?,
-			r.get::<_, i64>(1)?,
-			r.get::<_, i64>(2)?,
-			r.get::<_, String>(3)?,
-		))
-	})?;
-	let mut out = Vec::new();
-	for row in rows {
-		let (order_id, amount, posting_id, text) = row?;
-		let instruction: SignedInstruction = serde_json::from_str(&text)
-			.map_err(|e| ApiError::internal(format!("stored instruction of {order_id}: {e}")))?;
-		out.push(LocalEntry {
-			acquirer_order_id: order_id,
+impl LocalEntry {
+	/// An entry from a service's stored successful order.
+	pub fn from_stored(
+		acquirer_order_id: String,
+		amount: i64,
+		posting_id: i64,
+		instruction: &str,
+	) -> StoreResult<Self> {
+		let instruction = serde_json::from_str(instruction).map_err(|e| {
+			StoreError::unreadable("signed instruction", format!("of {acquirer_order_id}: {e}"))
+		})?;
+		Ok(Self {
+			acquirer_order_id,
 			amount: amount as i128,
 			posting_id: posting_id as u64,
 			instruction,
-		});
+		})
 	}
-	Ok(out)
+}
+
+/// The cycles whose reconciliation found them in agreement with the chain.
+async fn agreed_cycles(db: &Db) -> StoreResult<Vec<u32>> {
+	let rows = sqlx::query("SELECT cycle FROM cycle_reconciliations WHERE ok = 1")
+		.fetch_all(db.pool())
+		.await?;
+	rows.iter().map(|r| Ok(r.try_get::<i64, _>(0)? as u32)).collect()
+}
+
+/// Records the latest report of a cycle.
+async fn save_report(db: &Db, report: &CycleReport) -> StoreResult<()> {
+	let text = serde_json::to_string(report).map_err(|e| StoreError::unreadable("report", e))?;
+	sqlx::query(
+		"INSERT INTO cycle_reconciliations (cycle, ran_at, ok, report) VALUES ($1, $2, $3, $4)
+		 ON CONFLICT (cycle) DO UPDATE SET ran_at = $2, ok = $3, report = $4",
+	)
+	.bind(report.cycle as i64)
+	.bind(now_ms())
+	.bind(report.ok as i64)
+	.bind(text)
+	.execute(db.pool())
+	.await?;
+	Ok(())
+}
+
+/// The latest report recorded for `cycle`, as stored (JSON).
+pub async fn report(db: &Db, cycle: u32) -> StoreResult<Option<String>> {
+	let row = sqlx::query("SELECT report FROM cycle_reconciliations WHERE cycle = $1")
+		.bind(cycle as i64)
+		.fetch_optional(db.pool())
+		.await?;
+	Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
 /// Compares every closed cycle not yet found in agreement with the chain; records each
-/// report. `local_sql` reads the service's entries of a cycle (see [`local_entries`]).
-pub async fn reconcile_closed_cycles(
+/// report. `local` reads the service's own entries of a cycle.
+pub async fn reconcile_closed_cycles<F, Fut>(
 	db: &Db,
 	conn: &Connection,
 	who: &AccountId,
-	local_sql: &'static str,
-) -> Result<Vec<CycleReport>, ApiError> {
+	local: F,
+) -> Result<Vec<CycleReport>, ApiError>
+where
+	F: Fn(u32) -> Fut,
+	Fut: std::future::Future<Output = StoreResult<Vec<LocalEntry>>>,
+{
 	let unavailable =
 		|e: clearline_client::Error| ApiError::unavailable("ChainUnavailable", e.to_string());
-	let agreed: Vec<u32> = db
-		.read(|tx| {
-			let mut stmt = tx.prepare("SELECT cycle FROM cycle_reconciliations WHERE ok = 1")?;
-			let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-			Ok(rows)
-		})
-		.await?;
+	let agreed = agreed_cycles(db).await?;
 	let (_, head) = conn.finalized().await.map_err(unavailable)?;
 	let mut reports = Vec::new();
 	let mut cycle = 1u32;
@@ -183,21 +203,12 @@ pub async fn reconcile_closed_cycles(
 			.ok_or_else(|| {
 				ApiError::unavailable("ChainUnavailable", "no statement for a closed cycle")
 			})?;
-		let entries = db.read(move |tx| local_entries(tx, local_sql, cycle)).await?;
+		let entries = local(cycle).await?;
 		let report = compare(cycle, &statement, &entries);
 		if !report.ok {
 			tracing::error!(cycle, mismatches = ?report.mismatches, "cycle does not reconcile");
 		}
-		let (ok, text) = (report.ok, serde_json::to_string(&report).map_err(ApiError::internal)?);
-		db.write(move |tx| {
-			tx.execute(
-				"INSERT INTO cycle_reconciliations (cycle, ran_at, ok, report) VALUES (?1, ?2, ?3, ?4)
-				 ON CONFLICT(cycle) DO UPDATE SET ran_at = ?2, ok = ?3, report = ?4",
-				params![cycle, now_ms(), ok, text],
-			)?;
-			Ok(())
-		})
-		.await?;
+		save_report(db, &report).await?;
 		reports.push(report);
 		cycle += 1;
 	}

@@ -5,12 +5,23 @@
 //! aggregator with this one endpoint; the tests can also make it go down or lose its
 //! acknowledgements.
 
-use super::{api::ApiError, auth, store::Db, wire::Notification};
+use super::{
+	api::ApiError,
+	auth,
+	store::{Db, Migrations},
+	wire::Notification,
+};
 use axum::{extract::State, http::HeaderMap, http::StatusCode, routing::post, Json, Router};
 use std::{
 	collections::BTreeMap,
 	sync::{Arc, Mutex, MutexGuard},
 	time::{Duration, Instant},
+};
+
+/// The inbox's store: the nonces of the notifications it verified.
+pub static MIGRATIONS: Migrations = Migrations {
+	sqlite: &sqlx::migrate!("migrations/inbox/sqlite"),
+	postgres: &sqlx::migrate!("migrations/inbox/postgres"),
 };
 
 /// How the endpoint answers.

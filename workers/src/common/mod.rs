@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod cycles;
 pub mod emvco;
+pub mod extract;
 pub mod faults;
 pub mod inbox;
 pub mod locks;

@@ -12,9 +12,10 @@ pub struct CommonArgs {
 	/// Address the HTTP API listens on.
 	#[arg(long)]
 	pub listen: SocketAddr,
-	/// The SQLite store.
-	#[arg(long)]
-	pub db: PathBuf,
+	/// The service's store: a SQLite file's path (created if absent) or a PostgreSQL URL
+	/// (`postgres://user:password@host/database`). Migrations are applied at start.
+	#[arg(long, alias = "db", env = "CLEARLINE_DATABASE", hide_env_values = true)]
+	pub database: String,
 	/// WebSocket URL of a Clearline node.
 	#[arg(long, env = "CLEARLINE_URL", default_value = "ws://127.0.0.1:9944")]
 	pub node_url: String,
@@ -164,8 +165,9 @@ pub struct HealthState {
 pub async fn health(
 	State(s): State<HealthState>,
 ) -> Result<Json<Health>, (axum::http::StatusCode, Json<Health>)> {
-	let store_ok =
-		s.db.read(|tx| Ok(tx.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?)).await.is_ok();
+	let store_ok = tokio::time::timeout(Duration::from_secs(3), s.db.ping())
+		.await
+		.is_ok_and(|r| r.is_ok());
 	let finalized = tokio::time::timeout(Duration::from_secs(3), s.conn.finalized())
 		.await
 		.ok()

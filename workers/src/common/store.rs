@@ -1,152 +1,292 @@
-//! The embedded store: one SQLite file per service, written in WAL mode with full sync, so
-//! that a state change is either entirely on disk or not at all, even after `kill -9`.
+//! The store each service keeps its half of every payment in: SQLite (one file, embedded, the
+//! default) or PostgreSQL, through sqlx's `Any` driver, with the same schema on both, applied
+//! by versioned migrations at start. A state change is one transaction: on disk entirely or
+//! not at all, even after `kill -9`.
+//!
+//! Concurrency is the same on both backends because no function here relies on isolation for
+//! a check-then-write: every status move is a conditional `UPDATE` (it moves only from the
+//! states it names, and says whether it did), every money movement is guarded by a unique
+//! key, and the sequences are single upserts. SQLite's one connection serialises a service's
+//! transactions as before; PostgreSQL runs them concurrently at READ COMMITTED, and several
+//! processes may share one database (see [`super::locks`] for the per-order lock across them).
 
-use super::api::ApiError;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
-use std::{
-	path::Path,
-	sync::{Arc, Mutex},
+use futures::future::BoxFuture;
+use sqlx::{
+	any::AnyPoolOptions, migrate::Migrator, pool::PoolConnectionMetadata, AnyConnection, AnyPool,
+	Row,
 };
+use std::{path::Path, time::Duration};
 
-/// A shared handle on the store. Every closure given to [`Db::write`] or [`Db::read`] runs
-/// in one SQLite transaction on a blocking thread; `write` takes the write lock at once
-/// (`BEGIN IMMEDIATE`), so that a check and the change it guards cannot interleave with
-/// another request's.
+pub use sqlx::Transaction;
+
+/// A store transaction: committed by `commit`, rolled back when dropped without it.
+pub type Tx = Transaction<'static, sqlx::Any>;
+
+/// What the database behind a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+	Sqlite,
+	Postgres,
+}
+
+/// Why the store could not do what was asked. Never an answer to a caller as such: the API
+/// layer turns it into `500 Internal` (or `503` while the database is unreachable).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+	#[error("database: {0}")]
+	Database(#[from] sqlx::Error),
+	#[error("migrations: {0}")]
+	Migration(#[from] sqlx::migrate::MigrateError),
+	/// A row holds something this release cannot read (a status it does not know, a signed
+	/// instruction that does not parse).
+	#[error("the store holds an unreadable {what}: {detail}")]
+	Unreadable { what: &'static str, detail: String },
+}
+
+impl StoreError {
+	pub fn unreadable(what: &'static str, detail: impl std::fmt::Display) -> Self {
+		Self::Unreadable { what, detail: detail.to_string() }
+	}
+
+	/// Whether the database refused a row because its unique key exists: a concurrent request
+	/// with the same idempotency key won the race.
+	pub fn is_unique_violation(&self) -> bool {
+		matches!(self, Self::Database(sqlx::Error::Database(e)) if e.is_unique_violation())
+	}
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The migrations of one store, for each backend (`workers/migrations/<store>/<backend>/`).
+pub struct Migrations {
+	pub sqlite: &'static Migrator,
+	pub postgres: &'static Migrator,
+}
+
+/// A shared handle on a store.
 #[derive(Clone)]
 pub struct Db {
-	conn: Arc<Mutex<Connection>>,
+	pool: AnyPool,
+	backend: Backend,
 }
 
 impl Db {
-	/// Opens (creating if needed) the store at `path` and applies `schema` and the table of
-	/// request nonces.
-	pub fn open(path: &Path, schema: &str) -> anyhow::Result<Self> {
-		if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-			std::fs::create_dir_all(dir)?;
-		}
-		let conn = Connection::open(path)?;
-		conn.pragma_update(None, "journal_mode", "WAL")?;
-		conn.pragma_update(None, "synchronous", "FULL")?;
-		conn.pragma_update(None, "foreign_keys", "ON")?;
-		conn.busy_timeout(std::time::Duration::from_secs(10))?;
-		conn.execute_batch(schema)?;
-		conn.execute_batch(super::auth::NONCE_SCHEMA)?;
-		conn.execute_batch(COUNTERS_SCHEMA)?;
-		Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+	/// Opens the store `database` names, a PostgreSQL URL (`postgres://…`) or a SQLite file's
+	/// path (created if absent), and applies the migrations it lacks.
+	pub async fn open(database: &str, migrations: &Migrations) -> anyhow::Result<Self> {
+		sqlx::any::install_default_drivers();
+		let (backend, url) = match database.split_once("://") {
+			Some(("postgres" | "postgresql", _)) => (Backend::Postgres, database.to_string()),
+			Some((scheme, _)) => anyhow::bail!(
+				"--database: unsupported scheme {scheme}:// (give postgres://… or a SQLite file's path)"
+			),
+			None => {
+				let path = Path::new(database.strip_prefix("sqlite:").unwrap_or(database));
+				if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+					std::fs::create_dir_all(dir)?;
+				}
+				(Backend::Sqlite, format!("sqlite://{}?mode=rwc", path.display()))
+			}
+		};
+		let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+		let pool = match backend {
+			// One connection: SQLite has one writer anyway, and one connection makes every
+			// transaction of the service run alone, as a write lock taken at BEGIN would.
+			Backend::Sqlite => options
+				.max_connections(1)
+				.after_connect(sqlite_pragmas)
+				.connect(&url)
+				.await
+				.map_err(|e| anyhow::anyhow!("opening the SQLite store {database}: {e}"))?,
+			Backend::Postgres => options
+				.max_connections(32)
+				.connect(&url)
+				.await
+				.map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?,
+		};
+		let migrator = match backend {
+			Backend::Sqlite => migrations.sqlite,
+			Backend::Postgres => migrations.postgres,
+		};
+		migrator.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating the store: {e}"))?;
+		Ok(Self { pool, backend })
 	}
 
-	/// Adds the `(table, column, declaration)` columns a store created by an earlier release
-	/// lacks, so that an upgraded service opens the store it left.
-	pub fn add_missing_columns(&self, columns: &[(&str, &str, &str)]) -> anyhow::Result<()> {
-		let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-		for (table, column, declaration) in columns {
-			let present: i64 = conn.query_row(
-				&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"),
-				[column],
-				|r| r.get(0),
-			)?;
-			if present == 0 {
-				conn.execute_batch(&format!(
-					"ALTER TABLE {table} ADD COLUMN {column} {declaration}"
-				))?;
-			}
-		}
+	pub fn backend(&self) -> Backend {
+		self.backend
+	}
+
+	/// A transaction; what it writes is kept only if it is committed.
+	pub async fn begin(&self) -> StoreResult<Tx> {
+		Ok(self.pool.begin().await?)
+	}
+
+	/// A connection for reads that need no transaction (one statement each).
+	pub async fn conn(&self) -> StoreResult<sqlx::pool::PoolConnection<sqlx::Any>> {
+		Ok(self.pool.acquire().await?)
+	}
+
+	/// Whether the database answers (for `/health`).
+	pub async fn ping(&self) -> StoreResult<()> {
+		sqlx::query("SELECT 1").execute(&self.pool).await?;
 		Ok(())
 	}
 
-	async fn transaction<T, F>(&self, behavior: TransactionBehavior, f: F) -> Result<T, ApiError>
-	where
-		T: Send + 'static,
-		F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
-	{
-		let conn = self.conn.clone();
-		tokio::task::spawn_blocking(move || {
-			let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-			let tx = conn.transaction_with_behavior(behavior)?;
-			let value = f(&tx)?;
-			tx.commit()?;
-			Ok(value)
-		})
-		.await
-		.map_err(ApiError::internal)?
-	}
-
-	/// Runs `f` in a write transaction: committed if it returns `Ok`, rolled back otherwise.
-	pub async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
-	where
-		T: Send + 'static,
-		F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
-	{
-		self.transaction(TransactionBehavior::Immediate, f).await
-	}
-
-	/// Runs `f` in a read transaction (one consistent snapshot).
-	pub async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
-	where
-		T: Send + 'static,
-		F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
-	{
-		self.transaction(TransactionBehavior::Deferred, f).await
+	pub(crate) fn pool(&self) -> &AnyPool {
+		&self.pool
 	}
 }
 
-/// Sequences for the ids a service hands out (orders, merchants, wallets).
-const COUNTERS_SCHEMA: &str =
-	"CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);";
+/// Every SQLite connection: write-ahead log with a full sync at each commit, so that a
+/// committed change survives `kill -9` and power loss; foreign keys enforced; a wait for a
+/// lock another process holds (a reader of the file) rather than an error.
+fn sqlite_pragmas<'c>(
+	conn: &'c mut AnyConnection,
+	_: PoolConnectionMetadata,
+) -> BoxFuture<'c, Result<(), sqlx::Error>> {
+	Box::pin(async move {
+		for pragma in [
+			"PRAGMA journal_mode = WAL",
+			"PRAGMA synchronous = FULL",
+			"PRAGMA foreign_keys = ON",
+			"PRAGMA busy_timeout = 10000",
+		] {
+			sqlx::query(pragma).execute(&mut *conn).await?;
+		}
+		Ok(())
+	})
+}
 
 /// The next number of sequence `name` (from 1).
-pub fn next_number(tx: &Transaction, name: &str) -> Result<i64, ApiError> {
-	tx.execute(
-		"INSERT INTO counters (name, value) VALUES (?1, 1)
-		 ON CONFLICT(name) DO UPDATE SET value = value + 1",
-		rusqlite::params![name],
-	)?;
-	Ok(tx.query_row(
-		"SELECT value FROM counters WHERE name = ?1",
-		rusqlite::params![name],
-		|r| r.get(0),
-	)?)
-}
-
-/// Moves the order whose `key_column` is `order_id` to `status`: from any status (`from`
-/// `None`), or only from one of `from`. Whether it moved. `key_column` and the statuses are
-/// the services' own constants, never request data.
-pub fn move_status(
-	tx: &Transaction,
-	key_column: &str,
-	order_id: &str,
-	from: Option<&[&str]>,
-	status: &str,
-	reason: Option<&str>,
-) -> Result<bool, ApiError> {
-	let condition = match from {
-		Some(from) => {
-			let list = from.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
-			format!(" AND status IN ({list})")
-		}
-		None => String::new(),
-	};
-	let sql = format!(
-		"UPDATE orders SET status = ?2, reason = ?3, updated_at = ?4
-		 WHERE {key_column} = ?1{condition}"
-	);
-	let changed = tx.execute(&sql, rusqlite::params![order_id, status, reason, super::now_ms()])?;
-	Ok(changed > 0)
-}
-
-/// How many orders are in each status.
-pub fn status_counts(tx: &Transaction) -> Result<Vec<(String, i64)>, ApiError> {
-	let mut stmt = tx.prepare("SELECT status, COUNT(*) FROM orders GROUP BY status")?;
-	let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-	Ok(rows)
-}
-
-/// Whether a SQLite error is a uniqueness violation (an idempotency key seen before).
-pub fn is_unique_violation(e: &rusqlite::Error) -> bool {
-	matches!(
-		e,
-		rusqlite::Error::SqliteFailure(f, _)
-			if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-				|| f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+pub async fn next_number(tx: &mut AnyConnection, name: &str) -> StoreResult<i64> {
+	let row = sqlx::query(
+		"INSERT INTO counters (name, value) VALUES ($1, 1)
+		 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
 	)
+	.bind(name)
+	.fetch_one(tx)
+	.await?;
+	Ok(row.try_get(0)?)
+}
+
+/// Records a signed request's nonce, forgetting those older than `forget_before`; false if
+/// the nonce was seen before (a replay).
+pub async fn record_nonce(
+	db: &Db,
+	party: &str,
+	nonce: &str,
+	now: i64,
+	forget_before: i64,
+) -> StoreResult<bool> {
+	let mut tx = db.begin().await?;
+	sqlx::query("DELETE FROM request_nonces WHERE seen_at < $1")
+		.bind(forget_before)
+		.execute(&mut *tx)
+		.await?;
+	let fresh = sqlx::query(
+		"INSERT INTO request_nonces (party, nonce, seen_at) VALUES ($1, $2, $3)
+		 ON CONFLICT DO NOTHING",
+	)
+	.bind(party)
+	.bind(nonce)
+	.bind(now)
+	.execute(&mut *tx)
+	.await?
+	.rows_affected() == 1;
+	tx.commit().await?;
+	Ok(fresh)
+}
+
+/// How many rows of `orders` are in each status, as stored.
+pub async fn status_counts(db: &Db) -> StoreResult<Vec<(String, i64)>> {
+	let rows = sqlx::query("SELECT status, COUNT(*) FROM orders GROUP BY status")
+		.fetch_all(db.pool())
+		.await?;
+	rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+/// Stores text-valued enums (statuses and kinds) through sqlx's own conversion: written as
+/// their name, read back refusing a name this release does not know.
+#[macro_export]
+macro_rules! text_enum {
+	($ty:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+		impl $ty {
+			/// Every value, in declaration order.
+			#[allow(dead_code)]
+			pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+			pub fn as_str(self) -> &'static str {
+				match self { $($ty::$variant => $text),+ }
+			}
+		}
+		impl std::fmt::Display for $ty {
+			fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+				f.write_str(self.as_str())
+			}
+		}
+		impl std::str::FromStr for $ty {
+			type Err = String;
+			fn from_str(s: &str) -> Result<Self, String> {
+				match s {
+					$($text => Ok($ty::$variant),)+
+					other => Err(format!("unknown {} {other:?}", stringify!($ty))),
+				}
+			}
+		}
+		impl serde::Serialize for $ty {
+			fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+				s.serialize_str(self.as_str())
+			}
+		}
+		impl sqlx::Type<sqlx::Any> for $ty {
+			fn type_info() -> sqlx::any::AnyTypeInfo {
+				<str as sqlx::Type<sqlx::Any>>::type_info()
+			}
+			fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+				<str as sqlx::Type<sqlx::Any>>::compatible(ty)
+			}
+		}
+		impl<'q> sqlx::Encode<'q, sqlx::Any> for $ty {
+			fn encode_by_ref(
+				&self,
+				buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+			) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+				<&str as sqlx::Encode<'q, sqlx::Any>>::encode(self.as_str(), buf)
+			}
+		}
+		impl<'r> sqlx::Decode<'r, sqlx::Any> for $ty {
+			fn decode(
+				value: <sqlx::Any as sqlx::Database>::ValueRef<'r>,
+			) -> Result<Self, sqlx::error::BoxDynError> {
+				let text = <&str as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
+				text.parse().map_err(Into::into)
+			}
+		}
+	};
+}
+
+/// Moves the row of `orders` whose `key_column` is `id` to status `to` with `reason`, only
+/// if its status is one of `from`; whether it moved. The caller has checked that each move
+/// is allowed; `key_column` is the service's own constant, never request data.
+pub async fn move_status<S>(
+	tx: &mut AnyConnection,
+	key_column: &'static str,
+	id: &str,
+	from: &[S],
+	to: S,
+	reason: Option<&str>,
+) -> StoreResult<bool>
+where
+	S: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Copy + Send + 'static,
+{
+	let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 5)).collect();
+	let sql = format!(
+		"UPDATE orders SET status = $2, reason = $3, updated_at = $4
+		 WHERE {key_column} = $1 AND status IN ({})",
+		placeholders.join(", ")
+	);
+	let mut query = sqlx::query(&sql).bind(id).bind(to).bind(reason).bind(super::now_ms());
+	for f in from {
+		query = query.bind(*f);
+	}
+	Ok(query.execute(tx).await?.rows_affected() > 0)
 }

@@ -6,22 +6,30 @@
 //! payments, and reconciliation of unknown orders from the finalized chain.
 
 mod api;
+mod order;
 mod process;
 mod reconcile;
-mod store;
+mod wallet;
 
 use crate::common::{
+	api::ApiError,
+	extract::{Authenticates, Role},
 	locks::OrderLocks,
 	metrics::Metrics,
 	peer::Peer,
 	service::{self, CommonArgs, HealthState},
-	store::Db,
+	store::{Db, Migrations},
 };
 use clearline_client::{Connection, SenderOptions, Signer, TxSender};
 use clearline_runtime::AccountId;
 use sp_core::sr25519;
 use std::{sync::Arc, time::Duration};
-use tokio::sync::Mutex;
+
+/// The issuer's store, on either backend.
+pub static MIGRATIONS: Migrations = Migrations {
+	sqlite: &sqlx::migrate!("migrations/issuer/sqlite"),
+	postgres: &sqlx::migrate!("migrations/issuer/postgres"),
+};
 
 /// `clearline-issuer`'s options.
 #[derive(Debug, Clone, clap::Parser)]
@@ -83,9 +91,24 @@ pub struct Issuer {
 	pub order_locks: OrderLocks,
 }
 
-impl Issuer {
-	pub async fn order_lock(&self, order_id: &str) -> Arc<Mutex<()>> {
-		self.order_locks.of(order_id).await
+impl Authenticates for Issuer {
+	fn db(&self) -> &Db {
+		&self.db
+	}
+
+	fn admin_token(&self) -> &str {
+		&self.config.common.admin_token
+	}
+
+	fn request_window(&self) -> Duration {
+		self.config.common.request_window.into()
+	}
+
+	async fn party_key(
+		&self,
+		party: &str,
+	) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
+		Ok((party == self.acquirer_party).then_some((Role::Acquirer, self.acquirer_key)))
 	}
 }
 
@@ -93,8 +116,7 @@ impl Issuer {
 pub async fn run(config: Config) -> anyhow::Result<()> {
 	service::init_logging(&config.common.log_format);
 	crate::common::faults::arm_from_env()?;
-	let db = Db::open(&config.common.db, &[store::SCHEMA, crate::common::cycles::SCHEMA].concat())?;
-	db.add_missing_columns(store::ADDED_COLUMNS)?;
+	let db = Db::open(&config.common.database, &MIGRATIONS).await?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;
 	let acquirer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
@@ -120,7 +142,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		acquirer_key,
 		acquirer_account,
 		metrics: metrics.clone(),
-		order_locks: OrderLocks::default(),
+		order_locks: OrderLocks::new(db.clone(), "issuer-order"),
 	});
 	tracing::info!(account = %state.chain_key.account_id(), "issuer starting");
 

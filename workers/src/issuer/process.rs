@@ -11,7 +11,8 @@
 //! order, the payment succeeded.
 
 use super::{
-	store::{self, status, Order},
+	order::{self, Debit, NoPosting, Order, OrderStatus, VoidState},
+	wallet::{self, WalletStatus},
 	Issuer,
 };
 use crate::common::{
@@ -27,7 +28,7 @@ use pallet_clearing_bank::PaymentInstruction;
 use pallet_clearing_bank_rpc::PostingLookupJson;
 use pallet_fx_rate::{CurrencyCode, QuoteSide};
 use reqwest::Method;
-use rusqlite::params;
+use sqlx::AnyConnection;
 use std::{sync::Arc, time::Duration};
 
 /// Starts processing an order in the background.
@@ -40,44 +41,28 @@ pub fn spawn(s: &Arc<Issuer>, order_id: String) {
 	});
 }
 
-/// Orders that failed without the acquirer having heard it from us or told it to us.
-pub const UNINFORMED: &str = "status IN ('REJECTED', 'FAILED') AND acquirer_informed = 0";
-
 /// Takes up every order a crash interrupted.
 pub async fn resume(s: &Arc<Issuer>) -> Result<(), ApiError> {
-	let orders =
-		s.db.read(|tx| {
-			store::orders_where(tx, &format!("status IN ('RECEIVED', 'DEBITED') OR ({UNINFORMED})"))
-		})
-		.await?;
-	for order in orders {
+	for order in order::to_resume(&s.db).await? {
 		tracing::info!(order = %order.issuer_order_id, status = %order.status, "resuming");
 		spawn(s, order.issuer_order_id);
 	}
 	Ok(())
 }
 
-async fn load(s: &Issuer, order_id: &str) -> Result<Order, ApiError> {
-	let id = order_id.to_string();
-	s.db.read(move |tx| store::order(tx, &id))
-		.await?
-		.ok_or_else(|| ApiError::not_found("UnknownOrder", "no such order"))
-}
-
 /// Moves the order on until it is final or unknown.
 pub async fn drive(s: &Arc<Issuer>, order_id: &str) -> Result<(), ApiError> {
-	let lock = s.order_lock(order_id).await;
-	let _held = lock.lock().await;
+	let _held = s.order_locks.lock(order_id).await?;
 	loop {
-		let order = load(s, order_id).await?;
-		match order.status.as_str() {
-			status::RECEIVED => debit(s, &order).await?,
-			status::DEBITED if order.void_state == store::void_state::WANTED => {
+		let order = order::get(&s.db, order_id).await?;
+		match order.status {
+			OrderStatus::Received => debit(s, &order).await?,
+			OrderStatus::Debited if order.void_state == VoidState::Wanted => {
 				void_then_reverse(s, &order).await?;
 				return Ok(());
 			}
-			status::DEBITED => bookkeeping(s, &order).await?,
-			status::REJECTED | status::FAILED if !order.acquirer_informed => {
+			OrderStatus::Debited => bookkeeping(s, &order).await?,
+			OrderStatus::Rejected | OrderStatus::Failed if !order.acquirer_informed => {
 				inform_rejection(s, &order).await?;
 				return Ok(());
 			}
@@ -86,15 +71,15 @@ pub async fn drive(s: &Arc<Issuer>, order_id: &str) -> Result<(), ApiError> {
 	}
 }
 
-fn reject(
+async fn reject(
 	s: &Issuer,
-	tx: &rusqlite::Transaction,
+	tx: &mut AnyConnection,
 	order_id: &str,
 	reason: &str,
-) -> Result<(), ApiError> {
-	store::set_status(tx, order_id, status::REJECTED, Some(reason))?;
-	s.metrics.order(status::REJECTED);
-	Ok(())
+) -> Result<bool, ApiError> {
+	order::reject(tx, order_id, reason).await?;
+	s.metrics.order(OrderStatus::Rejected.as_str());
+	Ok(false)
 }
 
 /// Verifies the code (flow 1), quotes, debits and signs, or rejects the order.
@@ -114,111 +99,78 @@ async fn debit(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 		Err(e) => return Err(ApiError::unavailable("ChainUnavailable", e.to_string())),
 	};
 	crate::crash_point!(crate::common::faults::ISSUER_BEFORE_DEBIT);
-	let ctx = s.conn.chain_context();
-	let (s2, order) = (s.clone(), order.clone());
-	let validity = Duration::from(s.config.instruction_validity);
-	let debited =
-		s.db.write(move |tx| {
-			let id = &order.issuer_order_id;
-			let wallet_id = match &order.payment_code {
-				Some(code) => {
-					let row: Option<(String, i64, Option<String>)> = rusqlite::OptionalExtension::optional(
-						tx.query_row(
-							"SELECT wallet_id, expires_at, used_by FROM payment_codes WHERE code = ?1",
-							params![code],
-							|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-						),
-					)?;
-					let refusal = match &row {
-						None => Some("UnknownPaymentCode"),
-						Some((_, _, Some(by))) if by != id => Some("PaymentCodeUsed"),
-						Some((_, expires, _)) if *expires < now_ms() => Some("PaymentCodeExpired"),
-						_ => None,
-					};
-					if let Some(reason) = refusal {
-						reject(&s2, tx, id, reason)?;
-						return Ok(false);
-					}
-					// Single use: the code is spent now, whatever happens to the payment.
-					tx.execute(
-						"UPDATE payment_codes SET used_by = ?2 WHERE code = ?1",
-						params![code, id],
-					)?;
-					let wallet_id = row.expect("checked").0;
-					tx.execute(
-						"UPDATE orders SET wallet_id = ?2 WHERE issuer_order_id = ?1",
-						params![id, wallet_id],
-					)?;
-					wallet_id
-				}
-				None => order
-					.wallet_id
-					.clone()
-					.ok_or_else(|| ApiError::internal("order without wallet"))?,
-			};
-			let quote = match quote {
-				Ok(q) => q,
-				Err(reason) => {
-					reject(&s2, tx, id, &reason)?;
-					return Ok(false);
-				}
-			};
-			let wallet =
-				store::wallet(tx, &wallet_id)?.ok_or_else(|| ApiError::internal("wallet gone"))?;
-			if wallet.status != "ACTIVE" {
-				reject(&s2, tx, id, "WalletLocked")?;
-				return Ok(false);
-			}
-			let Some(debit_amount) =
-				i64::try_from(quote.source_amount.0).ok().filter(|a| *a < 1_000_000_000_000_000)
-			else {
-				reject(&s2, tx, id, "AmountOutOfRange")?;
-				return Ok(false);
-			};
-			if wallet.balance < debit_amount {
-				reject(&s2, tx, id, "InsufficientBalance")?;
-				return Ok(false);
-			}
-			store::book(tx, &wallet_id, "DEBIT", -debit_amount, id)?;
-			let field = |name: &'static str, text: &str| {
-				clearline_client::calls::order_id(name, text).map_err(|e| ApiError::internal(e))
-			};
-			let expires_at = now_ms() as u64 + validity.as_millis() as u64;
-			let instruction = PaymentInstruction {
-				issuer: s2.chain_key.account_id(),
-				acquirer: s2.acquirer_account.clone(),
-				acquirer_order_id: field("acquirerOrderId", &order.acquirer_order_id)?,
-				issuer_order_id: field("issuerOrderId", id)?,
-				aggregator_order_id: field("aggregatorOrderId", &order.aggregator_order_id)?,
-				merchant_id: field("merchantId", &order.merchant_id)?,
-				scenario: scenario_of(&order.scenario),
-				debit_currency: CurrencyCode::HKD,
-				debit_amount: debit_amount as u128,
-				credit_currency: CurrencyCode::CNY,
-				credit_amount: order.amount as u128,
-				rate_id: quote.rate_id,
-				expires_at,
-			};
-			let signed = SignedInstruction::sign(&s2.chain_key, &ctx, &instruction);
-			tx.execute(
-				"UPDATE orders SET debit_amount = ?2, rate_id = ?3, expires_at = ?4, instruction = ?5
-				 WHERE issuer_order_id = ?1",
-				params![
-					id,
-					debit_amount,
-					quote.rate_id as i64,
-					expires_at as i64,
-					serde_json::to_string(&signed).map_err(ApiError::internal)?
-				],
-			)?;
-			store::set_status(tx, id, status::DEBITED, None)?;
-			Ok(true)
-		})
-		.await?;
+	let mut tx = s.db.begin().await?;
+	let debited = debit_in(s, &mut tx, order, quote).await?;
+	tx.commit().await?;
 	if debited {
-		s.metrics.order(status::DEBITED);
+		s.metrics.order(OrderStatus::Debited.as_str());
 	}
 	Ok(())
+}
+
+/// [`debit`]'s one transaction: the order debited and its instruction signed, or rejected.
+async fn debit_in(
+	s: &Issuer,
+	tx: &mut AnyConnection,
+	order: &Order,
+	quote: Result<pallet_fx_rate_rpc::QuoteJson, String>,
+) -> Result<bool, ApiError> {
+	let id = &order.issuer_order_id;
+	let wallet_id = match &order.payment_code {
+		Some(code) => match order::spend_code(tx, id, code).await? {
+			Ok(wallet_id) => wallet_id,
+			Err(reason) => return reject(s, tx, id, reason).await,
+		},
+		None => order.wallet_id.clone().ok_or_else(|| ApiError::internal("order without wallet"))?,
+	};
+	let quote = match quote {
+		Ok(q) => q,
+		Err(reason) => return reject(s, tx, id, &reason).await,
+	};
+	let wallet =
+		wallet::wallet(tx, &wallet_id).await?.ok_or_else(|| ApiError::internal("wallet gone"))?;
+	if wallet.status != WalletStatus::Active {
+		return reject(s, tx, id, "WalletLocked").await;
+	}
+	let Some(debit_amount) =
+		i64::try_from(quote.source_amount.0).ok().filter(|a| *a < 1_000_000_000_000_000)
+	else {
+		return reject(s, tx, id, "AmountOutOfRange").await;
+	};
+	if wallet.balance < debit_amount {
+		return reject(s, tx, id, "InsufficientBalance").await;
+	}
+	let field = |name: &'static str, text: &str| {
+		clearline_client::calls::order_id(name, text).map_err(ApiError::internal)
+	};
+	let validity = Duration::from(s.config.instruction_validity);
+	let expires_at = now_ms() as u64 + validity.as_millis() as u64;
+	let instruction = PaymentInstruction {
+		issuer: s.chain_key.account_id(),
+		acquirer: s.acquirer_account.clone(),
+		acquirer_order_id: field("acquirerOrderId", &order.acquirer_order_id)?,
+		issuer_order_id: field("issuerOrderId", id)?,
+		aggregator_order_id: field("aggregatorOrderId", &order.aggregator_order_id)?,
+		merchant_id: field("merchantId", &order.merchant_id)?,
+		scenario: scenario_of(&order.scenario),
+		debit_currency: CurrencyCode::HKD,
+		debit_amount: debit_amount as u128,
+		credit_currency: CurrencyCode::CNY,
+		credit_amount: order.amount as u128,
+		rate_id: quote.rate_id,
+		expires_at,
+	};
+	let signed = SignedInstruction::sign(&s.chain_key, &s.conn.chain_context(), &instruction);
+	let text = serde_json::to_string(&signed).map_err(ApiError::internal)?;
+	let debit = Debit {
+		wallet_id: &wallet_id,
+		amount: debit_amount,
+		rate_id: quote.rate_id,
+		expires_at,
+		instruction: &text,
+	};
+	order::debit(tx, id, &debit).await?;
+	Ok(true)
 }
 
 /// Tells the acquirer a payment came to nothing (rejected before the debit, or reversed after
@@ -245,15 +197,7 @@ async fn inform_rejection(s: &Issuer, order: &Order) -> Result<(), ApiError> {
 	match answer {
 		// A refusal says the acquirer has nothing to fail (or failed it already).
 		Ok(_) | Err(PeerError::Refused { status: 400..=499, .. }) => {
-			let id = order.issuer_order_id.clone();
-			s.db.write(move |tx| {
-				tx.execute(
-					"UPDATE orders SET acquirer_informed = 1 WHERE issuer_order_id = ?1",
-					params![id],
-				)?;
-				Ok(())
-			})
-			.await
+			Ok(order::acquirer_informed(&s.db, &order.issuer_order_id).await?)
 		}
 		Err(e) => Err(ApiError::unavailable("AcquirerUnavailable", e.to_string())),
 	}
@@ -368,10 +312,8 @@ async fn bookkeeping(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
 		Answer::Failure(reason) => {
 			// The acquirer told us: it needs no word back. But its word does not stop a
 			// posting; the void does.
-			s.db.write(move |tx| store::want_void(tx, &id, &reason)).await?;
-			let id = order.issuer_order_id.clone();
-			let order = s.db.read(move |tx| store::order(tx, &id)).await?;
-			match order {
+			order::want_void(&s.db, &id, &reason).await?;
+			match order::load(&s.db, &id).await? {
 				Some(order) => void_then_reverse(s, &order).await,
 				None => Ok(()),
 			}
@@ -394,10 +336,9 @@ async fn void_then_reverse(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiErro
 	match report.result {
 		TxResult::Finalized { outcome: Outcome::Succeeded(_), number, .. } => {
 			s.metrics.call("chain", "voided");
-			let evidence = store::NoPosting::Voided { block: number.into() };
-			let reversed = s.db.write(move |tx| store::reverse(tx, &id, evidence)).await?;
-			if reversed {
-				s.metrics.order(status::FAILED);
+			let evidence = NoPosting::Voided { block: number.into() };
+			if order::reverse(&s.db, &id, evidence).await? {
+				s.metrics.order(OrderStatus::Failed.as_str());
 			}
 			Ok(())
 		}
@@ -410,8 +351,8 @@ async fn void_then_reverse(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiErro
 		}
 		TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } => {
 			tracing::error!(order = %id, %error, "the chain refused the void");
-			s.db.write(move |tx| store::void_refused(tx, &id, &error)).await?;
-			s.metrics.order(status::UNKNOWN);
+			order::void_refused(&s.db, &id, &error).await?;
+			s.metrics.order(OrderStatus::Unknown.as_str());
 			Ok(())
 		}
 		TxResult::Expired { .. } => {
@@ -471,18 +412,15 @@ pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> 
 		let id = order.issuer_order_id.clone();
 		match chain_word(s, order, head).await {
 			Ok(ChainWord::Posted(posting_id, cycle, block)) => {
-				let changed =
-					s.db.write(move |tx| store::succeed(tx, &id, posting_id, cycle, block)).await?;
-				if changed {
-					s.metrics.order(status::SUCCESS);
+				if order::succeed(&s.db, &id, posting_id, cycle, block).await? {
+					s.metrics.order(OrderStatus::Success.as_str());
 				}
 				return Ok(());
 			}
 			Ok(ChainWord::Voided(block)) => {
 				// We voided it earlier: the acquirer's success cannot be.
-				let evidence = store::NoPosting::Voided { block };
-				if s.db.write(move |tx| store::reverse(tx, &id, evidence)).await? {
-					s.metrics.order(status::FAILED);
+				if order::reverse(&s.db, &id, NoPosting::Voided { block }).await? {
+					s.metrics.order(OrderStatus::Failed.as_str());
 				}
 				return Ok(());
 			}
@@ -497,20 +435,10 @@ pub async fn confirm_success(s: &Issuer, order: &Order) -> Result<(), ApiError> 
 }
 
 /// A debited order without a final answer: left for reconciliation.
-/// An order whose void is wanted keeps the acquirer's reason: it is the payer's answer.
 async fn leave_unknown(s: &Issuer, id: String, reason: String) -> Result<(), ApiError> {
 	tracing::warn!(order = %id, %reason, "left for reconciliation");
-	let moved =
-		s.db.write(move |tx| {
-			let keep = store::order(tx, &id)?
-				.filter(|o| o.void_state == store::void_state::WANTED)
-				.and_then(|o| o.reason);
-			let reason = keep.unwrap_or(reason);
-			store::set_status_if(tx, &id, &[status::DEBITED], status::UNKNOWN, Some(&reason))
-		})
-		.await?;
-	if moved {
-		s.metrics.order(status::UNKNOWN);
+	if order::leave_unknown(&s.db, &id, &reason).await? {
+		s.metrics.order(OrderStatus::Unknown.as_str());
 	}
 	Ok(())
 }

@@ -5,9 +5,8 @@
 //! cycle is compared with the chain's statement.
 
 use super::{
-	process,
-	store::{self, status},
-	Issuer,
+	order::{self, NoPosting, OrderStatus, VoidState},
+	process, Issuer,
 };
 use crate::common::{
 	api::ApiError,
@@ -22,7 +21,7 @@ use std::sync::Arc;
 #[serde(rename_all = "camelCase")]
 pub struct Resolved {
 	pub issuer_order_id: String,
-	pub status: String,
+	pub status: OrderStatus,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,37 +40,25 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	// Unknown orders, and debited ones no task has touched for a while (a task in progress
 	// holds the order's lock and is skipped). Failures the acquirer has not heard of (a
 	// rejection, a reversal after the instruction expired) are sent to it again.
-	let cutoff = now_ms() - 5_000;
-	let open =
-		s.db.read(move |tx| {
-			store::orders_where(
-				tx,
-				&format!(
-					"status = 'UNKNOWN' OR (status IN ('RECEIVED', 'DEBITED') AND updated_at < {cutoff})"
-				),
-			)
-		})
-		.await?;
+	let open = order::stalled(&s.db, now_ms() - 5_000).await?;
 	// One finalized block for the whole run: every lookup and the clock read at it.
 	let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
 	let chain_time = queries::chain_time(&s.conn, Some(head)).await.map_err(unavailable)?;
 	for order in open {
-		let lock = s.order_lock(&order.issuer_order_id).await;
-		let Ok(_held) = lock.try_lock() else { continue };
+		let Some(held) = s.order_locks.try_lock(&order.issuer_order_id).await? else { continue };
 		// Read again under the lock: a task may have moved the order on since the list.
 		let id = order.issuer_order_id.clone();
-		let Some(order) = s.db.read(move |tx| store::order(tx, &id)).await? else { continue };
-		if order.status == status::RECEIVED {
+		let Some(order) = order::load(&s.db, &id).await? else { continue };
+		if order.status == OrderStatus::Received {
 			// A processing task that stopped on an error (the chain unreachable for the
 			// quote, say): it runs again.
-			drop(_held);
-			process::spawn(s, order.issuer_order_id.clone());
+			drop(held);
+			process::spawn(s, id);
 			continue;
 		}
-		if !matches!(order.status.as_str(), status::UNKNOWN | status::DEBITED) {
+		if !matches!(order.status, OrderStatus::Unknown | OrderStatus::Debited) {
 			continue;
 		}
-		let id = order.issuer_order_id.clone();
 		let word = match process::chain_word(s, &order, head).await {
 			Ok(word) => word,
 			Err(e) => {
@@ -81,65 +68,50 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 		};
 		let outcome = match word {
 			process::ChainWord::Posted(posting_id, cycle, block) => {
-				s.db.write(move |tx| store::succeed(tx, &id, posting_id, cycle, block)).await?;
-				Some(status::SUCCESS)
+				order::succeed(&s.db, &id, posting_id, cycle, block).await?;
+				Some(OrderStatus::Success)
 			}
 			process::ChainWord::Voided(block) => {
-				let evidence = store::NoPosting::Voided { block };
-				s.db.write(move |tx| store::reverse(tx, &id, evidence)).await?;
-				Some(status::FAILED)
+				order::reverse(&s.db, &id, NoPosting::Voided { block }).await?;
+				Some(OrderStatus::Failed)
 			}
 			process::ChainWord::Nothing
 				if order.expires_at.is_some_and(|t| chain_time > t as u64) =>
 			{
-				let evidence = store::NoPosting::Expired { chain_time };
-				s.db.write(move |tx| store::reverse(tx, &id, evidence)).await?;
-				Some(status::FAILED)
+				order::reverse(&s.db, &id, NoPosting::Expired { chain_time }).await?;
+				Some(OrderStatus::Failed)
 			}
-			process::ChainWord::Nothing if order.void_state == store::void_state::REFUSED => {
+			process::ChainWord::Nothing if order.void_state == VoidState::Refused => {
 				None // the chain refused the void by name: the expiry decides
 			}
 			process::ChainWord::Nothing => {
 				// Still postable. An order the acquirer failed is voided again; any other gets
 				// its bookkeeping call again (the acquirer answers an order it knows as it
 				// stands, and posts one it never received).
-				let reason = order.reason.clone().filter(|_| order.void_state != 0);
-				s.db.write(move |tx| {
-					store::set_status_if(
-						tx,
-						&id,
-						&[status::UNKNOWN],
-						status::DEBITED,
-						reason.as_deref(),
-					)
-				})
-				.await?;
-				drop(_held);
-				process::spawn(s, order.issuer_order_id.clone());
+				order::retry_unknown(&s.db, &order).await?;
+				drop(held);
+				process::spawn(s, id);
 				None
 			}
 		};
 		if let Some(st) = outcome {
-			s.metrics.order(st);
+			s.metrics.order(st.as_str());
 			s.metrics.reconciliation.with_label_values(&["resolved"]).inc();
-			resolved.push(Resolved {
-				issuer_order_id: order.issuer_order_id.clone(),
-				status: st.into(),
-			});
+			resolved.push(Resolved { issuer_order_id: order.issuer_order_id.clone(), status: st });
 		}
 	}
-	let uninformed = s.db.read(|tx| store::orders_where(tx, process::UNINFORMED)).await?;
-	for order in uninformed {
+	for order in order::uninformed(&s.db).await? {
 		process::spawn(s, order.issuer_order_id);
 	}
 
-	let cycles =
-		cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.chain_key.account_id(), LOCAL_ENTRIES)
-			.await?;
-	let counts = s.db.read(crate::store::status_counts).await?;
-	let still_open = s.metrics.after_reconciliation(&cycles, &counts, |st| !status::is_final(st));
+	let cycles = cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.chain_key.account_id(), |c| {
+		order::cycle_entries(&s.db, c)
+	})
+	.await?;
+	let counts = crate::store::status_counts(&s.db).await?;
+	let still_open = s.metrics.after_reconciliation(&cycles, &counts, |st| {
+		!st.parse::<OrderStatus>().is_ok_and(OrderStatus::is_final)
+	});
 	Ok(ReconcileReport { resolved, still_open, cycles })
 }
 
-/// The issuer's successful orders of a cycle: each debited its HKD account.
-const LOCAL_ENTRIES: &str = "SELECT acquirer_order_id, -debit_amount, posting_id, instruction FROM orders WHERE status = 'SUCCESS' AND cycle = ?1";

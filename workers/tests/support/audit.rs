@@ -11,11 +11,10 @@ use super::{ss58, Net};
 use clearline_client::{calls, queries};
 use clearline_testkit::wait_for;
 use pallet_fx_rate::CurrencyCode;
-use rusqlite::{Connection as Sql, OpenFlags};
 use serde_json::Value;
+use sqlx::{any::AnyRow, AnyPool, Row};
 use std::{
 	collections::{BTreeMap, BTreeSet},
-	path::Path,
 	time::Duration,
 };
 
@@ -48,24 +47,36 @@ pub struct Tally {
 	pub cycle: u32,
 }
 
-/// A service's store, read only (the service keeps writing it).
-pub fn open(path: &Path) -> Sql {
-	Sql::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).expect("opening a store")
+/// A service's store, as the test sees it: a SQLite file opened read only (the service keeps
+/// writing it), or the service's PostgreSQL database.
+pub async fn open(database: &str) -> AnyPool {
+	sqlx::any::install_default_drivers();
+	let url = if database.contains("://") {
+		database.to_string()
+	} else {
+		format!("sqlite://{database}?mode=ro")
+	};
+	sqlx::pool::PoolOptions::new()
+		.max_connections(1)
+		.connect(&url)
+		.await
+		.unwrap_or_else(|e| panic!("opening {database}: {e}"))
 }
 
-fn rows<T>(db: &Sql, sql: &str, f: impl Fn(&rusqlite::Row) -> rusqlite::Result<T>) -> Vec<T> {
-	let mut stmt = db.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-	let found = stmt.query_map([], f).unwrap().collect::<Result<Vec<T>, _>>().unwrap();
-	found
+async fn rows<T>(db: &AnyPool, sql: &str, f: impl Fn(&AnyRow) -> Result<T, sqlx::Error>) -> Vec<T> {
+	let found = sqlx::query(sql).fetch_all(db).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+	found.iter().map(|r| f(r).unwrap_or_else(|e| panic!("{sql}: {e}"))).collect()
 }
 
-/// The one number `sql` selects, with `?1` bound to `param`.
-pub fn count_with(db: &Sql, sql: &str, param: &str) -> i64 {
-	db.query_row(sql, [param], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+/// The one number `sql` selects, with `$1` bound to `param`.
+pub async fn count_with(db: &AnyPool, sql: &str, param: &str) -> i64 {
+	let row = sqlx::query(sql).bind(param).fetch_one(db).await;
+	row.and_then(|r| r.try_get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-fn count(db: &Sql, sql: &str) -> i64 {
-	db.query_row(sql, [], |r| r.get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
+async fn count(db: &AnyPool, sql: &str) -> i64 {
+	let row = sqlx::query(sql).fetch_one(db).await;
+	row.and_then(|r| r.try_get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 /// Asks a service to reconcile now (`POST /v1/admin/reconcile`); its answer is not needed,
@@ -107,9 +118,13 @@ pub async fn settle(net: &Net, timeout: Duration) {
 		for url in [&net.issuer_url, &net.acquirer_url] {
 			reconcile(net, url).await;
 		}
-		let (i, a) = (open(&net.issuer_db), open(&net.acquirer_db));
-		let open_orders =
-			(count(&i, ISSUER_OPEN), count(&a, ACQUIRER_OPEN), count(&a, UNDELIVERED));
+		let (i, a) = (open(&net.issuer_db).await, open(&net.acquirer_db).await);
+		let open_orders = (
+			count(&i, ISSUER_OPEN).await,
+			count(&a, ACQUIRER_OPEN).await,
+			count(&a, UNDELIVERED).await,
+		);
+		(i.close().await, a.close().await);
 		(open_orders == (0, 0, 0)).then_some(())
 	})
 	.await;
@@ -118,33 +133,35 @@ pub async fn settle(net: &Net, timeout: Duration) {
 /// [`settle`]s, then checks every invariant; panics naming the first that fails.
 pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 	settle(net, timeout).await;
-	let (i, a) = (open(&net.issuer_db), open(&net.acquirer_db));
+	let (i, a) = (open(&net.issuer_db).await, open(&net.acquirer_db).await);
 	let acquirer: Vec<AcquirerOrder> = rows(
 		&a,
 		"SELECT order_id, status, amount, posting_id, cycle FROM orders ORDER BY order_id",
 		|r| {
 			Ok(AcquirerOrder {
-				id: r.get(0)?,
-				status: r.get(1)?,
-				amount: r.get(2)?,
-				posting_id: r.get(3)?,
-				cycle: r.get(4)?,
+				id: r.try_get(0)?,
+				status: r.try_get(1)?,
+				amount: r.try_get(2)?,
+				posting_id: r.try_get(3)?,
+				cycle: r.try_get(4)?,
 			})
 		},
-	);
+	)
+	.await;
 	let issuer: BTreeMap<String, IssuerOrder> = rows(
 		&i,
 		"SELECT issuer_order_id, acquirer_order_id, status, debit_amount, posting_id FROM orders",
 		|r| {
 			Ok(IssuerOrder {
-				id: r.get(0)?,
-				acquirer_order_id: r.get(1)?,
-				status: r.get(2)?,
-				debit_amount: r.get(3)?,
-				posting_id: r.get(4)?,
+				id: r.try_get(0)?,
+				acquirer_order_id: r.try_get(1)?,
+				status: r.try_get(2)?,
+				debit_amount: r.try_get(3)?,
+				posting_id: r.try_get(4)?,
 			})
 		},
 	)
+	.await
 	.into_iter()
 	.map(|o| (o.acquirer_order_id.clone(), o))
 	.collect();
@@ -160,21 +177,23 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 	// Wallet ledger: each debit once, each reversal once and only of a failed debit.
 	let entries: Vec<(String, String, i64)> =
 		rows(&i, "SELECT kind, reference, amount FROM wallet_entries", |r| {
-			Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-		});
+			Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+		})
+		.await;
 	let entry = |kind: &str, reference: &str| {
 		entries.iter().filter(|(k, r, _)| k == kind && r == reference).map(|e| e.2).sum::<i64>()
 	};
-	for (wallet, balance) in rows(&i, "SELECT wallet_id, balance FROM wallets", |r| {
-		Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-	}) {
-		let booked: i64 = i
-			.query_row(
-				"SELECT COALESCE(SUM(amount), 0) FROM wallet_entries WHERE wallet_id = ?1",
-				[&wallet],
-				|r| r.get(0),
-			)
-			.unwrap();
+	let wallets = rows(&i, "SELECT wallet_id, balance FROM wallets", |r| {
+		Ok((r.try_get::<String, _>(0)?, r.try_get::<i64, _>(1)?))
+	})
+	.await;
+	for (wallet, balance) in wallets {
+		let booked = count_with(
+			&i,
+			"SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM wallet_entries WHERE wallet_id = $1",
+			&wallet,
+		)
+		.await;
 		assert_eq!(balance, booked, "wallet {wallet}: balance is not the sum of its entries");
 	}
 
@@ -301,14 +320,14 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 				&format!("{who} reconciles cycle {cycle}"),
 				|| async {
 					reconcile(net, url).await;
-					let db = open(db);
-					let text: Option<String> = db
-						.query_row(
-							"SELECT report FROM cycle_reconciliations WHERE cycle = ?1",
-							[cycle],
-							|r| r.get(0),
-						)
-						.ok();
+					let db = open(db).await;
+					let row = sqlx::query("SELECT report FROM cycle_reconciliations WHERE cycle = $1")
+						.bind(cycle as i64)
+						.fetch_optional(&db)
+						.await
+						.unwrap();
+					db.close().await;
+					let text: Option<String> = row.map(|r| r.try_get(0).unwrap());
 					text.map(|t| serde_json::from_str::<Value>(&t).unwrap())
 				},
 			)

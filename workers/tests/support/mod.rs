@@ -16,7 +16,10 @@ use clearline_testkit::{
 };
 use clearline_workers::{
 	auth,
-	common::{inbox::NotifyInbox, wire::Notification},
+	common::{
+		inbox::{NotifyInbox, MIGRATIONS},
+		wire::Notification,
+	},
 	peer::{Peer, PeerError},
 	store::Db,
 };
@@ -154,9 +157,31 @@ pub struct Net {
 	pub aggregator: Peer,
 	pub inbox: NotifyInbox,
 	pub spec: Spec,
-	pub issuer_db: PathBuf,
-	pub acquirer_db: PathBuf,
+	/// The services' stores: SQLite files, or PostgreSQL databases when the tests run on
+	/// PostgreSQL (see [`database`]).
+	pub issuer_db: String,
+	pub acquirer_db: String,
 	_dir: tempfile::TempDir,
+}
+
+/// The PostgreSQL server the tests run the services on, when the test command started one
+/// (`CLEARLINE_TEST_POSTGRES`, a URL of its `postgres` database); else they run on SQLite.
+pub fn postgres_server() -> Option<String> {
+	std::env::var("CLEARLINE_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+/// A new, empty store for one service of one test: a database of its own on the tests'
+/// PostgreSQL server, or a SQLite file in `dir`.
+pub async fn database(dir: &Path, test: &str, service: &str) -> String {
+	let Some(server) = postgres_server() else {
+		return dir.join(format!("{service}.sqlite")).to_string_lossy().into_owned();
+	};
+	let name = format!("{test}_{service}_{:08x}", rand::random::<u32>()).replace('-', "_");
+	let admin = sqlx::PgPool::connect(&server).await.expect("the tests' PostgreSQL answers");
+	sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.unwrap();
+	admin.close().await;
+	let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
+	format!("{base}/{name}")
 }
 
 impl Net {
@@ -205,12 +230,12 @@ impl Net {
 		let issuer_peer = to_acquirer.as_ref().map_or(acquirer_url.clone(), |p| p.url.clone());
 		let acquirer_peer = to_issuer.as_ref().map_or(issuer_url.clone(), |p| p.url.clone());
 		let (bob, dave) = (ss58("//Bob"), ss58("//Dave"));
-		let (issuer_db, acquirer_db) =
-			(dir.path().join("issuer.sqlite"), dir.path().join("acquirer.sqlite"));
+		let issuer_db = database(dir.path(), name, "issuer").await;
+		let acquirer_db = database(dir.path(), name, "acquirer").await;
 		let issuer_launch = ServiceLaunch {
 			binary: Path::new(ISSUER),
 			port: issuer_port,
-			db: &issuer_db,
+			database: &issuer_db,
 			node_url: &node_url,
 			chain_key: "//Bob",
 			peer_url: &issuer_peer,
@@ -220,7 +245,7 @@ impl Net {
 		let acquirer_launch = ServiceLaunch {
 			binary: Path::new(ACQUIRER),
 			port: acquirer_port,
-			db: &acquirer_db,
+			database: &acquirer_db,
 			node_url: &node_url,
 			chain_key: "//Dave",
 			peer_url: &acquirer_peer,
@@ -237,7 +262,9 @@ impl Net {
 		let acquirer = acquirer_launch.start(&format!("{name}-acquirer"), &acquirer_extra);
 
 		let inbox = NotifyInbox::new(
-			Db::open(&dir.path().join("aggregator.sqlite"), "").unwrap(),
+			Db::open(&dir.path().join("aggregator.sqlite").to_string_lossy(), &MIGRATIONS)
+				.await
+				.unwrap(),
 			auth::parse_public_key(&dave).unwrap(),
 			"acquirer",
 			Duration::from_secs(300),

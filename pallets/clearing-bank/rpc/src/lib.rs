@@ -343,10 +343,10 @@ impl<AccountId> From<StatementPage<AccountId>> for StatementJson<AccountId> {
 }
 
 fn order_id(id: String) -> Result<OrderId, ErrorObjectOwned> {
-	id.into_bytes().try_into().map_err(|_| {
+	pallet_clearing_bank::parse_order_id(id.as_bytes()).ok_or_else(|| {
 		ErrorObject::owned(
 			INVALID_PARAMS_CODE,
-			"an order or refund id has at most 64 bytes",
+			"an order or refund id is 1 to 64 visible ASCII characters",
 			None::<()>,
 		)
 	})

@@ -1,0 +1,8 @@
+-- An aggregator's notify inbox keeps only the nonces of the notifications it verified.
+CREATE TABLE IF NOT EXISTS request_nonces (
+	party TEXT NOT NULL,
+	nonce TEXT NOT NULL,
+	seen_at INTEGER NOT NULL,
+	PRIMARY KEY (party, nonce)
+);
+CREATE INDEX IF NOT EXISTS request_nonces_by_age ON request_nonces(seen_at);

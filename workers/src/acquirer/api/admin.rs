@@ -1,0 +1,147 @@
+//! Operations: aggregators and merchants registered, merchants suspended, orders looked at,
+//! reconciliation run.
+
+use super::aggregators::check_url;
+use crate::{
+	acquirer::{
+		merchant::{self, Aggregator, Merchant, MerchantStatus},
+		order::{self, Order},
+		reconcile, Acquirer,
+	},
+	common::{
+		api::{check_id, check_text, parse_json, ApiError},
+		auth,
+		extract::Admin,
+	},
+};
+use axum::{
+	body::Bytes,
+	extract::{Path, State},
+	Json,
+};
+use serde::Deserialize;
+use std::sync::Arc;
+
+type S = State<Arc<Acquirer>>;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewAggregator {
+	aggregator_id: String,
+	name: String,
+	public_key: String,
+	notify_url: String,
+}
+
+/// `POST /v1/admin/aggregators` (admin): registers an aggregator, or updates its key and
+/// notify URL.
+pub async fn add_aggregator(
+	_: Admin,
+	State(s): S,
+	body: Bytes,
+) -> Result<Json<Aggregator>, ApiError> {
+	let r: NewAggregator = parse_json(&body)?;
+	check_id("aggregatorId", &r.aggregator_id)?;
+	if r.aggregator_id == s.issuer_party || r.aggregator_id == s.party() {
+		return Err(ApiError::invalid("aggregatorId", "is the name of a bank"));
+	}
+	check_text("name", &r.name, 64)?;
+	auth::parse_public_key(&r.public_key).map_err(|e| ApiError::invalid("publicKey", e))?;
+	check_url("notifyUrl", &r.notify_url)?;
+	let aggregator = Aggregator {
+		aggregator_id: r.aggregator_id,
+		name: r.name,
+		public_key: r.public_key,
+		notify_url: r.notify_url,
+	};
+	merchant::register_aggregator(&s.db, &aggregator).await?;
+	Ok(Json(aggregator))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewMerchant {
+	aggregator_id: String,
+	aggregator_merchant_id: String,
+	name: String,
+	city: String,
+	mcc: String,
+}
+
+/// `POST /v1/admin/merchants` (admin): registers an aggregator's merchant under our id.
+/// Registering the same merchant again returns it.
+pub async fn add_merchant(_: Admin, State(s): S, body: Bytes) -> Result<Json<Merchant>, ApiError> {
+	let r: NewMerchant = parse_json(&body)?;
+	check_id("aggregatorId", &r.aggregator_id)?;
+	check_id("aggregatorMerchantId", &r.aggregator_merchant_id)?;
+	// EMVCo fields 59 and 60 are printable ASCII, 25 and 15 long at most.
+	for (field, text, max) in [("name", &r.name, 25), ("city", &r.city, 15)] {
+		check_text(field, text, max)?;
+		if !text.chars().all(|c| c.is_ascii_graphic() || c == ' ') {
+			return Err(ApiError::invalid(
+				field,
+				"must be printable ASCII (EMVCo merchant fields)",
+			));
+		}
+	}
+	if r.mcc.len() != 4 || !r.mcc.bytes().all(|b| b.is_ascii_digit()) {
+		return Err(ApiError::invalid("mcc", "must be 4 digits (ISO 18245)"));
+	}
+	let m = merchant::add(
+		&s.db,
+		&r.aggregator_id,
+		&r.aggregator_merchant_id,
+		&r.name,
+		&r.city,
+		&r.mcc,
+	)
+	.await?;
+	Ok(Json(m))
+}
+
+/// `GET /v1/admin/merchants/{merchantId}` (admin).
+pub async fn get_merchant(
+	_: Admin,
+	State(s): S,
+	Path(merchant_id): Path<String>,
+) -> Result<Json<Merchant>, ApiError> {
+	Ok(Json(merchant::get(&s.db, &merchant_id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewStatus {
+	status: String,
+}
+
+/// `POST /v1/admin/merchants/{merchantId}/status` (admin): `ACTIVE` or `SUSPENDED`.
+pub async fn set_merchant_status(
+	_: Admin,
+	State(s): S,
+	Path(merchant_id): Path<String>,
+	body: Bytes,
+) -> Result<Json<Merchant>, ApiError> {
+	let r: NewStatus = parse_json(&body)?;
+	let status: MerchantStatus = r
+		.status
+		.parse()
+		.map_err(|_| ApiError::invalid("status", "must be ACTIVE or SUSPENDED"))?;
+	Ok(Json(merchant::set_status(&s.db, &merchant_id, status).await?))
+}
+
+/// `GET /v1/admin/orders/{orderId}` (admin).
+pub async fn get_order(
+	_: Admin,
+	State(s): S,
+	Path(order_id): Path<String>,
+) -> Result<Json<Order>, ApiError> {
+	Ok(Json(order::get(&s.db, &order_id).await?))
+}
+
+/// `POST /v1/admin/reconcile` (admin): runs reconciliation now and returns its report.
+pub async fn reconcile(
+	_: Admin,
+	State(s): S,
+) -> Result<Json<reconcile::ReconcileReport>, ApiError> {
+	Ok(Json(reconcile::run(&s).await?))
+}

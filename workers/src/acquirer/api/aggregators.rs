@@ -1,0 +1,227 @@
+//! The aggregators' open API: micropay (the merchant scanned the payer's code), unified
+//! orders (a dynamic QR or an in-app payment), order queries and the shop's static code.
+
+use super::merchant_qr;
+use crate::{
+	acquirer::{
+		merchant,
+		order::{self, Order, OrderRequest, OrderStatus},
+		outbox, Acquirer,
+	},
+	common::{
+		api::{check_amount, check_id, check_text, parse_json, request_hash, ApiError},
+		extract::{AggregatorCall, SignedBy},
+		qr,
+		wire::Scenario,
+	},
+};
+use axum::{
+	extract::{Path, Query, State},
+	Json,
+};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+type S = State<Arc<Acquirer>>;
+
+fn check_currency(currency: &str) -> Result<(), ApiError> {
+	if currency != "CNY" {
+		return Err(ApiError::bad_request("UnsupportedCurrency", "merchants are paid in CNY"));
+	}
+	Ok(())
+}
+
+pub fn check_url(field: &str, url: &str) -> Result<(), ApiError> {
+	match reqwest::Url::parse(url) {
+		Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
+		_ => Err(ApiError::invalid(field, "must be an http(s) URL")),
+	}
+}
+
+/// What every new order of an aggregator must have right.
+fn check_order(
+	aggregator_order_id: &str,
+	merchant_id: &str,
+	amount: i64,
+	currency: &str,
+	description: &Option<String>,
+	notify_url: &Option<String>,
+) -> Result<(), ApiError> {
+	check_id("aggregatorOrderId", aggregator_order_id)?;
+	check_id("merchantId", merchant_id)?;
+	check_amount("amount", amount)?;
+	check_currency(currency)?;
+	if let Some(d) = description {
+		check_text("description", d, 128)?;
+	}
+	if let Some(url) = notify_url {
+		check_url("notifyUrl", url)?;
+	}
+	Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MicropayRequest {
+	aggregator_order_id: String,
+	merchant_id: String,
+	auth_code: String,
+	amount: i64,
+	currency: String,
+	description: Option<String>,
+	notify_url: Option<String>,
+}
+
+/// `POST /v1/micropay` (aggregator): the merchant scanned the payer's code. Answers with our
+/// order id once the issuer has the debit request (or it is queued for it).
+pub async fn micropay(
+	State(s): S,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<Order>, ApiError> {
+	let r: MicropayRequest = parse_json(&signed.body)?;
+	check_order(
+		&r.aggregator_order_id,
+		&r.merchant_id,
+		r.amount,
+		&r.currency,
+		&r.description,
+		&r.notify_url,
+	)?;
+	let prefix = &s.config.code_prefix;
+	if !(r.auth_code.len() == 18
+		&& r.auth_code.starts_with(prefix.as_str())
+		&& r.auth_code.bytes().all(|b| b.is_ascii_digit()))
+	{
+		return Err(ApiError::bad_request(
+			"NotOurPaymentCode",
+			format!("payment codes of this scheme are 18 digits starting {prefix}"),
+		));
+	}
+	let request = OrderRequest {
+		aggregator_id: &signed.party,
+		aggregator_order_id: &r.aggregator_order_id,
+		merchant: &r.merchant_id,
+		amount: r.amount,
+		description: r.description.as_deref(),
+		notify_url: r.notify_url.as_deref(),
+		request_hash: &request_hash(&r),
+	};
+	let (order, created) = order::micropay(&s.db, &request, &r.auth_code, &r.currency).await?;
+	if created {
+		s.metrics.order(OrderStatus::DebitRequested.as_str());
+		outbox::deliver_now(&s, &order.order_id).await;
+	}
+	Ok(Json(order::load(&s.db, &order.order_id).await?.unwrap_or(order)))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UnifiedOrderRequest {
+	aggregator_order_id: String,
+	merchant_id: String,
+	amount: i64,
+	currency: String,
+	/// `NATIVE` (a dynamic QR code) or `APP` (a prepay id for the wallet app).
+	trade_type: String,
+	description: Option<String>,
+	notify_url: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UnifiedOrderResponse {
+	#[serde(flatten)]
+	order: Order,
+	/// The EMVCo payload to show as a QR code (`NATIVE`).
+	code_url: Option<String>,
+}
+
+/// `POST /v1/unified-order` (aggregator): an order for the payer to pay by scanning
+/// (`NATIVE`: a dynamic QR code) or in the wallet app (`APP`: a prepay id).
+pub async fn unified_order(
+	State(s): S,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<UnifiedOrderResponse>, ApiError> {
+	let r: UnifiedOrderRequest = parse_json(&signed.body)?;
+	check_order(
+		&r.aggregator_order_id,
+		&r.merchant_id,
+		r.amount,
+		&r.currency,
+		&r.description,
+		&r.notify_url,
+	)?;
+	let scenario = match r.trade_type.as_str() {
+		"NATIVE" => Scenario::DynamicQr,
+		"APP" => Scenario::InApp,
+		_ => return Err(ApiError::invalid("tradeType", "must be NATIVE or APP")),
+	};
+	let request = OrderRequest {
+		aggregator_id: &signed.party,
+		aggregator_order_id: &r.aggregator_order_id,
+		merchant: &r.merchant_id,
+		amount: r.amount,
+		description: r.description.as_deref(),
+		notify_url: r.notify_url.as_deref(),
+		request_hash: &request_hash(&r),
+	};
+	let ttl = std::time::Duration::from(s.config.order_ttl).as_millis() as i64;
+	let pay_by = crate::common::now_ms() + ttl;
+	let (order, merchant, created) = order::unified(&s.db, &request, scenario, pay_by).await?;
+	if created {
+		s.metrics.order(OrderStatus::AwaitingPayment.as_str());
+	}
+	let code_url = (order.scenario == "dynamic_qr").then(|| {
+		merchant_qr(&s, &merchant, Some(order.amount as u128), Some(order.order_id.clone()))
+			.encode()
+	});
+	Ok(Json(UnifiedOrderResponse { order, code_url }))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StaticQr {
+	merchant_id: String,
+	payload: String,
+	qr_svg: String,
+}
+
+/// `GET /v1/merchants/{merchantId}/static-qr` (aggregator): the shop's fixed code.
+pub async fn static_qr(
+	State(s): S,
+	Path(merchant_id): Path<String>,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<StaticQr>, ApiError> {
+	let merchant = merchant::load_aggregator_merchant(&s.db, &signed.party, &merchant_id).await?;
+	let payload = merchant_qr(&s, &merchant, None, None).encode();
+	Ok(Json(StaticQr {
+		merchant_id: merchant.aggregator_merchant_id,
+		qr_svg: qr::svg(&payload),
+		payload,
+	}))
+}
+
+/// `GET /v1/orders/{orderId}` (aggregator): one of its orders.
+pub async fn get_order(
+	State(s): S,
+	Path(order_id): Path<String>,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<Order>, ApiError> {
+	Ok(Json(order::of_aggregator(&s.db, &signed.party, Some(&order_id), None).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OrderQuery {
+	aggregator_order_id: String,
+}
+
+/// `GET /v1/orders?aggregatorOrderId=` (aggregator): its order by its own id.
+pub async fn find_order(
+	State(s): S,
+	Query(q): Query<OrderQuery>,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<Order>, ApiError> {
+	let found = order::of_aggregator(&s.db, &signed.party, None, Some(&q.aggregator_order_id));
+	Ok(Json(found.await?))
+}

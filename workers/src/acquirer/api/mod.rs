@@ -1,0 +1,53 @@
+//! The acquirer's HTTP API, by audience: the aggregators' open API ([`aggregators`]), the
+//! issuer's interface ([`issuer`]) and operations ([`admin`]). Handlers authenticate through
+//! extractors, validate, and leave every state change to the order and merchant modules.
+
+mod admin;
+mod aggregators;
+mod issuer;
+
+use super::{merchant::Merchant, Acquirer};
+use crate::common::emvco::MerchantQr;
+use axum::{
+	routing::{get, post},
+	Router,
+};
+use std::sync::Arc;
+
+pub fn router(state: Arc<Acquirer>) -> Router {
+	Router::new()
+		.route("/v1/micropay", post(aggregators::micropay))
+		.route("/v1/unified-order", post(aggregators::unified_order))
+		.route("/v1/orders", get(aggregators::find_order))
+		.route("/v1/orders/:order_id", get(aggregators::get_order))
+		.route("/v1/merchants/:merchant_id/static-qr", get(aggregators::static_qr))
+		.route("/v1/checkout", post(issuer::checkout))
+		.route("/v1/checkout/preview", post(issuer::checkout_preview))
+		.route("/v1/bookkeeping", post(issuer::bookkeeping))
+		.route("/v1/bookkeeping/:order_id", get(issuer::bookkeeping_status))
+		.route("/v1/admin/aggregators", post(admin::add_aggregator))
+		.route("/v1/admin/merchants", post(admin::add_merchant))
+		.route("/v1/admin/merchants/:merchant_id", get(admin::get_merchant))
+		.route("/v1/admin/merchants/:merchant_id/status", post(admin::set_merchant_status))
+		.route("/v1/admin/orders/:order_id", get(admin::get_order))
+		.route("/v1/admin/reconcile", post(admin::reconcile))
+		.with_state(state)
+}
+
+/// The merchant's QR payload: a shop's (no amount) or an order's (amount and bill number).
+fn merchant_qr(s: &Acquirer, m: &Merchant, amount: Option<u128>, bill: Option<String>) -> MerchantQr {
+	MerchantQr {
+		dynamic: amount.is_some(),
+		scheme: s.config.qr_scheme.clone(),
+		acquirer: s.config.acquirer_code.clone(),
+		merchant_id: m.merchant_id.clone(),
+		mcc: m.mcc.clone(),
+		currency: 156,
+		amount,
+		country: s.config.country.clone(),
+		name: m.name.chars().take(25).collect(),
+		city: m.city.chars().take(15).collect(),
+		bill_number: bill,
+		store: None,
+	}
+}

@@ -1,0 +1,155 @@
+//! The outbox's table: messages owed to the issuer (debit requests) and to aggregators
+//! (notifications), each written in the same transaction as the order change that owes it,
+//! once per order and kind.
+
+use crate::common::{now_ms, store::{Db, StoreResult}};
+use sqlx::{any::AnyRow, AnyConnection, Row};
+
+/// What a message is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+	/// Flow 1: asks the issuer to debit the payment code's wallet.
+	DebitRequest,
+	/// An order's final status, to its aggregator.
+	Notify,
+}
+
+crate::text_enum!(MessageKind { DebitRequest => "DEBIT_REQUEST", Notify => "NOTIFY" });
+
+/// Where a message's delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+	Pending,
+	Delivered,
+	/// The issuer refused the debit request outright.
+	Refused,
+	/// A debit request not delivered within its attempts (reconciliation asks the issuer).
+	GaveUp,
+}
+
+crate::text_enum!(Delivery {
+	Pending => "PENDING",
+	Delivered => "DELIVERED",
+	Refused => "REFUSED",
+	GaveUp => "GAVE_UP",
+});
+
+pub struct Message {
+	pub id: i64,
+	pub order_id: String,
+	pub kind: MessageKind,
+	/// `issuer`, or the aggregator's notify URL.
+	pub target: String,
+	pub body: String,
+	pub attempts: u32,
+}
+
+fn message_from(r: &AnyRow) -> StoreResult<Message> {
+	Ok(Message {
+		id: r.try_get("id")?,
+		order_id: r.try_get("order_id")?,
+		kind: r.try_get("kind")?,
+		target: r.try_get("target")?,
+		body: r.try_get("body")?,
+		attempts: r.try_get::<i64, _>("attempts")? as u32,
+	})
+}
+
+const SELECT_MESSAGE: &str = "SELECT id, order_id, kind, target, body, attempts FROM outbox";
+
+/// Queues a message for delivery (once per order and kind).
+pub async fn enqueue(
+	tx: &mut AnyConnection,
+	order_id: &str,
+	kind: MessageKind,
+	target: &str,
+	body: &str,
+) -> StoreResult<()> {
+	sqlx::query(
+		"INSERT INTO outbox (order_id, kind, target, body, status, next_attempt_at)
+		 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+	)
+	.bind(order_id)
+	.bind(kind)
+	.bind(target)
+	.bind(body)
+	.bind(Delivery::Pending)
+	.bind(now_ms())
+	.execute(tx)
+	.await?;
+	Ok(())
+}
+
+/// Pending messages whose next attempt is due, oldest first, at most `limit`.
+pub async fn due(db: &Db, limit: i64) -> StoreResult<Vec<Message>> {
+	let rows = sqlx::query(&format!(
+		"{SELECT_MESSAGE} WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3"
+	))
+	.bind(Delivery::Pending)
+	.bind(now_ms())
+	.bind(limit)
+	.fetch_all(db.pool())
+	.await?;
+	rows.iter().map(message_from).collect()
+}
+
+/// The order's debit request, while it is pending.
+pub async fn pending_debit_request(db: &Db, order_id: &str) -> StoreResult<Option<Message>> {
+	let row = sqlx::query(&format!("{SELECT_MESSAGE} WHERE order_id = $1 AND kind = $2 AND status = $3"))
+		.bind(order_id)
+		.bind(MessageKind::DebitRequest)
+		.bind(Delivery::Pending)
+		.fetch_optional(db.pool())
+		.await?;
+	row.as_ref().map(message_from).transpose()
+}
+
+/// Records that message `id` was acknowledged at its `attempts`th attempt.
+pub async fn delivered(db: &Db, id: i64, attempts: u32) -> StoreResult<()> {
+	sqlx::query(
+		"UPDATE outbox SET status = $2, attempts = $3, delivered_at = $4, last_error = NULL
+		 WHERE id = $1",
+	)
+	.bind(id)
+	.bind(Delivery::Delivered)
+	.bind(attempts as i64)
+	.bind(now_ms())
+	.execute(db.pool())
+	.await?;
+	Ok(())
+}
+
+/// Records that the recipient refused message `id` outright.
+pub async fn refused(tx: &mut AnyConnection, id: i64, attempts: u32, reason: &str) -> StoreResult<()> {
+	sqlx::query("UPDATE outbox SET status = $2, attempts = $3, last_error = $4 WHERE id = $1")
+		.bind(id)
+		.bind(Delivery::Refused)
+		.bind(attempts as i64)
+		.bind(reason)
+		.execute(tx)
+		.await?;
+	Ok(())
+}
+
+/// Records a failed attempt: tried again at `next_attempt_at`, or given up.
+pub async fn attempt_failed(
+	db: &Db,
+	id: i64,
+	attempts: u32,
+	next_attempt_at: i64,
+	gave_up: bool,
+	error: &str,
+) -> StoreResult<()> {
+	sqlx::query(
+		"UPDATE outbox SET status = $2, attempts = $3, next_attempt_at = $4, last_error = $5
+		 WHERE id = $1",
+	)
+	.bind(id)
+	.bind(if gave_up { Delivery::GaveUp } else { Delivery::Pending })
+	.bind(attempts as i64)
+	.bind(next_attempt_at)
+	.bind(error)
+	.execute(db.pool())
+	.await?;
+	Ok(())
+}

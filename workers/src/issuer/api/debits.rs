@@ -1,0 +1,97 @@
+//! The acquirer's debit interface: a merchant scanned one of our payment codes.
+
+use crate::{
+	common::{
+		api::{check_amount, check_id, check_text, parse_json, request_hash, ApiError},
+		extract::{AcquirerCall, SignedBy},
+		wire::{DebitAccepted, DebitRequest, DebitStatus},
+	},
+	issuer::{
+		order::{self, NewOrder, OrderError, OrderStatus},
+		process, Issuer,
+	},
+};
+use axum::{
+	extract::{Path, State},
+	http::StatusCode,
+	Json,
+};
+use std::sync::Arc;
+
+type S = State<Arc<Issuer>>;
+
+fn check(s: &Issuer, r: &DebitRequest) -> Result<(), ApiError> {
+	check_id("acquirerOrderId", &r.acquirer_order_id)?;
+	check_id("aggregatorOrderId", &r.aggregator_order_id)?;
+	check_id("merchantId", &r.merchant_id)?;
+	check_text("merchantName", &r.merchant_name, 64)?;
+	check_amount("amount", r.amount)?;
+	if r.currency != "CNY" {
+		return Err(ApiError::bad_request("UnsupportedCurrency", "merchants are paid in CNY"));
+	}
+	if r.payment_code.len() != 18
+		|| !r.payment_code.starts_with(s.config.code_prefix.as_str())
+		|| !r.payment_code.bytes().all(|b| b.is_ascii_digit())
+	{
+		return Err(ApiError::bad_request(
+			"NotOurPaymentCode",
+			"not a payment code of this issuer",
+		));
+	}
+	Ok(())
+}
+
+/// `POST /v1/debits` (acquirer): the merchant scanned a payment code; acknowledged at once
+/// (202) and processed after. Idempotent by `acquirerOrderId`.
+pub async fn debit_request(
+	State(s): S,
+	signed: SignedBy<AcquirerCall>,
+) -> Result<(StatusCode, Json<DebitAccepted>), ApiError> {
+	let r: DebitRequest = parse_json(&signed.body)?;
+	check(&s, &r)?;
+	let (id, created) = order::receive_debit_request(
+		&s.db,
+		NewOrder {
+			issuer_order_id: "",
+			acquirer_order_id: &r.acquirer_order_id,
+			aggregator_order_id: &r.aggregator_order_id,
+			merchant_id: &r.merchant_id,
+			merchant_name: &r.merchant_name,
+			scenario: "customer_presented",
+			wallet_id: None,
+			payment_code: Some(&r.payment_code),
+			request_hash: &request_hash(&r),
+			amount: r.amount,
+		},
+	)
+	.await?;
+	let order = order::get(&s.db, &id).await?;
+	if created {
+		s.metrics.order(OrderStatus::Received.as_str());
+		process::spawn(&s, id);
+	}
+	Ok((
+		StatusCode::ACCEPTED,
+		Json(DebitAccepted {
+			acquirer_order_id: order.acquirer_order_id,
+			status: order.status.to_string(),
+		}),
+	))
+}
+
+/// `GET /v1/debits/{acquirerOrderId}` (acquirer): what became of a debit request.
+pub async fn debit_status(
+	State(s): S,
+	Path(acquirer_order_id): Path<String>,
+	_: SignedBy<AcquirerCall>,
+) -> Result<Json<DebitStatus>, ApiError> {
+	let order = order::order_of_acquirer(&mut *s.db.conn().await?, &acquirer_order_id)
+		.await?
+		.ok_or(OrderError::UnknownOrder("no debit request for this order"))?;
+	Ok(Json(DebitStatus {
+		acquirer_order_id: order.acquirer_order_id,
+		issuer_order_id: order.issuer_order_id,
+		status: order.status.to_string(),
+		reason: order.reason,
+	}))
+}

@@ -1,0 +1,33 @@
+//! The issuer's HTTP API, by audience: the wallet app ([`app`], PIN in `X-Wallet-Pin`), the
+//! acquirer's debit interface ([`debits`], signed requests) and operations ([`admin`]).
+//! Handlers authenticate through extractors, validate, and leave every state change to the
+//! order and wallet modules.
+
+mod admin;
+mod app;
+mod debits;
+
+use super::Issuer;
+use axum::{
+	routing::{get, post},
+	Router,
+};
+use std::sync::Arc;
+
+pub fn router(state: Arc<Issuer>) -> Router {
+	Router::new()
+		.route("/v1/wallets/:wallet_id", get(app::get_wallet))
+		.route("/v1/wallets/:wallet_id/payment-codes", post(app::new_payment_code))
+		.route("/v1/wallets/:wallet_id/scan", post(app::scan))
+		.route("/v1/wallets/:wallet_id/payments", post(app::pay).get(app::find_payment))
+		.route("/v1/wallets/:wallet_id/payments/:order_id", get(app::get_payment))
+		.route("/v1/debits", post(debits::debit_request))
+		.route("/v1/debits/:acquirer_order_id", get(debits::debit_status))
+		.route("/v1/admin/wallets", post(admin::open_wallet))
+		.route("/v1/admin/wallets/:wallet_id", get(admin::get_wallet))
+		.route("/v1/admin/wallets/:wallet_id/topups", post(admin::top_up))
+		.route("/v1/admin/wallets/:wallet_id/unlock", post(admin::unlock_wallet))
+		.route("/v1/admin/orders/:order_id", get(admin::get_order))
+		.route("/v1/admin/reconcile", post(admin::reconcile))
+		.with_state(state)
+}

@@ -1,0 +1,384 @@
+//! HKD wallets: their PINs, their ledger and their one-time payment codes. Every money
+//! movement is a ledger entry unique by its kind and reference, written in the same
+//! transaction as the balance and the order status it belongs to: a debit or a reversal
+//! happens once or not at all.
+
+use crate::common::{
+	api::ApiError,
+	now_ms,
+	store::{next_number, Db, StoreError, StoreResult},
+};
+use axum::http::StatusCode;
+use pbkdf2::pbkdf2_hmac;
+use serde::Serialize;
+use sha2::Sha256;
+use sqlx::{any::AnyRow, AnyConnection, Row};
+
+/// Whether a wallet can pay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WalletStatus {
+	Active,
+	/// Too many wrong PINs in a row; unlocked by admin.
+	Locked,
+}
+
+crate::text_enum!(WalletStatus { Active => "ACTIVE", Locked => "LOCKED" });
+
+/// Why a wallet's money moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+	Topup,
+	Debit,
+	Reversal,
+}
+
+crate::text_enum!(EntryKind { Topup => "TOPUP", Debit => "DEBIT", Reversal => "REVERSAL" });
+
+/// What the issuer refuses of a wallet, by name.
+#[derive(Debug, thiserror::Error)]
+pub enum WalletError {
+	#[error("no such wallet")]
+	UnknownWallet,
+	#[error("wallet {0} exists")]
+	WalletExists(String),
+	#[error("the wallet is locked")]
+	WalletLocked,
+	#[error("wrong PIN ({attempts_left} attempts left)")]
+	WrongPin { attempts_left: u32 },
+	#[error("the wallet's balance is too low")]
+	InsufficientBalance,
+	#[error("this topupId was used for another top-up")]
+	TopupIdReused,
+	#[error(transparent)]
+	Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for WalletError {
+	fn from(e: sqlx::Error) -> Self {
+		Self::Store(e.into())
+	}
+}
+
+impl From<WalletError> for ApiError {
+	fn from(e: WalletError) -> Self {
+		let message = e.to_string();
+		match e {
+			WalletError::UnknownWallet => ApiError::not_found("UnknownWallet", message),
+			WalletError::WalletExists(_) => ApiError::conflict("WalletExists", message),
+			WalletError::WalletLocked => {
+				ApiError::new(StatusCode::LOCKED, "WalletLocked", message)
+			}
+			WalletError::WrongPin { .. } => ApiError::unauthorized("WrongPin", message),
+			WalletError::InsufficientBalance => {
+				ApiError::unprocessable("InsufficientBalance", message)
+			}
+			WalletError::TopupIdReused => ApiError::conflict("IdempotencyKeyReused", message),
+			WalletError::Store(e) => e.into(),
+		}
+	}
+}
+
+pub type WalletResult<T> = Result<T, WalletError>;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Wallet {
+	pub wallet_id: String,
+	pub holder: String,
+	pub currency: String,
+	/// Minor units (cents).
+	pub balance: i64,
+	/// `ACTIVE` or `LOCKED` (too many wrong PINs).
+	pub status: WalletStatus,
+}
+
+fn wallet_from(r: &AnyRow) -> StoreResult<Wallet> {
+	Ok(Wallet {
+		wallet_id: r.try_get("wallet_id")?,
+		holder: r.try_get("holder")?,
+		currency: r.try_get("currency")?,
+		balance: r.try_get("balance")?,
+		status: r.try_get("status")?,
+	})
+}
+
+pub async fn wallet(tx: &mut AnyConnection, id: &str) -> StoreResult<Option<Wallet>> {
+	let row = sqlx::query(
+		"SELECT wallet_id, holder, currency, balance, status FROM wallets WHERE wallet_id = $1",
+	)
+	.bind(id)
+	.fetch_optional(tx)
+	.await?;
+	row.as_ref().map(wallet_from).transpose()
+}
+
+/// The wallet, which must exist.
+pub async fn get(db: &Db, id: &str) -> WalletResult<Wallet> {
+	wallet(&mut *db.conn().await?, id).await?.ok_or(WalletError::UnknownWallet)
+}
+
+pub fn hash_pin(pin: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
+	let mut out = [0u8; 32];
+	pbkdf2_hmac::<Sha256>(pin.as_bytes(), salt, iterations, &mut out);
+	out
+}
+
+pub fn check_pin_format(pin: &str) -> Result<(), ApiError> {
+	if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
+		return Err(ApiError::invalid("pin", "must be 6 digits"));
+	}
+	Ok(())
+}
+
+/// What checking a PIN needs of its wallet.
+pub struct PinRecord {
+	pub salt: Vec<u8>,
+	pub hash: Vec<u8>,
+	pub iterations: u32,
+	pub locked: bool,
+}
+
+pub async fn pin_record(db: &Db, wallet_id: &str) -> WalletResult<PinRecord> {
+	let row = sqlx::query(
+		"SELECT pin_salt, pin_hash, pin_iterations, status FROM wallets WHERE wallet_id = $1",
+	)
+	.bind(wallet_id)
+	.fetch_optional(db.pool())
+	.await?
+	.ok_or(WalletError::UnknownWallet)?;
+	Ok(PinRecord {
+		salt: row.try_get("pin_salt")?,
+		hash: row.try_get("pin_hash")?,
+		iterations: row.try_get::<i64, _>("pin_iterations")? as u32,
+		locked: row.try_get::<WalletStatus, _>("status")? == WalletStatus::Locked,
+	})
+}
+
+/// Records a PIN attempt checked outside the store (hashing is slow; no transaction is held
+/// meanwhile): a wrong one is counted and locks the wallet at `limit`, a right one clears the
+/// count. The wallet when the PIN was right; a wrong PIN is counted (committed), then refused.
+pub async fn record_pin_attempt(
+	db: &Db,
+	wallet_id: &str,
+	right: bool,
+	limit: u32,
+) -> WalletResult<Wallet> {
+	let mut tx = db.begin().await?;
+	let wallet = wallet(&mut tx, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
+	if wallet.status == WalletStatus::Locked {
+		return Err(WalletError::WalletLocked);
+	}
+	if right {
+		sqlx::query("UPDATE wallets SET failed_pins = 0 WHERE wallet_id = $1")
+			.bind(wallet_id)
+			.execute(&mut *tx)
+			.await?;
+		tx.commit().await?;
+		return Ok(wallet);
+	}
+	let row = sqlx::query(
+		"UPDATE wallets SET failed_pins = failed_pins + 1,
+		 status = CASE WHEN failed_pins + 1 >= $2 THEN $3 ELSE status END
+		 WHERE wallet_id = $1 RETURNING failed_pins",
+	)
+	.bind(wallet_id)
+	.bind(limit as i64)
+	.bind(WalletStatus::Locked)
+	.fetch_one(&mut *tx)
+	.await?;
+	let failed = row.try_get::<i64, _>("failed_pins")? as u32;
+	tx.commit().await?;
+	Err(WalletError::WrongPin { attempts_left: limit.saturating_sub(failed) })
+}
+
+/// Opens an HKD wallet with its PIN's hash; `wallet_id` `None` gives it the next number.
+pub async fn open(
+	db: &Db,
+	wallet_id: Option<String>,
+	holder: &str,
+	salt: &[u8],
+	hash: &[u8],
+	iterations: u32,
+) -> WalletResult<Wallet> {
+	let mut tx = db.begin().await?;
+	let id = match wallet_id {
+		Some(id) => id,
+		None => format!("W{:010}", next_number(&mut tx, "wallet").await?),
+	};
+	let inserted = sqlx::query(
+		"INSERT INTO wallets (wallet_id, holder, currency, balance, pin_salt, pin_hash,
+		 pin_iterations, status, created_at) VALUES ($1, $2, 'HKD', 0, $3, $4, $5, $6, $7)
+		 ON CONFLICT DO NOTHING",
+	)
+	.bind(&id)
+	.bind(holder)
+	.bind(salt.to_vec())
+	.bind(hash.to_vec())
+	.bind(iterations as i64)
+	.bind(WalletStatus::Active)
+	.bind(now_ms())
+	.execute(&mut *tx)
+	.await?;
+	if inserted.rows_affected() == 0 {
+		return Err(WalletError::WalletExists(id));
+	}
+	let wallet = wallet(&mut tx, &id).await?.ok_or(WalletError::UnknownWallet)?;
+	tx.commit().await?;
+	Ok(wallet)
+}
+
+/// Credits a top-up once per `topup_id`; the same top-up again changes nothing.
+pub async fn top_up(db: &Db, wallet_id: &str, topup_id: &str, amount: i64) -> WalletResult<Wallet> {
+	let mut tx = db.begin().await?;
+	wallet(&mut tx, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
+	let seen = sqlx::query(
+		"SELECT wallet_id, amount FROM wallet_entries WHERE kind = $1 AND reference = $2",
+	)
+	.bind(EntryKind::Topup)
+	.bind(topup_id)
+	.fetch_optional(&mut *tx)
+	.await?;
+	match seen {
+		Some(row)
+			if row.try_get::<String, _>("wallet_id")? != wallet_id
+				|| row.try_get::<i64, _>("amount")? != amount =>
+		{
+			return Err(WalletError::TopupIdReused)
+		}
+		Some(_) => {}
+		None => {
+			book(&mut tx, wallet_id, EntryKind::Topup, amount, topup_id).await?;
+		}
+	}
+	let wallet = wallet(&mut tx, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
+	tx.commit().await?;
+	Ok(wallet)
+}
+
+/// After the holder proved who they are by other means: active again, wrong PINs forgotten.
+pub async fn unlock(db: &Db, wallet_id: &str) -> WalletResult<Wallet> {
+	let mut tx = db.begin().await?;
+	let changed = sqlx::query("UPDATE wallets SET status = $2, failed_pins = 0 WHERE wallet_id = $1")
+		.bind(wallet_id)
+		.bind(WalletStatus::Active)
+		.execute(&mut *tx)
+		.await?;
+	if changed.rows_affected() == 0 {
+		return Err(WalletError::UnknownWallet);
+	}
+	let wallet = wallet(&mut tx, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
+	tx.commit().await?;
+	Ok(wallet)
+}
+
+/// Moves money in or out of a wallet once per (kind, reference); false if that entry exists
+/// already.
+pub async fn book(
+	tx: &mut AnyConnection,
+	wallet_id: &str,
+	kind: EntryKind,
+	amount: i64,
+	reference: &str,
+) -> WalletResult<bool> {
+	let inserted = sqlx::query(
+		"INSERT INTO wallet_entries (wallet_id, kind, amount, reference, at)
+		 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+	)
+	.bind(wallet_id)
+	.bind(kind)
+	.bind(amount)
+	.bind(reference)
+	.bind(now_ms())
+	.execute(&mut *tx)
+	.await?;
+	if inserted.rows_affected() == 0 {
+		return Ok(false);
+	}
+	let updated = sqlx::query(
+		"UPDATE wallets SET balance = balance + $2 WHERE wallet_id = $1 AND balance + $2 >= 0",
+	)
+	.bind(wallet_id)
+	.bind(amount)
+	.execute(&mut *tx)
+	.await?;
+	if updated.rows_affected() == 0 {
+		return Err(WalletError::InsufficientBalance);
+	}
+	Ok(true)
+}
+
+/// A new one-time payment code of `prefix` and random digits (18 in all) for the wallet,
+/// valid for `ttl_ms`; the code and its expiry.
+pub async fn new_code(
+	db: &Db,
+	wallet_id: &str,
+	prefix: &str,
+	ttl_ms: i64,
+) -> StoreResult<(String, i64)> {
+	let mut conn = db.conn().await?;
+	loop {
+		let digits: String = (0..18 - prefix.len())
+			.map(|_| char::from(b'0' + rand::random::<u8>() % 10))
+			.collect();
+		let code = format!("{prefix}{digits}");
+		let expires_at = now_ms() + ttl_ms;
+		let inserted = sqlx::query(
+			"INSERT INTO payment_codes (code, wallet_id, created_at, expires_at)
+			 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+		)
+		.bind(&code)
+		.bind(wallet_id)
+		.bind(now_ms())
+		.bind(expires_at)
+		.execute(&mut *conn)
+		.await?;
+		if inserted.rows_affected() == 1 {
+			return Ok((code, expires_at));
+		}
+	}
+}
+
+/// The wallet a payment code belongs to.
+pub async fn code_owner(tx: &mut AnyConnection, code: &str) -> StoreResult<Option<String>> {
+	let row = sqlx::query("SELECT wallet_id FROM payment_codes WHERE code = $1")
+		.bind(code)
+		.fetch_optional(tx)
+		.await?;
+	Ok(row.map(|r| r.try_get(0)).transpose()?)
+}
+
+/// Spends a payment code for order `order_id` (single use: spent whatever then happens to
+/// the payment). `None` if there is no such code; else its wallet, or why it cannot pay.
+pub async fn spend_code(
+	tx: &mut AnyConnection,
+	code: &str,
+	order_id: &str,
+) -> StoreResult<Option<Result<String, &'static str>>> {
+	let Some(row) =
+		sqlx::query("SELECT wallet_id, expires_at, used_by FROM payment_codes WHERE code = $1")
+			.bind(code)
+			.fetch_optional(&mut *tx)
+			.await?
+	else {
+		return Ok(None);
+	};
+	let used_by: Option<String> = row.try_get("used_by")?;
+	if used_by.as_deref().is_some_and(|by| by != order_id) {
+		return Ok(Some(Err("PaymentCodeUsed")));
+	}
+	if row.try_get::<i64, _>("expires_at")? < now_ms() {
+		return Ok(Some(Err("PaymentCodeExpired")));
+	}
+	// Taken only if still free (or already ours): a concurrent spender loses.
+	let taken = sqlx::query(
+		"UPDATE payment_codes SET used_by = $2 WHERE code = $1 AND (used_by IS NULL OR used_by = $2)",
+	)
+	.bind(code)
+	.bind(order_id)
+	.execute(&mut *tx)
+	.await?;
+	if taken.rows_affected() == 0 {
+		return Ok(Some(Err("PaymentCodeUsed")));
+	}
+	Ok(Some(Ok(row.try_get("wallet_id")?)))
+}
