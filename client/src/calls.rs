@@ -5,8 +5,8 @@
 use crate::error::{Error, Result};
 use clearline_runtime::{AccountId, BalancesCall, RuntimeCall};
 use pallet_clearing_bank::{
-	is_visible_ascii, is_well_formed_code, parse_order_id, Call as Clearing, CycleId, ExternalRef, OrderId,
-	ParticipantCode, ParticipantName, ParticipantRole, PaymentInstruction,
+	is_visible_ascii, is_well_formed_code, parse_order_id, Call as Clearing, CycleId, ExternalRef,
+	OrderId, ParticipantCode, ParticipantName, ParticipantRole, PaymentInstruction,
 };
 use pallet_fx_rate::{Call as Fx, CurrencyCode, CurrencyInfo, Moment, Pair, PairLimits};
 use sp_core::crypto::{Pair as _, Ss58Codec};
@@ -44,8 +44,9 @@ fn bounded<const N: u32>(
 
 /// An order, merchant or refund id: 1 to 64 visible ASCII characters.
 pub fn order_id(field: &'static str, text: &str) -> Result<OrderId> {
-	parse_order_id(text.as_bytes())
-		.ok_or_else(|| Error::input(field, format!("{text:?} is not 1 to 64 visible ASCII characters")))
+	parse_order_id(text.as_bytes()).ok_or_else(|| {
+		Error::input(field, format!("{text:?} is not 1 to 64 visible ASCII characters"))
+	})
 }
 
 /// A bank transfer or settlement reference: 1 to 35 visible ASCII characters.

@@ -86,7 +86,13 @@ async fn answers_rewritten_to_failure_never_reverse_a_posted_payment() {
 	let tally = audit(&net, &before, SETTLE).await;
 	eprintln!("rewritten answers: {tally:?}; the line: {}", proxy.count());
 	assert!(proxy.counts.rewritten.load(std::sync::atomic::Ordering::Relaxed) >= 4);
-	assert_eq!((tally.succeeded, tally.reversed), (4, 0), "every payment posted, none reversed");
+	assert_eq!(
+		(tally.succeeded, tally.reversed),
+		(4, 0),
+		"every payment posted, none reversed; the line: {}\n{}",
+		proxy.count(),
+		net.logs()
+	);
 }
 
 #[tokio::test(flavor = "multi_thread")]

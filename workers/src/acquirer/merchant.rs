@@ -147,7 +147,11 @@ pub async fn add(
 }
 
 /// Suspends or reactivates a merchant.
-pub async fn set_status(db: &Db, merchant_id: &str, status: MerchantStatus) -> OrderResult<Merchant> {
+pub async fn set_status(
+	db: &Db,
+	merchant_id: &str,
+	status: MerchantStatus,
+) -> OrderResult<Merchant> {
 	let mut tx = db.begin().await?;
 	let changed = sqlx::query("UPDATE merchants SET status = $2 WHERE merchant_id = $1")
 		.bind(merchant_id)
@@ -163,7 +167,10 @@ pub async fn set_status(db: &Db, merchant_id: &str, status: MerchantStatus) -> O
 }
 
 /// The public key an aggregator signs its requests with, as registered.
-pub async fn aggregator_key(tx: &mut AnyConnection, aggregator_id: &str) -> StoreResult<Option<String>> {
+pub async fn aggregator_key(
+	tx: &mut AnyConnection,
+	aggregator_id: &str,
+) -> StoreResult<Option<String>> {
 	let row = sqlx::query("SELECT public_key FROM aggregators WHERE aggregator_id = $1")
 		.bind(aggregator_id)
 		.fetch_optional(tx)
@@ -172,7 +179,10 @@ pub async fn aggregator_key(tx: &mut AnyConnection, aggregator_id: &str) -> Stor
 }
 
 /// The notify URL registered for an aggregator.
-pub async fn aggregator_notify_url(tx: &mut AnyConnection, aggregator_id: &str) -> OrderResult<String> {
+pub async fn aggregator_notify_url(
+	tx: &mut AnyConnection,
+	aggregator_id: &str,
+) -> OrderResult<String> {
 	let row = sqlx::query("SELECT notify_url FROM aggregators WHERE aggregator_id = $1")
 		.bind(aggregator_id)
 		.fetch_optional(tx)

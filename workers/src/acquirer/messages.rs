@@ -2,7 +2,10 @@
 //! (notifications), each written in the same transaction as the order change that owes it,
 //! once per order and kind.
 
-use crate::common::{now_ms, store::{Db, StoreResult}};
+use crate::common::{
+	now_ms,
+	store::{Db, StoreResult},
+};
 use sqlx::{any::AnyRow, AnyConnection, Row};
 
 /// What a message is.
@@ -95,12 +98,13 @@ pub async fn due(db: &Db, limit: i64) -> StoreResult<Vec<Message>> {
 
 /// The order's debit request, while it is pending.
 pub async fn pending_debit_request(db: &Db, order_id: &str) -> StoreResult<Option<Message>> {
-	let row = sqlx::query(&format!("{SELECT_MESSAGE} WHERE order_id = $1 AND kind = $2 AND status = $3"))
-		.bind(order_id)
-		.bind(MessageKind::DebitRequest)
-		.bind(Delivery::Pending)
-		.fetch_optional(db.pool())
-		.await?;
+	let row =
+		sqlx::query(&format!("{SELECT_MESSAGE} WHERE order_id = $1 AND kind = $2 AND status = $3"))
+			.bind(order_id)
+			.bind(MessageKind::DebitRequest)
+			.bind(Delivery::Pending)
+			.fetch_optional(db.pool())
+			.await?;
 	row.as_ref().map(message_from).transpose()
 }
 
@@ -120,7 +124,12 @@ pub async fn delivered(db: &Db, id: i64, attempts: u32) -> StoreResult<()> {
 }
 
 /// Records that the recipient refused message `id` outright.
-pub async fn refused(tx: &mut AnyConnection, id: i64, attempts: u32, reason: &str) -> StoreResult<()> {
+pub async fn refused(
+	tx: &mut AnyConnection,
+	id: i64,
+	attempts: u32,
+	reason: &str,
+) -> StoreResult<()> {
 	sqlx::query("UPDATE outbox SET status = $2, attempts = $3, last_error = $4 WHERE id = $1")
 		.bind(id)
 		.bind(Delivery::Refused)

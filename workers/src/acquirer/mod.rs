@@ -118,26 +118,17 @@ impl Authenticates for Acquirer {
 		&self.db
 	}
 
-	fn admin_token(&self) -> &str {
-		&self.config.common.admin_token
-	}
-
-	fn request_window(&self) -> Duration {
-		self.config.common.request_window.into()
+	fn common(&self) -> &CommonArgs {
+		&self.config.common
 	}
 
 	/// The issuer, or a registered aggregator.
-	async fn party_key(
-		&self,
-		party: &str,
-	) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
+	async fn party_key(&self, party: &str) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
 		if party == self.issuer_party {
 			return Ok(Some((Role::Issuer, self.issuer_key)));
 		}
 		let key = merchant::aggregator_key(&mut *self.db.conn().await?, party).await?;
-		Ok(key
-			.and_then(|k| crate::auth::parse_public_key(&k).ok())
-			.map(|k| (Role::Aggregator, k)))
+		Ok(key.and_then(|k| crate::auth::parse_public_key(&k).ok()).map(|k| (Role::Aggregator, k)))
 	}
 }
 

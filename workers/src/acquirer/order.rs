@@ -11,7 +11,7 @@ use crate::common::{
 	api::ApiError,
 	cycles::LocalEntry,
 	iso_status, now_ms,
-	store::{move_status, next_number, Db, StoreError, StoreResult},
+	store::{self, next_number, Db, OrderState, Refused, StoreError, StoreResult},
 	wire::{scenario_text, DebitRequest, Notification, Scenario},
 };
 use serde::Serialize;
@@ -48,10 +48,12 @@ impl OrderStatus {
 	pub fn is_final(self) -> bool {
 		matches!(self, Self::Success | Self::Failed | Self::Closed)
 	}
+}
 
+impl OrderState for OrderStatus {
 	/// Whether an order may move from this status to `to`. Staying is a move too (a posting
 	/// resumed), except in a final status.
-	pub fn may_become(self, to: Self) -> bool {
+	fn may_become(self, to: Self) -> bool {
 		use OrderStatus::*;
 		match (self, to) {
 			(AwaitingPayment, DebitRequested | Failed | Closed) => true,
@@ -111,6 +113,15 @@ impl From<OrderError> for ApiError {
 			OrderError::AmountRequired => ApiError::bad_request("AmountRequired", message),
 			OrderError::IllegalTransition { .. } => ApiError::internal(message),
 			OrderError::Store(e) => e.into(),
+		}
+	}
+}
+
+impl From<Refused<OrderStatus>> for OrderError {
+	fn from(r: Refused<OrderStatus>) -> Self {
+		match r {
+			Refused::NoSuchOrder => Self::UnknownOrder("no such order"),
+			Refused::Illegal { from, to } => Self::IllegalTransition { from, to },
 		}
 	}
 }
@@ -257,10 +268,8 @@ async fn by_aggregator_id(
 /// Orders in one of `statuses`, oldest first.
 pub async fn in_statuses(db: &Db, statuses: &[OrderStatus]) -> StoreResult<Vec<Order>> {
 	let placeholders: Vec<String> = (1..=statuses.len()).map(|i| format!("${i}")).collect();
-	let sql = format!(
-		"{SELECT_ORDER} WHERE status IN ({}) ORDER BY created_at",
-		placeholders.join(", ")
-	);
+	let sql =
+		format!("{SELECT_ORDER} WHERE status IN ({}) ORDER BY created_at", placeholders.join(", "));
 	let mut query = sqlx::query(&sql);
 	for s in statuses {
 		query = query.bind(*s);
@@ -371,7 +380,9 @@ pub async fn micropay(
 	currency: &str,
 ) -> OrderResult<(Order, bool)> {
 	let mut tx = db.begin().await?;
-	if let Some(existing) = by_aggregator_id(&mut tx, r.aggregator_id, r.aggregator_order_id).await? {
+	if let Some(existing) =
+		by_aggregator_id(&mut tx, r.aggregator_id, r.aggregator_order_id).await?
+	{
 		return Ok((replay(existing, r.request_hash)?, false));
 	}
 	let merchant = merchant::aggregator_merchant(&mut tx, r.aggregator_id, r.merchant).await?;
@@ -405,7 +416,8 @@ pub async fn micropay(
 		amount: r.amount,
 		currency: currency.to_string(),
 	};
-	let body = serde_json::to_string(&debit).map_err(|e| StoreError::unreadable("debit request", e))?;
+	let body =
+		serde_json::to_string(&debit).map_err(|e| StoreError::unreadable("debit request", e))?;
 	messages::enqueue(&mut tx, &order_id, MessageKind::DebitRequest, "issuer", &body).await?;
 	let order = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
 	tx.commit().await?;
@@ -423,7 +435,9 @@ pub async fn unified(
 ) -> OrderResult<(Order, Merchant, bool)> {
 	let mut tx = db.begin().await?;
 	let merchant = merchant::aggregator_merchant(&mut tx, r.aggregator_id, r.merchant).await?;
-	if let Some(existing) = by_aggregator_id(&mut tx, r.aggregator_id, r.aggregator_order_id).await? {
+	if let Some(existing) =
+		by_aggregator_id(&mut tx, r.aggregator_id, r.aggregator_order_id).await?
+	{
 		return Ok((replay(existing, r.request_hash)?, merchant, false));
 	}
 	let notify_url = notify_url(&mut tx, r).await?;
@@ -465,10 +479,18 @@ async fn notify_url(tx: &mut AnyConnection, r: &OrderRequest<'_>) -> OrderResult
 /// prepay id.
 pub enum CheckoutTarget<'a> {
 	/// A shop's static code: no order yet.
-	Shop { merchant_id: &'a str },
+	Shop {
+		merchant_id: &'a str,
+	},
 	/// A dynamic code: its bill number is our order id, for that merchant and amount.
-	Bill { merchant_id: &'a str, order_id: &'a str, amount: Option<u128> },
-	Prepay { prepay_id: &'a str },
+	Bill {
+		merchant_id: &'a str,
+		order_id: &'a str,
+		amount: Option<u128>,
+	},
+	Prepay {
+		prepay_id: &'a str,
+	},
 }
 
 /// The merchant a checkout pays, which must be active, and its order if it has one.
@@ -508,7 +530,10 @@ pub fn payable(order: &Order) -> OrderResult<()> {
 }
 
 /// The merchant and order a checkout would pay, as a preview (nothing written).
-pub async fn preview(db: &Db, target: &CheckoutTarget<'_>) -> OrderResult<(Merchant, Option<Order>)> {
+pub async fn preview(
+	db: &Db,
+	target: &CheckoutTarget<'_>,
+) -> OrderResult<(Merchant, Option<Order>)> {
 	let (merchant, order) = checkout_target(&mut *db.conn().await?, target).await?;
 	if let Some(o) = &order {
 		payable(o)?;
@@ -545,7 +570,8 @@ pub async fn check_out(
 		}
 		None => {
 			let amount = amount.ok_or(OrderError::AmountRequired)?;
-			let notify_url = merchant::aggregator_notify_url(&mut tx, &merchant.aggregator_id).await?;
+			let notify_url =
+				merchant::aggregator_notify_url(&mut tx, &merchant.aggregator_id).await?;
 			let order_id = new_order_id(&mut tx).await?;
 			insert(
 				&mut tx,
@@ -589,12 +615,7 @@ async fn move_to(
 	to: OrderStatus,
 	reason: Option<&str>,
 ) -> OrderResult<()> {
-	let from = order(tx, id).await?.ok_or(OrderError::UnknownOrder("no such order"))?.status;
-	if !from.may_become(to) {
-		return Err(OrderError::IllegalTransition { from, to });
-	}
-	move_status(tx, KEY, id, &[from], to, reason).await?;
-	Ok(())
+	Ok(store::move_order(tx, KEY, id, to, reason).await??)
 }
 
 /// The issuer's debited instruction is taken for posting: the order `POSTING`.
@@ -694,8 +715,7 @@ pub async fn finish(
 
 /// Fails the order, only while it still waits for its debit; whether it did.
 pub async fn fail_if_waiting(tx: &mut AnyConnection, id: &str, reason: &str) -> OrderResult<bool> {
-	let waiting =
-		order(tx, id).await?.is_some_and(|o| o.status == OrderStatus::DebitRequested);
+	let waiting = order(tx, id).await?.is_some_and(|o| o.status == OrderStatus::DebitRequested);
 	if waiting {
 		finish_in(tx, id, None, Some(reason)).await?;
 	}
@@ -714,7 +734,8 @@ pub async fn fail_waiting(db: &Db, id: &str, reason: &str) -> OrderResult<bool> 
 pub async fn leave_unknown(db: &Db, id: &str, reason: &str) -> OrderResult<bool> {
 	let mut conn = db.conn().await?;
 	let from = [OrderStatus::Posting];
-	Ok(move_status(&mut conn, KEY, id, &from, OrderStatus::Unknown, Some(reason)).await?)
+	Ok(store::move_order_if(&mut conn, KEY, id, &from, OrderStatus::Unknown, Some(reason))
+		.await??)
 }
 
 /// Closes unpaid orders whose time ran out; their ids.
@@ -756,7 +777,10 @@ pub async fn waiting_for_issuer(db: &Db, cutoff: i64) -> StoreResult<Vec<String>
 
 #[cfg(test)]
 mod tests {
-	use super::OrderStatus::{self, *};
+	use super::{
+		OrderState,
+		OrderStatus::{self, *},
+	};
 
 	#[test]
 	fn final_statuses_never_move_and_only_a_posting_succeeds() {

@@ -51,7 +51,11 @@ async fn deliver(s: &Arc<Acquirer>, m: Message) {
 }
 
 /// Records how an attempt went.
-async fn record(s: &Acquirer, m: &Message, attempt: Result<(), Delivery>) -> Result<(), OrderError> {
+async fn record(
+	s: &Acquirer,
+	m: &Message,
+	attempt: Result<(), Delivery>,
+) -> Result<(), OrderError> {
 	let attempts = m.attempts + 1;
 	let policy = s.outbox_policy();
 	match attempt {

@@ -86,4 +86,3 @@ pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 	});
 	Ok(ReconcileReport { resolved, still_open, cycles })
 }
-

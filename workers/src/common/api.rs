@@ -1,11 +1,11 @@
 //! Errors as the HTTP APIs return them: a status, a stable code and a message, as JSON.
 
+use super::store::StoreError;
 use axum::{
 	http::StatusCode,
 	response::{IntoResponse, Response},
 	Json,
 };
-use super::store::StoreError;
 use serde::{Deserialize, Serialize};
 
 /// The body of every error response.

@@ -11,8 +11,8 @@ use clearline_client::{instruction::SignedInstruction, queries, Connection};
 use clearline_runtime::AccountId;
 use codec::Encode;
 use pallet_clearing_bank::{chain_digest, payment_leaf, CycleStatus};
-use sqlx::Row;
 use serde::Serialize;
+use sqlx::Row;
 use std::collections::BTreeMap;
 
 /// One successful payment in the service's records.

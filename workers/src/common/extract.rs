@@ -2,7 +2,7 @@
 //! admin endpoints, [`SignedBy`] for a request signed by a party in a given role (the body it
 //! signed is handed to the handler).
 
-use super::{api::ApiError, auth, store::Db};
+use super::{api::ApiError, auth, service::CommonArgs, store::Db};
 use axum::{
 	async_trait,
 	body::Bytes,
@@ -22,10 +22,20 @@ pub enum Role {
 
 /// What a service knows to authenticate its callers.
 pub trait Authenticates: Send + Sync + 'static {
+	/// Where request nonces are kept.
 	fn db(&self) -> &Db;
-	fn admin_token(&self) -> &str;
+	/// The options that hold the admin token and the request window.
+	fn common(&self) -> &CommonArgs;
+
+	fn admin_token(&self) -> &str {
+		&self.common().admin_token
+	}
+
 	/// How far a signed request's timestamp may be from our clock.
-	fn request_window(&self) -> Duration;
+	fn request_window(&self) -> Duration {
+		self.common().request_window.into()
+	}
+
 	/// The role and public key of the party that signs as `party`, if it may call us.
 	fn party_key(
 		&self,

@@ -73,12 +73,7 @@ impl Inner {
 
 impl OrderLocks {
 	pub fn new(db: Db, namespace: &'static str) -> Self {
-		let inner = Inner {
-			db,
-			namespace,
-			local: Mutex::default(),
-			session: Mutex::default(),
-		};
+		let inner = Inner { db, namespace, local: Mutex::default(), session: Mutex::default() };
 		Self { inner: Arc::new(inner) }
 	}
 
@@ -96,7 +91,10 @@ impl OrderLocks {
 
 	/// The order's advisory lock, where the backend has one: `None` if another process
 	/// holds it.
-	async fn advisory(&self, order_id: &str) -> Result<Option<Option<(Arc<Inner>, i64)>>, StoreError> {
+	async fn advisory(
+		&self,
+		order_id: &str,
+	) -> Result<Option<Option<(Arc<Inner>, i64)>>, StoreError> {
 		if self.inner.db.backend() == Backend::Sqlite {
 			return Ok(Some(None));
 		}

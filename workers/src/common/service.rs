@@ -165,9 +165,8 @@ pub struct HealthState {
 pub async fn health(
 	State(s): State<HealthState>,
 ) -> Result<Json<Health>, (axum::http::StatusCode, Json<Health>)> {
-	let store_ok = tokio::time::timeout(Duration::from_secs(3), s.db.ping())
-		.await
-		.is_ok_and(|r| r.is_ok());
+	let store_ok =
+		tokio::time::timeout(Duration::from_secs(3), s.db.ping()).await.is_ok_and(|r| r.is_ok());
 	let finalized = tokio::time::timeout(Duration::from_secs(3), s.conn.finalized())
 		.await
 		.ok()

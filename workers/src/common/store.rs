@@ -192,7 +192,8 @@ pub async fn record_nonce(
 	.bind(now)
 	.execute(&mut *tx)
 	.await?
-	.rows_affected() == 1;
+	.rows_affected()
+		== 1;
 	tx.commit().await?;
 	Ok(fresh)
 }
@@ -264,20 +265,68 @@ macro_rules! text_enum {
 	};
 }
 
-/// Moves the row of `orders` whose `key_column` is `id` to status `to` with `reason`, only
-/// if its status is one of `from`; whether it moved. The caller has checked that each move
-/// is allowed; `key_column` is the service's own constant, never request data.
-pub async fn move_status<S>(
+/// An order status: stored by name, with the moves allowed between statuses.
+pub trait OrderState:
+	Copy
+	+ PartialEq
+	+ Send
+	+ Sync
+	+ Unpin
+	+ 'static
+	+ sqlx::Type<sqlx::Any>
+	+ for<'q> sqlx::Encode<'q, sqlx::Any>
+	+ for<'r> sqlx::Decode<'r, sqlx::Any>
+{
+	/// Whether an order may move from this status to `to`.
+	fn may_become(self, to: Self) -> bool;
+}
+
+/// Why an order did not move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused<S> {
+	NoSuchOrder,
+	/// A move the status table does not allow.
+	Illegal {
+		from: S,
+		to: S,
+	},
+}
+
+/// Moves the order of `orders` whose `key_column` is `id` to `to`, with `reason`, from
+/// whatever status it is in, if the move is allowed. `key_column` is the service's own
+/// constant, never request data.
+pub async fn move_order<S: OrderState>(
+	tx: &mut AnyConnection,
+	key_column: &'static str,
+	id: &str,
+	to: S,
+	reason: Option<&str>,
+) -> StoreResult<Result<(), Refused<S>>> {
+	let row = sqlx::query(&format!("SELECT status FROM orders WHERE {key_column} = $1"))
+		.bind(id)
+		.fetch_optional(&mut *tx)
+		.await?;
+	let Some(row) = row else { return Ok(Err(Refused::NoSuchOrder)) };
+	let from: S = row.try_get(0)?;
+	Ok(match move_order_if(tx, key_column, id, &[from], to, reason).await? {
+		Ok(_) => Ok(()),
+		Err(refused) => Err(refused),
+	})
+}
+
+/// Moves the order to `to`, with `reason`, only if its status is one of `from` (each an
+/// allowed move); whether it moved.
+pub async fn move_order_if<S: OrderState>(
 	tx: &mut AnyConnection,
 	key_column: &'static str,
 	id: &str,
 	from: &[S],
 	to: S,
 	reason: Option<&str>,
-) -> StoreResult<bool>
-where
-	S: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Copy + Send + 'static,
-{
+) -> StoreResult<Result<bool, Refused<S>>> {
+	if let Some(&bad) = from.iter().find(|f| !f.may_become(to)) {
+		return Ok(Err(Refused::Illegal { from: bad, to }));
+	}
 	let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 5)).collect();
 	let sql = format!(
 		"UPDATE orders SET status = $2, reason = $3, updated_at = $4
@@ -288,5 +337,5 @@ where
 	for f in from {
 		query = query.bind(*f);
 	}
-	Ok(query.execute(tx).await?.rows_affected() > 0)
+	Ok(Ok(query.execute(tx).await?.rows_affected() > 0))
 }

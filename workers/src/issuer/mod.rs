@@ -96,18 +96,11 @@ impl Authenticates for Issuer {
 		&self.db
 	}
 
-	fn admin_token(&self) -> &str {
-		&self.config.common.admin_token
+	fn common(&self) -> &CommonArgs {
+		&self.config.common
 	}
 
-	fn request_window(&self) -> Duration {
-		self.config.common.request_window.into()
-	}
-
-	async fn party_key(
-		&self,
-		party: &str,
-	) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
+	async fn party_key(&self, party: &str) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
 		Ok((party == self.acquirer_party).then_some((Role::Acquirer, self.acquirer_key)))
 	}
 }

@@ -7,7 +7,7 @@ use crate::common::{
 	api::ApiError,
 	cycles::LocalEntry,
 	iso_status, now_ms,
-	store::{move_status, next_number, Db, StoreError, StoreResult},
+	store::{self, next_number, Db, OrderState, Refused, StoreError, StoreResult},
 };
 use serde::Serialize;
 use sqlx::{any::AnyRow, AnyConnection, Row};
@@ -42,10 +42,12 @@ impl OrderStatus {
 	pub fn is_final(self) -> bool {
 		matches!(self, Self::Success | Self::Failed | Self::Rejected)
 	}
+}
 
+impl OrderState for OrderStatus {
 	/// Whether an order may move from this status to `to`. Staying is a move too (a new
 	/// reason, say), except out of a final status.
-	pub fn may_become(self, to: Self) -> bool {
+	fn may_become(self, to: Self) -> bool {
 		use OrderStatus::*;
 		match (self, to) {
 			(Received, Debited | Rejected) => true,
@@ -118,6 +120,15 @@ impl From<OrderError> for ApiError {
 			OrderError::IllegalTransition { .. } => ApiError::internal(message),
 			OrderError::Wallet(e) => e.into(),
 			OrderError::Store(e) => e.into(),
+		}
+	}
+}
+
+impl From<Refused<OrderStatus>> for OrderError {
+	fn from(r: Refused<OrderStatus>) -> Self {
+		match r {
+			Refused::NoSuchOrder => Self::UnknownOrder("no such order"),
+			Refused::Illegal { from, to } => Self::IllegalTransition { from, to },
 		}
 	}
 }
@@ -440,12 +451,7 @@ async fn move_to(
 	to: OrderStatus,
 	reason: Option<&str>,
 ) -> OrderResult<()> {
-	let from = order(tx, id).await?.ok_or(OrderError::UnknownOrder("no such order"))?.status;
-	if !from.may_become(to) {
-		return Err(OrderError::IllegalTransition { from, to });
-	}
-	move_status(tx, KEY, id, &[from], to, reason).await?;
-	Ok(())
+	Ok(store::move_order(tx, KEY, id, to, reason).await??)
 }
 
 /// Moves the order to `to` only if it is in one of `from` (each an allowed move); whether it
@@ -457,10 +463,7 @@ async fn move_if(
 	to: OrderStatus,
 	reason: Option<&str>,
 ) -> OrderResult<bool> {
-	if let Some(&bad) = from.iter().find(|f| !f.may_become(to)) {
-		return Err(OrderError::IllegalTransition { from: bad, to });
-	}
-	Ok(move_status(tx, KEY, id, from, to, reason).await?)
+	Ok(store::move_order_if(tx, KEY, id, from, to, reason).await??)
 }
 
 /// The column that names an issuer order.
@@ -552,7 +555,8 @@ pub async fn want_void(db: &Db, id: &str, reason: &str) -> StoreResult<bool> {
 /// Records that the chain refused the order's void by name: its debit waits for the expiry.
 pub async fn void_refused(db: &Db, id: &str, error: &str) -> OrderResult<()> {
 	let mut tx = db.begin().await?;
-	let reason = format!("VoidRefused: {error}; the debit is given back once the instruction expires");
+	let reason =
+		format!("VoidRefused: {error}; the debit is given back once the instruction expires");
 	let moved = move_if(
 		&mut tx,
 		id,
@@ -592,8 +596,11 @@ pub async fn reverse(db: &Db, id: &str, evidence: NoPosting) -> OrderResult<bool
 		return Ok(false);
 	}
 	let (Some(wallet), Some(amount)) = (&order.wallet_id, order.debit_amount) else {
-		return Err(StoreError::unreadable("debited order", format!("{id} without wallet or amount"))
-			.into());
+		return Err(StoreError::unreadable(
+			"debited order",
+			format!("{id} without wallet or amount"),
+		)
+		.into());
 	};
 	let reason = match evidence {
 		NoPosting::Voided { block } => match order.reason.as_deref() {
@@ -718,13 +725,18 @@ mod tests {
 		let dir = tempfile::tempdir().unwrap();
 		let path = dir.path().join("issuer.sqlite");
 		sqlx::any::install_default_drivers();
-		let old = sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rwc", path.display()))
-			.await
-			.unwrap();
-		sqlx::raw_sql(include_str!("../../tests/fixtures/issuer-store-before-migrations.sql"))
-			.execute(&old)
-			.await
-			.unwrap();
+		let old =
+			sqlx::AnyPool::connect(&format!("sqlite://{}?mode=rwc", path.display())).await.unwrap();
+		// That release's start-up: the first migration's statements, not recorded; then data.
+		for sql in [
+			include_str!("../../migrations/issuer/sqlite/0001_initial.sql"),
+			include_str!("../../tests/fixtures/issuer-store-before-migrations.sql"),
+		] {
+			sqlx::raw_sql(sql).execute(&old).await.unwrap();
+		}
+		let recorded =
+			sqlx::query("SELECT name FROM sqlite_master WHERE name = '_sqlx_migrations'");
+		assert!(recorded.fetch_optional(&old).await.unwrap().is_none());
 		old.close().await;
 
 		let db = Db::open(path.to_str().unwrap(), &MIGRATIONS).await.unwrap();

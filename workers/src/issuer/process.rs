@@ -121,7 +121,9 @@ async fn debit_in(
 			Ok(wallet_id) => wallet_id,
 			Err(reason) => return reject(s, tx, id, reason).await,
 		},
-		None => order.wallet_id.clone().ok_or_else(|| ApiError::internal("order without wallet"))?,
+		None => {
+			order.wallet_id.clone().ok_or_else(|| ApiError::internal("order without wallet"))?
+		}
 	};
 	let quote = match quote {
 		Ok(q) => q,

@@ -114,4 +114,3 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	});
 	Ok(ReconcileReport { resolved, still_open, cycles })
 }
-

@@ -65,9 +65,7 @@ impl From<WalletError> for ApiError {
 		match e {
 			WalletError::UnknownWallet => ApiError::not_found("UnknownWallet", message),
 			WalletError::WalletExists(_) => ApiError::conflict("WalletExists", message),
-			WalletError::WalletLocked => {
-				ApiError::new(StatusCode::LOCKED, "WalletLocked", message)
-			}
+			WalletError::WalletLocked => ApiError::new(StatusCode::LOCKED, "WalletLocked", message),
 			WalletError::WrongPin { .. } => ApiError::unauthorized("WrongPin", message),
 			WalletError::InsufficientBalance => {
 				ApiError::unprocessable("InsufficientBalance", message)
@@ -258,11 +256,12 @@ pub async fn top_up(db: &Db, wallet_id: &str, topup_id: &str, amount: i64) -> Wa
 /// After the holder proved who they are by other means: active again, wrong PINs forgotten.
 pub async fn unlock(db: &Db, wallet_id: &str) -> WalletResult<Wallet> {
 	let mut tx = db.begin().await?;
-	let changed = sqlx::query("UPDATE wallets SET status = $2, failed_pins = 0 WHERE wallet_id = $1")
-		.bind(wallet_id)
-		.bind(WalletStatus::Active)
-		.execute(&mut *tx)
-		.await?;
+	let changed =
+		sqlx::query("UPDATE wallets SET status = $2, failed_pins = 0 WHERE wallet_id = $1")
+			.bind(wallet_id)
+			.bind(WalletStatus::Active)
+			.execute(&mut *tx)
+			.await?;
 	if changed.rows_affected() == 0 {
 		return Err(WalletError::UnknownWallet);
 	}
@@ -317,9 +316,8 @@ pub async fn new_code(
 ) -> StoreResult<(String, i64)> {
 	let mut conn = db.conn().await?;
 	loop {
-		let digits: String = (0..18 - prefix.len())
-			.map(|_| char::from(b'0' + rand::random::<u8>() % 10))
-			.collect();
+		let digits: String =
+			(0..18 - prefix.len()).map(|_| char::from(b'0' + rand::random::<u8>() % 10)).collect();
 		let code = format!("{prefix}{digits}");
 		let expires_at = now_ms() + ttl_ms;
 		let inserted = sqlx::query(

@@ -321,11 +321,12 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 				|| async {
 					reconcile(net, url).await;
 					let db = open(db).await;
-					let row = sqlx::query("SELECT report FROM cycle_reconciliations WHERE cycle = $1")
-						.bind(cycle as i64)
-						.fetch_optional(&db)
-						.await
-						.unwrap();
+					let row =
+						sqlx::query("SELECT report FROM cycle_reconciliations WHERE cycle = $1")
+							.bind(cycle as i64)
+							.fetch_optional(&db)
+							.await
+							.unwrap();
 					db.close().await;
 					let text: Option<String> = row.map(|r| r.try_get(0).unwrap());
 					text.map(|t| serde_json::from_str::<Value>(&t).unwrap())

@@ -87,15 +87,9 @@ pub async fn add_merchant(_: Admin, State(s): S, body: Bytes) -> Result<Json<Mer
 	if r.mcc.len() != 4 || !r.mcc.bytes().all(|b| b.is_ascii_digit()) {
 		return Err(ApiError::invalid("mcc", "must be 4 digits (ISO 18245)"));
 	}
-	let m = merchant::add(
-		&s.db,
-		&r.aggregator_id,
-		&r.aggregator_merchant_id,
-		&r.name,
-		&r.city,
-		&r.mcc,
-	)
-	.await?;
+	let m =
+		merchant::add(&s.db, &r.aggregator_id, &r.aggregator_merchant_id, &r.name, &r.city, &r.mcc)
+			.await?;
 	Ok(Json(m))
 }
 
@@ -122,10 +116,8 @@ pub async fn set_merchant_status(
 	body: Bytes,
 ) -> Result<Json<Merchant>, ApiError> {
 	let r: NewStatus = parse_json(&body)?;
-	let status: MerchantStatus = r
-		.status
-		.parse()
-		.map_err(|_| ApiError::invalid("status", "must be ACTIVE or SUSPENDED"))?;
+	let status: MerchantStatus =
+		r.status.parse().map_err(|_| ApiError::invalid("status", "must be ACTIVE or SUSPENDED"))?;
 	Ok(Json(merchant::set_status(&s.db, &merchant_id, status).await?))
 }
 

@@ -11,7 +11,10 @@ use crate::{
 		api::{check_amount, check_id, parse_json, ApiError},
 		emvco::MerchantQr,
 		extract::{IssuerCall, SignedBy},
-		wire::{scenario_of, BookkeepingRequest, BookkeepingResult, CheckoutOrder, CheckoutRequest, Scenario},
+		wire::{
+			scenario_of, BookkeepingRequest, BookkeepingResult, CheckoutOrder, CheckoutRequest,
+			Scenario,
+		},
 	},
 };
 use axum::{

@@ -35,7 +35,12 @@ pub fn router(state: Arc<Acquirer>) -> Router {
 }
 
 /// The merchant's QR payload: a shop's (no amount) or an order's (amount and bill number).
-fn merchant_qr(s: &Acquirer, m: &Merchant, amount: Option<u128>, bill: Option<String>) -> MerchantQr {
+fn merchant_qr(
+	s: &Acquirer,
+	m: &Merchant,
+	amount: Option<u128>,
+	bill: Option<String>,
+) -> MerchantQr {
 	MerchantQr {
 		dynamic: amount.is_some(),
 		scheme: s.config.qr_scheme.clone(),

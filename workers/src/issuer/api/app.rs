@@ -53,7 +53,11 @@ async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result
 }
 
 /// [`wallet_user`], for a wallet that may pay.
-async fn paying_wallet(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result<Wallet, ApiError> {
+async fn paying_wallet(
+	s: &Issuer,
+	headers: &HeaderMap,
+	wallet_id: &str,
+) -> Result<Wallet, ApiError> {
 	let wallet = wallet_user(s, headers, wallet_id).await?;
 	if wallet.status != WalletStatus::Active {
 		return Err(WalletError::WalletLocked.into());
