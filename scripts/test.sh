@@ -20,5 +20,5 @@ pg_dir=$(mktemp -d "${TMPDIR:-/tmp}/clearline-pg.XXXXXX")
 trap 'scripts/test-postgres.sh stop "$pg_dir"' EXIT
 pg_url=$(scripts/test-postgres.sh start "$pg_dir")
 CLEARLINE_TEST_POSTGRES="$pg_url" cargo test --locked --workspace "${features[@]}" \
-	--test flows --test faults --test crash_points "$@"
+	--test store --test flows --test faults --test crash_points "$@"
 echo "[test] total $(( $(date +%s) - start )) s"

@@ -333,13 +333,16 @@ struct NewOrder<'a> {
 	pay_by: Option<i64>,
 }
 
-async fn insert(tx: &mut AnyConnection, o: &NewOrder<'_>) -> StoreResult<()> {
+/// Writes a new order; false if the aggregator's order id is taken (an identical request
+/// that arrived at the same moment, which then committed first).
+async fn insert(tx: &mut AnyConnection, o: &NewOrder<'_>) -> StoreResult<bool> {
 	let now = now_ms();
-	sqlx::query(
+	let inserted = sqlx::query(
 		"INSERT INTO orders (order_id, aggregator_id, aggregator_order_id, merchant_id, scenario,
 		 amount, currency, description, notify_url, request_hash, status, payment_code,
 		 prepay_id, pay_by, created_at, updated_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, $10, $11, $12, $13, $14, $14)",
+		 VALUES ($1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, $10, $11, $12, $13, $14, $14)
+		 ON CONFLICT DO NOTHING",
 	)
 	.bind(o.order_id)
 	.bind(o.aggregator_id)
@@ -357,7 +360,16 @@ async fn insert(tx: &mut AnyConnection, o: &NewOrder<'_>) -> StoreResult<()> {
 	.bind(now)
 	.execute(tx)
 	.await?;
-	Ok(())
+	Ok(inserted.rows_affected() == 1)
+}
+
+/// The order an identical request made, read after losing the race to write it.
+async fn replay_of(db: &Db, r: &OrderRequest<'_>) -> OrderResult<Order> {
+	let mut conn = db.conn().await?;
+	let existing = by_aggregator_id(&mut conn, r.aggregator_id, r.aggregator_order_id)
+		.await?
+		.ok_or(OrderError::UnknownOrder("no such order"))?;
+	replay(existing, r.request_hash)
 }
 
 /// A repeated request with the same key: the same order if it is the same request.
@@ -388,7 +400,7 @@ pub async fn micropay(
 	let merchant = merchant::aggregator_merchant(&mut tx, r.aggregator_id, r.merchant).await?;
 	let notify_url = notify_url(&mut tx, r).await?;
 	let order_id = new_order_id(&mut tx).await?;
-	insert(
+	let inserted = insert(
 		&mut tx,
 		&NewOrder {
 			order_id: &order_id,
@@ -407,6 +419,10 @@ pub async fn micropay(
 		},
 	)
 	.await?;
+	if !inserted {
+		drop(tx);
+		return Ok((replay_of(db, r).await?, false));
+	}
 	let debit = DebitRequest {
 		acquirer_order_id: order_id.clone(),
 		aggregator_order_id: r.aggregator_order_id.to_string(),
@@ -444,7 +460,7 @@ pub async fn unified(
 	let order_id = new_order_id(&mut tx).await?;
 	let prepay = (scenario == Scenario::InApp)
 		.then(|| format!("PP{}", hex::encode(rand::random::<[u8; 12]>())));
-	insert(
+	let inserted = insert(
 		&mut tx,
 		&NewOrder {
 			order_id: &order_id,
@@ -463,6 +479,10 @@ pub async fn unified(
 		},
 	)
 	.await?;
+	if !inserted {
+		drop(tx);
+		return Ok((replay_of(db, r).await?, merchant, false));
+	}
 	let order = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
 	tx.commit().await?;
 	Ok((order, merchant, true))

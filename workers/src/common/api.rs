@@ -70,9 +70,6 @@ impl std::error::Error for ApiError {}
 impl From<StoreError> for ApiError {
 	fn from(e: StoreError) -> Self {
 		match e {
-			StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
-				ApiError::unavailable("StoreUnavailable", e.to_string())
-			}
 			// Two requests with one idempotency key at once: the loser is asked to retry,
 			// and will then be answered as the winner was.
 			e if e.is_unique_violation() => ApiError::conflict(

@@ -41,7 +41,7 @@ impl Drop for OrderGuard {
 	fn drop(&mut self) {
 		if let Some((inner, key)) = self.advisory.take() {
 			tokio::spawn(async move {
-				if let Err(e) = inner.advisory("SELECT pg_advisory_unlock($1)", key).await {
+				if let Err(e) = inner.advisory("pg_advisory_unlock($1)", key).await {
 					tracing::warn!(error = %e, "could not release an order's advisory lock");
 				}
 			});

@@ -370,27 +370,35 @@ async fn insert(tx: &mut AnyConnection, o: &NewOrder<'_>) -> StoreResult<bool> {
 }
 
 /// Takes the acquirer's debit request as a new order, or finds the order an identical request
-/// made; the issuer order id and whether it is new.
+/// made; the issuer order id and whether it is new. Two deliveries of one request at once
+/// (the acquirer's outbox may send it twice) make one order: the second insert waits for the
+/// first and then finds it.
 pub async fn receive_debit_request(
 	db: &Db,
 	mut order: NewOrder<'_>,
 ) -> OrderResult<(String, bool)> {
 	let mut tx = db.begin().await?;
-	if let Some(existing) = order_of_acquirer(&mut tx, order.acquirer_order_id).await? {
-		if existing.request_hash != order.request_hash {
-			return Err(OrderError::IdempotencyKeyReused("acquirer order"));
-		}
-		return Ok((existing.issuer_order_id, false));
-	}
-	let id = new_order_id(&mut tx).await?;
+	let id = match order_of_acquirer(&mut tx, order.acquirer_order_id).await? {
+		Some(existing) => existing.issuer_order_id,
+		None => new_order_id(&mut tx).await?,
+	};
 	order.issuer_order_id = &id;
-	insert(&mut tx, &order).await?;
-	tx.commit().await?;
-	Ok((id, true))
+	if insert(&mut tx, &order).await? {
+		tx.commit().await?;
+		return Ok((id, true));
+	}
+	drop(tx);
+	let existing = order_of_acquirer(&mut *db.conn().await?, order.acquirer_order_id)
+		.await?
+		.ok_or(OrderError::UnknownOrder("no debit request for this order"))?;
+	if existing.request_hash != order.request_hash {
+		return Err(OrderError::IdempotencyKeyReused("acquirer order"));
+	}
+	Ok((existing.issuer_order_id, false))
 }
 
 /// The issuer order id of the wallet app's payment request `request_id`, new or the one an
-/// identical request was given.
+/// identical request was given (also when the two arrive at once).
 pub async fn app_request(
 	db: &Db,
 	wallet_id: &str,
@@ -398,24 +406,10 @@ pub async fn app_request(
 	request_hash: &str,
 ) -> OrderResult<String> {
 	let mut tx = db.begin().await?;
-	let seen = sqlx::query(
-		"SELECT request_hash, issuer_order_id FROM app_requests
-		 WHERE wallet_id = $1 AND request_id = $2",
-	)
-	.bind(wallet_id)
-	.bind(request_id)
-	.fetch_optional(&mut *tx)
-	.await?;
-	if let Some(row) = seen {
-		if row.try_get::<String, _>("request_hash")? != request_hash {
-			return Err(OrderError::IdempotencyKeyReused("requestId"));
-		}
-		return Ok(row.try_get("issuer_order_id")?);
-	}
 	let id = new_order_id(&mut tx).await?;
-	sqlx::query(
+	let inserted = sqlx::query(
 		"INSERT INTO app_requests (wallet_id, request_id, request_hash, issuer_order_id)
-		 VALUES ($1, $2, $3, $4)",
+		 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
 	)
 	.bind(wallet_id)
 	.bind(request_id)
@@ -423,8 +417,24 @@ pub async fn app_request(
 	.bind(&id)
 	.execute(&mut *tx)
 	.await?;
-	tx.commit().await?;
-	Ok(id)
+	if inserted.rows_affected() == 1 {
+		tx.commit().await?;
+		return Ok(id);
+	}
+	// Seen before: the number just taken is given back with the rollback.
+	drop(tx);
+	let row = sqlx::query(
+		"SELECT request_hash, issuer_order_id FROM app_requests
+		 WHERE wallet_id = $1 AND request_id = $2",
+	)
+	.bind(wallet_id)
+	.bind(request_id)
+	.fetch_one(db.pool())
+	.await?;
+	if row.try_get::<String, _>("request_hash")? != request_hash {
+		return Err(OrderError::IdempotencyKeyReused("requestId"));
+	}
+	Ok(row.try_get("issuer_order_id")?)
 }
 
 /// Records the order the wallet app's checkout made (once; a repeat changes nothing).
