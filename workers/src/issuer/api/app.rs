@@ -219,7 +219,8 @@ pub async fn pay(
 	paying_wallet(&s, &headers, &wallet_id).await?;
 	let r: PayRequest = parse_json(&body)?;
 	let qr = check_pay_request(&s, &r)?;
-	let id = order::app_request(&s.db, &wallet_id, &r.request_id, &request_hash(&r)).await?;
+	let hash = request_hash(&r);
+	let id = order::app_request(&s.db, &wallet_id, &r.request_id, &hash).await?;
 	if order::load(&s.db, &id).await?.is_some() {
 		return answer_when_final(&s, &id).await;
 	}
@@ -259,7 +260,7 @@ pub async fn pay(
 			scenario: scenario_text(order.scenario),
 			wallet_id: Some(&wallet_id),
 			payment_code: None,
-			request_hash: &request_hash(&r),
+			request_hash: &hash,
 			amount,
 		},
 	)
