@@ -161,8 +161,8 @@ pub async fn post_once(sender: &TxSender, signed: &SignedInstruction) -> Result<
 /// What one instruction of a batch came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemOutcome {
-	/// Posted by this batch.
-	Posted { posting_id: PostingId },
+	/// Posted by this batch, into `cycle`.
+	Posted { posting_id: PostingId, cycle: pallet_clearing_bank::CycleId },
 	/// The chain held its posting already (before the batch, or earlier in it).
 	AlreadyPosted { posting_id: PostingId },
 	/// Refused with this error (`ClearingBank(AmountMismatch)`), or its whole transaction
@@ -194,9 +194,13 @@ pub fn batch_outcomes(events: &[RuntimeEvent]) -> Vec<(String, ItemOutcome)> {
 		.filter_map(|e| match e {
 			RuntimeEvent::ClearingBank(Clearing::PaymentPosted {
 				posting_id,
+				cycle,
 				acquirer_order_id,
 				..
-			}) => Some((text(acquirer_order_id), ItemOutcome::Posted { posting_id: *posting_id })),
+			}) => Some((
+				text(acquirer_order_id),
+				ItemOutcome::Posted { posting_id: *posting_id, cycle: *cycle },
+			)),
 			RuntimeEvent::ClearingBank(Clearing::PaymentAlreadyPosted {
 				posting_id,
 				acquirer_order_id,

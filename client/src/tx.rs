@@ -331,6 +331,56 @@ impl TxSender {
 		}
 	}
 
+	/// Signs `call` with the next nonce without submitting it, for a caller that keeps the
+	/// transaction before it goes out (so that after a crash it resends these very bytes,
+	/// which the chain can include at most once). Submit it with [`TxSender::submit_signed`]
+	/// before signing the next, or the nonces after it wait for it in the pool.
+	pub async fn sign_next(&self, call: RuntimeCall) -> Result<PendingTx> {
+		let mut state = self.nonce.lock().await;
+		if self.resync.swap(false, Ordering::SeqCst) {
+			state.next = None;
+		}
+		let nonce = match state.next {
+			Some(n) => n,
+			None => self.chain_nonce().await?,
+		};
+		let checkpoint = self.checkpoint().await?;
+		let ctx = self.conn.chain_context();
+		let tx = prepare_tipped(
+			&self.signer,
+			&ctx,
+			call,
+			nonce,
+			self.options.lifetime,
+			checkpoint,
+			self.options.tip,
+		)?;
+		state.next = Some(nonce + 1);
+		Ok(tx)
+	}
+
+	/// Submits a transaction from [`TxSender::sign_next`] (or one kept from before a restart),
+	/// once a slot is free. A refusal, or a submission whose arrival is unknown, makes the next
+	/// `sign_next` read the nonce from the chain.
+	pub async fn submit_signed(&self, tx: PendingTx) -> Result<InFlight> {
+		let slot = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
+		let progress = self.options.progress.clone();
+		match InFlight::submit(self.conn.clone(), tx, self.options.give_up, progress).await {
+			Ok(mut flight) => {
+				if flight.watch.is_none() && !flight.path.contains(&Step::AlreadyInPool) {
+					self.resync.store(true, Ordering::SeqCst);
+				}
+				flight.resync = Some(self.resync.clone());
+				flight._slot = Some(slot);
+				Ok(flight)
+			}
+			Err(e) => {
+				self.resync.store(true, Ordering::SeqCst);
+				Err(e)
+			}
+		}
+	}
+
 	/// Submits `call` and follows it to its end.
 	pub async fn send(&self, call: RuntimeCall) -> Result<TxReport> {
 		Ok(self.submit(call).await?.follow().await)

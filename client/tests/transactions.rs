@@ -337,7 +337,7 @@ async fn a_batch_larger_than_a_block_is_split_into_batches_that_each_fit() {
 		.items
 		.iter()
 		.map(|(_, outcome)| match outcome {
-			ItemOutcome::Posted { posting_id } => *posting_id,
+			ItemOutcome::Posted { posting_id, .. } => *posting_id,
 			other => panic!("{other:?}"),
 		})
 		.collect();

@@ -5,16 +5,19 @@
 //! asks the issuer) and notifications to aggregators until they are acknowledged.
 
 mod api;
+mod batches;
 mod merchant;
 mod messages;
 mod order;
 mod outbox;
+mod poster;
 mod posting;
 mod reconcile;
 
 use crate::common::{
 	api::ApiError,
 	extract::{Authenticates, Role},
+	lease::{Lease, Signals},
 	locks::OrderLocks,
 	metrics::Metrics,
 	peer::{Peer, RetryPolicy},
@@ -64,6 +67,15 @@ pub struct Config {
 	/// How long a bookkeeping call waits for finality before it answers `UNKNOWN`.
 	#[arg(long, default_value = "60s")]
 	pub bookkeeping_wait: humantime::Duration,
+	/// The shortest time between two posting batches, unless a full batch is waiting: the
+	/// longest a payment waits for its batch to be sent, and what keeps the chain at a few
+	/// transactions a second however many payments arrive.
+	#[arg(long, default_value = "200ms")]
+	pub batch_interval: humantime::Duration,
+	/// The most postings one batch carries (0: as many as fit a block, up to the runtime's
+	/// bound).
+	#[arg(long, default_value_t = 0)]
+	pub batch_max: usize,
 	/// Lifetime of posting transactions, in blocks.
 	#[arg(long, default_value_t = 64)]
 	pub tx_lifetime: u64,
@@ -93,10 +105,19 @@ pub struct Acquirer {
 	pub http: reqwest::Client,
 	pub issuer_key: sr25519::Public,
 	pub metrics: Arc<Metrics>,
-	/// One lock per order being posted: a second bookkeeping call for the same order waits
-	/// for the first instead of posting again.
+	/// One lock per order whose bookkeeping call is being taken: a second call for the same
+	/// order waits for the first.
 	pub posting_locks: OrderLocks,
 	pub outbox_wake: tokio::sync::Notify,
+	/// Whether this process posts, delivers the outbox and reconciles (one of the processes
+	/// sharing the store does).
+	pub lease: Lease,
+	pub signals: Signals,
+	pub poster_wake: tokio::sync::Notify,
+	/// Bookkeeping calls waiting for their order's batch.
+	pub waiters: posting::Waiters,
+	/// The batches this process follows.
+	pub following: std::sync::Mutex<std::collections::HashSet<i64>>,
 }
 
 impl Acquirer {
@@ -164,17 +185,29 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		metrics: metrics.clone(),
 		posting_locks: OrderLocks::new(db.clone(), "acquirer-order"),
 		outbox_wake: tokio::sync::Notify::new(),
+		lease: Lease::start(&db, "clearline-acquirer-poster"),
+		signals: Signals::new(&db),
+		poster_wake: tokio::sync::Notify::new(),
+		waiters: posting::Waiters::default(),
+		following: Default::default(),
 	});
 	tracing::info!(account = %state.sender.account(), "acquirer starting");
 
-	// Whatever a crash left half-way: postings in flight are finished, the outbox goes on.
-	posting::resume(state.clone()).await?;
+	// The leader posts (taking up whatever batches a crash left first), delivers the outbox
+	// and reconciles; every process answers requests.
+	tokio::spawn(poster::listen(state.clone()));
+	tokio::spawn(poster::run(state.clone()));
 	tokio::spawn(outbox::run(state.clone()));
 	let every: Duration = config.common.reconcile_every.into();
 	let s = state.clone();
 	service::every(every, "reconcile", move || {
 		let s = s.clone();
-		async move { reconcile::run(&s).await.map(|_| ()) }
+		async move {
+			if !s.lease.is_leading() {
+				return Ok(());
+			}
+			reconcile::run(&s).await.map(|_| ())
+		}
 	});
 
 	let app =

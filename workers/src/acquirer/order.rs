@@ -657,16 +657,6 @@ pub async fn start_posting(
 	Ok(())
 }
 
-/// Keeps the transaction a posting was submitted in, to follow it after a restart.
-pub async fn set_pending_tx(db: &Db, id: &str, pending: &str) -> StoreResult<()> {
-	sqlx::query("UPDATE orders SET pending_tx = $2 WHERE order_id = $1")
-		.bind(id)
-		.bind(pending)
-		.execute(db.pool())
-		.await?;
-	Ok(())
-}
-
 /// Where a successful posting is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Posted {
@@ -678,7 +668,7 @@ pub struct Posted {
 
 /// Ends an order, SUCCESS (with its posting) or FAILED, and queues its notification; an order
 /// that is final already is left as it is. Whether the order changed.
-async fn finish_in(
+pub(super) async fn finish_in(
 	tx: &mut AnyConnection,
 	id: &str,
 	posted: Option<&Posted>,
@@ -751,11 +741,13 @@ pub async fn fail_waiting(db: &Db, id: &str, reason: &str) -> OrderResult<bool> 
 }
 
 /// A posting without a final answer is left for reconciliation; whether it moved.
-pub async fn leave_unknown(db: &Db, id: &str, reason: &str) -> OrderResult<bool> {
-	let mut conn = db.conn().await?;
+pub(super) async fn leave_unknown_in(
+	tx: &mut AnyConnection,
+	id: &str,
+	reason: &str,
+) -> OrderResult<bool> {
 	let from = [OrderStatus::Posting];
-	Ok(store::move_order_if(&mut conn, KEY, id, &from, OrderStatus::Unknown, Some(reason))
-		.await??)
+	Ok(store::move_order_if(tx, KEY, id, &from, OrderStatus::Unknown, Some(reason)).await??)
 }
 
 /// Closes unpaid orders whose time ran out; their ids.

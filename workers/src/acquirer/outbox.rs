@@ -15,10 +15,14 @@ use crate::common::{
 use reqwest::Method;
 use std::{sync::Arc, time::Duration};
 
-/// Delivers due messages forever.
+/// Delivers due messages forever, while this process leads.
 pub async fn run(s: Arc<Acquirer>) {
 	loop {
-		match messages::due(&s.db, 64).await {
+		if !s.lease.is_leading() {
+			tokio::time::sleep(Duration::from_millis(250)).await;
+			continue;
+		}
+		match messages::due(&s.db, 256).await {
 			Ok(messages) => {
 				futures::future::join_all(messages.into_iter().map(|m| deliver(&s, m))).await;
 			}

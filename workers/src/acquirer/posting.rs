@@ -1,28 +1,22 @@
-//! Bookkeeping: the issuer's signed instruction is posted on chain, and the answer comes only
-//! from the finalized chain. One order is posted by one task at a time; the chain lookup
-//! before every submission and the pallet's idempotency by order id make a resubmission after
-//! a crash harmless.
+//! Bookkeeping: the issuer's signed instruction goes to the posting queue (the poster,
+//! [`super::poster`], posts it in a batch), and the answer comes only from the finalized
+//! chain.
 
 use super::{
+	batches,
 	order::{self, Order, OrderStatus, Posted},
-	Acquirer,
+	poster, Acquirer,
 };
 use crate::common::{
 	api::ApiError,
 	wire::{scenario_of, BookkeepingRequest, BookkeepingResult},
 };
 use clearline_client::{
-	calls, instruction::SignedInstruction, queries, resolve, Error as ClientError, Outcome,
-	PendingTx, TxResult,
+	instruction::{batch_outcomes, ItemOutcome, SignedInstruction},
+	queries, resolve, Error as ClientError, Outcome, PendingTx, TxResult,
 };
-use std::{sync::Arc, time::Duration};
-
-/// How a posting attempt ended.
-enum PostOutcome {
-	Posted(Posted),
-	Failed(String),
-	Unknown(String),
-}
+use std::{collections::HashMap, sync::Arc, time::Duration};
+use tokio::sync::Notify;
 
 /// The answer the issuer gets for an order in its current state.
 pub fn result_of(order: &Order) -> BookkeepingResult {
@@ -89,8 +83,9 @@ fn check_instruction(
 	Ok(())
 }
 
-/// The bookkeeping call: records the issuer's debit status, posts a debited payment and
-/// answers from finality.
+/// The bookkeeping call: records the issuer's debit status; a debited order goes to the
+/// posting queue, and the answer waits (up to `--bookkeeping-wait`) for the order's final
+/// status, which only the finalized chain gives. Still posting by then: `PROCESSING`.
 pub async fn bookkeep(
 	s: &Arc<Acquirer>,
 	r: BookkeepingRequest,
@@ -132,20 +127,14 @@ pub async fn bookkeep(
 							return Err(mismatch("instruction"));
 						}
 					}
-					order::start_posting(&s.db, &order.order_id, &text, &r.issuer_order_id).await?;
-					s.metrics.order(OrderStatus::Posting.as_str());
-					// Posting goes on in its own task, holding the order's lock: the issuer hanging
-					// up must not leave the order half-way, nor open it to a second poster.
-					let pending =
-						order.pending_tx.as_deref().and_then(|t| serde_json::from_str(t).ok());
-					let (s2, id, instruction) =
-						(s.clone(), order.order_id.clone(), instruction.clone());
-					tokio::spawn(async move {
-						let _held = held;
-						post_and_record(&s2, &id, &instruction, pending).await
-					})
-					.await
-					.map_err(ApiError::internal)??;
+					if order.status == OrderStatus::DebitRequested {
+						order::start_posting(&s.db, &order.order_id, &text, &r.issuer_order_id)
+							.await?;
+						s.metrics.order(OrderStatus::Posting.as_str());
+						poster::queued(s).await;
+					}
+					drop(held);
+					wait_final(s, &order.order_id).await?;
 				}
 				OrderStatus::AwaitingPayment => {
 					return Err(ApiError::conflict(
@@ -162,37 +151,81 @@ pub async fn bookkeep(
 	Ok(result_of(&order::get(&s.db, &r.acquirer_order_id).await?))
 }
 
-/// Posts (or, with `pending`, first looks for the transaction of an earlier attempt) and
-/// records the final status or `UNKNOWN`.
-async fn post_and_record(
-	s: &Arc<Acquirer>,
-	order_id: &str,
-	instruction: &SignedInstruction,
-	pending: Option<PendingTx>,
-) -> Result<(), ApiError> {
-	let outcome = post(s, order_id, instruction, pending).await;
-	crate::crash_point!(crate::common::faults::ACQUIRER_BEFORE_RECORD);
-	let (status, changed) = match outcome {
-		PostOutcome::Posted(p) => {
-			(OrderStatus::Success, order::finish(&s.db, order_id, Some(&p), None).await?)
+/// Waits until the order is no longer `POSTING`, or `--bookkeeping-wait` has passed. Woken by
+/// the recording of its batch, in this process or (through the store's signals) another; the
+/// store is read again every second in case a wake-up was lost.
+async fn wait_final(s: &Acquirer, order_id: &str) -> Result<(), ApiError> {
+	let deadline = tokio::time::Instant::now() + Duration::from(s.config.bookkeeping_wait);
+	let waiter = s.waiters.register(order_id);
+	loop {
+		let woken = waiter.notified();
+		tokio::pin!(woken);
+		woken.as_mut().enable();
+		if order::get(&s.db, order_id).await?.status != OrderStatus::Posting {
+			return Ok(());
 		}
-		PostOutcome::Failed(reason) => {
-			(OrderStatus::Failed, order::finish(&s.db, order_id, None, Some(&reason)).await?)
+		tokio::select! {
+			_ = woken => {}
+			_ = tokio::time::sleep(Duration::from_secs(1)) => {}
+			_ = tokio::time::sleep_until(deadline) => return Ok(()),
 		}
-		PostOutcome::Unknown(reason) => {
-			tracing::warn!(order = order_id, %reason, "posting outcome unknown");
-			(OrderStatus::Unknown, order::leave_unknown(&s.db, order_id, &reason).await?)
-		}
-	};
-	if changed {
-		s.metrics.order(status.as_str());
-		s.outbox_wake.notify_one();
 	}
-	Ok(())
+}
+
+/// Those waiting for orders to leave `POSTING`, by order id.
+#[derive(Default)]
+pub struct Waiters {
+	waiting: std::sync::Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+/// One waiter's registration, dropped when it stops waiting.
+pub struct Waiter<'a> {
+	waiters: &'a Waiters,
+	order_id: String,
+	notify: Arc<Notify>,
+}
+
+impl std::ops::Deref for Waiter<'_> {
+	type Target = Notify;
+	fn deref(&self) -> &Notify {
+		&self.notify
+	}
+}
+
+impl Drop for Waiter<'_> {
+	fn drop(&mut self) {
+		let mut waiting = self.waiters.waiting.lock().unwrap_or_else(|e| e.into_inner());
+		// The map's reference and this one: nobody else waits for the order.
+		if Arc::strong_count(&self.notify) == 2 {
+			waiting.remove(&self.order_id);
+		}
+	}
+}
+
+impl Waiters {
+	pub fn register(&self, order_id: &str) -> Waiter<'_> {
+		let mut waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+		let notify = waiting.entry(order_id.to_string()).or_default().clone();
+		Waiter { waiters: self, order_id: order_id.to_string(), notify }
+	}
+
+	pub fn is_empty(&self) -> bool {
+		self.waiting.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+	}
+
+	/// Wakes whoever waits for any of `orders`.
+	pub fn wake<'a>(&self, orders: impl IntoIterator<Item = &'a str>) {
+		let waiting = self.waiting.lock().unwrap_or_else(|e| e.into_inner());
+		for id in orders {
+			if let Some(n) = waiting.get(id) {
+				n.notify_waiters();
+			}
+		}
+	}
 }
 
 /// Where the posting of `order_id` is, if the finalized chain has it.
-async fn find_posting(
+pub(super) async fn find_posting(
 	s: &Acquirer,
 	order_id: &str,
 	at: Option<sp_core::H256>,
@@ -215,160 +248,16 @@ async fn find_posting(
 	}))
 }
 
-/// What a transaction's final answer means for the order.
-async fn from_report(s: &Acquirer, order_id: &str, result: TxResult) -> PostOutcome {
-	let lookup = |at| async move {
-		find_posting(s, order_id, at)
-			.await
-			.map_err(|e| PostOutcome::Unknown(format!("chain lookup: {e}")))
-	};
-	match result {
-		TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } => {
-			PostOutcome::Failed(error)
-		}
-		// Posted (or found posted already) in that finalized block.
-		TxResult::Finalized { block, .. } => match lookup(Some(block)).await {
-			Ok(Some(posted)) => PostOutcome::Posted(posted),
-			Ok(None) => PostOutcome::Unknown("succeeded, but no posting at its block".into()),
-			Err(unknown) => unknown,
-		},
-		// Never in a finalized block; an earlier transaction may still have posted it.
-		TxResult::Expired { .. } => match lookup(None).await {
-			Ok(Some(posted)) => PostOutcome::Posted(posted),
-			Ok(None) => PostOutcome::Failed(TRANSACTION_EXPIRED.into()),
-			Err(unknown) => unknown,
-		},
-		TxResult::Unknown { reason } => PostOutcome::Unknown(reason),
-	}
-}
-
-async fn post(
-	s: &Arc<Acquirer>,
-	order_id: &str,
-	instruction: &SignedInstruction,
-	pending: Option<PendingTx>,
-) -> PostOutcome {
-	if let Some(tx) = pending {
-		// The transaction of an earlier attempt answers first. Only its expiry lets a new
-		// one go out; a finalized failure is final.
-		let report = resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await;
-		match from_report(s, order_id, report.result).await {
-			PostOutcome::Failed(reason) if reason == TRANSACTION_EXPIRED => {}
-			outcome => return outcome,
-		}
-	}
-	// A transaction the node lost (restarted, or dropped from its pool) expires unfinalized;
-	// the payer is debited already, so while the instruction is valid it goes out again.
-	let mut round = 1;
-	loop {
-		match submit_and_follow(s, order_id, instruction).await {
-			PostOutcome::Failed(reason)
-				if reason == TRANSACTION_EXPIRED
-					&& round < MAX_SUBMISSIONS
-					&& still_valid(s, instruction).await =>
-			{
-				tracing::warn!(
-					order = order_id,
-					round,
-					"posting transaction expired unfinalized; submitting again"
-				);
-				round += 1;
-			}
-			outcome => return outcome,
-		}
-	}
-}
-
-/// How many transactions one posting may use before it is declared failed.
-const MAX_SUBMISSIONS: u32 = 5;
-const TRANSACTION_EXPIRED: &str = "TransactionExpired";
-
-/// Whether the chain would still accept the instruction (its clock, at the finalized head,
-/// is before the expiry).
-async fn still_valid(s: &Acquirer, instruction: &SignedInstruction) -> bool {
-	match queries::chain_time(&s.conn, None).await {
-		Ok(now) => now < instruction.expires_at,
-		Err(_) => false,
-	}
-}
-
-/// Looks for the posting on the finalized chain; submits one if there is none and follows it
-/// to its end.
-async fn submit_and_follow(
-	s: &Arc<Acquirer>,
-	order_id: &str,
-	instruction: &SignedInstruction,
-) -> PostOutcome {
-	match find_posting(s, order_id, None).await {
-		Ok(Some(posted)) => return PostOutcome::Posted(posted),
-		Ok(None) => {}
-		Err(e) => return PostOutcome::Unknown(format!("chain lookup: {e}")),
-	}
-	let (decoded, signature) = match instruction.decode() {
-		Ok(d) => d,
-		Err(e) => return PostOutcome::Failed(format!("MalformedInstruction: {e}")),
-	};
-	crate::crash_point!(crate::common::faults::ACQUIRER_BEFORE_SUBMIT);
-	let flight = match s.sender.submit(calls::post_payment(decoded, signature)).await {
-		Ok(f) => f,
-		Err(ClientError::Rejected { reason, .. }) => {
-			s.metrics.call("chain", "refused");
-			return PostOutcome::Failed(format!("PoolRefused: {reason}"));
-		}
-		Err(e) => return PostOutcome::Unknown(format!("submission: {e}")),
-	};
-	s.metrics.call("chain", "submitted");
-	let pending_json = serde_json::to_string(flight.tx()).unwrap_or_default();
-	if let Err(e) = order::set_pending_tx(&s.db, order_id, &pending_json).await {
-		tracing::error!(order = order_id, error = %e, "could not store the pending transaction");
-	}
-	crate::crash_point!(crate::common::faults::ACQUIRER_AFTER_SUBMIT);
-	let report = flight.follow().await;
-	from_report(s, order_id, report.result).await
-}
-
-/// Continues every posting a crash interrupted.
-pub async fn resume(s: Arc<Acquirer>) -> Result<(), ApiError> {
-	let orders = order::in_statuses(&s.db, &[OrderStatus::Posting]).await?;
-	for order in orders {
-		let s = s.clone();
-		tokio::spawn(async move {
-			if let Err(e) = finish_interrupted(&s, &order.order_id).await {
-				tracing::warn!(order = %order.order_id, error = %e, "could not resume posting");
-			}
-		});
-	}
-	Ok(())
-}
-
-/// Ends a `POSTING` or `UNKNOWN` order from what the chain says; `repost` allows a new
-/// submission while the instruction is still valid.
-pub async fn finish_interrupted(s: &Arc<Acquirer>, order_id: &str) -> Result<(), ApiError> {
-	let _held = s.posting_locks.lock(order_id).await?;
-	// Read under the lock: a bookkeeping call may have finished the order meanwhile.
-	let Some(order) = order::load(&s.db, order_id).await? else { return Ok(()) };
-	let (true, Some(text)) = (order.status == OrderStatus::Posting, &order.instruction) else {
-		return Ok(());
-	};
-	let instruction: SignedInstruction = serde_json::from_str(text)
-		.map_err(|e| ApiError::internal(format!("stored instruction: {e}")))?;
-	let pending: Option<PendingTx> =
-		order.pending_tx.as_deref().and_then(|t| serde_json::from_str(t).ok());
-	tracing::info!(order = %order.order_id, "resuming posting");
-	post_and_record(s, &order.order_id, &instruction, pending).await
-}
-
-/// Reconciliation's view of an unknown order: posted (success), refused or expired
-/// (failure), or still undecided.
+/// Reconciliation's view of an unknown order (its batch's outcome is unknown): posted
+/// (success), refused or expired (failure), or still undecided. `POSTING` orders are the
+/// poster's.
 pub async fn settle_unknown(
 	s: &Arc<Acquirer>,
 	order: &Order,
 ) -> Result<Option<OrderStatus>, ApiError> {
 	let Some(_held) = s.posting_locks.try_lock(&order.order_id).await? else { return Ok(None) };
 	let current = order::load(&s.db, &order.order_id).await?;
-	let Some(order) =
-		current.filter(|o| matches!(o.status, OrderStatus::Unknown | OrderStatus::Posting))
-	else {
+	let Some(order) = current.filter(|o| o.status == OrderStatus::Unknown) else {
 		return Ok(None);
 	};
 	let order = &order;
@@ -382,11 +271,24 @@ pub async fn settle_unknown(
 		order::finish(&s.db, id, Some(&p), None).await?;
 		return Ok(Some(OrderStatus::Success));
 	}
-	if let Some(tx) =
-		order.pending_tx.as_deref().and_then(|t| serde_json::from_str::<PendingTx>(t).ok())
-	{
+	// The transaction of its batch (or, for an order posted before batches, its own).
+	let pending = match batches::pending_tx_of(&s.db, id).await? {
+		Some(tx) => Some(tx),
+		None => order.pending_tx.clone(),
+	};
+	if let Some(tx) = pending.as_deref().and_then(|t| serde_json::from_str::<PendingTx>(t).ok()) {
 		let report = resolve(&s.conn, &tx, Duration::ZERO).await;
-		if let TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } = report.result {
+		let refused = match report.result {
+			TxResult::Finalized { outcome: Outcome::Failed { error, .. }, .. } => Some(error),
+			TxResult::Finalized { outcome: Outcome::Succeeded(events), .. } => {
+				batch_outcomes(&events).into_iter().find_map(|(o, item)| match item {
+					ItemOutcome::Refused { error } if o == id => Some(error),
+					_ => None,
+				})
+			}
+			_ => None,
+		};
+		if let Some(error) = refused {
 			order::finish(&s.db, id, None, Some(&error)).await?;
 			return Ok(Some(OrderStatus::Failed));
 		}

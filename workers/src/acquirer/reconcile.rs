@@ -32,11 +32,9 @@ pub struct ReconcileReport {
 
 pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 	let mut resolved = Vec::new();
-	let stuck = order::in_statuses(&s.db, &[OrderStatus::Unknown, OrderStatus::Posting]).await?;
+	// Postings without a final answer (the poster follows every other `POSTING` order).
+	let stuck = order::in_statuses(&s.db, &[OrderStatus::Unknown]).await?;
 	for order in stuck {
-		if order.status == OrderStatus::Posting && now_ms() - order.updated_at < 5_000 {
-			continue;
-		}
 		if let Some(status) = posting::settle_unknown(s, &order).await? {
 			s.metrics.reconciliation.with_label_values(&["resolved"]).inc();
 			resolved.push(Resolved { order_id: order.order_id.clone(), status });

@@ -9,6 +9,7 @@ pub mod emvco;
 pub mod extract;
 pub mod faults;
 pub mod inbox;
+pub mod lease;
 pub mod locks;
 pub mod metrics;
 pub mod peer;

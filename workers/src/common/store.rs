@@ -68,6 +68,8 @@ pub struct Migrations {
 pub struct Db {
 	pool: AnyPool,
 	backend: Backend,
+	/// The PostgreSQL URL, for the connections that are not the pool's (notifications).
+	url: Option<String>,
 }
 
 impl Db {
@@ -109,7 +111,13 @@ impl Db {
 			Backend::Postgres => migrations.postgres,
 		};
 		migrator.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating the store: {e}"))?;
-		Ok(Self { pool, backend })
+		let url = (backend == Backend::Postgres).then(|| database.to_string());
+		Ok(Self { pool, backend, url })
+	}
+
+	/// The PostgreSQL URL the store was opened with; `None` on SQLite.
+	pub fn postgres_url(&self) -> Option<&str> {
+		self.url.as_deref()
 	}
 
 	pub fn backend(&self) -> Backend {

@@ -262,7 +262,7 @@ impl Out {
 			}
 		}
 		let item_json = |(order, outcome): &(String, ItemOutcome)| match outcome {
-			ItemOutcome::Posted { posting_id } => {
+			ItemOutcome::Posted { posting_id, .. } => {
 				json!({ "acquirerOrderId": order, "result": "posted", "postingId": posting_id })
 			}
 			ItemOutcome::AlreadyPosted { posting_id } => json!({ "acquirerOrderId": order,
