@@ -316,3 +316,68 @@ async fn hundreds_of_concurrent_payments_over_faulty_lines_keep_every_invariant(
 		assert!(faulted(a) + faulted(i) > 0, "no fault was injected");
 	}
 }
+
+/// Two acquirer processes on one PostgreSQL store behind a balancer (for the aggregator and
+/// for the issuer): both answer, one posts. The posting process is SIGKILLed with payments
+/// arriving and batches in flight; the other takes the lease within a few seconds, resumes
+/// the open batches and the queue, and every payment settles once (the audit).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_posting_process_killed_under_load_hands_over_to_another() {
+	if support::postgres_server().is_none() {
+		eprintln!("two acquirer processes need PostgreSQL; scripts/test.sh runs this on it");
+		return;
+	}
+	let mut net = Net::launch(Options::new("takeover").with_proxies()).await;
+	net.merchant(SHOP, "Takeover Teahouse").await;
+	net.wallet("W-TAKE", 10_000_000).await;
+	let before = Baseline::take(&net).await;
+	let (second, second_url) = net.second_acquirer("takeover-acquirer-2").await;
+	let leading = |body: serde_json::Value| body["leading"].as_bool();
+	assert_eq!(leading(net.health(&net.acquirer_url).await), Some(true), "the first leads");
+	assert_eq!(leading(net.health(&second_url).await), Some(false), "the second waits");
+
+	// One balancer in front of both for the issuer's calls, another for the aggregator's.
+	net.to_acquirer.as_ref().expect("proxies").add_target(&second_url);
+	let balancer = support::proxy::Proxy::start(&net.acquirer_url).await;
+	balancer.add_target(&second_url);
+	net.aggregator = support::aggregator_via(&balancer.url);
+	let mut first = std::mem::replace(&mut net.acquirer, second);
+	net.acquirer_url = second_url.clone();
+
+	let payments = 40;
+	let mut codes = Vec::new();
+	for _ in 0..payments {
+		codes.push(net.payment_code("W-TAKE").await);
+	}
+	let net = &net;
+	let load = futures::future::join_all(codes.iter().enumerate().map(|(n, code)| async move {
+		tokio::time::sleep(Duration::from_millis(100) * n as u32).await;
+		net.start_micropay(&format!("AGG-TAKE-{n}"), SHOP, code, 500 + n as i64).await
+	}));
+	let kill = async {
+		tokio::time::sleep(Duration::from_millis(1_500)).await;
+		let open = count_with(
+			&open(&net.acquirer_db).await,
+			"SELECT COUNT(*) FROM orders WHERE status = $1",
+			"POSTING",
+		)
+		.await;
+		first.kill();
+		let killed = std::time::Instant::now();
+		eprintln!("posting process SIGKILLed with {open} orders posting");
+		let took_over = wait_for(Duration::from_secs(15), "the second process leads", || async {
+			(leading(net.health(&second_url).await) == Some(true)).then_some(())
+		})
+		.await;
+		let _ = took_over;
+		killed.elapsed()
+	};
+	let (started, handover) = tokio::join!(load, kill);
+	eprintln!("the second process led {} ms after the kill", handover.as_millis());
+	assert!(handover < Duration::from_secs(5), "handover took {handover:?}");
+	let orders: Vec<Started> = started.into_iter().flatten().collect();
+	let tally = audit(net, &before, SETTLE).await;
+	eprintln!("takeover: {tally:?}; {}", balancer.count());
+	assert_eq!(tally.orders, orders.len());
+	assert_eq!(tally.succeeded, payments, "every payment succeeded once");
+}

@@ -210,7 +210,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		}
 	});
 
-	let app =
-		service::with_common_routes(api::router(state.clone()), HealthState { db, conn }, metrics);
+	let app = service::with_common_routes(
+		api::router(state.clone()),
+		HealthState { db, conn, lease: Some(state.lease.clone()) },
+		metrics,
+	);
 	service::serve(config.common.listen, app).await
 }

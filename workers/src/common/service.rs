@@ -151,6 +151,10 @@ pub struct Health {
 	pub store: &'static str,
 	pub chain: &'static str,
 	pub finalized: Option<u32>,
+	/// Whether this process holds its service's lease (the acquirer's poster); absent for a
+	/// service without one.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub leading: Option<bool>,
 }
 
 /// Handler state for the health endpoint.
@@ -158,6 +162,7 @@ pub struct Health {
 pub struct HealthState {
 	pub db: Db,
 	pub conn: Arc<Connection>,
+	pub lease: Option<super::lease::Lease>,
 }
 
 /// `GET /health`: 200 when the store answers and the node's finalized head can be read,
@@ -176,6 +181,7 @@ pub async fn health(
 		store: if store_ok { "ok" } else { "failing" },
 		chain: if finalized.is_some() { "ok" } else { "unreachable" },
 		finalized: finalized.map(|(n, _)| n),
+		leading: s.lease.as_ref().map(|l| l.is_leading()),
 	};
 	if health.status == "ok" {
 		Ok(Json(health))

@@ -148,7 +148,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		async move { reconcile::run(&s).await.map(|_| ()) }
 	});
 
-	let app =
-		service::with_common_routes(api::router(state.clone()), HealthState { db, conn }, metrics);
+	let app = service::with_common_routes(
+		api::router(state.clone()),
+		HealthState { db, conn, lease: None },
+		metrics,
+	);
 	service::serve(config.common.listen, app).await
 }

@@ -161,7 +161,16 @@ pub struct Net {
 	/// PostgreSQL (see [`database`]).
 	pub issuer_db: String,
 	pub acquirer_db: String,
+	/// How the acquirer was started, for a second process on its store.
+	node_url: String,
+	acquirer_peer: String,
+	acquirer_extra: Vec<String>,
 	_dir: tempfile::TempDir,
+}
+
+/// The aggregator's client, calling the acquirer at `url`.
+pub fn aggregator_via(url: &str) -> Peer {
+	Peer::new(url, AGG, Signer::from_uri("//Aggregator1").unwrap())
 }
 
 /// The PostgreSQL server the tests run the services on, when the test command started one
@@ -285,11 +294,14 @@ impl Net {
 			to_acquirer,
 			to_issuer,
 			http: reqwest::Client::new(),
-			aggregator: Peer::new(&acquirer_url, AGG, Signer::from_uri("//Aggregator1").unwrap()),
+			aggregator: aggregator_via(&acquirer_url),
 			inbox,
 			spec: Spec::load(),
 			issuer_db,
 			acquirer_db,
+			node_url: node_url.clone(),
+			acquirer_peer: acquirer_peer.clone(),
+			acquirer_extra: acquirer_extra.iter().map(|s| s.to_string()).collect(),
 			_dir: dir,
 		};
 		net.wait_healthy().await;
@@ -309,6 +321,40 @@ impl Net {
 		net
 	}
 
+	/// Another acquirer process on the acquirer's store (PostgreSQL), on a port of its own,
+	/// once it answers `/health`; and its URL.
+	pub async fn second_acquirer(&self, name: &str) -> (NodeProcess, String) {
+		let port = free_port();
+		let url = format!("http://127.0.0.1:{port}");
+		let launch = ServiceLaunch {
+			binary: Path::new(ACQUIRER),
+			port,
+			database: &self.acquirer_db,
+			node_url: &self.node_url,
+			chain_key: "//Dave",
+			peer_url: &self.acquirer_peer,
+			peer_public_key: &ss58("//Bob"),
+			admin_token: ADMIN,
+		};
+		let process = launch.start(name, &as_refs(&self.acquirer_extra));
+		self.health(&url).await;
+		(process, url)
+	}
+
+	/// `GET /health` of the service at `url`, once it answers 200.
+	pub async fn health(&self, url: &str) -> Value {
+		let http = self.http.clone();
+		wait_for(Duration::from_secs(60), &format!("{url}/health"), || {
+			let (http, url) = (http.clone(), url.to_string());
+			async move {
+				let r = http.get(format!("{url}/health")).send().await.ok()?;
+				(r.status() == 200).then_some(())?;
+				r.json::<Value>().await.ok()
+			}
+		})
+		.await
+	}
+
 	pub fn set_notify_mode(&self, mode: NotifyMode) {
 		self.inbox.set_mode(mode);
 	}
@@ -325,16 +371,7 @@ impl Net {
 
 	pub async fn wait_healthy(&mut self) {
 		for (url, doc) in [(self.issuer_url.clone(), true), (self.acquirer_url.clone(), false)] {
-			let http = self.http.clone();
-			let body = wait_for(Duration::from_secs(60), &format!("{url}/health"), || {
-				let (http, url) = (http.clone(), url.clone());
-				async move {
-					let r = http.get(format!("{url}/health")).send().await.ok()?;
-					(r.status() == 200).then_some(())?;
-					r.json::<Value>().await.ok()
-				}
-			})
-			.await;
+			let body = self.health(&url).await;
 			let spec = if doc { &self.spec.issuer } else { &self.spec.acquirer };
 			self.spec.check(spec, &Method::GET, "/health", 200, &body);
 			self.issuer.assert_running();

@@ -50,7 +50,10 @@ pub struct Counts {
 #[derive(Clone)]
 pub struct Proxy {
 	pub url: String,
-	target: String,
+	/// The services behind the proxy: calls go to each in turn, as a load balancer sends
+	/// them, and to the next when one cannot be reached.
+	targets: Arc<Mutex<Vec<String>>>,
+	turn: Arc<AtomicU64>,
 	faults: Arc<Mutex<Faults>>,
 	pub counts: Arc<Counts>,
 	http: reqwest::Client,
@@ -62,7 +65,8 @@ impl Proxy {
 		let port = free_port();
 		let proxy = Proxy {
 			url: format!("http://127.0.0.1:{port}"),
-			target: target.trim_end_matches('/').into(),
+			targets: Arc::new(Mutex::new(vec![target.trim_end_matches('/').into()])),
+			turn: Arc::default(),
 			faults: Arc::new(Mutex::new(Faults {
 				late: None,
 				drop_share: 0.0,
@@ -77,6 +81,11 @@ impl Proxy {
 		let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
 		tokio::spawn(async move { axum::serve(listener, app).await });
 		proxy
+	}
+
+	/// Balances calls between the targets so far and `target`.
+	pub fn add_target(&self, target: &str) {
+		self.targets.lock().unwrap().push(target.trim_end_matches('/').into());
 	}
 
 	/// Answers to `method path…` calls come `delay` late (`None`: on time).
@@ -148,11 +157,32 @@ async fn forward(
 	let mut headers = headers;
 	headers.remove("host");
 	headers.remove("content-length");
-	let request =
-		proxy.http.request(method, format!("{}{path}", proxy.target)).headers(headers).body(body);
-	let answer = match request.send().await {
+	let targets = proxy.targets.lock().unwrap().clone();
+	let first = proxy.turn.fetch_add(1, Ordering::Relaxed) as usize;
+	let mut answer = Err(String::new());
+	for n in 0..targets.len() {
+		let target = &targets[(first + n) % targets.len()];
+		let request = proxy
+			.http
+			.request(method.clone(), format!("{target}{path}"))
+			.headers(headers.clone())
+			.body(body.clone());
+		match request.send().await {
+			Ok(a) => {
+				answer = Ok(a);
+				break;
+			}
+			// Never arrived: the next target gets it, as a balancer's retry on connect errors.
+			Err(e) if e.is_connect() => answer = Err(e.to_string()),
+			Err(e) => {
+				answer = Err(e.to_string());
+				break;
+			}
+		}
+	}
+	let answer = match answer {
 		Ok(a) => a,
-		Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+		Err(e) => return (StatusCode::BAD_GATEWAY, e).into_response(),
 	};
 	proxy.counts.forwarded.fetch_add(1, Ordering::Relaxed);
 	let status = answer.status();
