@@ -65,6 +65,7 @@ pub struct Connection {
 	context: Mutex<ChainContext>,
 	reconnecting: AsyncMutex<()>,
 	blocks: Mutex<BTreeMap<u32, Arc<FinalizedBlock>>>,
+	tracker: crate::finality::Tracker,
 }
 
 /// Refuses a node whose runtime encodes transactions differently from the one this client
@@ -126,6 +127,7 @@ impl Connection {
 			context: Mutex::new(context),
 			reconnecting: AsyncMutex::new(()),
 			blocks: Mutex::new(BTreeMap::new()),
+			tracker: Default::default(),
 		})
 	}
 
@@ -196,6 +198,11 @@ impl Connection {
 				result => return result,
 			}
 		}
+	}
+
+	/// The transactions this connection's finality task answers.
+	pub(crate) fn tracker(&self) -> &crate::finality::Tracker {
+		&self.tracker
 	}
 
 	/// Number and hash of the latest finalized block.

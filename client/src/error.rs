@@ -64,3 +64,74 @@ impl Error {
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// Why the pool refused a transaction, by the error code of its answer (polkadot-sdk's
+/// `sc-rpc-api` author errors) and, for an invalid transaction (1010), by which of the
+/// runtime's `InvalidTransaction` reasons it gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolRefusal {
+	/// 1010 `Stale`: the nonce was used already.
+	Outdated,
+	/// 1010 `Future`: the nonce is ahead of the account's.
+	FutureNonce,
+	/// 1010 `BadProof`: signed for another runtime version or chain.
+	BadSignature,
+	/// 1010 `Payment`: the account cannot pay the fee.
+	CannotPay,
+	/// 1010 `ExhaustsResources`: larger than a block allows.
+	ExhaustsResources,
+	/// 1010, another reason (a custom refusal of the runtime, an ancient checkpoint...).
+	Invalid,
+	/// 1011: the runtime could not decide.
+	UnknownValidity,
+	/// 1012: refused recently, and banned for a while.
+	TemporarilyBanned,
+	/// 1013: the pool holds these very bytes.
+	AlreadyImported,
+	/// 1014: another transaction with the same nonce is in the pool.
+	TooLowPriority,
+	/// 1016: the pool is full.
+	PoolFull,
+	/// Any other code.
+	Other,
+}
+
+impl PoolRefusal {
+	pub fn of(code: i32, reason: &str) -> Self {
+		use sp_runtime::transaction_validity::InvalidTransaction as Invalid;
+		let names = |invalid: Invalid| reason.ends_with(<&'static str>::from(invalid));
+		match code {
+			1010 if names(Invalid::Stale) => Self::Outdated,
+			1010 if names(Invalid::Future) => Self::FutureNonce,
+			1010 if names(Invalid::BadProof) => Self::BadSignature,
+			1010 if names(Invalid::Payment) => Self::CannotPay,
+			1010 if names(Invalid::ExhaustsResources) => Self::ExhaustsResources,
+			1010 => Self::Invalid,
+			1011 => Self::UnknownValidity,
+			1012 => Self::TemporarilyBanned,
+			1013 => Self::AlreadyImported,
+			1014 => Self::TooLowPriority,
+			1016 => Self::PoolFull,
+			_ => Self::Other,
+		}
+	}
+
+	/// Whether signing the call again with the chain's nonce (and, for a bad signature, its
+	/// current runtime version) can cure it.
+	pub fn cured_by_fresh_nonce(self) -> bool {
+		matches!(
+			self,
+			Self::Outdated | Self::FutureNonce | Self::TooLowPriority | Self::BadSignature
+		)
+	}
+}
+
+impl Error {
+	/// The pool's refusal, if this is one.
+	pub fn refusal(&self) -> Option<PoolRefusal> {
+		match self {
+			Error::Rejected { code, reason } => Some(PoolRefusal::of(*code, reason)),
+			_ => None,
+		}
+	}
+}

@@ -6,35 +6,9 @@ use jsonrpsee::{
 	rpc_params,
 	ws_client::{WsClient, WsClientBuilder},
 };
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sp_core::{Bytes, H256};
 use std::time::Duration;
-
-/// A transaction's progress as the node reports it (`author_submitAndWatchExtrinsic`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum TxStatus {
-	/// In the pool, waiting for an earlier nonce.
-	Future,
-	/// In the pool, ready to be included.
-	Ready,
-	/// Gossiped to these peers.
-	Broadcast(Vec<String>),
-	/// Included in this block (not yet final).
-	InBlock(H256),
-	/// The block it was in left the best chain.
-	Retracted(H256),
-	/// Included, but finality did not follow in time; the outcome is not known.
-	FinalityTimeout(H256),
-	/// In this finalized block: final.
-	Finalized(H256),
-	/// Replaced by another transaction with the same nonce.
-	Usurped(H256),
-	/// Dropped from the pool (for example, the pool is full).
-	Dropped,
-	/// Found invalid (for example, its mortality passed or its nonce is stale).
-	Invalid,
-}
 
 /// The parts of `state_getRuntimeVersion` that transaction signing needs.
 #[derive(Debug, Clone, Deserialize)]
@@ -188,72 +162,27 @@ impl NodeRpc {
 		Ok(block.block.extrinsics.into_iter().map(|b| b.0).collect())
 	}
 
-	/// Submits an encoded extrinsic and returns the stream of its status updates. A refusal
-	/// by the pool is [`Error::Rejected`]: the transaction is not in the pool, unless the
-	/// refusal is "already imported" (1013), which says the pool has it.
-	pub async fn submit_and_watch(&self, extrinsic: &[u8]) -> Result<Subscription<TxStatus>> {
+	/// Submits an encoded extrinsic (`author_submitExtrinsic`): the answer is the pool's
+	/// acceptance (the transaction's hash) or its refusal, [`Error::Rejected`] with the pool's
+	/// error code. What became of the transaction, the finalized blocks say.
+	pub async fn submit(&self, extrinsic: &[u8]) -> Result<H256> {
 		self.client
-			.subscribe(
-				"author_submitAndWatchExtrinsic",
-				rpc_params![Bytes(extrinsic.to_vec())],
-				"author_unwatchExtrinsic",
-			)
+			.request("author_submitExtrinsic", rpc_params![Bytes(extrinsic.to_vec())])
 			.await
 			.map_err(rejection)
 	}
 
-	/// Submits an encoded extrinsic and follows it until it is in a finalized block, which it
-	/// returns, together with every status seen on the way. Anything that ends the watch
-	/// without finality is an error that names the last status.
-	pub async fn submit_and_wait_finalized(
-		&self,
-		extrinsic: &[u8],
-		timeout: Duration,
-	) -> Result<(H256, Vec<TxStatus>)> {
-		let mut sub = self.submit_and_watch(extrinsic).await?;
-		let mut seen = Vec::new();
-		let follow = async {
-			while let Some(status) = sub.next().await {
-				let status = status.map_err(|e| Error::bad("author_extrinsicUpdate", e))?;
-				seen.push(status.clone());
-				match status {
-					TxStatus::Finalized(block) => return Ok(block),
-					TxStatus::Dropped => {
-						return Err(Error::TxFailed {
-							status: "dropped",
-							detail: format!("{seen:?}"),
-						})
-					}
-					TxStatus::Invalid => {
-						return Err(Error::TxFailed {
-							status: "invalid",
-							detail: format!("{seen:?}"),
-						})
-					}
-					TxStatus::Usurped(by) => {
-						return Err(Error::TxFailed {
-							status: "usurped",
-							detail: format!("by {by:?}"),
-						})
-					}
-					TxStatus::FinalityTimeout(block) => {
-						return Err(Error::TxFailed {
-							status: "finality timeout",
-							detail: format!("in block {block:?}"),
-						})
-					}
-					_ => {}
-				}
-			}
-			Err(Error::TxFailed {
-				status: "unwatched",
-				detail: "the node closed the subscription".into(),
-			})
-		};
-		let block = tokio::time::timeout(timeout, follow)
-			.await
-			.map_err(|_| Error::Timeout(timeout, "finality of a submitted transaction".into()))??;
-		Ok((block, seen))
+	/// The finalized heads as they are finalized (`chain_subscribeFinalizedHeads`); only the
+	/// arrival matters to the caller, which reads the blocks themselves.
+	pub async fn finalized_heads(&self) -> Result<Subscription<serde_json::Value>> {
+		Ok(self
+			.client
+			.subscribe(
+				"chain_subscribeFinalizedHeads",
+				rpc_params![],
+				"chain_unsubscribeFinalizedHeads",
+			)
+			.await?)
 	}
 }
 
@@ -277,27 +206,5 @@ fn rejection(e: jsonrpsee::core::ClientError) -> Error {
 			Error::Rejected { code: obj.code(), reason }
 		}
 		other => Error::Rpc(other),
-	}
-}
-
-#[cfg(test)]
-mod tests {
-	use super::*;
-
-	#[test]
-	fn tx_status_decodes_the_node_json() {
-		let hash = "0x0101010101010101010101010101010101010101010101010101010101010101";
-		let parse = |s: &str| serde_json::from_str::<TxStatus>(s).unwrap();
-		assert_eq!(parse("\"ready\""), TxStatus::Ready);
-		assert_eq!(parse("\"invalid\""), TxStatus::Invalid);
-		assert_eq!(
-			parse(&format!("{{\"inBlock\":\"{hash}\"}}")),
-			TxStatus::InBlock(H256::repeat_byte(1))
-		);
-		assert_eq!(
-			parse(&format!("{{\"finalized\":\"{hash}\"}}")),
-			TxStatus::Finalized(H256::repeat_byte(1))
-		);
-		assert!(serde_json::from_str::<TxStatus>("\"unheard-of\"").is_err());
 	}
 }

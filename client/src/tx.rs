@@ -1,31 +1,31 @@
 //! Submitting transactions and following each to a final answer.
 //!
 //! A [`TxSender`] signs for one account. It hands out nonces itself, one after the other,
-//! and submits under the same lock, so that any number of concurrent callers never give two
-//! transactions the same nonce ("Priority is too low") nor one the chain has used
-//! ("Transaction is outdated"); when the pool refuses a transaction anyway, or a followed
-//! transaction leaves the pool unfinalized, the next submission reads the nonce from the
-//! chain again.
+//! holding them only while it signs: submissions are pipelined (`author_submitExtrinsic`
+//! answers as soon as the pool has checked the transaction, and callers submit concurrently;
+//! the pool keeps a transaction whose predecessor has not arrived yet until it does). A
+//! refusal is read by the pool's error code ([`PoolRefusal`]): those a fresh nonce cures are
+//! signed again; after any refusal, or a transaction that ended unfinalized, the next
+//! signature reads the account's nonce from the node, so that the next transaction fills the
+//! gap.
 //!
 //! Every transaction is mortal. That is what makes its end knowable: a transaction with
 //! checkpoint block `birth` and lifetime `period` can only be in blocks `birth + 1` to
 //! `birth + period - 1`, so once the chain has finalized block `birth + period`, reading
 //! those blocks says for certain whether it was included (and what it did) or never will be
-//! ([`TxResult::Expired`]). [`InFlight::follow`] reports the pool's view while it lasts and
-//! falls back to reading finalized blocks when the pool drops the transaction or the node
-//! goes away; if the node stays out of reach, the answer is [`TxResult::Unknown`], and
-//! [`resolve`] finds the real one later from the [`PendingTx`] alone.
+//! ([`TxResult::Expired`]). Outcomes come from one stream of finalized blocks per connection
+//! (`crate::finality`), not from a watch per transaction; if the node stays out of reach, the
+//! answer is [`TxResult::Unknown`], and [`resolve`] finds the real one later from the
+//! [`PendingTx`] alone.
 
 use crate::{
 	connection::Connection,
-	error::{Error, Result},
+	error::{Error, PoolRefusal, Result},
 	extrinsic::{ChainContext, Mortality, Signer},
 	outcome::{outcome_in, Outcome},
-	rpc::TxStatus,
 };
 use clearline_runtime::{AccountId, Nonce, RuntimeCall, BLOCK_HASH_COUNT};
 use codec::Encode;
-use jsonrpsee::core::client::Subscription;
 use serde::{Deserialize, Serialize};
 use sp_core::H256;
 use sp_crypto_hashing::blake2_256;
@@ -125,10 +125,8 @@ pub fn prepare_tipped(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase", tag = "step")]
 pub enum Step {
-	/// Handed to the node.
+	/// Taken by the node's pool.
 	Submitted,
-	/// The pool's own report.
-	Pool { status: TxStatus },
 	/// The connection dropped; the transaction may or may not be in the pool.
 	ConnectionLost { error: String },
 	/// The pool answered that it holds these very bytes already: a copy sent before and still
@@ -136,7 +134,7 @@ pub enum Step {
 	/// transaction into a new view (polkadot-sdk #11419). It is on its way, not refused. (A copy
 	/// sent after the first was included is refused as outdated or banned, as before.)
 	AlreadyInPool,
-	/// Reading finalized blocks for it, up to this one.
+	/// Read the finalized blocks it can be in, up to this one.
 	Searched { up_to: u32 },
 }
 
@@ -168,8 +166,7 @@ pub type ProgressFn = Arc<dyn Fn(&PendingTx, &Step) + Send + Sync>;
 pub struct SenderOptions {
 	/// Lifetime of each transaction in blocks (4 to 4096; rounded up to a power of two).
 	pub lifetime: u64,
-	/// How many transactions may be in flight at once; `submit` waits for a free slot. The
-	/// node allows 1024 watched transactions per connection.
+	/// How many transactions may be in flight at once; `submit` waits for a free slot.
 	pub in_flight: usize,
 	/// How long `follow` keeps trying for a final answer before it says `Unknown`.
 	pub give_up: Duration,
@@ -182,7 +179,7 @@ impl Default for SenderOptions {
 	fn default() -> Self {
 		Self {
 			lifetime: 64,
-			in_flight: 512,
+			in_flight: 4096,
 			give_up: Duration::from_secs(300),
 			tip: 0,
 			progress: None,
@@ -205,22 +202,15 @@ pub struct TxSender {
 	signer: Signer,
 	options: SenderOptions,
 	nonce: AsyncMutex<NonceState>,
-	/// Set when a followed transaction left the pool unfinalized: the nonces after it may be
-	/// free again, so the next submission asks the chain.
+	/// Set when a transaction was refused, or left unfinalized: the nonces after it may be
+	/// free again (or taken by someone else), so the next signature asks the chain.
 	resync: Arc<AtomicBool>,
 	checkpoint: Mutex<Option<(Instant, u32, H256)>>,
 	slots: Arc<Semaphore>,
 }
 
-/// The pool's answer (`author_submit*`) when it holds the submitted bytes already.
-const POOL_ALREADY_IMPORTED: i32 = 1013;
-
-/// Pool refusals that a fresh nonce or chain context cures.
-fn retryable(reason: &str) -> bool {
-	reason.contains("outdated")
-		|| reason.contains("Priority is too low")
-		|| reason.contains("bad signature")
-}
+/// How many times [`TxSender::submit`] signs a call again after a refusal a fresh nonce cures.
+const SUBMISSIONS: u32 = 3;
 
 impl TxSender {
 	pub fn new(conn: Arc<Connection>, signer: Signer, options: SenderOptions) -> Result<Self> {
@@ -245,7 +235,7 @@ impl TxSender {
 		&self.conn
 	}
 
-	/// Forgets the local nonce: the next submission reads it from the chain.
+	/// Forgets the local nonce: the next signature reads it from the chain.
 	pub async fn resync(&self) {
 		self.nonce.lock().await.next = None;
 	}
@@ -263,6 +253,7 @@ impl TxSender {
 		Ok((number, hash))
 	}
 
+	/// The account's next nonce as the node sees it (its transactions in the pool counted).
 	async fn chain_nonce(&self) -> Result<Nonce> {
 		let account = self.account().to_string();
 		self.conn
@@ -273,68 +264,11 @@ impl TxSender {
 			.await
 	}
 
-	/// Signs `call` with the next nonce and submits it, once a slot is free. A refusal by the
-	/// pool is an error (after one retry with a fresh nonce where that can help); once this
-	/// returns, the transaction is the caller's to [`InFlight::follow`].
-	pub async fn submit(&self, call: RuntimeCall) -> Result<InFlight> {
-		let slot = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
-		let mut state = self.nonce.lock().await;
-		if self.resync.swap(false, Ordering::SeqCst) {
-			state.next = None;
-		}
-		let mut attempt = 0;
-		loop {
-			attempt += 1;
-			let nonce = match state.next {
-				Some(n) => n,
-				None => self.chain_nonce().await?,
-			};
-			let checkpoint = self.checkpoint().await?;
-			let ctx = self.conn.chain_context();
-			let tx = prepare_tipped(
-				&self.signer,
-				&ctx,
-				call.clone(),
-				nonce,
-				self.options.lifetime,
-				checkpoint,
-				self.options.tip,
-			)?;
-			let progress = self.options.progress.clone();
-			match InFlight::submit(self.conn.clone(), tx, self.options.give_up, progress).await {
-				Ok(mut flight) => {
-					// After a broken connection the nonce may or may not be taken: ask the chain
-					// next time. Bytes the pool holds already have taken it.
-					let arrived =
-						flight.watch.is_some() || flight.path.contains(&Step::AlreadyInPool);
-					state.next = arrived.then_some(nonce + 1);
-					flight.resync = Some(self.resync.clone());
-					flight._slot = Some(slot);
-					return Ok(flight);
-				}
-				Err(Error::Rejected { code, reason }) => {
-					state.next = None;
-					if attempt < 3 && retryable(&reason) {
-						if reason.contains("bad signature") {
-							self.conn.refresh_context().await?;
-						}
-						continue;
-					}
-					return Err(Error::Rejected { code, reason });
-				}
-				Err(e) => {
-					// The node may have taken it before the answer failed: ask next time.
-					state.next = None;
-					return Err(e);
-				}
-			}
-		}
-	}
-
-	/// Signs `call` with the next nonce without submitting it, for a caller that keeps the
-	/// transaction before it goes out (so that after a crash it resends these very bytes,
-	/// which the chain can include at most once). Submit it with [`TxSender::submit_signed`]
-	/// before signing the next, or the nonces after it wait for it in the pool.
+	/// Signs `call` with the next nonce without submitting it. The nonce is held only while
+	/// signing: callers submit concurrently, and the pool keeps a transaction whose
+	/// predecessor has not arrived yet until it does. A caller that keeps the transaction
+	/// before it goes out (so that after a crash it resends these very bytes, which the chain
+	/// includes at most once) submits it with [`TxSender::submit_signed`].
 	pub async fn sign_next(&self, call: RuntimeCall) -> Result<PendingTx> {
 		let mut state = self.nonce.lock().await;
 		if self.resync.swap(false, Ordering::SeqCst) {
@@ -360,14 +294,15 @@ impl TxSender {
 	}
 
 	/// Submits a transaction from [`TxSender::sign_next`] (or one kept from before a restart),
-	/// once a slot is free. A refusal, or a submission whose arrival is unknown, makes the next
-	/// `sign_next` read the nonce from the chain.
+	/// once a slot is free, without waiting for anything but the pool's answer. A refusal, or
+	/// a submission whose arrival is unknown, makes the next signature read the nonce from the
+	/// chain: a refused nonce is a gap the next transaction fills.
 	pub async fn submit_signed(&self, tx: PendingTx) -> Result<InFlight> {
 		let slot = self.slots.clone().acquire_owned().await.expect("the semaphore is never closed");
 		let progress = self.options.progress.clone();
 		match InFlight::submit(self.conn.clone(), tx, self.options.give_up, progress).await {
 			Ok(mut flight) => {
-				if flight.watch.is_none() && !flight.path.contains(&Step::AlreadyInPool) {
+				if flight.path.iter().any(|s| matches!(s, Step::ConnectionLost { .. })) {
 					self.resync.store(true, Ordering::SeqCst);
 				}
 				flight.resync = Some(self.resync.clone());
@@ -377,6 +312,29 @@ impl TxSender {
 			Err(e) => {
 				self.resync.store(true, Ordering::SeqCst);
 				Err(e)
+			}
+		}
+	}
+
+	/// Signs `call` with the next nonce and submits it. A refusal that a fresh nonce or chain
+	/// context cures (by the pool's error code: outdated, future, too low a priority, a bad
+	/// signature) signs it again, up to three times in all; any other refusal is the error.
+	/// Once this returns, the transaction is the caller's to [`InFlight::follow`].
+	pub async fn submit(&self, call: RuntimeCall) -> Result<InFlight> {
+		let mut attempt = 0;
+		loop {
+			attempt += 1;
+			let tx = self.sign_next(call.clone()).await?;
+			match self.submit_signed(tx).await {
+				Err(e)
+					if attempt < SUBMISSIONS
+						&& e.refusal().is_some_and(PoolRefusal::cured_by_fresh_nonce) =>
+				{
+					if e.refusal() == Some(PoolRefusal::BadSignature) {
+						self.conn.refresh_context().await?;
+					}
+				}
+				other => return other,
 			}
 		}
 	}
@@ -394,7 +352,8 @@ impl TxSender {
 pub struct InFlight {
 	conn: Arc<Connection>,
 	tx: PendingTx,
-	watch: Option<Subscription<TxStatus>>,
+	/// The connection's finality task's answer, watched for before the submission.
+	answer: tokio::sync::oneshot::Receiver<TxResult>,
 	path: Vec<Step>,
 	give_up: Duration,
 	progress: Option<ProgressFn>,
@@ -403,39 +362,39 @@ pub struct InFlight {
 }
 
 impl InFlight {
-	/// Submits `tx` as it is. A refusal by the pool is [`Error::Rejected`], except "already
-	/// imported", which means the pool holds these bytes ([`Step::AlreadyInPool`]); a connection
-	/// that breaks during the submission leaves it to `follow` to find out whether it arrived.
+	/// Submits `tx` as it is (`author_submitExtrinsic`). A refusal by the pool is
+	/// [`Error::Rejected`], except "already imported", which means the pool holds these bytes
+	/// ([`Step::AlreadyInPool`]); a connection that breaks during the submission leaves it to
+	/// `follow` to find out whether it arrived.
 	pub async fn submit(
 		conn: Arc<Connection>,
 		tx: PendingTx,
 		give_up: Duration,
 		progress: Option<ProgressFn>,
 	) -> Result<Self> {
-		let rpc = conn.rpc().await?;
-		let (watch, mut path) = (None, vec![Step::Submitted]);
+		// Watched first: no finalized block can hold it before it is submitted.
+		let answer = conn.tracker().watch(&conn, tx.hash, tx.birth, tx.death);
+		let step = match conn.rpc().await {
+			Ok(rpc) => match rpc.submit(&tx.encoded).await {
+				Ok(_) => Step::Submitted,
+				Err(e) if e.is_connection() => Step::ConnectionLost { error: e.to_string() },
+				Err(e) if e.refusal() == Some(PoolRefusal::AlreadyImported) => Step::AlreadyInPool,
+				Err(e) => return Err(e),
+			},
+			Err(e) if e.is_connection() => Step::ConnectionLost { error: e.to_string() },
+			Err(e) => return Err(e),
+		};
 		let mut flight = InFlight {
 			conn,
 			tx,
-			watch,
+			answer,
 			path: Vec::new(),
 			give_up,
 			progress,
 			resync: None,
 			_slot: None,
 		};
-		match rpc.submit_and_watch(&flight.tx.encoded).await {
-			Ok(sub) => flight.watch = Some(sub),
-			Err(e) if e.is_connection() => path.push(Step::ConnectionLost { error: e.to_string() }),
-			// Followed like one whose connection dropped: through the finalized blocks.
-			Err(Error::Rejected { code: POOL_ALREADY_IMPORTED, .. }) => {
-				path.push(Step::AlreadyInPool)
-			}
-			Err(e) => return Err(e),
-		}
-		for step in path {
-			flight.step(step);
-		}
+		flight.step(step);
 		Ok(flight)
 	}
 
@@ -450,57 +409,33 @@ impl InFlight {
 		self.path.push(step);
 	}
 
-	/// Follows the pool's reports until the transaction is in a finalized block; if the pool
-	/// lets go of it first, or the node goes away, reads finalized blocks until its lifetime
-	/// is over. Gives `Unknown` after the sender's `give_up` time without an answer.
+	/// Waits for the finalized block that holds the transaction (and reads what its call did
+	/// there), or for the end of its lifetime without one. The blocks finalized before it was
+	/// submitted are read here; the later ones by the connection's finality task. Gives
+	/// `Unknown` after the sender's `give_up` time without an answer.
 	pub async fn follow(mut self) -> TxReport {
 		let deadline = Instant::now() + self.give_up;
-		if let Some(mut watch) = self.watch.take() {
-			loop {
-				let next = tokio::time::timeout_at(deadline.into(), watch.next()).await;
-				let status = match next {
-					Err(_) => {
-						let reason = timed_out(&self.tx);
-						return self.end(TxResult::Unknown { reason });
-					}
-					Ok(None) => {
-						self.step(Step::ConnectionLost {
-							error: "the node ended the watch".into(),
-						});
-						break;
-					}
-					Ok(Some(Err(e))) => {
-						self.step(Step::ConnectionLost { error: e.to_string() });
-						break;
-					}
-					Ok(Some(Ok(status))) => status,
-				};
-				self.step(Step::Pool { status: status.clone() });
-				match status {
-					TxStatus::Finalized(block) => {
-						match finalized_in(&self.conn, &self.tx, block).await {
-							Ok(result) => return self.end(result),
-							// The block is final; only reading it failed. Searching finds it.
-							Err(_) => break,
-						}
-					}
-					TxStatus::Dropped
-					| TxStatus::Invalid
-					| TxStatus::Usurped(_)
-					| TxStatus::FinalityTimeout(_) => break,
-					_ => {}
+		let (tx, progress) = (self.tx.clone(), self.progress.clone());
+		let mut path = std::mem::take(&mut self.path);
+		let mut step = |s: Step| {
+			if let Some(p) = &progress {
+				p(&tx, &s);
+			}
+			path.push(s);
+		};
+		// What the finalized chain held already (a transaction submitted before, or a node
+		// quicker than the task).
+		let result = match search(&self.conn, &tx, Instant::now(), &mut step).await {
+			TxResult::Unknown { .. } => {
+				match tokio::time::timeout_at(deadline.into(), &mut self.answer).await {
+					Ok(Ok(result)) => result,
+					// The task let go of it: the blocks are read here instead.
+					Ok(Err(_)) => search(&self.conn, &tx, deadline, &mut step).await,
+					Err(_) => TxResult::Unknown { reason: timed_out(&tx) },
 				}
 			}
-		}
-		let (tx, progress, mut path) =
-			(self.tx.clone(), self.progress.clone(), std::mem::take(&mut self.path));
-		let result = search(&self.conn, &tx, deadline, &mut |step| {
-			if let Some(p) = &progress {
-				p(&tx, &step);
-			}
-			path.push(step);
-		})
-		.await;
+			found => found,
+		};
 		self.path = path;
 		self.end(result)
 	}
@@ -517,20 +452,6 @@ impl InFlight {
 
 fn timed_out(tx: &PendingTx) -> String {
 	format!("no final answer in time; its lifetime ends at block #{}", tx.death)
-}
-
-/// The result for a transaction the pool reported in finalized block `block`.
-async fn finalized_in(conn: &Connection, tx: &PendingTx, block: H256) -> Result<TxResult> {
-	let number = conn.run(|rpc| async move { rpc.header(Some(block)).await }).await?.number;
-	let found = conn.finalized_block(number).await?;
-	if found.hash != block {
-		return Err(Error::NotFound(format!("block {block:?} on the finalized chain")));
-	}
-	let index = found
-		.index_of(&tx.hash)
-		.ok_or_else(|| Error::NotFound(format!("{:?} in block {block:?}", tx.hash)))?;
-	let outcome = outcome_in(&found.events, index)?;
-	Ok(TxResult::Finalized { block, number, index, outcome })
 }
 
 /// Reads the finalized blocks `tx` can be in, as they are finalized, until it is found or its
@@ -632,10 +553,25 @@ mod tests {
 
 	#[test]
 	fn only_nonce_and_version_refusals_are_retried() {
-		assert!(retryable("Invalid Transaction: Transaction is outdated"));
-		assert!(retryable("Priority is too low: (100 vs 100)"));
-		assert!(retryable("Invalid Transaction: Transaction has a bad signature"));
-		assert!(!retryable("Invalid Transaction: Invalid signing address"));
-		assert!(!retryable("Invalid Transaction: Inability to pay some fees"));
+		use sp_runtime::transaction_validity::InvalidTransaction as Invalid;
+		let refusal = |code, invalid: Invalid| {
+			PoolRefusal::of(code, &format!("Invalid Transaction: {}", <&str>::from(invalid)))
+		};
+		assert_eq!(refusal(1010, Invalid::Stale), PoolRefusal::Outdated);
+		assert_eq!(refusal(1010, Invalid::BadProof), PoolRefusal::BadSignature);
+		assert_eq!(refusal(1010, Invalid::Payment), PoolRefusal::CannotPay);
+		assert_eq!(refusal(1010, Invalid::BadSigner), PoolRefusal::Invalid);
+		assert_eq!(
+			PoolRefusal::of(1014, "Priority is too low: (100 vs 100)"),
+			PoolRefusal::TooLowPriority
+		);
+		assert_eq!(PoolRefusal::of(1016, "Immediately Dropped"), PoolRefusal::PoolFull);
+		for cured in [PoolRefusal::Outdated, PoolRefusal::TooLowPriority, PoolRefusal::BadSignature]
+		{
+			assert!(cured.cured_by_fresh_nonce());
+		}
+		for not in [PoolRefusal::CannotPay, PoolRefusal::Invalid, PoolRefusal::PoolFull] {
+			assert!(!not.cured_by_fresh_nonce());
+		}
 	}
 }

@@ -410,7 +410,7 @@ async fn every_command_works_against_the_dev_node() {
 	let pending =
 		prepare(&alice, &conn.chain_context(), call, nonce, 8, conn.finalized().await.unwrap())
 			.unwrap();
-	rpc.submit_and_watch(&pending.encoded).await.unwrap();
+	rpc.submit(&pending.encoded).await.unwrap();
 	let pending_path = dir.path().join("pending.json");
 	std::fs::write(&pending_path, serde_json::to_string(&pending).unwrap()).unwrap();
 	let resolved = ok(url, &["tx", "resolve", pending_path.to_str().unwrap(), "--json"]).json();

@@ -4,7 +4,8 @@
 //! the network does not know cannot get a transaction into the pool.
 
 use clearline_client::{
-	extrinsic::Mortality, sign_and_finalize, ChainContext, NodeRpc, Outcome, Signer,
+	extrinsic::Mortality, ChainContext, ConnectOptions, Connection, NodeRpc, Outcome, PoolRefusal,
+	Signer,
 };
 use clearline_runtime::{BalancesCall, Runtime, RuntimeCall, RuntimeEvent};
 use clearline_testkit::{wait_finalized, NodeProcess};
@@ -12,7 +13,7 @@ use pallet_clearing_bank::{PaymentInstruction, Scenario};
 use pallet_fx_rate::CurrencyCode;
 use serde_json::{json, Value};
 use sp_core::H256;
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
 const NODE: &str = env!("CARGO_BIN_EXE_clearline-node");
 
@@ -20,22 +21,19 @@ fn id(s: &str) -> pallet_clearing_bank::OrderId {
 	s.as_bytes().to_vec().try_into().unwrap()
 }
 
-/// Signs `call` as `signer`, waits for it to be in a finalized block and returns the block with
-/// the call's events, or the named error it failed with.
+/// Signs `call` as `signer`, sends it as users do, waits for its finalized block and returns
+/// the block with the call's events, or the named error it failed with.
 async fn finalize(
-	node: &NodeProcess,
-	rpc: &NodeRpc,
+	conn: &Arc<Connection>,
 	signer: &Signer,
 	call: RuntimeCall,
 ) -> (H256, Result<Vec<RuntimeEvent>, String>) {
-	let done = sign_and_finalize(rpc, signer, call, 64, Duration::from_secs(60))
-		.await
-		.unwrap_or_else(|e| panic!("not finalized: {e}\n{}", node.log_tail(30)));
-	let outcome = match done.outcome {
+	let (block, outcome) = clearline_testkit::finalize(conn, signer, call).await;
+	let outcome = match outcome {
 		Outcome::Succeeded(events) => Ok(events),
 		Outcome::Failed { error, .. } => Err(error),
 	};
-	(done.block, outcome)
+	(block, outcome)
 }
 
 fn clearing_events(events: Vec<RuntimeEvent>) -> Vec<pallet_clearing_bank::Event<Runtime>> {
@@ -57,6 +55,7 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 	let mut node = NodeProcess::start("clearing", Path::new(NODE), &["--dev", "--tmp"]);
 	let rpc = node.rpc(Duration::from_secs(180)).await;
 	wait_finalized(&rpc, 1, Duration::from_secs(60)).await;
+	let conn = Connection::open(&node.rpc_url(), ConnectOptions::default(), None).await.unwrap();
 	let issuer = Signer::from_uri("//Bob").unwrap();
 	let acquirer = Signer::from_uri("//Dave").unwrap();
 	let bank = Signer::from_uri("//Charlie").unwrap();
@@ -91,7 +90,7 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 		instruction: instruction.clone(),
 		issuer_signature: issuer_signature.clone(),
 	});
-	let (block, outcome) = finalize(&node, &rpc, &acquirer, post.clone()).await;
+	let (block, outcome) = finalize(&conn, &acquirer, post.clone()).await;
 	let events = clearing_events(outcome.expect("the posting succeeds"));
 	assert!(
 		matches!(&events[..], [pallet_clearing_bank::Event::PaymentPosted { posting_id: 0, debit_amount, .. }] if *debit_amount == hkd),
@@ -120,7 +119,7 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 	assert_eq!(hkd_account["balance"], (100_000_000 - hkd).to_string());
 
 	// The same instruction again (a retry after an unknown outcome) posts nothing.
-	let (again, outcome) = finalize(&node, &rpc, &acquirer, post).await;
+	let (again, outcome) = finalize(&conn, &acquirer, post).await;
 	let events = clearing_events(outcome.expect("a retry succeeds"));
 	assert!(
 		matches!(
@@ -143,7 +142,7 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 		issuer_signature: issuer.sign_instruction(&ctx, &conflicting),
 		instruction: conflicting,
 	});
-	let (_, outcome) = finalize(&node, &rpc, &acquirer, conflict).await;
+	let (_, outcome) = finalize(&conn, &acquirer, conflict).await;
 	assert_eq!(outcome.unwrap_err(), "ClearingBank(OrderIdConflict)");
 
 	// A partial refund, then the clearing bank closes the cycle.
@@ -152,9 +151,9 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 		refund_id: id("RF-1"),
 		credit_amount: 1000,
 	});
-	finalize(&node, &rpc, &acquirer, refund).await.1.expect("the refund succeeds");
+	finalize(&conn, &acquirer, refund).await.1.expect("the refund succeeds");
 	let close = RuntimeCall::ClearingBank(pallet_clearing_bank::Call::close_cycle {});
-	let (closed_at, outcome) = finalize(&node, &rpc, &bank, close).await;
+	let (closed_at, outcome) = finalize(&conn, &bank, close).await;
 	outcome.expect("the clearing bank closes the cycle");
 	let at = json!(format!("{closed_at:?}"));
 	let cycle = query(&rpc, "clearing_cycle", vec![json!(1), at.clone()]).await;
@@ -178,9 +177,10 @@ async fn a_payment_posts_through_the_dev_node_once_and_is_queryable() {
 	});
 	let xt = eve.sign(&ctx, transfer, 0, Mortality::Immortal, 0);
 	let err = rpc
-		.submit_and_wait_finalized(&codec::Encode::encode(&xt), Duration::from_secs(30))
+		.submit(&codec::Encode::encode(&xt))
 		.await
 		.expect_err("a stranger's transaction must not get into the pool");
+	assert_eq!(err.refusal(), Some(PoolRefusal::Invalid), "{err}");
 	assert!(err.to_string().contains("Invalid signing address"), "{err}");
 
 	node.stop(Duration::from_secs(30));

@@ -2,7 +2,7 @@
 //! rate quotes out of the box, a feeder's signed publication takes over once finalized, and
 //! refusals come back as named JSON-RPC errors.
 
-use clearline_client::{sign_and_finalize, Signer};
+use clearline_client::{ConnectOptions, Connection, Outcome, Signer};
 use clearline_runtime::RuntimeCall;
 use clearline_testkit::{wait_finalized, NodeProcess};
 use pallet_fx_rate::{CurrencyCode, Pair};
@@ -42,10 +42,9 @@ async fn dev_node_serves_fx_quotes_and_rates() {
 		spread: Permill::zero(),
 		valid_for: 10 * 60 * 1000,
 	});
-	let block = sign_and_finalize(&rpc, &ferdie, call, 64, Duration::from_secs(60))
-		.await
-		.unwrap_or_else(|e| panic!("publication not finalized: {e}\n{}", node.log_tail(30)))
-		.block;
+	let conn = Connection::open(&node.rpc_url(), ConnectOptions::default(), None).await.unwrap();
+	let (block, outcome) = clearline_testkit::finalize(&conn, &ferdie, call).await;
+	assert!(matches!(outcome, Outcome::Succeeded(_)), "{outcome:?}\n{}", node.log_tail(30));
 	let block_hex = format!("{block:?}");
 	let q: Value = rpc
 		.call(

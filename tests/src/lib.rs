@@ -429,3 +429,21 @@ mod tests {
 		assert_eq!(unsafe { libc::kill(pid as i32, 0) }, -1);
 	}
 }
+
+/// Sends `call` signed by `signer` through the node at `conn` the way users do (a
+/// [`clearline_client::TxSender`]) and waits for its finalized block: the block's hash and
+/// what the call did there. Panics if it is not finalized within a minute.
+pub async fn finalize(
+	conn: &std::sync::Arc<clearline_client::Connection>,
+	signer: &clearline_client::Signer,
+	call: clearline_runtime::RuntimeCall,
+) -> (sp_core::H256, clearline_client::Outcome) {
+	use clearline_client::{SenderOptions, TxResult, TxSender};
+	let options = SenderOptions { give_up: Duration::from_secs(60), ..SenderOptions::default() };
+	let sender = TxSender::new(conn.clone(), signer.clone(), options).expect("sender options");
+	let report = sender.send(call).await.unwrap_or_else(|e| panic!("not submitted: {e}"));
+	match report.result {
+		TxResult::Finalized { block, outcome, .. } => (block, outcome),
+		other => panic!("not finalized: {other:?} ({:?})", report.path),
+	}
+}

@@ -3,7 +3,7 @@
 use clearline_client::{
 	events::{describe, event_json, ChainEvent},
 	instruction::{BatchReport, ItemOutcome},
-	Outcome, PendingTx, Step, TxReport, TxResult, TxStatus,
+	Outcome, PendingTx, Step, TxReport, TxResult,
 };
 use clearline_runtime::{AccountId, RuntimeEvent};
 use pallet_clearing_bank_rpc::PostingJson;
@@ -92,24 +92,10 @@ impl Out {
 					tx.nonce,
 					tx.death
 				),
-				Step::Pool { status } => match status {
-					TxStatus::Future => "in pool, waiting for an earlier nonce".into(),
-					TxStatus::Ready => "in pool".into(),
-					TxStatus::Broadcast(_) => "broadcast".into(),
-					TxStatus::InBlock(h) => format!("in block {} (waiting for finality)", short(h)),
-					TxStatus::Retracted(h) => format!("block {} left the best chain", short(h)),
-					TxStatus::Finalized(h) => format!("finalized in {}", short(h)),
-					TxStatus::FinalityTimeout(h) => format!("no finality for {}", short(h)),
-					TxStatus::Usurped(h) => format!("replaced by {}", short(h)),
-					TxStatus::Dropped => "dropped by the pool".into(),
-					TxStatus::Invalid => "invalid in the pool".into(),
-				},
 				Step::ConnectionLost { error } => {
-					format!("connection lost ({error}); reading finalized blocks instead")
+					format!("connection lost ({error}); it may or may not have arrived")
 				}
-				Step::AlreadyInPool => {
-					"already in the pool (sent before); reading finalized blocks for it".into()
-				}
+				Step::AlreadyInPool => "already in the pool (sent before)".into(),
 				Step::Searched { up_to } => {
 					format!(
 						"not in finalized blocks up to #{up_to} (lifetime ends at #{})",
