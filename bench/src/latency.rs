@@ -14,8 +14,9 @@ use clearline_workers::{
 	auth,
 	common::inbox::NotifyInbox,
 	peer::{Peer, PeerError},
-	store::Db,
+	store::{create_postgres_database, Db},
 };
+use futures::{StreamExt, TryStreamExt};
 use reqwest::Method;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -45,6 +46,12 @@ pub struct Config {
 	/// Offered load, payments per second.
 	pub rate: u32,
 	pub wallets: usize,
+	/// Acquirer processes sharing the acquirer's store (more than one needs `postgres`); the
+	/// aggregator's calls go to each in turn.
+	pub acquirers: usize,
+	/// A PostgreSQL server (URL of any of its databases) to keep both services' stores on;
+	/// SQLite files otherwise.
+	pub postgres: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,8 +79,33 @@ pub struct Latency {
 	/// CPU of the node(s) and both services while the measured payments ran, in cores.
 	pub nodes_cpu_cores: Option<f64>,
 	pub services_cpu_cores: Option<f64>,
+	/// Least-squares slope of the end-to-end latency against the time each payment was sent,
+	/// ms per second of the run: near zero when the services keep up, growing when a queue
+	/// builds.
+	pub slope_ms_per_s: Option<f64>,
+	/// Whether the latency stayed flat: the rise the slope predicts over the measured window
+	/// is under a fifth of the p50, or under 100 ms.
+	pub flat: bool,
+	/// Every measured payment succeeded, was notified, and the latency stayed flat.
+	pub sustained: bool,
+	pub acquirers: usize,
+	/// `sqlite` or `postgres`.
+	pub store: &'static str,
 	/// End-to-end latencies of the measured payments in the order sent, ms (for the plot).
 	pub samples_ms: Vec<f64>,
+}
+
+/// The least-squares slope of `y` against `x`; `None` for fewer than two points or no spread.
+pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
+	let n = points.len() as f64;
+	if points.len() < 2 {
+		return None;
+	}
+	let (mx, my) =
+		(points.iter().map(|p| p.0).sum::<f64>() / n, points.iter().map(|p| p.1).sum::<f64>() / n);
+	let sxx: f64 = points.iter().map(|p| (p.0 - mx).powi(2)).sum();
+	let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+	(sxx > 0.0).then(|| sxy / sxx)
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -130,7 +162,7 @@ struct Processes {
 	/// `clearline fx feed`, keeping HKD/CNY fresh; stopped with the rest.
 	_feeder: NodeProcess,
 	issuer: NodeProcess,
-	acquirer: NodeProcess,
+	acquirers: Vec<NodeProcess>,
 }
 
 pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Latency> {
@@ -151,15 +183,39 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let acquirer_node = nodes[0].rpc_url();
 	let issuer_node = nodes[nodes.len().min(2) - 1].rpc_url();
 
-	let (issuer_port, acquirer_port, notify_port) = (free_port(), free_port(), free_port());
+	ensure!(
+		config.acquirers >= 1 && (config.acquirers == 1 || config.postgres.is_some()),
+		"several acquirer processes share one store on PostgreSQL: give --postgres"
+	);
+	let (issuer_port, notify_port) = (free_port(), free_port());
+	let acquirer_ports: Vec<u16> = (0..config.acquirers).map(|_| free_port()).collect();
 	let issuer_url = format!("http://127.0.0.1:{issuer_port}");
-	let acquirer_url = format!("http://127.0.0.1:{acquirer_port}");
+	let acquirer_urls: Vec<String> =
+		acquirer_ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
+	let acquirer_url = acquirer_urls[0].clone();
 	let bob = auth::public_key_text(&Signer::from_uri("//Bob")?);
 	let dave = auth::public_key_text(&Signer::from_uri("//Dave")?);
-	let (issuer_db, acquirer_db) = (
-		dir.path().join("issuer.sqlite").to_string_lossy().into_owned(),
-		dir.path().join("acquirer.sqlite").to_string_lossy().into_owned(),
-	);
+	let (issuer_db, acquirer_db) = match &config.postgres {
+		Some(server) => {
+			let run = format!("bench_{:x}", std::process::id());
+			(
+				create_postgres_database(
+					server,
+					&format!("{run}_{network:?}_issuer").to_lowercase(),
+				)
+				.await?,
+				create_postgres_database(
+					server,
+					&format!("{run}_{network:?}_{}_acquirer", config.rate).to_lowercase(),
+				)
+				.await?,
+			)
+		}
+		None => (
+			dir.path().join("issuer.sqlite").to_string_lossy().into_owned(),
+			dir.path().join("acquirer.sqlite").to_string_lossy().into_owned(),
+		),
+	};
 	let (issuer_binary, acquirer_binary) =
 		(bin_dir.join("clearline-issuer"), bin_dir.join("clearline-acquirer"));
 	let issuer = ServiceLaunch {
@@ -172,9 +228,9 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 		peer_public_key: &dave,
 		admin_token: ADMIN,
 	};
-	let acquirer = ServiceLaunch {
+	let acquirer = |port| ServiceLaunch {
 		binary: &acquirer_binary,
-		port: acquirer_port,
+		port,
 		database: &acquirer_db,
 		node_url: &acquirer_node,
 		chain_key: "//Dave",
@@ -184,9 +240,18 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	};
 	let label = format!("{network:?}").to_lowercase();
 	let processes = Processes {
-		// The codes are made before the load starts, all of them.
-		issuer: issuer.start(&format!("bench-{label}-issuer"), &["--code-ttl", "10m"]),
-		acquirer: acquirer.start(&format!("bench-{label}-acquirer"), &[]),
+		// The codes are made before the load starts, all of them; the wallets' PINs are
+		// stretched less than in production, since making tens of thousands of codes is not
+		// what is measured.
+		issuer: issuer.start(
+			&format!("bench-{label}-issuer"),
+			&["--code-ttl", "10m", "--pin-iterations", "1000"],
+		),
+		acquirers: acquirer_ports
+			.iter()
+			.enumerate()
+			.map(|(n, port)| acquirer(*port).start(&format!("bench-{label}-acquirer-{n}"), &[]))
+			.collect(),
 		nodes,
 		_feeder: feeder,
 	};
@@ -207,11 +272,13 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
 	let result =
-		measure(&processes, network, &config, &issuer_url, &acquirer_url, notify_port, &inbox)
+		measure(&processes, network, &config, &issuer_url, &acquirer_urls, notify_port, &inbox)
 			.await;
 	server.abort();
 	if result.is_err() {
-		for p in processes.nodes.iter().take(1).chain([&processes.issuer, &processes.acquirer]) {
+		for p in
+			processes.nodes.iter().take(1).chain([&processes.issuer]).chain(&processes.acquirers)
+		{
 			eprintln!("[bench] {} log:\n{}", p.name(), p.log_tail(15));
 		}
 	}
@@ -282,12 +349,13 @@ async fn measure(
 	network: Network,
 	config: &Config,
 	issuer_url: &str,
-	acquirer_url: &str,
+	acquirer_urls: &[String],
 	notify_port: u16,
 	inbox: &NotifyInbox,
 ) -> Result<Latency> {
 	let http = reqwest::Client::new();
-	for url in [issuer_url, acquirer_url] {
+	let acquirer_url = acquirer_urls[0].as_str();
+	for url in std::iter::once(issuer_url).chain(acquirer_urls.iter().map(String::as_str)) {
 		let deadline = Instant::now() + Duration::from_secs(120);
 		while http
 			.get(format!("{url}/health"))
@@ -341,7 +409,7 @@ async fn measure(
 	}
 	let total = config.warmup + config.payments;
 	eprintln!("[bench] {network:?}: making {total} payment codes");
-	let codes = futures::future::try_join_all((0..total).map(|i| {
+	let codes: Vec<String> = futures::stream::iter((0..total).map(|i| {
 		let (http, url) = (
 			http.clone(),
 			format!("{issuer_url}/v1/wallets/W-BENCH-{:04}/payment-codes", i % config.wallets),
@@ -351,9 +419,16 @@ async fn measure(
 			code["code"].as_str().map(String::from).context("a payment code")
 		}
 	}))
+	.buffered(32)
+	.try_collect()
 	.await?;
 
-	let peer = Arc::new(Peer::new(acquirer_url, AGGREGATOR, aggregator));
+	// The aggregator calls the acquirer processes in turn, as a balancer in front of them
+	// would.
+	let peers: Vec<Arc<Peer>> = acquirer_urls
+		.iter()
+		.map(|url| Arc::new(Peer::new(url, AGGREGATOR, aggregator.clone())))
+		.collect();
 	let interval = Duration::from_secs_f64(1.0 / f64::from(config.rate.max(1)));
 	let cpu = |ps: &[&NodeProcess]| -> Result<Vec<CpuMeter>> {
 		ps.iter().map(|p| CpuMeter::start(p.pid().context("a process stopped")?)).collect()
@@ -372,9 +447,11 @@ async fn measure(
 			tokio::time::sleep_until(at).await;
 			node_meters = Some(cpu(&nodes)?);
 			lag = Some(sample_finality_lag(processes.nodes[0].rpc_url(), lag_stop.clone()));
-			service_meters = Some(cpu(&[&processes.issuer, &processes.acquirer])?);
+			let services: Vec<&NodeProcess> =
+				std::iter::once(&processes.issuer).chain(&processes.acquirers).collect();
+			service_meters = Some(cpu(&services)?);
 		}
-		let peer = peer.clone();
+		let peer = peers[i % peers.len()].clone();
 		tasks.push(tokio::spawn(async move {
 			tokio::time::sleep_until(at).await;
 			let body = json!({
@@ -422,7 +499,8 @@ async fn measure(
 	ensure!(bad.is_empty(), "notifications that failed verification: {bad:?}");
 
 	let arrivals = first_arrivals(inbox);
-	let (mut samples, mut answers) = (Vec::new(), Vec::new());
+	let (mut samples, mut answers, mut timeline) = (Vec::new(), Vec::new(), Vec::new());
+	let first_measured = sent.get(config.warmup).map(|s| s.sent);
 	let (mut succeeded, mut failed, mut unnotified) = (0, 0, 0);
 	let mut failures = Vec::new();
 	let mut last_arrival = None::<Instant>;
@@ -432,7 +510,11 @@ async fn measure(
 		}
 		match arrivals.get(&format!("AGG-BENCH-{i:06}")) {
 			Some((at, status, reason)) => {
-				samples.push((*at - s.sent).as_secs_f64() * 1000.0);
+				let ms = (*at - s.sent).as_secs_f64() * 1000.0;
+				samples.push(ms);
+				if let Some(first) = first_measured {
+					timeline.push((s.sent.saturating_duration_since(first).as_secs_f64(), ms));
+				}
 				last_arrival = Some(last_arrival.map_or(*at, |l| l.max(*at)));
 				if status == "SUCCESS" {
 					succeeded += 1
@@ -457,7 +539,19 @@ async fn measure(
 		(Some(f), Some(l)) => samples.len() as f64 / (l - f).as_secs_f64(),
 		_ => 0.0,
 	};
+	let end_to_end = Percentiles::of(&samples);
+	let slope_ms_per_s = slope(&timeline);
+	let window = timeline.last().map_or(0.0, |t| t.0);
+	let flat = match (&end_to_end, slope_ms_per_s) {
+		(Some(p), Some(k)) => k * window < (p.p50_ms / 5.0).max(100.0),
+		_ => false,
+	};
 	Ok(Latency {
+		slope_ms_per_s,
+		flat,
+		sustained: flat && failed == 0 && unnotified == 0 && succeeded == config.payments,
+		acquirers: processes.acquirers.len(),
+		store: if config.postgres.is_some() { "postgres" } else { "sqlite" },
 		network,
 		validators: processes.nodes.len(),
 		offered_per_second: config.rate,
@@ -467,7 +561,7 @@ async fn measure(
 		failed,
 		unnotified,
 		failures,
-		end_to_end: Percentiles::of(&samples),
+		end_to_end,
 		micropay_answer: Percentiles::of(&answers),
 		notified_per_second,
 		finality_lag,

@@ -145,6 +145,23 @@ impl Db {
 	}
 }
 
+/// Creates the empty database `name` on the PostgreSQL server `server` (a URL of any of its
+/// databases, as a user allowed to create them); the new database's URL, for `--database`.
+pub async fn create_postgres_database(server: &str, name: &str) -> anyhow::Result<String> {
+	anyhow::ensure!(
+		!name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+		"database name {name:?}: letters, digits and _ only"
+	);
+	sqlx::any::install_default_drivers();
+	let mut admin = <AnyConnection as sqlx::Connection>::connect(server)
+		.await
+		.map_err(|e| anyhow::anyhow!("connecting to PostgreSQL at {server}: {e}"))?;
+	sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).await?;
+	let _ = sqlx::Connection::close(admin).await;
+	let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+	Ok(format!("{base}/{name}"))
+}
+
 /// Every SQLite connection: write-ahead log with a full sync at each commit, so that a
 /// committed change survives `kill -9` and power loss; foreign keys enforced; a wait for a
 /// lock another process holds (a reader of the file) rather than an error.

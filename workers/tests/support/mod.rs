@@ -21,7 +21,7 @@ use clearline_workers::{
 		wire::Notification,
 	},
 	peer::{Peer, PeerError},
-	store::Db,
+	store::{self, Db},
 };
 use pallet_fx_rate::CurrencyCode;
 use reqwest::Method;
@@ -186,11 +186,7 @@ pub async fn database(dir: &Path, test: &str, service: &str) -> String {
 		return dir.join(format!("{service}.sqlite")).to_string_lossy().into_owned();
 	};
 	let name = format!("{test}_{service}_{:08x}", rand::random::<u32>()).replace('-', "_");
-	let admin = sqlx::PgPool::connect(&server).await.expect("the tests' PostgreSQL answers");
-	sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&admin).await.unwrap();
-	admin.close().await;
-	let base = server.rsplit_once('/').map_or(server.as_str(), |(base, _)| base);
-	format!("{base}/{name}")
+	store::create_postgres_database(&server, &name).await.expect("the tests' PostgreSQL answers")
 }
 
 impl Net {
