@@ -4,8 +4,11 @@
 #      measured below, in one run;
 #   2. finalized transfers, single postings and batched postings per second on one dev node
 #      (many signers, 60 s of chain time each), and their ratios;
-#   3. micropay → merchant notification latency at 100 payments/s, 1,000 payments, on the
-#      dev chain and on the four-validator local network.
+#   3. micropay → merchant notification latency, open loop for 60 s (the first tenth left
+#      out): 500 payments/s on the dev chain, 200/s on the four-validator local network;
+#      with --search-rates R1,R2,… also the highest rate each sustains (all notified as
+#      successful, latency flat); --postgres URL --acquirers 2 puts the stores on PostgreSQL
+#      and splits the load over two acquirer processes.
 # The node is the release build with the `runtime-benchmarks` feature: one binary serves the
 # weights and the chain (the feature adds the benchmark runtime API; the calls measured run
 # the same code). The tests and the dev chain keep the debug build.

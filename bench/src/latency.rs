@@ -83,8 +83,9 @@ pub struct Latency {
 	/// ms per second of the run: near zero when the services keep up, growing when a queue
 	/// builds.
 	pub slope_ms_per_s: Option<f64>,
-	/// Whether the latency stayed flat: the rise the slope predicts over the measured window
-	/// is under a fifth of the p50, or under 100 ms.
+	/// Whether the latency stayed flat: the change the slope predicts over the measured window
+	/// (up or down: a falling latency is a backlog draining) is under a fifth of the p50, or
+	/// under 100 ms.
 	pub flat: bool,
 	/// Every measured payment succeeded, was notified, and the latency stayed flat.
 	pub sustained: bool,
@@ -197,18 +198,13 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let dave = auth::public_key_text(&Signer::from_uri("//Dave")?);
 	let (issuer_db, acquirer_db) = match &config.postgres {
 		Some(server) => {
-			let run = format!("bench_{:x}", std::process::id());
+			// Fresh databases for every run of this process.
+			static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+			let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+			let run = format!("bench_{:x}_{n}_{network:?}", std::process::id()).to_lowercase();
 			(
-				create_postgres_database(
-					server,
-					&format!("{run}_{network:?}_issuer").to_lowercase(),
-				)
-				.await?,
-				create_postgres_database(
-					server,
-					&format!("{run}_{network:?}_{}_acquirer", config.rate).to_lowercase(),
-				)
-				.await?,
+				create_postgres_database(server, &format!("{run}_issuer")).await?,
+				create_postgres_database(server, &format!("{run}_acquirer")).await?,
 			)
 		}
 		None => (
@@ -543,7 +539,7 @@ async fn measure(
 	let slope_ms_per_s = slope(&timeline);
 	let window = timeline.last().map_or(0.0, |t| t.0);
 	let flat = match (&end_to_end, slope_ms_per_s) {
-		(Some(p), Some(k)) => k * window < (p.p50_ms / 5.0).max(100.0),
+		(Some(p), Some(k)) => (k * window).abs() < (p.p50_ms / 5.0).max(100.0),
 		_ => false,
 	};
 	Ok(Latency {

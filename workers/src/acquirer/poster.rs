@@ -17,7 +17,6 @@ use super::{
 	posting::find_posting,
 	Acquirer,
 };
-use crate::common::faults;
 use clearline_client::{
 	calls,
 	instruction::{batch_outcomes, ItemOutcome, SignedInstruction},
@@ -155,13 +154,21 @@ async fn send_batch(s: &Arc<Acquirer>, waiting: Vec<Member>) -> anyhow::Result<(
 	let ids: Vec<&str> = ids.iter().take(signed.len()).map(String::as_str).collect();
 	let call = calls::post_payments(signed)?;
 	let tx = s.sender.sign_next(call).await?;
-	let batch = batches::create(&s.db, &serde_json::to_string(&tx)?, &ids).await?;
-	crate::crash_point!(faults::ACQUIRER_BEFORE_SUBMIT);
+	let batch = match batches::create(&s.db, &serde_json::to_string(&tx)?, &ids).await {
+		Ok(batch) => batch,
+		Err(e) => {
+			// Its nonce was never used: the next batch takes it, or every later one would wait
+			// for it in the pool.
+			s.sender.resync().await;
+			return Err(e.into());
+		}
+	};
+	crate::crash_point!(crate::common::faults::ACQUIRER_BEFORE_SUBMIT);
 	tracing::debug!(batch, items = ids.len(), nonce = tx.nonce, "submitting a batch");
 	match s.sender.submit_signed(tx.clone()).await {
 		Ok(flight) => {
 			s.metrics.call("chain", "submitted");
-			crate::crash_point!(faults::ACQUIRER_AFTER_SUBMIT);
+			crate::crash_point!(crate::common::faults::ACQUIRER_AFTER_SUBMIT);
 			follow(s.clone(), batch, Following::Flight(flight));
 		}
 		Err(ClientError::Rejected { code, reason }) => {
@@ -217,7 +224,7 @@ fn follow(s: Arc<Acquirer>, batch: i64, from: Following) {
 				resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await.result
 			}
 		};
-		crate::crash_point!(faults::ACQUIRER_BEFORE_RECORD);
+		crate::crash_point!(crate::common::faults::ACQUIRER_BEFORE_RECORD);
 		// Read first: the connection is given back before the verdicts need one.
 		let members = batches::members(&mut *conn_or_log(&s).await, batch).await;
 		match members {
