@@ -22,9 +22,9 @@ pub const ISSUER_BEFORE_DEBIT: &str = "issuer-before-debit";
 pub const ISSUER_AFTER_DEBIT: &str = "issuer-after-debit";
 /// The acquirer answered the bookkeeping call; the issuer has not recorded the answer.
 pub const ISSUER_AFTER_BOOKKEEPING: &str = "issuer-after-bookkeeping";
-/// The order is POSTING in the store; nothing submitted to the chain.
+/// The order's batch is signed and stored; nothing submitted to the chain.
 pub const ACQUIRER_BEFORE_SUBMIT: &str = "acquirer-before-submit";
-/// Submitted to the node's pool (and the transaction stored); not yet finalized.
+/// The batch is submitted to the node's pool; not yet finalized.
 pub const ACQUIRER_AFTER_SUBMIT: &str = "acquirer-after-submit";
 /// The posting's finalized outcome is known; the acquirer has not recorded it.
 pub const ACQUIRER_BEFORE_RECORD: &str = "acquirer-before-record";
