@@ -32,9 +32,6 @@ pub enum Error {
 	/// The transaction pool refused the transaction: it was never in the pool.
 	#[error("transaction refused by the pool: {reason}")]
 	Rejected { code: i32, reason: String },
-	/// The transaction left the pool without being finalized.
-	#[error("transaction {status}: {detail}")]
-	TxFailed { status: &'static str, detail: String },
 	/// The node could not be reached again within the time allowed.
 	#[error("node at {url} unreachable for {waited:?}: {last_error}")]
 	Unreachable { url: String, waited: std::time::Duration, last_error: String },

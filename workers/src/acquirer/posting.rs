@@ -134,7 +134,7 @@ pub async fn bookkeep(
 						poster::queued(s).await;
 					}
 					drop(held);
-					wait_final(s, &order.order_id).await?;
+					return Ok(result_of(&wait_final(s, &order.order_id).await?));
 				}
 				OrderStatus::AwaitingPayment => {
 					return Err(ApiError::conflict(
@@ -151,23 +151,24 @@ pub async fn bookkeep(
 	Ok(result_of(&order::get(&s.db, &r.acquirer_order_id).await?))
 }
 
-/// Waits until the order is no longer `POSTING`, or `--bookkeeping-wait` has passed. Woken by
-/// the recording of its batch, in this process or (through the store's signals) another; the
-/// store is read again every second in case a wake-up was lost.
-async fn wait_final(s: &Acquirer, order_id: &str) -> Result<(), ApiError> {
+/// The order once it is no longer `POSTING`, or as it stands when `--bookkeeping-wait` has
+/// passed. Woken by the recording of its batch, in this process or (through the store's
+/// signals) another; the store is read again every second in case a wake-up was lost.
+async fn wait_final(s: &Acquirer, order_id: &str) -> Result<Order, ApiError> {
 	let deadline = tokio::time::Instant::now() + Duration::from(s.config.bookkeeping_wait);
 	let waiter = s.waiters.register(order_id);
 	loop {
 		let woken = waiter.notified();
 		tokio::pin!(woken);
 		woken.as_mut().enable();
-		if order::get(&s.db, order_id).await?.status != OrderStatus::Posting {
-			return Ok(());
+		let order = order::get(&s.db, order_id).await?;
+		if order.status != OrderStatus::Posting || tokio::time::Instant::now() >= deadline {
+			return Ok(order);
 		}
 		tokio::select! {
 			_ = woken => {}
 			_ = tokio::time::sleep(Duration::from_secs(1)) => {}
-			_ = tokio::time::sleep_until(deadline) => return Ok(()),
+			_ = tokio::time::sleep_until(deadline) => {}
 		}
 	}
 }
