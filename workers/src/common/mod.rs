@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod cycles;
+pub mod durability;
 pub mod emvco;
 pub mod extract;
 pub mod faults;

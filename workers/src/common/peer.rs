@@ -142,6 +142,8 @@ pub async fn send_signed<R: DeserializeOwned>(
 	if !body.is_empty() {
 		request = request.header("content-type", "application/json").body(body);
 	}
+	// Nothing leaves before the store holds on disk what the request may say (group commit).
+	super::durability::make_durable().await;
 	let response = request.send().await.map_err(|e| classify(e, timeout))?;
 	let status = response.status();
 	let bytes = response.bytes().await.map_err(|e| classify(e, timeout))?;

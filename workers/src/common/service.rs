@@ -190,7 +190,8 @@ pub async fn health(
 	}
 }
 
-/// The routes every service has: health and metrics, and request counting around all.
+/// The routes every service has: health and metrics, and request counting around all. No
+/// answer leaves before the store holds on disk what it may have read (group commit).
 pub fn with_common_routes(app: Router, health_state: HealthState, metrics: Arc<Metrics>) -> Router {
 	let extra =
 		Router::new().route("/health", axum::routing::get(health)).with_state(health_state).merge(
@@ -201,6 +202,16 @@ pub fn with_common_routes(app: Router, health_state: HealthState, metrics: Arc<M
 	app.merge(extra)
 		.fallback(|| async { ApiError::not_found("UnknownRoute", "no such endpoint") })
 		.layer(axum::middleware::from_fn_with_state(metrics, super::metrics::count_requests))
+		.layer(axum::middleware::from_fn(durable_answers))
+}
+
+async fn durable_answers(
+	request: axum::extract::Request,
+	next: axum::middleware::Next,
+) -> axum::response::Response {
+	let response = next.run(request).await;
+	super::durability::make_durable().await;
+	response
 }
 
 /// Serves `app` on `listen` until SIGTERM or Ctrl-C, then lets requests in progress finish.

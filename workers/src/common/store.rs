@@ -10,17 +10,44 @@
 //! transactions as before; PostgreSQL runs them concurrently at READ COMMITTED, and several
 //! processes may share one database (see [`super::locks`] for the per-order lock across them).
 
+use super::durability::GroupSync;
 use futures::future::BoxFuture;
 use sqlx::{
 	any::AnyPoolOptions, migrate::Migrator, pool::PoolConnectionMetadata, AnyConnection, AnyPool,
 	Row,
 };
-use std::{path::Path, time::Duration};
+use std::{path::Path, sync::Arc, time::Duration};
 
-pub use sqlx::Transaction;
+/// A store transaction: committed by [`Tx::commit`], rolled back when dropped without it.
+pub struct Tx {
+	inner: sqlx::Transaction<'static, sqlx::Any>,
+	/// The store's group commit (SQLite).
+	sync: Option<Arc<GroupSync>>,
+}
 
-/// A store transaction: committed by `commit`, rolled back when dropped without it.
-pub type Tx = Transaction<'static, sqlx::Any>;
+impl Tx {
+	/// Commits, and returns once the commit is on disk.
+	pub async fn commit(self) -> Result<(), sqlx::Error> {
+		self.inner.commit().await?;
+		if let Some(sync) = self.sync {
+			sync.wait().await;
+		}
+		Ok(())
+	}
+}
+
+impl std::ops::Deref for Tx {
+	type Target = AnyConnection;
+	fn deref(&self) -> &AnyConnection {
+		&self.inner
+	}
+}
+
+impl std::ops::DerefMut for Tx {
+	fn deref_mut(&mut self) -> &mut AnyConnection {
+		&mut self.inner
+	}
+}
 
 /// What the database behind a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +97,8 @@ pub struct Db {
 	backend: Backend,
 	/// The PostgreSQL URL, for the connections that are not the pool's (notifications).
 	url: Option<String>,
+	/// Group commit, on SQLite (see [`super::durability`]).
+	sync: Option<Arc<GroupSync>>,
 }
 
 impl Db {
@@ -77,6 +106,7 @@ impl Db {
 	/// path (created if absent), and applies the migrations it lacks.
 	pub async fn open(database: &str, migrations: &Migrations) -> anyhow::Result<Self> {
 		sqlx::any::install_default_drivers();
+		let mut sqlite_file = None;
 		let (backend, url) = match database.split_once("://") {
 			Some(("postgres" | "postgresql", _)) => (Backend::Postgres, database.to_string()),
 			Some((scheme, _)) => anyhow::bail!(
@@ -87,15 +117,20 @@ impl Db {
 				if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
 					std::fs::create_dir_all(dir)?;
 				}
+				sqlite_file = Some(path.to_path_buf());
 				(Backend::Sqlite, format!("sqlite://{}?mode=rwc", path.display()))
 			}
 		};
 		let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
 		let pool = match backend {
 			// One connection: SQLite has one writer anyway, and one connection makes every
-			// transaction of the service run alone, as a write lock taken at BEGIN would.
+			// transaction of the service run alone, as a write lock taken at BEGIN would. It is
+			// kept for the life of the process, so that the log the group commit syncs stays
+			// the same file.
 			Backend::Sqlite => options
 				.max_connections(1)
+				.idle_timeout(None)
+				.max_lifetime(None)
 				.after_connect(sqlite_pragmas)
 				.connect(&url)
 				.await
@@ -112,7 +147,8 @@ impl Db {
 		};
 		migrator.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating the store: {e}"))?;
 		let url = (backend == Backend::Postgres).then(|| database.to_string());
-		Ok(Self { pool, backend, url })
+		let sync = sqlite_file.map(GroupSync::start);
+		Ok(Self { pool, backend, url, sync })
 	}
 
 	/// The PostgreSQL URL the store was opened with; `None` on SQLite.
@@ -126,7 +162,7 @@ impl Db {
 
 	/// A transaction; what it writes is kept only if it is committed.
 	pub async fn begin(&self) -> StoreResult<Tx> {
-		Ok(self.pool.begin().await?)
+		Ok(Tx { inner: self.pool.begin().await?, sync: self.sync.clone() })
 	}
 
 	/// A connection for reads that need no transaction (one statement each).
@@ -162,9 +198,10 @@ pub async fn create_postgres_database(server: &str, name: &str) -> anyhow::Resul
 	Ok(format!("{base}/{name}"))
 }
 
-/// Every SQLite connection: write-ahead log with a full sync at each commit, so that a
-/// committed change survives `kill -9` and power loss; foreign keys enforced; a wait for a
-/// lock another process holds (a reader of the file) rather than an error.
+/// Every SQLite connection: write-ahead log, synced by the group commit rather than inside
+/// each commit (see [`super::durability`]), so that a committed change survives `kill -9`
+/// and power loss; foreign keys enforced; a wait for a lock another process holds (a reader
+/// of the file) rather than an error.
 fn sqlite_pragmas<'c>(
 	conn: &'c mut AnyConnection,
 	_: PoolConnectionMetadata,
@@ -172,7 +209,7 @@ fn sqlite_pragmas<'c>(
 	Box::pin(async move {
 		for pragma in [
 			"PRAGMA journal_mode = WAL",
-			"PRAGMA synchronous = FULL",
+			"PRAGMA synchronous = NORMAL",
 			"PRAGMA foreign_keys = ON",
 			"PRAGMA busy_timeout = 10000",
 		] {
@@ -182,15 +219,26 @@ fn sqlite_pragmas<'c>(
 	})
 }
 
-/// The next number of sequence `name` (from 1).
-pub async fn next_number(tx: &mut AnyConnection, name: &str) -> StoreResult<i64> {
-	let row = sqlx::query(
-		"INSERT INTO counters (name, value) VALUES ($1, 1)
-		 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
-	)
-	.bind(name)
-	.fetch_one(tx)
-	.await?;
+/// The next number of sequence `name` (from 1). On PostgreSQL a sequence object (migration
+/// `number_sequences`): a counter row would stay locked until the transaction commits, so
+/// that every new order of the service waited for the one before it; numbers a rolled-back
+/// transaction took are skipped there. On SQLite the one connection serialises anyway, and a
+/// rollback gives the number back.
+pub async fn next_number(tx: &mut AnyConnection, name: &'static str) -> StoreResult<i64> {
+	let row = if tx.backend_name() == "PostgreSQL" {
+		sqlx::query("SELECT nextval(CAST($1 AS regclass))")
+			.bind(format!("{name}_numbers"))
+			.fetch_one(tx)
+			.await?
+	} else {
+		sqlx::query(
+			"INSERT INTO counters (name, value) VALUES ($1, 1)
+			 ON CONFLICT (name) DO UPDATE SET value = counters.value + 1 RETURNING value",
+		)
+		.bind(name)
+		.fetch_one(tx)
+		.await?
+	};
 	Ok(row.try_get(0)?)
 }
 

@@ -421,7 +421,7 @@ pub async fn app_request(
 		tx.commit().await?;
 		return Ok(id);
 	}
-	// Seen before: the number just taken is given back with the rollback.
+	// Seen before: nothing of this attempt is kept (on PostgreSQL its number is skipped).
 	drop(tx);
 	let row = sqlx::query(
 		"SELECT request_hash, issuer_order_id FROM app_requests
