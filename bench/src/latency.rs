@@ -63,8 +63,11 @@ pub struct Latency {
 	pub warmup: usize,
 	pub succeeded: usize,
 	pub failed: usize,
-	/// Measured payments with no notification in time.
+	/// Measured payments with no notification in time (not counting `busy`).
 	pub unnotified: usize,
+	/// Measured micropays the acquirer refused at once with `503 Busy` (its admission limit):
+	/// nothing was done for them, and the latency figures leave them out.
+	pub busy: usize,
 	/// Each failed payment's aggregator order id and the reason its notification gave.
 	pub failures: Vec<(String, String)>,
 	/// micropay → the aggregator's notification.
@@ -87,7 +90,7 @@ pub struct Latency {
 	/// (up or down: a falling latency is a backlog draining) is under a fifth of the p50, or
 	/// under 100 ms.
 	pub flat: bool,
-	/// Every measured payment succeeded, was notified, and the latency stayed flat.
+	/// Every measured payment was taken, succeeded, was notified, and the latency stayed flat.
 	pub sustained: bool,
 	pub acquirers: usize,
 	/// `sqlite` or `postgres`.
@@ -338,6 +341,8 @@ struct Sent {
 	sent: Instant,
 	answered: Option<Instant>,
 	refused: Option<String>,
+	/// Refused `Busy` by the admission limit.
+	busy: bool,
 }
 
 async fn measure(
@@ -458,8 +463,11 @@ async fn measure(
 			let r: std::result::Result<Value, PeerError> =
 				peer.call(Method::POST, "/v1/micropay", Some(&body), Duration::from_secs(30)).await;
 			match r {
-				Ok(_) => Sent { sent, answered: Some(Instant::now()), refused: None },
-				Err(e) => Sent { sent, answered: None, refused: Some(e.to_string()) },
+				Ok(_) => Sent { sent, answered: Some(Instant::now()), refused: None, busy: false },
+				Err(e) => {
+					let busy = matches!(&e, PeerError::Refused { code, .. } if code == "Busy");
+					Sent { sent, answered: None, refused: Some(e.to_string()), busy }
+				}
 			}
 		}));
 	}
@@ -497,7 +505,7 @@ async fn measure(
 	let arrivals = first_arrivals(inbox);
 	let (mut samples, mut answers, mut timeline) = (Vec::new(), Vec::new(), Vec::new());
 	let first_measured = sent.get(config.warmup).map(|s| s.sent);
-	let (mut succeeded, mut failed, mut unnotified) = (0, 0, 0);
+	let (mut succeeded, mut failed, mut unnotified, mut busy) = (0, 0, 0, 0);
 	let mut failures = Vec::new();
 	let mut last_arrival = None::<Instant>;
 	for (i, s) in sent.iter().enumerate().skip(config.warmup) {
@@ -522,6 +530,7 @@ async fn measure(
 					failed += 1
 				}
 			}
+			None if s.busy => busy += 1,
 			None => {
 				if let Some(r) = &s.refused {
 					eprintln!("[bench] AGG-BENCH-{i:06}: micropay refused: {r}");
@@ -545,7 +554,11 @@ async fn measure(
 	Ok(Latency {
 		slope_ms_per_s,
 		flat,
-		sustained: flat && failed == 0 && unnotified == 0 && succeeded == config.payments,
+		sustained: flat
+			&& failed == 0
+			&& unnotified == 0
+			&& busy == 0
+			&& succeeded == config.payments,
 		acquirers: processes.acquirers.len(),
 		store: if config.postgres.is_some() { "postgres" } else { "sqlite" },
 		network,
@@ -556,6 +569,7 @@ async fn measure(
 		succeeded,
 		failed,
 		unnotified,
+		busy,
 		failures,
 		end_to_end,
 		micropay_answer: Percentiles::of(&answers),

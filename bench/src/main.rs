@@ -164,14 +164,17 @@ struct Search {
 fn report(l: &latency::Latency) {
 	match &l.end_to_end {
 		Some(p) => eprintln!(
-			"[bench] latency {:?} ({} acquirer(s), {}): {} notified ({} failed, {} not notified) at {}/s offered: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms; slope {:.2} ms/s ({}); finality {:.1} blocks behind the best on average (max {})",
-			l.network, l.acquirers, l.store, p.count, l.failed, l.unnotified, l.offered_per_second, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms,
+			"[bench] latency {:?} ({} acquirer(s), {}): {} notified ({} failed, {} not notified, {} refused Busy) at {}/s offered: p50 {:.0} ms, p95 {:.0} ms, p99 {:.0} ms, max {:.0} ms; slope {:.2} ms/s ({}); finality {:.1} blocks behind the best on average (max {})",
+			l.network, l.acquirers, l.store, p.count, l.failed, l.unnotified, l.busy, l.offered_per_second, p.p50_ms, p.p95_ms, p.p99_ms, p.max_ms,
 			l.slope_ms_per_s.unwrap_or(f64::NAN),
-			if l.flat { "flat" } else { "rising" },
+			if l.flat { "flat" } else { "not flat" },
 			l.finality_lag.as_ref().map_or(f64::NAN, |g| g.mean_blocks),
 			l.finality_lag.as_ref().map_or(0, |g| g.max_blocks),
 		),
-		None => eprintln!("[bench] latency {:?}: no payment was notified", l.network),
+		None => eprintln!(
+			"[bench] latency {:?}: no payment was notified ({} refused Busy)",
+			l.network, l.busy
+		),
 	}
 }
 

@@ -228,6 +228,53 @@ async fn notifications_are_retried_until_the_aggregator_acknowledges() {
 	assert!(settled >= 9, "every notification delivered at least three times");
 }
 
+/// Past `--admission-limit` new payments are refused `503 Busy` at once, with nothing done for
+/// them, instead of queueing behind the ones in hand; sent again later, they are taken.
+#[tokio::test(flavor = "multi_thread")]
+async fn new_payments_past_the_admission_limit_are_refused_busy_and_taken_when_sent_again() {
+	let net = Net::launch(Options::new("busy").with_proxies().acquirer(&["--admission-limit", "1"]))
+		.await;
+	let wallets = open_shop(&net, 2).await;
+	let before = Baseline::take(&net).await;
+	// The first payment's debit request is answered 4 s late: its micropay holds the one place.
+	let line = net.to_issuer.clone().unwrap();
+	line.set_late(Some((Method::POST, "/v1/debits", Duration::from_secs(4))));
+	let net = Arc::new(net);
+	let first = {
+		let (net, wallet) = (net.clone(), wallets[0].clone());
+		tokio::spawn(async move {
+			let code = net.payment_code(&wallet).await;
+			net.start_micropay("AGG-BUSY-0", SHOP, &code, 1_200).await
+		})
+	};
+	let code = net.payment_code(&wallets[1]).await;
+	let body = serde_json::json!({
+		"aggregatorOrderId": "AGG-BUSY-1", "merchantId": SHOP, "authCode": code,
+		"amount": 3_400, "currency": "CNY",
+	});
+	wait_for(Duration::from_secs(10), "the first debit request held on the line", || async {
+		(line.counts.delayed.load(std::sync::atomic::Ordering::Relaxed) >= 1).then_some(())
+	})
+	.await;
+	let (status, refused) =
+		net.agg(Method::POST, "/v1/micropay", "/v1/micropay", Some(body.clone())).await;
+	assert_eq!((status, refused["code"].as_str()), (503, Some("Busy")), "{refused}");
+	let (status, _) = net
+		.agg(Method::GET, "/v1/orders", "/v1/orders?aggregatorOrderId=AGG-BUSY-1", None)
+		.await;
+	assert_eq!(status, 404, "a refused payment left an order behind");
+
+	let first = first.await.expect("the first payment").expect("the first payment was taken");
+	line.set_late(None);
+	let (status, second) = net.agg(Method::POST, "/v1/micropay", "/v1/micropay", Some(body)).await;
+	assert_eq!(status, 200, "{second}");
+	for order in [first.order_id.as_str(), second["orderId"].as_str().unwrap()] {
+		assert_eq!(final_status(&net, order).await, "SUCCESS", "{}", net.logs());
+	}
+	let tally = audit(&net, &before, SETTLE).await;
+	assert_eq!(tally.succeeded, 2);
+}
+
 /// A validator of the four-validator `local` network (as in node/tests/local_network.rs).
 fn validator(name: &str, node_key: u8, bootnode: Option<&str>) -> NodeProcess {
 	let node = Path::new(support::ISSUER).with_file_name("clearline-node");

@@ -90,6 +90,11 @@ pub struct Config {
 	pub outbox_base: humantime::Duration,
 	#[arg(long, default_value = "60s")]
 	pub outbox_max: humantime::Duration,
+	/// New payments (micropay, unified order) this process takes at once. One more is refused
+	/// at once with `503 Busy` before any work is done for it: past the machine's capacity a
+	/// queue would only make every payment late, until none finished in time.
+	#[arg(long, default_value_t = 64)]
+	pub admission_limit: usize,
 }
 
 /// Everything a handler needs.
@@ -118,6 +123,8 @@ pub struct Acquirer {
 	pub waiters: posting::Waiters,
 	/// The batches this process follows.
 	pub following: std::sync::Mutex<std::collections::HashSet<i64>>,
+	/// One permit per new payment being taken (`--admission-limit`).
+	pub admission: Arc<tokio::sync::Semaphore>,
 }
 
 impl Acquirer {
@@ -190,6 +197,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		poster_wake: tokio::sync::Notify::new(),
 		waiters: posting::Waiters::default(),
 		following: Default::default(),
+		admission: Arc::new(tokio::sync::Semaphore::new(config.admission_limit.max(1))),
 	});
 	tracing::info!(account = %state.sender.account(), "acquirer starting");
 

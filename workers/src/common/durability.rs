@@ -33,15 +33,11 @@ use tokio::sync::{mpsc, watch};
 
 /// The sync rounds of one SQLite store.
 pub struct GroupSync {
-	rounds: Arc<Rounds>,
-	ask: mpsc::UnboundedSender<()>,
-}
-
-struct Rounds {
 	/// Rounds begun so far.
-	started: AtomicU64,
-	/// The last round whose sync has finished.
-	finished: watch::Sender<u64>,
+	started: Arc<AtomicU64>,
+	/// The last round whose sync has finished, as the syncing task announces it.
+	finished: watch::Receiver<u64>,
+	ask: mpsc::UnboundedSender<()>,
 }
 
 /// Every SQLite store this process has open, for [`make_durable`].
@@ -51,12 +47,13 @@ impl GroupSync {
 	/// Starts the syncing task for the SQLite database at `database` (its log is the file
 	/// beside it with `-wal` appended). Needs a Tokio runtime.
 	pub fn start(database: PathBuf) -> Arc<Self> {
-		let rounds = Arc::new(Rounds { started: AtomicU64::new(0), finished: watch::channel(0).0 });
+		let started = Arc::new(AtomicU64::new(0));
+		let (announce, finished) = watch::channel(0);
 		let (ask, asked) = mpsc::unbounded_channel();
 		let mut wal = database.into_os_string();
 		wal.push("-wal");
-		tokio::spawn(sync_rounds(PathBuf::from(wal), rounds.clone(), asked));
-		let this = Arc::new(Self { rounds, ask });
+		tokio::spawn(sync_rounds(PathBuf::from(wal), started.clone(), announce, asked));
+		let this = Arc::new(Self { started, finished, ask });
 		let mut stores = STORES.lock().expect("not poisoned");
 		stores.retain(|s| s.strong_count() > 0);
 		stores.push(Arc::downgrade(&this));
@@ -65,9 +62,9 @@ impl GroupSync {
 
 	/// Returns once everything committed to this store before the call is on disk.
 	pub async fn wait(&self) {
-		let ticket = self.rounds.started.load(Ordering::SeqCst) + 1;
-		let mut finished = self.rounds.finished.subscribe();
-		// The task stops only when every sender is gone, and `self` holds one.
+		let ticket = self.started.load(Ordering::SeqCst) + 1;
+		let mut finished = self.finished.clone();
+		// Both fail only once the task is gone with its runtime: nothing runs to be answered.
 		let _ = self.ask.send(());
 		let _ = finished.wait_for(|done| *done >= ticket).await;
 	}
@@ -81,13 +78,18 @@ pub async fn make_durable() {
 	futures::future::join_all(stores.iter().map(|s| s.wait())).await;
 }
 
-async fn sync_rounds(wal: PathBuf, rounds: Arc<Rounds>, mut asked: mpsc::UnboundedReceiver<()>) {
+async fn sync_rounds(
+	wal: PathBuf,
+	started: Arc<AtomicU64>,
+	announce: watch::Sender<u64>,
+	mut asked: mpsc::UnboundedReceiver<()>,
+) {
 	// The directory entry of a new log must be on disk too, or recovery would not find the
 	// log: the directory is synced whenever the log is a file not seen before.
 	let mut synced_log = None;
 	while asked.recv().await.is_some() {
 		while asked.try_recv().is_ok() {}
-		let round = rounds.started.fetch_add(1, Ordering::SeqCst) + 1;
+		let round = started.fetch_add(1, Ordering::SeqCst) + 1;
 		let (wal_path, seen) = (wal.clone(), synced_log);
 		let result = tokio::task::spawn_blocking(move || sync_log(&wal_path, seen)).await;
 		match result {
@@ -101,7 +103,7 @@ async fn sync_rounds(wal: PathBuf, rounds: Arc<Rounds>, mut asked: mpsc::Unbound
 				std::process::abort();
 			}
 		}
-		rounds.finished.send_replace(round);
+		announce.send_replace(round);
 	}
 }
 
@@ -124,4 +126,39 @@ fn sync_log(wal: &std::path::Path, seen: Option<u64>) -> std::io::Result<Option<
 		}
 	}
 	Ok(Some(inode))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[tokio::test]
+	async fn waiters_share_sync_rounds_and_each_waits_for_one_begun_after_it() {
+		let dir = tempfile::tempdir().unwrap();
+		let database = dir.path().join("store.sqlite");
+		std::fs::write(dir.path().join("store.sqlite-wal"), b"frames").unwrap();
+		let sync = GroupSync::start(database);
+
+		sync.wait().await;
+		assert!(*sync.finished.borrow() >= 1, "a wait returns only after a round");
+
+		// Many waiters at once are served by far fewer rounds than there are waiters.
+		let before = sync.started.load(Ordering::SeqCst);
+		futures::future::join_all((0..200).map(|_| sync.wait())).await;
+		let rounds = sync.started.load(Ordering::SeqCst) - before;
+		assert!((1..200).contains(&rounds), "{rounds} rounds for 200 waiters");
+
+		// make_durable covers this store: a round begins after the call.
+		let started = sync.started.load(Ordering::SeqCst);
+		make_durable().await;
+		assert!(*sync.finished.borrow() > started);
+	}
+
+	#[tokio::test]
+	async fn a_store_without_a_log_yet_is_durable_at_once() {
+		let dir = tempfile::tempdir().unwrap();
+		let sync = GroupSync::start(dir.path().join("absent.sqlite"));
+		sync.wait().await;
+		assert_eq!(sync_log(&dir.path().join("absent.sqlite-wal"), None).unwrap(), None);
+	}
 }

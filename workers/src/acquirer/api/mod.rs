@@ -8,16 +8,21 @@ mod issuer;
 
 use super::{merchant::Merchant, Acquirer};
 use crate::common::emvco::MerchantQr;
+use crate::common::api::ApiError;
 use axum::{
+	extract::{Request, State},
+	middleware::{from_fn_with_state, Next},
+	response::{IntoResponse, Response},
 	routing::{get, post},
 	Router,
 };
 use std::sync::Arc;
 
 pub fn router(state: Arc<Acquirer>) -> Router {
+	let admitted = || from_fn_with_state(state.clone(), admit);
 	Router::new()
-		.route("/v1/micropay", post(aggregators::micropay))
-		.route("/v1/unified-order", post(aggregators::unified_order))
+		.route("/v1/micropay", post(aggregators::micropay).route_layer(admitted()))
+		.route("/v1/unified-order", post(aggregators::unified_order).route_layer(admitted()))
 		.route("/v1/orders", get(aggregators::find_order))
 		.route("/v1/orders/:order_id", get(aggregators::get_order))
 		.route("/v1/merchants/:merchant_id/static-qr", get(aggregators::static_qr))
@@ -32,6 +37,22 @@ pub fn router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/admin/orders/:order_id", get(admin::get_order))
 		.route("/v1/admin/reconcile", post(admin::reconcile))
 		.with_state(state)
+}
+
+/// Takes a new payment only while fewer than `--admission-limit` are being taken; refuses it
+/// at once otherwise, before its signature is checked, so that refusing costs next to nothing.
+async fn admit(State(s): State<Arc<Acquirer>>, request: Request, next: Next) -> Response {
+	let Ok(_permit) = s.admission.clone().try_acquire_owned() else {
+		s.metrics.call("admission", "refused");
+		let mut response = ApiError::unavailable(
+			"Busy",
+			"the acquirer is taking as many new payments as it can; send this one again shortly",
+		)
+		.into_response();
+		response.headers_mut().insert(axum::http::header::RETRY_AFTER, 1.into());
+		return response;
+	};
+	next.run(request).await
 }
 
 /// The merchant's QR payload: a shop's (no amount) or an order's (amount and bill number).
