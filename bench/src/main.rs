@@ -155,7 +155,7 @@ struct Results {
 #[derive(Debug, Serialize)]
 struct Search {
 	network: latency::Network,
-	/// The highest rate tried that was sustained.
+	/// The highest rate tried that was sustained (the fixed-rate run's included).
 	highest_sustained: Option<u32>,
 	runs: Vec<latency::Latency>,
 }
@@ -381,11 +381,13 @@ async fn main() -> Result<()> {
 					met(2000.0, 4000.0)
 			}
 		}
+		// The fixed-rate run counts for the search when it was sustained.
+		let base = l.sustained.then_some(rate);
 		results.latency.push(l);
 		if !args.search_rates.is_empty() {
 			let mut rates = args.search_rates.clone();
 			rates.sort_unstable();
-			let mut search = Search { network, highest_sustained: None, runs: Vec::new() };
+			let mut search = Search { network, highest_sustained: base, runs: Vec::new() };
 			for rate in rates {
 				let config = args.latency_config(rate, args.search_seconds);
 				let l = latency::run(&bins, network, config).await?;
@@ -395,7 +397,7 @@ async fn main() -> Result<()> {
 				if !sustained {
 					break;
 				}
-				search.highest_sustained = Some(rate);
+				search.highest_sustained = search.highest_sustained.max(Some(rate));
 			}
 			eprintln!(
 				"[bench] {network:?}: highest rate sustained {:?} per second",

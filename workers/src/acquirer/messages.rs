@@ -60,13 +60,14 @@ fn message_from(r: &AnyRow) -> StoreResult<Message> {
 
 const SELECT_MESSAGE: &str = "SELECT id, order_id, kind, target, body, attempts FROM outbox";
 
-/// Queues a message for delivery (once per order and kind).
+/// Queues a message for delivery (once per order and kind), due at `due_at` (ms).
 pub async fn enqueue(
 	tx: &mut AnyConnection,
 	order_id: &str,
 	kind: MessageKind,
 	target: &str,
 	body: &str,
+	due_at: i64,
 ) -> StoreResult<()> {
 	sqlx::query(
 		"INSERT INTO outbox (order_id, kind, target, body, status, next_attempt_at)
@@ -77,7 +78,7 @@ pub async fn enqueue(
 	.bind(target)
 	.bind(body)
 	.bind(Delivery::Pending)
-	.bind(now_ms())
+	.bind(due_at)
 	.execute(tx)
 	.await?;
 	Ok(())

@@ -390,6 +390,7 @@ pub async fn micropay(
 	r: &OrderRequest<'_>,
 	payment_code: &str,
 	currency: &str,
+	outbox_from: i64,
 ) -> OrderResult<(Order, bool)> {
 	let mut tx = db.begin().await?;
 	if let Some(existing) =
@@ -434,7 +435,8 @@ pub async fn micropay(
 	};
 	let body =
 		serde_json::to_string(&debit).map_err(|e| StoreError::unreadable("debit request", e))?;
-	messages::enqueue(&mut tx, &order_id, MessageKind::DebitRequest, "issuer", &body).await?;
+	let kind = MessageKind::DebitRequest;
+	messages::enqueue(&mut tx, &order_id, kind, "issuer", &body, outbox_from).await?;
 	let order = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
 	tx.commit().await?;
 	Ok((order, true))
@@ -706,7 +708,7 @@ pub(super) async fn finish_in(
 	};
 	let body = serde_json::to_string(&notification)
 		.map_err(|e| StoreError::unreadable("notification", e))?;
-	messages::enqueue(tx, id, MessageKind::Notify, &order.notify_url, &body).await?;
+	messages::enqueue(tx, id, MessageKind::Notify, &order.notify_url, &body, now_ms()).await?;
 	Ok(true)
 }
 

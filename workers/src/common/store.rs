@@ -121,16 +121,18 @@ impl Db {
 				(Backend::Sqlite, format!("sqlite://{}?mode=rwc", path.display()))
 			}
 		};
-		let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
+		// Connections are kept for the life of the process: sqlx 0.8.6's idle reaper can read
+		// a wrapped idle count and spin a core for good (sqlx issue 3645), and on SQLite the
+		// group commit wants the same log file throughout.
+		let options = AnyPoolOptions::new()
+			.acquire_timeout(Duration::from_secs(30))
+			.idle_timeout(None)
+			.max_lifetime(None);
 		let pool = match backend {
 			// One connection: SQLite has one writer anyway, and one connection makes every
-			// transaction of the service run alone, as a write lock taken at BEGIN would. It is
-			// kept for the life of the process, so that the log the group commit syncs stays
-			// the same file.
+			// transaction of the service run alone, as a write lock taken at BEGIN would.
 			Backend::Sqlite => options
 				.max_connections(1)
-				.idle_timeout(None)
-				.max_lifetime(None)
 				.after_connect(sqlite_pragmas)
 				.connect(&url)
 				.await

@@ -56,8 +56,11 @@ pub async fn open(database: &str) -> AnyPool {
 	} else {
 		format!("sqlite://{database}?mode=ro")
 	};
+	// No idle reaper (sqlx issue 3645: it can spin a core and hang the runtime's shutdown).
 	sqlx::pool::PoolOptions::new()
 		.max_connections(1)
+		.idle_timeout(None)
+		.max_lifetime(None)
 		.connect(&url)
 		.await
 		.unwrap_or_else(|e| panic!("opening {database}: {e}"))

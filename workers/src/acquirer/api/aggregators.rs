@@ -106,7 +106,13 @@ pub async fn micropay(
 		notify_url: r.notify_url.as_deref(),
 		request_hash: &request_hash(&r),
 	};
-	let (order, created) = order::micropay(&s.db, &request, &r.auth_code, &r.currency).await?;
+	// The debit request is sent by this call first (below); the outbox takes it only if that
+	// attempt has not been recorded by the time it would have timed out, so that the two do
+	// not both send it.
+	let timeout: std::time::Duration = s.config.debit_request_timeout.into();
+	let outbox_from = crate::common::now_ms() + timeout.as_millis() as i64 + 1_000;
+	let (order, created) =
+		order::micropay(&s.db, &request, &r.auth_code, &r.currency, outbox_from).await?;
 	if created {
 		s.metrics.order(OrderStatus::DebitRequested.as_str());
 		outbox::deliver_now(&s, &order.order_id).await;
