@@ -232,8 +232,9 @@ async fn notifications_are_retried_until_the_aggregator_acknowledges() {
 /// them, instead of queueing behind the ones in hand; sent again later, they are taken.
 #[tokio::test(flavor = "multi_thread")]
 async fn new_payments_past_the_admission_limit_are_refused_busy_and_taken_when_sent_again() {
-	let net = Net::launch(Options::new("busy").with_proxies().acquirer(&["--admission-limit", "1"]))
-		.await;
+	let net =
+		Net::launch(Options::new("busy").with_proxies().acquirer(&["--admission-limit", "1"]))
+			.await;
 	let wallets = open_shop(&net, 2).await;
 	let before = Baseline::take(&net).await;
 	// The first payment's debit request is answered 4 s late: its micropay holds the one place.
@@ -259,9 +260,8 @@ async fn new_payments_past_the_admission_limit_are_refused_busy_and_taken_when_s
 	let (status, refused) =
 		net.agg(Method::POST, "/v1/micropay", "/v1/micropay", Some(body.clone())).await;
 	assert_eq!((status, refused["code"].as_str()), (503, Some("Busy")), "{refused}");
-	let (status, _) = net
-		.agg(Method::GET, "/v1/orders", "/v1/orders?aggregatorOrderId=AGG-BUSY-1", None)
-		.await;
+	let (status, _) =
+		net.agg(Method::GET, "/v1/orders", "/v1/orders?aggregatorOrderId=AGG-BUSY-1", None).await;
 	assert_eq!(status, 404, "a refused payment left an order behind");
 
 	let first = first.await.expect("the first payment").expect("the first payment was taken");

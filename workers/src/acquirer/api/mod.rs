@@ -7,8 +7,8 @@ mod aggregators;
 mod issuer;
 
 use super::{merchant::Merchant, Acquirer};
-use crate::common::emvco::MerchantQr;
 use crate::common::api::ApiError;
+use crate::common::emvco::MerchantQr;
 use axum::{
 	extract::{Request, State},
 	middleware::{from_fn_with_state, Next},
