@@ -119,11 +119,8 @@ fn sync_log(wal: &std::path::Path, seen: Option<u64>) -> std::io::Result<Option<
 	file.sync_all()?;
 	let inode = file.metadata()?.ino();
 	if seen != Some(inode) {
-		if let Some(dir) = wal.parent().filter(|d| !d.as_os_str().is_empty()) {
-			std::fs::File::open(dir)?.sync_all()?;
-		} else {
-			std::fs::File::open(".")?.sync_all()?;
-		}
+		let dir = wal.parent().filter(|d| !d.as_os_str().is_empty());
+		std::fs::File::open(dir.unwrap_or(std::path::Path::new(".")))?.sync_all()?;
 	}
 	Ok(Some(inode))
 }
