@@ -164,6 +164,13 @@ impl Connection {
 		self.reconnect(&current).await
 	}
 
+	/// The live connection if there is one, without connecting again: for callers that only
+	/// want to know whether the connection changed, and leave reconnecting to others.
+	pub async fn connected_rpc(&self) -> Option<Arc<NodeRpc>> {
+		let current = self.current.read().await.clone();
+		current.is_connected().then_some(current)
+	}
+
 	/// Replaces `stale` with a new connection to the same node, trying for
 	/// [`ConnectOptions::reconnect_for`], and checks that it still serves this chain.
 	pub async fn reconnect(&self, stale: &Arc<NodeRpc>) -> Result<Arc<NodeRpc>> {

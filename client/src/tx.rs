@@ -23,6 +23,7 @@ use crate::{
 	error::{Error, PoolRefusal, Result},
 	extrinsic::{ChainContext, Mortality, Signer},
 	outcome::{outcome_in, Outcome},
+	rpc::NodeRpc,
 };
 use clearline_runtime::{AccountId, Nonce, RuntimeCall, BLOCK_HASH_COUNT};
 use codec::Encode;
@@ -136,6 +137,13 @@ pub enum Step {
 	AlreadyInPool,
 	/// Read the finalized blocks it can be in, up to this one.
 	Searched { up_to: u32 },
+	/// Sent again, the same bytes, over a connection made after the one that took it: a node
+	/// that restarted has lost its pool, and the transaction would otherwise wait out its
+	/// lifetime unseen.
+	Resent,
+	/// Sent again and refused: its nonce is used (by itself in a block not finalized yet, or
+	/// by another transaction). The finalized blocks say which.
+	ResendRefused { reason: String },
 }
 
 /// How a transaction ended.
@@ -354,6 +362,9 @@ pub struct InFlight {
 	tx: PendingTx,
 	/// The connection's finality task's answer, watched for before the submission.
 	answer: tokio::sync::oneshot::Receiver<TxResult>,
+	/// The connection whose node took it (or answered about it); `None` if the submission's
+	/// arrival is unknown. Any other live connection gets the bytes again.
+	sent_over: Option<Arc<NodeRpc>>,
 	path: Vec<Step>,
 	give_up: Duration,
 	progress: Option<ProgressFn>,
@@ -374,20 +385,25 @@ impl InFlight {
 	) -> Result<Self> {
 		// Watched first: no finalized block can hold it before it is submitted.
 		let answer = conn.tracker().watch(&conn, tx.hash, tx.birth, tx.death);
-		let step = match conn.rpc().await {
+		let (step, sent_over) = match conn.rpc().await {
 			Ok(rpc) => match rpc.submit(&tx.encoded).await {
-				Ok(_) => Step::Submitted,
-				Err(e) if e.is_connection() => Step::ConnectionLost { error: e.to_string() },
-				Err(e) if e.refusal() == Some(PoolRefusal::AlreadyImported) => Step::AlreadyInPool,
+				Ok(_) => (Step::Submitted, Some(rpc)),
+				Err(e) if e.is_connection() => {
+					(Step::ConnectionLost { error: e.to_string() }, None)
+				}
+				Err(e) if e.refusal() == Some(PoolRefusal::AlreadyImported) => {
+					(Step::AlreadyInPool, Some(rpc))
+				}
 				Err(e) => return Err(e),
 			},
-			Err(e) if e.is_connection() => Step::ConnectionLost { error: e.to_string() },
+			Err(e) if e.is_connection() => (Step::ConnectionLost { error: e.to_string() }, None),
 			Err(e) => return Err(e),
 		};
 		let mut flight = InFlight {
 			conn,
 			tx,
 			answer,
+			sent_over,
 			path: Vec::new(),
 			give_up,
 			progress,
@@ -400,6 +416,11 @@ impl InFlight {
 
 	pub fn tx(&self) -> &PendingTx {
 		&self.tx
+	}
+
+	/// What its submission saw so far.
+	pub fn path(&self) -> &[Step] {
+		&self.path
 	}
 
 	fn step(&mut self, step: Step) {
@@ -426,18 +447,44 @@ impl InFlight {
 		// What the finalized chain held already (a transaction submitted before, or a node
 		// quicker than the task).
 		let result = match search(&self.conn, &tx, Instant::now(), &mut step).await {
-			TxResult::Unknown { .. } => {
-				match tokio::time::timeout_at(deadline.into(), &mut self.answer).await {
-					Ok(Ok(result)) => result,
-					// The task let go of it: the blocks are read here instead.
-					Ok(Err(_)) => search(&self.conn, &tx, deadline, &mut step).await,
-					Err(_) => TxResult::Unknown { reason: timed_out(&tx) },
+			TxResult::Unknown { .. } => loop {
+				let now = Instant::now();
+				if now >= deadline {
+					break TxResult::Unknown { reason: timed_out(&tx) };
 				}
-			}
+				let wait = (deadline - now).min(RESEND_CHECK);
+				match tokio::time::timeout(wait, &mut self.answer).await {
+					Ok(Ok(result)) => break result,
+					// The task let go of it: the blocks are read here instead.
+					Ok(Err(_)) => break search(&self.conn, &tx, deadline, &mut step).await,
+					Err(_) => self.resend_if_reconnected(&mut step).await,
+				}
+			},
 			found => found,
 		};
 		self.path = path;
 		self.end(result)
+	}
+
+	/// Sends the transaction's bytes again if the live connection is not the one its node
+	/// took it over. The chain includes these bytes at most once, so sending them again is
+	/// never a second payment; a node that restarted while it waited in the pool would
+	/// otherwise never see it, and its sender would wait its whole lifetime for `Expired`.
+	async fn resend_if_reconnected(&mut self, step: &mut (dyn FnMut(Step) + Send)) {
+		let Some(rpc) = self.conn.connected_rpc().await else { return };
+		if self.sent_over.as_ref().is_some_and(|sent| Arc::ptr_eq(sent, &rpc)) {
+			return;
+		}
+		match rpc.submit(&self.tx.encoded).await {
+			Ok(_) => step(Step::Resent),
+			// Tried again at the next check.
+			Err(e) if e.is_connection() => return,
+			Err(e) if e.refusal() == Some(PoolRefusal::AlreadyImported) => {
+				step(Step::AlreadyInPool)
+			}
+			Err(e) => step(Step::ResendRefused { reason: e.to_string() }),
+		}
+		self.sent_over = Some(rpc);
 	}
 
 	fn end(mut self, result: TxResult) -> TxReport {
@@ -449,6 +496,10 @@ impl InFlight {
 		TxReport { tx: self.tx.clone(), path: std::mem::take(&mut self.path), result }
 	}
 }
+
+/// How often a follower waiting for its answer checks whether the connection was made
+/// again (and its transaction needs sending again).
+const RESEND_CHECK: Duration = Duration::from_secs(1);
 
 fn timed_out(tx: &PendingTx) -> String {
 	format!("no final answer in time; its lifetime ends at block #{}", tx.death)

@@ -94,10 +94,16 @@ async fn the_feeder_keeps_the_pair_quoting_through_many_validity_periods() {
 	tokio::time::sleep(Duration::from_secs(10)).await;
 	node.restart();
 	node.rpc(Duration::from_secs(120)).await;
-	clearline_testkit::wait_for(Duration::from_secs(60), "a quote after the restart", || async {
-		quote().await.ok()
-	})
-	.await;
+	let deadline = std::time::Instant::now() + Duration::from_secs(60);
+	while quote().await.is_err() {
+		assert!(
+			std::time::Instant::now() < deadline,
+			"no quote 60 s after the restart\n{}\n{}",
+			feeder.log_tail(30),
+			node.log_tail(30)
+		);
+		tokio::time::sleep(Duration::from_millis(200)).await;
+	}
 	feeder.assert_running();
 	let log = feeder.log_tail(200);
 	assert!(log.contains("published rate"), "{log}");

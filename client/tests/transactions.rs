@@ -149,6 +149,53 @@ async fn the_same_transaction_sent_twice_is_followed_not_refused() {
 	);
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transaction_lost_with_a_restarted_nodes_pool_is_sent_again() {
+	// A node stopped while a transaction waits in its pool loses it. The transaction waits
+	// there for its predecessor (one nonce ahead), so no block can take it before the kill.
+	// Its follower, seeing a new connection, sends the same bytes again; without that it would
+	// wait out its 64-block lifetime and end `Expired`.
+	let (mut node, conn) = dev_node("resend", &["--dev", "--base-path", "{dir}/chain"]).await;
+	let (ferdie, next, checkpoint) = ferdie_and_next_nonce(&conn).await;
+	let ctx = conn.chain_context();
+	let eve = Signer::from_uri("//Eve").unwrap().account_id();
+	let give_up = Duration::from_secs(120);
+	let later =
+		prepare(&ferdie, &ctx, calls::transfer(eve.clone(), 1_000), next + 1, 64, checkpoint)
+			.unwrap();
+	let flight = InFlight::submit(conn.clone(), later.clone(), give_up, None).await.unwrap();
+	let follower = tokio::spawn(flight.follow());
+	node.kill();
+	tokio::time::sleep(Duration::from_secs(3)).await;
+	node.restart();
+	node.rpc(Duration::from_secs(120)).await;
+	let predecessor =
+		prepare(&ferdie, &ctx, calls::transfer(eve, 1_000), next, 64, checkpoint).unwrap();
+	let predecessor = loop {
+		// The connection comes back once the node answers again.
+		match InFlight::submit(conn.clone(), predecessor.clone(), give_up, None).await {
+			Ok(flight) if flight_arrived(&flight) => break flight,
+			Ok(_) | Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+		}
+	};
+	let (report, predecessor) = tokio::join!(follower, predecessor.follow());
+	let report = report.unwrap();
+	assert!(succeeded(&predecessor.result), "{:?}", predecessor.result);
+	assert!(
+		succeeded(&report.result),
+		"{:?} {:?}\n{}",
+		report.result,
+		report.path,
+		node.log_tail(20)
+	);
+	assert!(report.path.contains(&Step::Resent), "{:?}", report.path);
+}
+
+/// Whether the pool took `flight` (rather than the connection breaking under it).
+fn flight_arrived(flight: &InFlight) -> bool {
+	!flight.path().iter().any(|s| matches!(s, Step::ConnectionLost { .. }))
+}
+
 fn instruction(
 	issuer: &Signer,
 	acquirer: &Signer,

@@ -96,6 +96,12 @@ impl Out {
 					format!("connection lost ({error}); it may or may not have arrived")
 				}
 				Step::AlreadyInPool => "already in the pool (sent before)".into(),
+				Step::Resent => "sent again over a new connection (the node may have restarted \
+				                 and lost its pool)"
+					.into(),
+				Step::ResendRefused { reason } => {
+					format!("sent again and refused ({reason}); the finalized blocks will tell")
+				}
 				Step::Searched { up_to } => {
 					format!(
 						"not in finalized blocks up to #{up_to} (lifetime ends at #{})",
