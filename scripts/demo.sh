@@ -19,7 +19,6 @@ P2P_PORT="${DEMO_P2P_PORT:-30355}"
 ISSUER_PORT="${DEMO_ISSUER_PORT:-8181}"
 ACQUIRER_PORT="${DEMO_ACQUIRER_PORT:-8182}"
 INBOX_PORT="${DEMO_INBOX_PORT:-8190}"
-BOB=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty
 DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
 PIN=246810
 
@@ -101,15 +100,25 @@ pids+=($!)
 
 # Reconciliation on demand only, so that the demo's own call is the one that reports the cycle.
 common=(--node-url "$NODE_WS" --admin-token "$TOKEN" --log-format text --reconcile-every 1h)
+# Each party's keys differ: Bob and Dave sign on the chain; Bob//api and Dave//api sign the
+# messages between issuer and acquirer; Dave//aggregators the acquirer's messages to
+# aggregators; Aggregator1 the aggregator's.
+public_key() { "$BIN/clearline-call" --key "$1" --public-key; }
+ISSUER_API=$(public_key //Bob//api)
+ACQUIRER_API=$(public_key //Dave//api)
+ACQUIRER_TO_AGGREGATORS=$(public_key //Dave//aggregators)
 "$BIN/clearline-issuer" --listen "127.0.0.1:$ISSUER_PORT" --database "$WORK/issuer.sqlite" \
-	--chain-key //Bob --peer-url "$ACQUIRER" --peer-public-key "$DAVE" "${common[@]}" \
+	--chain-key //Bob --api-key //Bob//api --acquirer-account "$DAVE" \
+	--peer-url "$ACQUIRER" --peer-public-key "$ACQUIRER_API" "${common[@]}" \
 	>"$WORK/issuer.log" 2>&1 &
 pids+=($!)
 "$BIN/clearline-acquirer" --listen "127.0.0.1:$ACQUIRER_PORT" --database "$WORK/acquirer.sqlite" \
-	--chain-key //Dave --peer-url "$ISSUER" --peer-public-key "$BOB" "${common[@]}" \
+	--chain-key //Dave --api-key //Dave//api --aggregator-key //Dave//aggregators \
+	--peer-url "$ISSUER" --peer-public-key "$ISSUER_API" "${common[@]}" \
 	>"$WORK/acquirer.log" 2>&1 &
 pids+=($!)
-"$BIN/clearline-notify-inbox" --listen "127.0.0.1:$INBOX_PORT" --acquirer-public-key "$DAVE" \
+"$BIN/clearline-notify-inbox" --listen "127.0.0.1:$INBOX_PORT" --aggregator-id agg-1 \
+	--key //Aggregator1 --acquirer-public-key "$ACQUIRER_TO_AGGREGATORS" \
 	--database "$WORK/aggregator.sqlite" >"$WORK/notifications.jsonl" 2>"$WORK/aggregator.log" &
 pids+=($!)
 wait_until "the issuer" 60 curl -sf "$ISSUER/health"
@@ -137,7 +146,8 @@ app() { # method path [body]
 }
 aggregator() { # method path [body]
 	# A refusal prints its {code, message}, which the caller's check reports.
-	"$BIN/clearline-call" --key //Aggregator1 --party agg-1 "$1" "$ACQUIRER$2" ${3:+"$3"} || true
+	"$BIN/clearline-call" --key //Aggregator1 --party agg-1 \
+		--to-public-key "$ACQUIRER_TO_AGGREGATORS" "$1" "$ACQUIRER$2" ${3:+"$3"} || true
 }
 expect() { # json, jq filter that must be true, what
 	# An empty answer is a failure (jq -e accepts empty input on some versions).

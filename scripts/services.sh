@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and starts the issuer (http://127.0.0.1:8081) and the acquirer (http://127.0.0.1:8082)
 # against the dev chain started by scripts/dev.sh, with the development keys: Bob is the
-# issuer, Dave the acquirer. Stores go to $CLEARLINE_DATA (default
+# issuer, Dave the acquirer (their chain keys; //Bob//api and //Dave//api sign the messages
+# between them, //Dave//aggregators the acquirer's messages to aggregators). Stores go to $CLEARLINE_DATA (default
 # ~/.local/share/clearline-dev); the admin token is $CLEARLINE_ADMIN_TOKEN (default
 # dev-admin-token). With them it runs the chain's FX feeder (see below). Ctrl-C stops them.
 set -euo pipefail
@@ -11,7 +12,6 @@ source scripts/env.sh
 DATA="${CLEARLINE_DATA:-$HOME/.local/share/clearline-dev}"
 export CLEARLINE_ADMIN_TOKEN="${CLEARLINE_ADMIN_TOKEN:-dev-admin-token}"
 NODE_URL="${CLEARLINE_URL:-ws://127.0.0.1:9944}"
-BOB=5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty
 DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
 
 echo "[services] building clearline-issuer, clearline-acquirer, clearline-call, clearline"
@@ -19,17 +19,23 @@ cargo build --locked -p clearline-workers -p clearline-client --bins
 mkdir -p "$DATA"
 BIN="$CARGO_TARGET_DIR/debug"
 
+public_key() { "$BIN/clearline-call" --key "$1" --public-key; }
+ISSUER_API=$(public_key //Bob//api)
+ACQUIRER_API=$(public_key //Dave//api)
+echo "[services] the acquirer's key toward aggregators: $(public_key //Dave//aggregators)"
+
 pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
 "$BIN/clearline-issuer" --listen 127.0.0.1:8081 --database "$DATA/issuer.sqlite" \
-	--node-url "$NODE_URL" --chain-key //Bob \
-	--peer-url http://127.0.0.1:8082 --peer-public-key "$DAVE" --log-format text &
+	--node-url "$NODE_URL" --chain-key //Bob --api-key //Bob//api --acquirer-account "$DAVE" \
+	--peer-url http://127.0.0.1:8082 --peer-public-key "$ACQUIRER_API" --log-format text &
 pids+=($!)
 "$BIN/clearline-acquirer" --listen 127.0.0.1:8082 --database "$DATA/acquirer.sqlite" \
-	--node-url "$NODE_URL" --chain-key //Dave \
-	--peer-url http://127.0.0.1:8081 --peer-public-key "$BOB" --log-format text &
+	--node-url "$NODE_URL" --chain-key //Dave --api-key //Dave//api \
+	--aggregator-key //Dave//aggregators \
+	--peer-url http://127.0.0.1:8081 --peer-public-key "$ISSUER_API" --log-format text &
 pids+=($!)
 # The chain's FX feeder (Ferdie), so that the services quote however long they run. A second
 # feeder with the same key (scripts/dev.sh runs one) is harmless: each publishes only when the

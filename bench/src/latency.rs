@@ -8,10 +8,11 @@ use crate::{procstat::CpuMeter, stats::Percentiles};
 use anyhow::{ensure, Context, Result};
 use clearline_client::{ConnectOptions, Connection, NodeRpc, Signer};
 use clearline_testkit::{
-	free_port, local_validator, start_feeder, wait_finalized, NodeProcess, ServiceLaunch,
+	free_port, local_validator, public_key, start_feeder, wait_finalized, NodeProcess,
+	ServiceLaunch, ACQUIRER_KEYS, ISSUER_KEYS,
 };
 use clearline_workers::{
-	auth,
+	auth::{self, Counterparty},
 	common::inbox::NotifyInbox,
 	peer::{Peer, PeerError},
 	store::{create_postgres_database, Db},
@@ -144,6 +145,14 @@ fn sample_finality_lag(
 
 const ADMIN: &str = "bench-admin-token";
 const AGGREGATOR: &str = "agg-bench";
+const AGGREGATOR_KEY: &str = "//BenchAggregator";
+
+/// The acquirer as the aggregator knows it: its name and its key toward aggregators.
+fn acquirer_toward_aggregators() -> Result<Counterparty> {
+	let key = ACQUIRER_KEYS.aggregators.context("the acquirer has an aggregator key")?;
+	let key = auth::parse_public_key(&public_key(key)).map_err(anyhow::Error::msg)?;
+	Ok(Counterparty { party: "acquirer".into(), key })
+}
 const MERCHANT: &str = "SHOP-BENCH";
 const PIN: &str = "246810";
 
@@ -197,8 +206,6 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let acquirer_urls: Vec<String> =
 		acquirer_ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
 	let acquirer_url = acquirer_urls[0].clone();
-	let bob = auth::public_key_text(&Signer::from_uri("//Bob")?);
-	let dave = auth::public_key_text(&Signer::from_uri("//Dave")?);
 	let (issuer_db, acquirer_db) = match &config.postgres {
 		Some(server) => {
 			// Fresh databases for every run of this process.
@@ -222,9 +229,9 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 		port: issuer_port,
 		database: &issuer_db,
 		node_url: &issuer_node,
-		chain_key: "//Bob",
+		keys: ISSUER_KEYS,
+		peer: ACQUIRER_KEYS,
 		peer_url: &acquirer_url,
-		peer_public_key: &dave,
 		admin_token: ADMIN,
 	};
 	let acquirer = |port| ServiceLaunch {
@@ -232,9 +239,9 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 		port,
 		database: &acquirer_db,
 		node_url: &acquirer_node,
-		chain_key: "//Dave",
+		keys: ACQUIRER_KEYS,
+		peer: ISSUER_KEYS,
 		peer_url: &issuer_url,
-		peer_public_key: &bob,
 		admin_token: ADMIN,
 	};
 	let label = format!("{network:?}").to_lowercase();
@@ -261,8 +268,9 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 			&clearline_workers::common::inbox::MIGRATIONS,
 		)
 		.await?,
-		auth::parse_public_key(&dave).map_err(anyhow::Error::msg)?,
-		"acquirer",
+		acquirer_toward_aggregators()?,
+		AGGREGATOR,
+		Signer::from_uri(AGGREGATOR_KEY)?,
 		Duration::from_secs(300),
 		false,
 	);
@@ -369,7 +377,7 @@ async fn measure(
 			tokio::time::sleep(Duration::from_millis(200)).await;
 		}
 	}
-	let aggregator = Signer::from_uri("//BenchAggregator")?;
+	let aggregator = Signer::from_uri(AGGREGATOR_KEY)?;
 	admin(
 		&http,
 		format!("{acquirer_url}/v1/admin/aggregators"),
@@ -428,8 +436,11 @@ async fn measure(
 	// would.
 	let peers: Vec<Arc<Peer>> = acquirer_urls
 		.iter()
-		.map(|url| Arc::new(Peer::new(url, AGGREGATOR, aggregator.clone())))
-		.collect();
+		.map(|url| {
+			let acquirer = acquirer_toward_aggregators()?;
+			Ok(Arc::new(Peer::new(url, AGGREGATOR, aggregator.clone(), acquirer)))
+		})
+		.collect::<Result<_>>()?;
 	let interval = Duration::from_secs_f64(1.0 / f64::from(config.rate.max(1)));
 	let cpu = |ps: &[&NodeProcess]| -> Result<Vec<CpuMeter>> {
 		ps.iter().map(|p| CpuMeter::start(p.pid().context("a process stopped")?)).collect()

@@ -306,6 +306,28 @@ pub fn start_feeder(
 	NodeProcess::start_program(label, &node_binary.with_file_name("clearline"), &args)
 }
 
+/// A service's development keys, each its own (a service refuses to start with one key in two
+/// roles): its chain key, its API key toward the other service, and the acquirer's key toward
+/// aggregators.
+#[derive(Debug, Clone, Copy)]
+pub struct DevKeys {
+	pub chain: &'static str,
+	pub api: &'static str,
+	pub aggregators: Option<&'static str>,
+}
+
+/// The issuer's keys on the dev chains (Bob is its participant account).
+pub const ISSUER_KEYS: DevKeys = DevKeys { chain: "//Bob", api: "//Bob//api", aggregators: None };
+/// The acquirer's keys on the dev chains (Dave is its participant account).
+pub const ACQUIRER_KEYS: DevKeys =
+	DevKeys { chain: "//Dave", api: "//Dave//api", aggregators: Some("//Dave//aggregators") };
+
+/// The SS58 public key of a development secret URI.
+pub fn public_key(uri: &str) -> String {
+	use sp_core::crypto::Ss58Codec;
+	clearline_client::Signer::from_uri(uri).expect("a valid secret URI").account_id().to_ss58check()
+}
+
 /// How one issuer or acquirer service is started: the options every start needs, in the
 /// services' own flag names (`clearline-issuer --help`). The tests and the benchmark start
 /// both services through this one description.
@@ -316,11 +338,11 @@ pub struct ServiceLaunch<'a> {
 	/// Its store: a SQLite file's path or a PostgreSQL URL.
 	pub database: &'a str,
 	pub node_url: &'a str,
-	/// The service's chain key (`//Bob`, `//Dave` on the dev chains).
-	pub chain_key: &'a str,
-	/// The other service's URL and API public key (SS58).
+	/// The service's keys, and the other service's.
+	pub keys: DevKeys,
+	pub peer: DevKeys,
+	/// The other service's URL.
 	pub peer_url: &'a str,
-	pub peer_public_key: &'a str,
 	pub admin_token: &'a str,
 }
 
@@ -335,11 +357,13 @@ impl ServiceLaunch<'_> {
 			"--node-url",
 			self.node_url,
 			"--chain-key",
-			self.chain_key,
+			self.keys.chain,
+			"--api-key",
+			self.keys.api,
 			"--peer-url",
 			self.peer_url,
 			"--peer-public-key",
-			self.peer_public_key,
+			&public_key(self.peer.api),
 			"--admin-token",
 			self.admin_token,
 			"--log-format",
@@ -348,6 +372,14 @@ impl ServiceLaunch<'_> {
 		.iter()
 		.map(|s| s.to_string())
 		.collect();
+		// The acquirer signs toward aggregators with a key of its own.
+		if let Some(key) = self.keys.aggregators {
+			args.extend(["--aggregator-key".to_string(), key.to_string()]);
+		}
+		// The issuer names the acquirer's chain account in its instructions.
+		if self.peer.aggregators.is_some() {
+			args.extend(["--acquirer-account".to_string(), public_key(self.peer.chain)]);
+		}
 		args.extend(extra.iter().map(|s| s.to_string()));
 		args
 	}

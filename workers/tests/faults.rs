@@ -65,10 +65,10 @@ async fn final_status(net: &Net, order_id: &str) -> String {
 	o["status"].as_str().unwrap().to_string()
 }
 
-/// The issuer reverses a debit only on the chain's word: a line that rewrites every
-/// bookkeeping answer to FAILURE while the acquirer posts makes the issuer void, the chain
-/// refuses the void because the payment is posted, and the payment completes: no payment is
-/// both posted and reversed.
+/// A line that rewrites every bookkeeping answer to FAILURE while the acquirer posts changes
+/// nothing: the rewritten answers no longer verify as the acquirer's (`BadResponseSignature`),
+/// the issuer treats them as no answer and learns the result from the chain, and the payments
+/// complete: no payment is both posted and reversed.
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_rewritten_to_failure_never_reverse_a_posted_payment() {
 	let net = Net::launch(Options::new("rewritten").with_proxies()).await;
@@ -93,6 +93,9 @@ async fn answers_rewritten_to_failure_never_reverse_a_posted_payment() {
 		proxy.count(),
 		net.logs()
 	);
+	let refused = net.issuer.log_tail(5_000).matches("BadResponseSignature").count();
+	assert!(refused >= 4, "the issuer took rewritten answers:\n{}", net.logs());
+	assert!(!net.issuer.log_tail(5_000).contains("RewrittenOnTheLine"), "{}", net.logs());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,12 +8,11 @@ mod support;
 
 use clearline_client::{calls, queries, Signer};
 use clearline_testkit::wait_for;
-use clearline_workers::peer::Peer;
 use pallet_fx_rate::CurrencyCode;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{ss58, Net, AGG, PIN};
+use support::{signed_call, ss58, Net, AGG, PIN};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_flow_settles_and_every_record_agrees() {
@@ -68,7 +67,7 @@ async fn every_flow_settles_and_every_record_agrees() {
 	let admin_path = format!("/v1/admin/orders/{}", cp_issuer["issuerOrderId"].as_str().unwrap());
 	let (_, admin_order) =
 		net.admin_issuer(Method::GET, "/v1/admin/orders/{orderId}", &admin_path, None).await;
-	let as_issuer = Peer::new(&net.acquirer_url, "issuer", Signer::from_uri("//Bob").unwrap());
+	let as_issuer = support::as_issuer(&net.acquirer_url);
 	let replayed: Value = as_issuer
 		.call(
 			Method::POST,
@@ -461,8 +460,7 @@ async fn payments_in_flight_survive_a_kill_of_either_service() {
 	let mut issuer_successes = 0;
 	for id in &orders {
 		let status_path = format!("/v1/debits/{id}");
-		let as_acquirer =
-			Peer::new(&net.issuer_url, "acquirer", Signer::from_uri("//Dave").unwrap());
+		let as_acquirer = support::as_acquirer(&net.issuer_url);
 		let debit: Value =
 			wait_for(Duration::from_secs(120), &format!("issuer side of {id}"), || async {
 				let d: Value = as_acquirer
@@ -491,4 +489,175 @@ async fn payments_in_flight_survive_a_kill_of_either_service() {
 	assert_eq!(net.balance("W-CAT").await, 10_000_000 - hkd);
 	assert_eq!(net.chain_balance("//Bob", CurrencyCode::HKD).await, bob_hkd - hkd as i128);
 	assert_eq!(net.chain_balance("//Dave", CurrencyCode::CNY).await, dave_cny + cny as i128);
+}
+
+/// Each message is for one recipient, and each answer from one responder: a request signed
+/// for another party is refused by name wherever it is sent, a notification goes only to the
+/// aggregator it names, and the acquirer answers aggregators with a key other than the one it
+/// uses toward the issuer. None of the misdirected messages moves anything.
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_count_only_at_their_recipient_and_answers_only_from_theirs() {
+	use clearline_testkit::{ACQUIRER_KEYS, ISSUER_KEYS};
+	use clearline_workers::auth;
+	let net = Net::start("recipients", &[]).await;
+	net.merchant("SHOP-REC", "Tea House").await;
+	net.wallet("W-REC", 100_000).await;
+	let code = net.payment_code("W-REC").await;
+	let aggregator = (AGG, "//Aggregator1");
+	let micropay = json!({
+		"aggregatorOrderId": "AGG-REC-1", "merchantId": "SHOP-REC", "authCode": code,
+		"amount": 1_000, "currency": "CNY",
+	});
+	let acquirer = |path: &str| format!("{}{path}", net.acquirer_url);
+	let issuer = |path: &str| format!("{}{path}", net.issuer_url);
+
+	// The aggregator's micropay, signed for the issuer, is refused by the acquirer.
+	let (status, e, _) =
+		signed_call(&acquirer("/v1/micropay"), aggregator, "issuer", Method::POST, Some(&micropay))
+			.await;
+	assert_eq!((status, e["code"].as_str()), (401, Some("WrongRecipient")), "{e}");
+	// The acquirer's debit status query, signed for an aggregator, is refused by the issuer.
+	let (status, e, _) = signed_call(
+		&issuer("/v1/debits/ACQ-NONE"),
+		("acquirer", ACQUIRER_KEYS.api),
+		AGG,
+		Method::GET,
+		None,
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (401, Some("WrongRecipient")), "{e}");
+	// The issuer's key, signed for the acquirer, cannot notify the aggregator.
+	let notification = json!({
+		"aggregatorId": AGG, "orderId": "ACQ-FAKE", "aggregatorOrderId": "AGG-REC-1",
+		"merchantId": "SHOP-REC", "status": "SUCCESS", "isoStatus": "ACSC", "amount": 1_000,
+		"currency": "CNY", "postingId": 1, "blockNumber": 1, "reason": null,
+	});
+	let (status, e, _) = signed_call(
+		&net.notify_url,
+		("issuer", ISSUER_KEYS.api),
+		"acquirer",
+		Method::POST,
+		Some(&notification),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (401, Some("UnknownParty")), "{e}");
+	// The acquirer's own notification key: signed for another aggregator, or naming another
+	// aggregator inside, it is refused by this one.
+	let acquirer_to_aggregators = ("acquirer", ACQUIRER_KEYS.aggregators.unwrap());
+	let (status, e, _) = signed_call(
+		&net.notify_url,
+		acquirer_to_aggregators,
+		"agg-2",
+		Method::POST,
+		Some(&notification),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (401, Some("WrongRecipient")), "{e}");
+	let mut for_another = notification.clone();
+	for_another["aggregatorId"] = "agg-2".into();
+	let (status, e, _) = signed_call(
+		&net.notify_url,
+		acquirer_to_aggregators,
+		AGG,
+		Method::POST,
+		Some(&for_another),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (401, Some("WrongRecipient")), "{e}");
+	assert!(
+		net.inbox.heard().deliveries.is_empty(),
+		"the aggregator applied a forged notification"
+	);
+	// The acquirer's API key toward the issuer cannot notify an aggregator either.
+	let (status, e, _) = signed_call(
+		&net.notify_url,
+		("acquirer", ACQUIRER_KEYS.api),
+		AGG,
+		Method::POST,
+		Some(&notification),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (401, Some("BadSignature")), "{e}");
+
+	// Nothing moved: no order, no debit.
+	let (status, _) =
+		net.agg(Method::GET, "/v1/orders", "/v1/orders?aggregatorOrderId=AGG-REC-1", None).await;
+	assert_eq!(status, 404);
+	assert_eq!(net.balance("W-REC").await, 100_000);
+
+	// Answers: the acquirer signs toward aggregators with its aggregator key, toward the issuer
+	// with its API key; an answer verifies under the key its caller expects, never the other.
+	let request_for = |key: &str| {
+		auth::sign(
+			&Signer::from_uri(key).unwrap(),
+			AGG,
+			"acquirer",
+			"GET",
+			"/v1/orders/ACQ-NONE",
+			b"",
+		)
+	};
+	let sent = request_for("//Aggregator1");
+	let mut call = reqwest::Client::new().get(acquirer("/v1/orders/ACQ-NONE"));
+	for (name, value) in &sent.headers {
+		call = call.header(*name, value);
+	}
+	let answer = call.send().await.unwrap();
+	let (status, headers) = (answer.status().as_u16(), answer.headers().clone());
+	let body = answer.bytes().await.unwrap();
+	assert_eq!(status, 404);
+	let as_known = |key: &str| support::counterparty("acquirer", key);
+	auth::verify_answer(
+		&headers,
+		&as_known(ACQUIRER_KEYS.aggregators.unwrap()),
+		AGG,
+		&sent,
+		status,
+		&body,
+	)
+	.unwrap();
+	assert!(auth::verify_answer(&headers, &as_known(ACQUIRER_KEYS.api), AGG, &sent, status, &body)
+		.is_err());
+	assert!(auth::verify_answer(
+		&headers,
+		&as_known(ACQUIRER_KEYS.chain),
+		AGG,
+		&sent,
+		status,
+		&body
+	)
+	.is_err());
+
+	// And the real payment, addressed right, goes through.
+	let paid = net.micropay("AGG-REC-1", "SHOP-REC", &code, 1_000).await;
+	assert_eq!(paid["status"], "SUCCESS", "{paid}\n{}", net.logs());
+}
+
+/// A service refuses to start with one key in two roles.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_service_refuses_one_key_in_two_roles() {
+	let dir = tempfile::tempdir().unwrap();
+	let database = dir.path().join("acquirer.sqlite");
+	let run = |api: &str, aggregators: &str| {
+		std::process::Command::new(support::ACQUIRER)
+			.args(["--listen", "127.0.0.1:0", "--database", database.to_str().unwrap()])
+			.args(["--node-url", "ws://127.0.0.1:9", "--chain-key", "//Dave", "--api-key", api])
+			.args(["--aggregator-key", aggregators, "--peer-url", "http://127.0.0.1:9"])
+			.args(["--peer-public-key", &ss58("//Bob//api"), "--admin-token", "t"])
+			.args(["--log-format", "text"])
+			.output()
+			.unwrap()
+	};
+	for (api, aggregators) in [
+		("//Dave", "//Dave//aggregators"),
+		("//Dave//api", "//Dave//api"),
+		("//Dave//api", "//Dave"),
+	] {
+		let out = run(api, aggregators);
+		let stderr = String::from_utf8_lossy(&out.stderr);
+		assert!(
+			!out.status.success() && stderr.contains("KeysNotDistinct"),
+			"{api} {aggregators}: {stderr}"
+		);
+	}
 }

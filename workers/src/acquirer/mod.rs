@@ -15,7 +15,9 @@ mod posting;
 mod reconcile;
 
 use crate::common::{
+	answers::AnswerKeys,
 	api::ApiError,
+	auth::Counterparty,
 	extract::{Authenticates, Role},
 	lease::{Lease, Signals},
 	locks::OrderLocks,
@@ -95,6 +97,15 @@ pub struct Config {
 	/// queue would only make every payment late, until none finished in time.
 	#[arg(long, default_value_t = 64)]
 	pub admission_limit: usize,
+	/// Secret URI of the key that signs notifications to aggregators and answers to them: not
+	/// the chain key, nor the API key used toward the issuer (development keys and tests only;
+	/// see the next two).
+	#[arg(long, conflicts_with_all = ["aggregator_key_env", "aggregator_key_file"])]
+	pub aggregator_key: Option<String>,
+	#[arg(long)]
+	pub aggregator_key_env: Option<String>,
+	#[arg(long)]
+	pub aggregator_key_file: Option<std::path::PathBuf>,
 }
 
 /// Everything a handler needs.
@@ -105,8 +116,10 @@ pub struct Acquirer {
 	pub sender: TxSender,
 	pub issuer: Peer,
 	pub issuer_party: String,
-	/// Signs notifications to aggregators.
-	pub api_key: clearline_client::Signer,
+	/// The name the acquirer signs as.
+	pub name: String,
+	/// Signs notifications to aggregators, and answers to them.
+	pub aggregator_key: clearline_client::Signer,
 	pub http: reqwest::Client,
 	pub issuer_key: sr25519::Public,
 	pub metrics: Arc<Metrics>,
@@ -136,8 +149,8 @@ impl Acquirer {
 		}
 	}
 
-	pub fn party(&self) -> String {
-		self.config.common.party.clone().unwrap_or_else(|| "acquirer".into())
+	pub fn party(&self) -> &str {
+		&self.name
 	}
 }
 
@@ -148,6 +161,10 @@ impl Authenticates for Acquirer {
 
 	fn common(&self) -> &CommonArgs {
 		&self.config.common
+	}
+
+	fn name(&self) -> &str {
+		&self.name
 	}
 
 	/// The issuer, or a registered aggregator.
@@ -167,6 +184,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let db = Db::open(&config.common.database, &MIGRATIONS).await?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;
+	let aggregator_key = service::load_key(
+		"aggregator key",
+		"--aggregator-key",
+		&config.aggregator_key,
+		&config.aggregator_key_env,
+		&config.aggregator_key_file,
+	)?;
+	service::check_keys_distinct(&[
+		("chain key", &chain_key),
+		("API key", &api_key),
+		("aggregator key", &aggregator_key),
+	])?;
 	let issuer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
 		.map_err(|e| anyhow::anyhow!("--peer-public-key: {e}"))?;
 	let conn = service::connect(&config.common.node_url).await?;
@@ -176,18 +205,26 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		..SenderOptions::default()
 	};
 	let sender = TxSender::new(conn.clone(), chain_key, options)?;
-	let party = config.common.party.clone().unwrap_or_else(|| "acquirer".into());
-	let issuer = Peer::new(&config.common.peer_url, &party, api_key.clone());
+	let name = config.common.name("acquirer");
+	let issuer_party = config.common.peer_party.clone().unwrap_or_else(|| "issuer".into());
+	let to_issuer = Counterparty { party: issuer_party.clone(), key: issuer_key };
+	let issuer = Peer::new(&config.common.peer_url, &name, api_key.clone(), to_issuer);
+	let answers = Arc::new(AnswerKeys {
+		name: name.clone(),
+		by_caller: vec![(issuer_party.clone(), api_key.clone())],
+		others: aggregator_key.clone(),
+	});
 	let metrics = Metrics::new("acquirer");
 	let state = Arc::new(Acquirer {
-		issuer_party: config.common.peer_party.clone().unwrap_or_else(|| "issuer".into()),
+		issuer_party,
+		name,
 		config: config.clone(),
 		db: db.clone(),
 		conn: conn.clone(),
 		sender,
 		issuer,
 		issuer_key,
-		api_key,
+		aggregator_key,
 		http: reqwest::Client::builder().connect_timeout(Duration::from_secs(3)).build()?,
 		metrics: metrics.clone(),
 		posting_locks: OrderLocks::new(db.clone(), "acquirer-order"),
@@ -199,7 +236,12 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		following: Default::default(),
 		admission: Arc::new(tokio::sync::Semaphore::new(config.admission_limit.max(1))),
 	});
-	tracing::info!(account = %state.sender.account(), "acquirer starting");
+	tracing::info!(
+		account = %state.sender.account(),
+		api_key = %crate::auth::public_key_text(&api_key),
+		aggregator_key = %crate::auth::public_key_text(&state.aggregator_key),
+		"acquirer starting"
+	);
 
 	// The leader posts (taking up whatever batches a crash left first), delivers the outbox
 	// and reconciles; every process answers requests.
@@ -222,6 +264,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		api::router(state.clone()),
 		HealthState { db, conn, lease: Some(state.lease.clone()) },
 		metrics,
+		answers,
 	);
 	service::serve(config.common.listen, app).await
 }

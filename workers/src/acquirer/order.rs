@@ -695,6 +695,7 @@ pub(super) async fn finish_in(
 	.await?;
 	let merchant = merchant::merchant(tx, &order.merchant_id).await?;
 	let notification = Notification {
+		aggregator_id: order.aggregator_id.clone(),
 		order_id: order.order_id.clone(),
 		aggregator_order_id: order.aggregator_order_id.clone(),
 		merchant_id: merchant.aggregator_merchant_id,

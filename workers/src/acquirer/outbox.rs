@@ -3,11 +3,13 @@
 //! (with backoff, up to a bound).
 
 use super::{
+	merchant,
 	messages::{self, Message, MessageKind},
 	order::{self, OrderError},
 	Acquirer,
 };
 use crate::common::{
+	auth::{parse_public_key, Counterparty},
 	now_ms,
 	peer::{send_signed, PeerError},
 	wire::{DebitAccepted, DebitRequest, NotificationAck},
@@ -112,14 +114,17 @@ async fn debit_request(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 }
 
 async fn notify(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
+	// The aggregator the order belongs to is the only party whose signed answer counts.
+	let (aggregator, body) = addressed(s, m).await?;
 	let result: Result<NotificationAck, _> = send_signed(
 		&s.http,
-		&s.api_key,
+		&s.aggregator_key,
 		&s.party(),
+		&aggregator,
 		Method::POST,
 		&m.target,
 		"",
-		m.body.clone().into_bytes(),
+		body,
 		s.config.notify_timeout.into(),
 	)
 	.await;
@@ -131,4 +136,30 @@ async fn notify(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 		Ok(ack) => Err(Delivery::Retry(format!("answered {}", ack.code))),
 		Err(e) => Err(Delivery::Retry(e.to_string())),
 	}
+}
+
+/// The aggregator a notification goes to (its name and public key, from the order and the
+/// registry) and the body to send. A notification queued by an earlier release lacks the
+/// aggregator's id, which the aggregator checks; it gets it here.
+async fn addressed(s: &Acquirer, m: &Message) -> Result<(Counterparty, Vec<u8>), Delivery> {
+	let retry = |e: &dyn std::fmt::Display| Delivery::Retry(e.to_string());
+	let order = order::load(&s.db, &m.order_id)
+		.await
+		.map_err(|e| retry(&e))?
+		.ok_or_else(|| Delivery::Refused(format!("no order {}", m.order_id)))?;
+	let mut conn = s.db.conn().await.map_err(|e| retry(&e))?;
+	let key = merchant::aggregator_key(&mut conn, &order.aggregator_id)
+		.await
+		.map_err(|e| retry(&e))?
+		.and_then(|k| parse_public_key(&k).ok())
+		.ok_or_else(|| {
+			Delivery::Refused(format!("aggregator {} has no usable key", order.aggregator_id))
+		})?;
+	let mut body: serde_json::Value =
+		serde_json::from_str(&m.body).map_err(|e| Delivery::Refused(e.to_string()))?;
+	if body.get("aggregatorId").is_none() {
+		body["aggregatorId"] = order.aggregator_id.clone().into();
+	}
+	let body = serde_json::to_vec(&body).map_err(|e| Delivery::Refused(e.to_string()))?;
+	Ok((Counterparty { party: order.aggregator_id, key }, body))
 }

@@ -5,7 +5,10 @@
 
 use clap::Parser;
 use clearline_client::KeySource;
-use clearline_workers::peer::{send_signed, PeerError};
+use clearline_workers::{
+	auth::Counterparty,
+	peer::{send_signed, PeerError},
+};
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 #[derive(Debug, Parser)]
@@ -20,6 +23,13 @@ struct Args {
 	/// The name the party signs as (`agg-1`, `issuer`, `acquirer`).
 	#[arg(long, required_unless_present_any = ["public_key", "qr"])]
 	party: Option<String>,
+	/// The name the service answering signs as (`acquirer`, `issuer`, an aggregator's id).
+	#[arg(long, default_value = "acquirer")]
+	to: String,
+	/// The answering service's public key (SS58) toward this party: its answer must verify
+	/// under it (the acquirer's aggregator key, for an aggregator).
+	#[arg(long, required_unless_present_any = ["public_key", "qr"])]
+	to_public_key: Option<String>,
 	/// Print the key's public key (SS58), which the other party registers, and exit.
 	#[arg(long)]
 	public_key: bool,
@@ -70,9 +80,18 @@ async fn main() -> ExitCode {
 		println!("{}", clearline_workers::auth::public_key_text(&key));
 		return ExitCode::SUCCESS;
 	}
-	let (Some(party), Some(method), Some(url)) = (&args.party, &args.method, &args.url) else {
-		eprintln!("error: give --party, the method and the URL");
+	let (Some(party), Some(method), Some(url), Some(to_key)) =
+		(&args.party, &args.method, &args.url, &args.to_public_key)
+	else {
+		eprintln!("error: give --party, --to-public-key, the method and the URL");
 		return ExitCode::from(2);
+	};
+	let to = match clearline_workers::auth::parse_public_key(to_key) {
+		Ok(key) => Counterparty { party: args.to.clone(), key },
+		Err(e) => {
+			eprintln!("error: --to-public-key: {e}");
+			return ExitCode::from(2);
+		}
 	};
 	let body = args.body.clone().unwrap_or_default().into_bytes();
 	if !body.is_empty() && serde_json::from_slice::<serde_json::Value>(&body).is_err() {
@@ -82,7 +101,7 @@ async fn main() -> ExitCode {
 	let http = reqwest::Client::new();
 	let timeout: Duration = args.timeout.into();
 	let answer: Result<serde_json::Value, _> =
-		send_signed(&http, &key, party, method.clone(), url, "", body, timeout).await;
+		send_signed(&http, &key, party, &to, method.clone(), url, "", body, timeout).await;
 	match answer {
 		Ok(v) => {
 			println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());

@@ -1,11 +1,13 @@
 //! `clearline-notify-inbox`: an aggregator's notify endpoint for trying the acquirer out. It
-//! verifies the acquirer's signature on every notification (refusing replays through its own
-//! nonce store), prints each one as a JSON line on stdout and acknowledges it with
-//! `{"code":"SUCCESS"}`, as the acquirer's protocol asks of an aggregator.
+//! verifies the acquirer's signature on every notification, made for this aggregator and
+//! naming it (refusing replays through its own nonce store), prints each one as a JSON line
+//! on stdout and acknowledges it with `{"code":"SUCCESS"}`, signed with the aggregator's key,
+//! as the acquirer's protocol asks of an aggregator.
 
 use clap::Parser;
+use clearline_client::KeySource;
 use clearline_workers::{
-	auth,
+	auth::{self, Counterparty},
 	common::inbox::{NotifyInbox, MIGRATIONS},
 	store::Db,
 };
@@ -17,7 +19,17 @@ struct Args {
 	/// Address to listen on; notifications are taken at `POST /notify`.
 	#[arg(long, default_value = "127.0.0.1:8090")]
 	listen: SocketAddr,
-	/// The acquirer's API public key (SS58), whose signature every notification must carry.
+	/// The aggregator's id at the acquirer: every notification must be for it.
+	#[arg(long)]
+	aggregator_id: String,
+	/// Secret URI of the aggregator's API key, which signs the acknowledgements (development
+	/// keys only; see --key-file).
+	#[arg(long, conflicts_with = "key_file")]
+	key: Option<String>,
+	/// File holding the secret URI (mode 0600).
+	#[arg(long, env = "CLEARLINE_API_KEY_FILE")]
+	key_file: Option<std::path::PathBuf>,
+	/// The acquirer's aggregator key (SS58), whose signature every notification must carry.
 	#[arg(long)]
 	acquirer_public_key: String,
 	/// The party name the acquirer signs as.
@@ -37,10 +49,17 @@ async fn main() -> anyhow::Result<()> {
 	let args = Args::parse();
 	let key = auth::parse_public_key(&args.acquirer_public_key)
 		.map_err(|e| anyhow::anyhow!("--acquirer-public-key: {e}"))?;
+	let source = match (&args.key, &args.key_file) {
+		(Some(uri), _) => KeySource::uri(uri.clone()),
+		(_, Some(path)) => KeySource::File(path.clone()),
+		_ => anyhow::bail!("give --key or --key-file"),
+	};
+	let own_key = source.load().map_err(|e| anyhow::anyhow!("aggregator key: {e}"))?;
 	let inbox = NotifyInbox::new(
 		Db::open(&args.database, &MIGRATIONS).await?,
-		key,
-		&args.acquirer_party,
+		Counterparty { party: args.acquirer_party.clone(), key },
+		&args.aggregator_id,
+		own_key,
 		args.request_window.into(),
 		true,
 	);

@@ -27,6 +27,9 @@ pub trait Authenticates: Send + Sync + 'static {
 	/// The options that hold the admin token and the request window.
 	fn common(&self) -> &CommonArgs;
 
+	/// The name this service signs as; requests must be signed for it.
+	fn name(&self) -> &str;
+
 	fn admin_token(&self) -> &str {
 		&self.common().admin_token
 	}
@@ -107,7 +110,8 @@ impl<S: Authenticates, C: Caller> FromRequest<Arc<S>> for SignedBy<C> {
 			.party_key(&party)
 			.await?
 			.ok_or_else(|| ApiError::unauthorized("UnknownParty", format!("no party {party}")))?;
-		auth::verify_request(s.db(), &parts, &body, &party, &key, s.request_window()).await?;
+		auth::verify_request(s.db(), &parts, &body, &party, &key, s.name(), s.request_window())
+			.await?;
 		if role != C::ROLE {
 			let (code, message) = C::WRONG_ROLE;
 			return Err(ApiError::forbidden(code, message));

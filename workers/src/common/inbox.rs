@@ -1,13 +1,15 @@
 //! An aggregator's notify endpoint, as the acquirer's protocol asks of one: `POST /notify`
-//! verifies the acquirer's signature on every notification (refusing replays through its own
-//! nonce store) and acknowledges it with `{"code":"SUCCESS"}`. It keeps what it heard, so that
+//! verifies the acquirer's signature on every notification, made for this aggregator and
+//! naming it (refusing replays through its own nonce store), and acknowledges it with
+//! `{"code":"SUCCESS"}`, an answer signed with the aggregator's key. It keeps what it heard, so that
 //! `clearline-notify-inbox`, the services' tests and the latency benchmark all play the
 //! aggregator with this one endpoint; the tests can also make it go down or lose its
 //! acknowledgements.
 
 use super::{
+	answers::{sign_answers, AnswerKeys},
 	api::ApiError,
-	auth,
+	auth::{self, Counterparty},
 	store::{Db, Migrations},
 	wire::Notification,
 };
@@ -80,8 +82,9 @@ pub struct NotifyInbox {
 
 struct Inner {
 	db: Db,
-	acquirer: sp_core::sr25519::Public,
-	party: String,
+	acquirer: Counterparty,
+	/// This aggregator's id, and the key it answers with.
+	us: Arc<AnswerKeys>,
 	window: Duration,
 	echo: bool,
 	heard: Mutex<Heard>,
@@ -89,20 +92,21 @@ struct Inner {
 }
 
 impl NotifyInbox {
-	/// An inbox taking notifications signed by `acquirer` as `party`, no older than `window`,
-	/// with the nonces it has seen in `db`. With `echo`, each accepted notification is printed
-	/// as one JSON line on stdout.
+	/// Aggregator `us`'s inbox, taking notifications signed by `acquirer` for `us`, no older
+	/// than `window`, with the nonces it has seen in `db`, and answering signed with `key`.
+	/// With `echo`, each accepted notification is printed as one JSON line on stdout.
 	pub fn new(
 		db: Db,
-		acquirer: sp_core::sr25519::Public,
-		party: &str,
+		acquirer: Counterparty,
+		us: &str,
+		key: clearline_client::Signer,
 		window: Duration,
 		echo: bool,
 	) -> Self {
 		let inner = Inner {
 			db,
 			acquirer,
-			party: party.to_string(),
+			us: Arc::new(AnswerKeys { name: us.to_string(), by_caller: Vec::new(), others: key }),
 			window,
 			echo,
 			heard: Mutex::default(),
@@ -113,7 +117,10 @@ impl NotifyInbox {
 
 	/// `POST /notify`, served by this inbox.
 	pub fn router(&self) -> Router {
-		Router::new().route("/notify", post(notified)).with_state(self.clone())
+		Router::new()
+			.route("/notify", post(notified))
+			.with_state(self.clone())
+			.layer(axum::middleware::from_fn_with_state(self.inner.us.clone(), sign_answers))
 	}
 
 	pub fn set_mode(&self, mode: NotifyMode) {
@@ -140,8 +147,8 @@ async fn notified(
 		&inner.db,
 		&headers,
 		&body,
-		&inner.party,
 		&inner.acquirer,
+		&inner.us.name,
 		inner.window,
 	)
 	.await;

@@ -2,6 +2,7 @@
 //! store, calls to the other party, metrics, EMVCo QR payloads and their images, and the
 //! small pieces of start-up; and the aggregator's notify endpoint that plays their peer.
 
+pub mod answers;
 pub mod api;
 pub mod auth;
 pub mod cycles;

@@ -1,8 +1,11 @@
-//! Calls to the other party: signed, with a timeout, and retried with backoff (within a bound)
-//! only where a retry cannot do harm: when the request never reached the other side, or the
-//! call is idempotent by its key.
+//! Calls to the other party: signed for it, its answers verified as its own, with a timeout,
+//! and retried with backoff (within a bound) only where a retry cannot do harm: when the
+//! request never reached the other side, or the call is idempotent by its key.
 
-use super::{api::ErrorBody, auth};
+use super::{
+	api::ErrorBody,
+	auth::{self, Counterparty},
+};
 use clearline_client::Signer;
 use reqwest::Method;
 use serde::{de::DeserializeOwned, Serialize};
@@ -42,6 +45,10 @@ pub enum PeerError {
 	/// The other side answered something that is not what the API describes.
 	#[error("unexpected answer: {0}")]
 	BadResponse(String),
+	/// The answer is not signed by the other side over this request: it was made or changed
+	/// on the way, and says nothing (the request may or may not have been acted on).
+	#[error("BadResponseSignature: {0}")]
+	BadResponseSignature(String),
 }
 
 impl PeerError {
@@ -51,22 +58,24 @@ impl PeerError {
 	}
 }
 
-/// The other party's HTTP API, signed for as `party`.
+/// The other party's HTTP API (`to`), signed for as `party`.
 #[derive(Clone)]
 pub struct Peer {
 	base: String,
 	party: String,
 	key: Signer,
+	to: Counterparty,
 	http: reqwest::Client,
 }
 
 impl Peer {
-	pub fn new(base: &str, party: &str, key: Signer) -> Self {
+	pub fn new(base: &str, party: &str, key: Signer, to: Counterparty) -> Self {
 		let http = reqwest::Client::builder()
 			.connect_timeout(Duration::from_secs(3))
 			.build()
 			.expect("a plain HTTP client builds");
-		Self { base: base.trim_end_matches('/').to_string(), party: party.to_string(), key, http }
+		let base = base.trim_end_matches('/').to_string();
+		Self { base, party: party.to_string(), key, to, http }
 	}
 
 	/// One signed call; `path` includes any query string.
@@ -81,8 +90,8 @@ impl Peer {
 			Some(b) => serde_json::to_vec(b).map_err(|e| PeerError::BadResponse(e.to_string()))?,
 			None => Vec::new(),
 		};
-		send_signed(&self.http, &self.key, &self.party, method, &self.base, path, bytes, timeout)
-			.await
+		let (http, key, party, to) = (&self.http, &self.key, &self.party, &self.to);
+		send_signed(http, key, party, to, method, &self.base, path, bytes, timeout).await
 	}
 
 	/// [`Peer::call`], repeated under `policy` while the request did not arrive (and, when
@@ -101,7 +110,7 @@ impl Peer {
 			let result = self.call(method.clone(), path, body, timeout).await;
 			let retry = match &result {
 				Err(e) if e.never_arrived() => true,
-				Err(PeerError::Timeout(_)) => idempotent,
+				Err(PeerError::Timeout(_) | PeerError::BadResponseSignature(_)) => idempotent,
 				Err(PeerError::Refused { status, .. }) => idempotent && *status >= 500,
 				_ => false,
 			};
@@ -115,12 +124,14 @@ impl Peer {
 	}
 }
 
-/// Sends one signed JSON request to `base` + `path` and reads a JSON answer.
+/// Sends one JSON request signed as `party` for `to` to `base` + `path`, and reads the JSON
+/// answer once it verifies as `to`'s.
 #[allow(clippy::too_many_arguments)]
 pub async fn send_signed<R: DeserializeOwned>(
 	http: &reqwest::Client,
 	key: &Signer,
 	party: &str,
+	to: &Counterparty,
 	method: Method,
 	base: &str,
 	path: &str,
@@ -136,8 +147,9 @@ pub async fn send_signed<R: DeserializeOwned>(
 		})
 		.map_err(|e| PeerError::BadResponse(format!("bad URL {url}: {e}")))?;
 	let mut request = http.request(method.clone(), &url).timeout(timeout);
-	for (name, value) in auth::sign(key, party, method.as_str(), &signed_path, &body) {
-		request = request.header(name, value);
+	let signed = auth::sign(key, party, &to.party, method.as_str(), &signed_path, &body);
+	for (name, value) in &signed.headers {
+		request = request.header(*name, value);
 	}
 	if !body.is_empty() {
 		request = request.header("content-type", "application/json").body(body);
@@ -146,7 +158,10 @@ pub async fn send_signed<R: DeserializeOwned>(
 	super::durability::make_durable().await;
 	let response = request.send().await.map_err(|e| classify(e, timeout))?;
 	let status = response.status();
+	let headers = response.headers().clone();
 	let bytes = response.bytes().await.map_err(|e| classify(e, timeout))?;
+	auth::verify_answer(&headers, to, party, &signed, status.as_u16(), &bytes)
+		.map_err(PeerError::BadResponseSignature)?;
 	if !status.is_success() {
 		let err: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
 			code: "Unknown".into(),

@@ -1,7 +1,7 @@
 //! Start-up shared by both services: the options every service takes, logging, keys, the
 //! chain connection, and serving until SIGTERM.
 
-use super::{api::ApiError, metrics::Metrics, peer::RetryPolicy, store::Db};
+use super::{answers::AnswerKeys, api::ApiError, metrics::Metrics, peer::RetryPolicy, store::Db};
 use axum::{extract::State, Json, Router};
 use clearline_client::{ConnectOptions, Connection, KeySource, Signer};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -28,7 +28,8 @@ pub struct CommonArgs {
 	/// File holding the chain key's secret URI (mode 0600).
 	#[arg(long)]
 	pub chain_key_file: Option<PathBuf>,
-	/// Secret URI of the key that signs requests to the other party; the chain key if absent.
+	/// Secret URI of the key that signs requests to the other party and answers to it: a key
+	/// of its own, never the chain key (development keys and tests only; see the next two).
 	#[arg(long, conflicts_with_all = ["api_key_env", "api_key_file"])]
 	pub api_key: Option<String>,
 	#[arg(long)]
@@ -79,33 +80,50 @@ impl CommonArgs {
 	}
 
 	pub fn chain_key(&self) -> anyhow::Result<Signer> {
-		key_source(&self.chain_key, &self.chain_key_env, &self.chain_key_file)
-			.ok_or_else(|| {
-				anyhow::anyhow!("give --chain-key, --chain-key-env or --chain-key-file")
-			})?
-			.load()
-			.map_err(|e| anyhow::anyhow!("chain key: {e}"))
+		let (uri, env, file) = (&self.chain_key, &self.chain_key_env, &self.chain_key_file);
+		load_key("chain key", "--chain-key", uri, env, file)
 	}
 
 	pub fn api_key(&self) -> anyhow::Result<Signer> {
-		match key_source(&self.api_key, &self.api_key_env, &self.api_key_file) {
-			Some(source) => source.load().map_err(|e| anyhow::anyhow!("API key: {e}")),
-			None => self.chain_key(),
-		}
+		load_key("API key", "--api-key", &self.api_key, &self.api_key_env, &self.api_key_file)
+	}
+
+	/// The name this service signs as: `--party`, else `default`.
+	pub fn name(&self, default: &str) -> String {
+		self.party.clone().unwrap_or_else(|| default.into())
 	}
 }
 
-fn key_source(
+/// The key `flag` (or `flag-env`, `flag-file`) names.
+pub fn load_key(
+	what: &str,
+	flag: &str,
 	uri: &Option<String>,
 	env: &Option<String>,
 	file: &Option<PathBuf>,
-) -> Option<KeySource> {
-	match (uri, env, file) {
-		(Some(uri), _, _) => Some(KeySource::uri(uri.clone())),
-		(_, Some(var), _) => Some(KeySource::Env(var.clone())),
-		(_, _, Some(path)) => Some(KeySource::File(path.clone())),
-		_ => None,
+) -> anyhow::Result<Signer> {
+	let source = match (uri, env, file) {
+		(Some(uri), _, _) => KeySource::uri(uri.clone()),
+		(_, Some(var), _) => KeySource::Env(var.clone()),
+		(_, _, Some(path)) => KeySource::File(path.clone()),
+		_ => anyhow::bail!("give {flag}, {flag}-env or {flag}-file"),
+	};
+	source.load().map_err(|e| anyhow::anyhow!("{what}: {e}"))
+}
+
+/// Refuses to start with one key in two roles: a key that leaks from one use (an HTTP
+/// signing host, say) must not also sign on the chain, or toward another party.
+pub fn check_keys_distinct(keys: &[(&str, &Signer)]) -> anyhow::Result<()> {
+	for (i, (a, key_a)) in keys.iter().enumerate() {
+		for (b, key_b) in &keys[i + 1..] {
+			if key_a.account_id() == key_b.account_id() {
+				anyhow::bail!(
+					"KeysNotDistinct: the {a} and the {b} are the same key; give each its own"
+				);
+			}
+		}
 	}
+	Ok(())
 }
 
 /// Structured logs on stderr; `RUST_LOG` filters (default `info`).
@@ -190,9 +208,15 @@ pub async fn health(
 	}
 }
 
-/// The routes every service has: health and metrics, and request counting around all. No
-/// answer leaves before the store holds on disk what it may have read (group commit).
-pub fn with_common_routes(app: Router, health_state: HealthState, metrics: Arc<Metrics>) -> Router {
+/// The routes every service has: health and metrics, request counting around all, and every
+/// answer to a signed request signed (`answers`). No answer leaves before the store holds on
+/// disk what it may have read (group commit).
+pub fn with_common_routes(
+	app: Router,
+	health_state: HealthState,
+	metrics: Arc<Metrics>,
+	answers: Arc<AnswerKeys>,
+) -> Router {
 	let extra =
 		Router::new().route("/health", axum::routing::get(health)).with_state(health_state).merge(
 			Router::new()
@@ -202,6 +226,7 @@ pub fn with_common_routes(app: Router, health_state: HealthState, metrics: Arc<M
 	app.merge(extra)
 		.fallback(|| async { ApiError::not_found("UnknownRoute", "no such endpoint") })
 		.layer(axum::middleware::from_fn_with_state(metrics, super::metrics::count_requests))
+		.layer(axum::middleware::from_fn_with_state(answers, super::answers::sign_answers))
 		.layer(axum::middleware::from_fn(durable_answers))
 }
 

@@ -129,6 +129,8 @@ pub struct BookkeepingResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
+	/// The aggregator the notification is for; it refuses one naming another.
+	pub aggregator_id: String,
 	pub order_id: String,
 	pub aggregator_order_id: String,
 	pub merchant_id: String,

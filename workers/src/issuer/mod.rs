@@ -12,7 +12,9 @@ mod reconcile;
 mod wallet;
 
 use crate::common::{
+	answers::AnswerKeys,
 	api::ApiError,
+	auth::Counterparty,
 	extract::{Authenticates, Role},
 	locks::OrderLocks,
 	metrics::Metrics,
@@ -37,9 +39,10 @@ pub static MIGRATIONS: Migrations = Migrations {
 pub struct Config {
 	#[command(flatten)]
 	pub common: CommonArgs,
-	/// The acquirer's chain account (SS58), named in every instruction; its API key if absent.
+	/// The acquirer's chain account (SS58), named in every instruction (not its API key:
+	/// each party's chain and HTTP keys differ).
 	#[arg(long)]
-	pub acquirer_account: Option<String>,
+	pub acquirer_account: String,
 	/// Prefix of our payment codes (18 digits in all), by which aggregators recognise them.
 	#[arg(long, default_value = "39")]
 	pub code_prefix: String,
@@ -82,6 +85,8 @@ pub struct Issuer {
 	pub chain_key: Signer,
 	/// Sends the issuer's own transactions (voids), signed with `chain_key`.
 	pub sender: TxSender,
+	/// The name the issuer signs as.
+	pub name: String,
 	pub acquirer: Peer,
 	pub acquirer_party: String,
 	pub acquirer_key: sr25519::Public,
@@ -100,6 +105,10 @@ impl Authenticates for Issuer {
 		&self.config.common
 	}
 
+	fn name(&self) -> &str {
+		&self.name
+	}
+
 	async fn party_key(&self, party: &str) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
 		Ok((party == self.acquirer_party).then_some((Role::Acquirer, self.acquirer_key)))
 	}
@@ -112,21 +121,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let db = Db::open(&config.common.database, &MIGRATIONS).await?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;
+	service::check_keys_distinct(&[("chain key", &chain_key), ("API key", &api_key)])?;
 	let acquirer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
 		.map_err(|e| anyhow::anyhow!("--peer-public-key: {e}"))?;
-	let acquirer_account = match &config.acquirer_account {
-		Some(text) => clearline_client::calls::account("acquirer account", text)
-			.map_err(|e| anyhow::anyhow!("--acquirer-account: {e}"))?,
-		None => AccountId::from(acquirer_key.0),
-	};
+	let acquirer_account =
+		clearline_client::calls::account("acquirer account", &config.acquirer_account)
+			.map_err(|e| anyhow::anyhow!("--acquirer-account: {e}"))?;
 	let conn = service::connect(&config.common.node_url).await?;
 	let options = SenderOptions { give_up: config.void_wait.into(), ..SenderOptions::default() };
 	let sender = TxSender::new(conn.clone(), chain_key.clone(), options)?;
-	let party = config.common.party.clone().unwrap_or_else(|| "issuer".into());
+	let name = config.common.name("issuer");
+	let acquirer_party = config.common.peer_party.clone().unwrap_or_else(|| "acquirer".into());
+	let to_acquirer = Counterparty { party: acquirer_party.clone(), key: acquirer_key };
+	let answers =
+		Arc::new(AnswerKeys { name: name.clone(), by_caller: Vec::new(), others: api_key.clone() });
 	let metrics = Metrics::new("issuer");
 	let state = Arc::new(Issuer {
-		acquirer: Peer::new(&config.common.peer_url, &party, api_key),
-		acquirer_party: config.common.peer_party.clone().unwrap_or_else(|| "acquirer".into()),
+		acquirer: Peer::new(&config.common.peer_url, &name, api_key.clone(), to_acquirer),
+		acquirer_party,
+		name,
 		config: config.clone(),
 		db: db.clone(),
 		conn: conn.clone(),
@@ -137,7 +150,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		metrics: metrics.clone(),
 		order_locks: OrderLocks::new(db.clone(), "issuer-order"),
 	});
-	tracing::info!(account = %state.chain_key.account_id(), "issuer starting");
+	tracing::info!(
+		account = %state.chain_key.account_id(),
+		api_key = %crate::auth::public_key_text(&api_key),
+		"issuer starting"
+	);
 
 	// Orders a crash interrupted are taken up again.
 	process::resume(&state).await?;
@@ -152,6 +169,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		api::router(state.clone()),
 		HealthState { db, conn, lease: None },
 		metrics,
+		answers,
 	);
 	service::serve(config.common.listen, app).await
 }

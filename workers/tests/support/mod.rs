@@ -12,10 +12,11 @@ use clearline_client::{
 	calls, queries, ConnectOptions, Connection, SenderOptions, Signer, TxResult, TxSender,
 };
 use clearline_testkit::{
-	free_port, start_feeder, wait_finalized, wait_for, NodeProcess, ServiceLaunch,
+	free_port, start_feeder, wait_finalized, wait_for, NodeProcess, ServiceLaunch, ACQUIRER_KEYS,
+	ISSUER_KEYS,
 };
 use clearline_workers::{
-	auth,
+	auth::{self, Counterparty},
 	common::{
 		inbox::{NotifyInbox, MIGRATIONS},
 		wire::Notification,
@@ -156,6 +157,8 @@ pub struct Net {
 	pub http: reqwest::Client,
 	pub aggregator: Peer,
 	pub inbox: NotifyInbox,
+	/// Where the aggregator takes notifications.
+	pub notify_url: String,
 	pub spec: Spec,
 	/// The services' stores: SQLite files, or PostgreSQL databases when the tests run on
 	/// PostgreSQL (see [`database`]).
@@ -168,9 +171,57 @@ pub struct Net {
 	_dir: tempfile::TempDir,
 }
 
+/// `party`, whose API key is `uri`'s, as a caller expects it to answer.
+pub fn counterparty(party: &str, uri: &str) -> Counterparty {
+	Counterparty { party: party.into(), key: auth::parse_public_key(&ss58(uri)).unwrap() }
+}
+
 /// The aggregator's client, calling the acquirer at `url`.
 pub fn aggregator_via(url: &str) -> Peer {
-	Peer::new(url, AGG, Signer::from_uri("//Aggregator1").unwrap())
+	let acquirer = counterparty("acquirer", ACQUIRER_KEYS.aggregators.unwrap());
+	Peer::new(url, AGG, Signer::from_uri("//Aggregator1").unwrap(), acquirer)
+}
+
+/// One request to `url`, signed with the key of secret URI `key` as `party` for `recipient`
+/// and sent as it is, whatever comes back: the answer's status, JSON body and headers.
+pub async fn signed_call(
+	url: &str,
+	(party, key): (&str, &str),
+	recipient: &str,
+	method: Method,
+	body: Option<&Value>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+	let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
+	let url = reqwest::Url::parse(url).unwrap();
+	let path = match url.query() {
+		Some(q) => format!("{}?{q}", url.path()),
+		None => url.path().to_string(),
+	};
+	let key = Signer::from_uri(key).unwrap();
+	let signed = auth::sign(&key, party, recipient, method.as_str(), &path, &bytes);
+	let mut request = reqwest::Client::new().request(method, url.clone());
+	for (name, value) in &signed.headers {
+		request = request.header(*name, value);
+	}
+	if !bytes.is_empty() {
+		request = request.header("content-type", "application/json").body(bytes);
+	}
+	let response = request.send().await.unwrap();
+	let (status, headers) = (response.status().as_u16(), response.headers().clone());
+	let text = response.text().await.unwrap();
+	(status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
+}
+
+/// A client signing as the issuer, calling the acquirer at `url`.
+pub fn as_issuer(url: &str) -> Peer {
+	let acquirer = counterparty("acquirer", ACQUIRER_KEYS.api);
+	Peer::new(url, "issuer", Signer::from_uri(ISSUER_KEYS.api).unwrap(), acquirer)
+}
+
+/// A client signing as the acquirer, calling the issuer at `url`.
+pub fn as_acquirer(url: &str) -> Peer {
+	let issuer = counterparty("issuer", ISSUER_KEYS.api);
+	Peer::new(url, "acquirer", Signer::from_uri(ACQUIRER_KEYS.api).unwrap(), issuer)
 }
 
 /// The PostgreSQL server the tests run the services on, when the test command started one
@@ -234,7 +285,6 @@ impl Net {
 		};
 		let issuer_peer = to_acquirer.as_ref().map_or(acquirer_url.clone(), |p| p.url.clone());
 		let acquirer_peer = to_issuer.as_ref().map_or(issuer_url.clone(), |p| p.url.clone());
-		let (bob, dave) = (ss58("//Bob"), ss58("//Dave"));
 		let issuer_db = database(dir.path(), name, "issuer").await;
 		let acquirer_db = database(dir.path(), name, "acquirer").await;
 		let issuer_launch = ServiceLaunch {
@@ -242,9 +292,9 @@ impl Net {
 			port: issuer_port,
 			database: &issuer_db,
 			node_url: &node_url,
-			chain_key: "//Bob",
+			keys: ISSUER_KEYS,
+			peer: ACQUIRER_KEYS,
 			peer_url: &issuer_peer,
-			peer_public_key: &dave,
 			admin_token: ADMIN,
 		};
 		let acquirer_launch = ServiceLaunch {
@@ -252,9 +302,9 @@ impl Net {
 			port: acquirer_port,
 			database: &acquirer_db,
 			node_url: &node_url,
-			chain_key: "//Dave",
+			keys: ACQUIRER_KEYS,
+			peer: ISSUER_KEYS,
 			peer_url: &acquirer_peer,
-			peer_public_key: &bob,
 			admin_token: ADMIN,
 		};
 		let mut issuer_extra = vec!["--reconcile-every", "2s", "--pin-iterations", "1000"];
@@ -270,8 +320,9 @@ impl Net {
 			Db::open(&dir.path().join("aggregator.sqlite").to_string_lossy(), &MIGRATIONS)
 				.await
 				.unwrap(),
-			auth::parse_public_key(&dave).unwrap(),
-			"acquirer",
+			counterparty("acquirer", ACQUIRER_KEYS.aggregators.unwrap()),
+			AGG,
+			Signer::from_uri("//Aggregator1").unwrap(),
 			Duration::from_secs(300),
 			false,
 		);
@@ -292,6 +343,7 @@ impl Net {
 			http: reqwest::Client::new(),
 			aggregator: aggregator_via(&acquirer_url),
 			inbox,
+			notify_url: format!("http://127.0.0.1:{notify_port}/notify"),
 			spec: Spec::load(),
 			issuer_db,
 			acquirer_db,
@@ -327,9 +379,9 @@ impl Net {
 			port,
 			database: &self.acquirer_db,
 			node_url: &self.node_url,
-			chain_key: "//Dave",
+			keys: ACQUIRER_KEYS,
+			peer: ISSUER_KEYS,
 			peer_url: &self.acquirer_peer,
-			peer_public_key: &ss58("//Bob"),
 			admin_token: ADMIN,
 		};
 		let process = launch.start(name, &as_refs(&self.acquirer_extra));

@@ -186,7 +186,12 @@ async fn forward(
 	};
 	proxy.counts.forwarded.fetch_add(1, Ordering::Relaxed);
 	let status = answer.status();
-	let content_type = answer.headers().get("content-type").cloned();
+	// The answer's headers go on as they came (its signature among them), as through any
+	// proxy; the length is set again for the body as sent.
+	let mut answer_headers = answer.headers().clone();
+	for hop in ["content-length", "transfer-encoding", "connection"] {
+		answer_headers.remove(hop);
+	}
 	let mut bytes = answer.bytes().await.unwrap_or_default();
 	if let Some(rewrite) = rewrite {
 		if let Ok(mut body) = serde_json::from_slice::<serde_json::Value>(&bytes) {
@@ -207,8 +212,8 @@ async fn forward(
 		_ => {}
 	}
 	let mut response = Response::builder().status(status.as_u16());
-	if let Some(ct) = content_type {
-		response = response.header("content-type", ct);
+	if let Some(headers) = response.headers_mut() {
+		headers.extend(answer_headers);
 	}
 	response.body(Body::from(bytes)).unwrap()
 }

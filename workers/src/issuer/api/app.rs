@@ -110,6 +110,9 @@ fn acquirer_error(e: PeerError) -> ApiError {
 			// The acquirer's codes are part of our API too (UnknownMerchant, OrderExpired, ...).
 			ApiError::new(status, code, message)
 		}
+		PeerError::BadResponseSignature(reason) => {
+			ApiError::new(StatusCode::BAD_GATEWAY, "BadResponseSignature", reason)
+		}
 		other => ApiError::new(StatusCode::BAD_GATEWAY, "AcquirerUnavailable", other.to_string()),
 	}
 }
