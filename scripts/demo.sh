@@ -204,7 +204,7 @@ settlement() { # acquirer order id
 
 title "Set-up"
 AGG_KEY=$("$BIN/clearline-call" --key //Aggregator1 --public-key)
-out=$(admin POST "$ACQUIRER/v1/admin/aggregators" "{\"aggregatorId\":\"agg-1\",\"name\":\"Pearl River Pay\",\"publicKey\":\"$AGG_KEY\",\"notifyUrl\":\"http://127.0.0.1:$INBOX_PORT/notify\"}")
+out=$(admin POST "$ACQUIRER/v1/admin/aggregators" "{\"aggregatorId\":\"agg-1\",\"name\":\"Pearl River Pay\",\"publicKey\":\"$AGG_KEY\",\"notifyUrl\":\"http://127.0.0.1:$INBOX_PORT/notify\",\"privateAddresses\":true}")
 expect "$out" '.aggregatorId == "agg-1"' "registering the aggregator"
 step "Acquirer admin" "aggregator agg-1 (Pearl River Pay) registered with its key $AGG_KEY"
 out=$(admin POST "$ACQUIRER/v1/admin/merchants" '{"aggregatorId":"agg-1","aggregatorMerchantId":"SHOP-001","name":"Lucky Noodles","city":"Shenzhen","mcc":"5812"}')

@@ -385,6 +385,7 @@ async fn measure(
 			"aggregatorId": AGGREGATOR, "name": "Bench Pay",
 			"publicKey": auth::public_key_text(&aggregator),
 			"notifyUrl": format!("http://127.0.0.1:{notify_port}/notify"),
+			"privateAddresses": true,
 		})),
 		false,
 	)

@@ -431,3 +431,206 @@ async fn the_posting_process_killed_under_load_hands_over_to_another() {
 	assert_eq!(tally.orders, orders.len());
 	assert_eq!(tally.succeeded, payments, "every payment succeeded once");
 }
+
+/// An aggregator's calls, signed as `agg-2` with its own key.
+struct SecondAggregator<'a>(clearline_workers::peer::Peer, &'a Net);
+
+impl SecondAggregator<'_> {
+	async fn call(
+		&self,
+		method: Method,
+		path: &str,
+		body: Option<serde_json::Value>,
+	) -> (u16, serde_json::Value) {
+		use clearline_workers::peer::PeerError;
+		match self.0.call(method, path, body.as_ref(), Duration::from_secs(30)).await {
+			Ok(v) => (200, v),
+			Err(PeerError::Refused { status, code, message }) => {
+				(status, serde_json::json!({ "code": code, "message": message }))
+			}
+			Err(e) => panic!("{path}: {e}\n{}", self.1.logs()),
+		}
+	}
+
+	async fn final_order(&self, order_id: &str) -> serde_json::Value {
+		let path = format!("/v1/orders/{order_id}");
+		wait_for(Duration::from_secs(60), &format!("agg-2's order {order_id} final"), || async {
+			let (_, o) = self.call(Method::GET, &path, None).await;
+			matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED")).then_some(o)
+		})
+		.await
+	}
+}
+
+/// Notifications go only where their aggregator registered, and never on a redirect: an
+/// internal notify URL needs the explicit flag, an order's `notifyUrl` must be on a registered
+/// origin. And each aggregator has a lane of its own: with one aggregator's endpoint hanging,
+/// the other's notifications arrive on time; the hung ones are given up after
+/// `--notify-give-up`, show so in the order query, and can be sent again by admin.
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_go_only_where_registered_and_a_hung_aggregator_delays_no_other() {
+	use axum::{response::Redirect, routing::post, Router};
+	use serde_json::json;
+	let net = Net::launch(Options::new("lanes").acquirer(&[
+		"--notify-timeout",
+		"8s",
+		"--notify-give-up",
+		"12s",
+	]))
+	.await;
+	let wallets = open_shop(&net, 2).await;
+	let register = |body: serde_json::Value| {
+		net.admin_acquirer(
+			Method::POST,
+			"/v1/admin/aggregators",
+			"/v1/admin/aggregators",
+			Some(body),
+		)
+	};
+	let agg2 = |url: &str, private: bool| {
+		json!({
+			"aggregatorId": "agg-2", "name": "Hung Pay", "publicKey": support::ss58("//Aggregator2"),
+			"notifyUrl": url, "privateAddresses": private,
+		})
+	};
+
+	// Internal addresses only with the flag.
+	for url in [
+		"http://127.0.0.1:9/notify",
+		"http://169.254.169.254/latest/meta-data",
+		"http://localhost/n",
+	] {
+		let (status, e) = register(agg2(url, false)).await;
+		assert_eq!((status, e["code"].as_str()), (400, Some("NotifyUrlNotAllowed")), "{url}: {e}");
+	}
+
+	// agg-2's endpoint: `/hang` never answers, `/redirect` sends the caller to agg-1's inbox.
+	let agg1_inbox = net.notify_url.clone();
+	let app = Router::new()
+		.route("/hang", post(|| async { tokio::time::sleep(Duration::from_secs(3600)).await }))
+		.route(
+			"/redirect",
+			post(move || {
+				let to = agg1_inbox.clone();
+				async move { Redirect::temporary(&to) }
+			}),
+		);
+	let port = clearline_testkit::free_port();
+	let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+	tokio::spawn(async move { axum::serve(listener, app).await });
+	let (status, a) = register(agg2(&format!("http://127.0.0.1:{port}/hang"), true)).await;
+	assert_eq!(status, 200, "{a}");
+	assert_eq!(a["notifyOrigins"], json!([format!("http://127.0.0.1:{port}")]));
+	let (status, m) = net
+		.admin_acquirer(
+			Method::POST,
+			"/v1/admin/merchants",
+			"/v1/admin/merchants",
+			Some(json!({
+				"aggregatorId": "agg-2", "aggregatorMerchantId": "SHOP-HUNG", "name": "Hung Noodles",
+				"city": "Shenzhen", "mcc": "5812",
+			})),
+		)
+		.await;
+	assert_eq!(status, 200, "{m}");
+	let second = SecondAggregator(
+		clearline_workers::peer::Peer::new(
+			&net.acquirer_url,
+			"agg-2",
+			clearline_client::Signer::from_uri("//Aggregator2").unwrap(),
+			support::counterparty(
+				"acquirer",
+				clearline_testkit::ACQUIRER_KEYS.aggregators.unwrap(),
+			),
+		),
+		&net,
+	);
+	let micropay = |id: &str, code: &str, notify: Option<String>| {
+		let mut body = json!({
+			"aggregatorOrderId": id, "merchantId": "SHOP-HUNG", "authCode": code,
+			"amount": 1_000, "currency": "CNY",
+		});
+		if let Some(url) = notify {
+			body["notifyUrl"] = url.into();
+		}
+		body
+	};
+
+	// An order's notify URL off agg-2's origins (agg-1's inbox, say) is refused; nothing is
+	// written, and the code stays usable.
+	let code = net.payment_code(&wallets[0]).await;
+	let (status, e) = second
+		.call(
+			Method::POST,
+			"/v1/micropay",
+			Some(micropay("AGG2-OFF", &code, Some(net.notify_url.clone()))),
+		)
+		.await;
+	assert_eq!((status, e["code"].as_str()), (400, Some("NotifyUrlNotAllowed")), "{e}");
+	let (status, _) = second.call(Method::GET, "/v1/orders?aggregatorOrderId=AGG2-OFF", None).await;
+	assert_eq!(status, 404);
+
+	// agg-2's payments: one notified at the hanging endpoint, one at the redirect.
+	let (_, hung) =
+		second.call(Method::POST, "/v1/micropay", Some(micropay("AGG2-HANG", &code, None))).await;
+	let code = net.payment_code(&wallets[0]).await;
+	let redirect = format!("http://127.0.0.1:{port}/redirect");
+	let (_, redirected) = second
+		.call(Method::POST, "/v1/micropay", Some(micropay("AGG2-REDIR", &code, Some(redirect))))
+		.await;
+	let hung_id = hung["orderId"].as_str().unwrap_or_else(|| panic!("{hung}")).to_string();
+	let redirected_id =
+		redirected["orderId"].as_str().unwrap_or_else(|| panic!("{redirected}")).to_string();
+	assert_eq!(second.final_order(&hung_id).await["status"], "SUCCESS");
+	assert_eq!(second.final_order(&redirected_id).await["status"], "SUCCESS");
+
+	// agg-1's payments meanwhile: each notification arrives within a few seconds of the
+	// order's end, though agg-2's hang for 8 s at every attempt.
+	for i in 0..3 {
+		let code = net.payment_code(&wallets[1]).await;
+		let order = net.micropay(&format!("AGG1-LANE-{i}"), SHOP, &code, 1_000 + i).await;
+		let id = order["orderId"].as_str().unwrap().to_string();
+		net.final_acquirer_order(&id).await;
+		let finished = std::time::Instant::now();
+		wait_for(Duration::from_secs(30), &format!("agg-1's notification of {id}"), || async {
+			(!net.notifications_for(&id).await.is_empty()).then_some(())
+		})
+		.await;
+		let waited = finished.elapsed();
+		assert!(
+			waited < Duration::from_secs(4),
+			"agg-1 heard {id} {waited:?} after it ended\n{}",
+			net.logs()
+		);
+	}
+
+	// The redirect was not followed: agg-1's inbox heard nothing of agg-2's orders, not even a
+	// refusal.
+	{
+		let heard = net.inbox.heard();
+		assert!(heard.refused.is_empty(), "{:?}", heard.refused);
+		assert!(heard.deliveries.iter().all(|n| n.aggregator_id == support::AGG));
+	}
+
+	// agg-2's notifications are given up after 12 s, and its order query says so.
+	for id in [&hung_id, &redirected_id] {
+		let path = format!("/v1/orders/{id}");
+		let shown = wait_for(Duration::from_secs(90), &format!("{id} given up"), || async {
+			let (_, o) = second.call(Method::GET, &path, None).await;
+			(o["notification"]["status"] == "GAVE_UP").then_some(o)
+		})
+		.await;
+		assert!(shown["notification"]["attempts"].as_u64().unwrap() >= 1, "{shown}");
+	}
+	let (_, shown) = second.call(Method::GET, &format!("/v1/orders/{redirected_id}"), None).await;
+	let error = shown["notification"]["lastError"].as_str().unwrap_or_default().to_string();
+	assert!(error.contains("BadResponseSignature"), "a redirect is an unsigned answer: {error}");
+
+	// Admin sends it again.
+	let path = format!("/v1/admin/orders/{hung_id}/notify");
+	let (status, again) =
+		net.admin_acquirer(Method::POST, "/v1/admin/orders/{orderId}/notify", &path, None).await;
+	assert_eq!(status, 200, "{again}");
+	assert_eq!(again["notification"]["attempts"], 0, "{again}");
+	assert_ne!(again["notification"]["status"], "GAVE_UP", "{again}");
+}

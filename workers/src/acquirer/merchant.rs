@@ -178,17 +178,22 @@ pub async fn aggregator_key(
 	Ok(row.map(|r| r.try_get(0)).transpose()?)
 }
 
-/// The notify URL registered for an aggregator.
-pub async fn aggregator_notify_url(
+/// The notify URL for an aggregator's new order: `requested`, if it is on one of the
+/// aggregator's registered origins, else the registered URL.
+pub async fn notify_url_for(
 	tx: &mut AnyConnection,
 	aggregator_id: &str,
+	requested: Option<&str>,
 ) -> OrderResult<String> {
-	let row = sqlx::query("SELECT notify_url FROM aggregators WHERE aggregator_id = $1")
-		.bind(aggregator_id)
-		.fetch_optional(tx)
-		.await?
-		.ok_or(OrderError::UnknownAggregator)?;
-	Ok(row.try_get(0)?)
+	let a = aggregator(tx, aggregator_id).await?.ok_or(OrderError::UnknownAggregator)?;
+	match requested {
+		Some(url) => {
+			super::destinations::check_order_url(url, &a.notify_origins)
+				.map_err(|e| OrderError::NotifyUrlNotAllowed(e.to_string()))?;
+			Ok(url.to_string())
+		}
+		None => Ok(a.notify_url),
+	}
 }
 
 /// An aggregator as registered.
@@ -199,19 +204,67 @@ pub struct Aggregator {
 	pub name: String,
 	pub public_key: String,
 	pub notify_url: String,
+	/// Every origin (`scheme://host:port`) an order's notify URL may be on: the notify URL's
+	/// and those registered beside it.
+	pub notify_origins: Vec<String>,
+	/// Whether notifications may go to internal addresses (loopback, private, link-local).
+	pub private_addresses: bool,
 }
 
-/// Registers an aggregator, or updates its name, key and notify URL.
+impl Aggregator {
+	/// The notify URL's origin first, then the others registered, each once.
+	fn with_origins(mut self, extra: &str) -> Self {
+		let mut origins: Vec<String> =
+			super::destinations::origin_of(&self.notify_url).into_iter().collect();
+		for origin in extra.lines().map(str::trim).filter(|o| !o.is_empty()) {
+			if !origins.iter().any(|o| o == origin) {
+				origins.push(origin.to_string());
+			}
+		}
+		self.notify_origins = origins;
+		self
+	}
+}
+
+/// The aggregator `aggregator_id`, if registered.
+pub async fn aggregator(
+	tx: &mut AnyConnection,
+	aggregator_id: &str,
+) -> StoreResult<Option<Aggregator>> {
+	let row = sqlx::query(
+		"SELECT aggregator_id, name, public_key, notify_url, notify_origins, private_addresses
+		 FROM aggregators WHERE aggregator_id = $1",
+	)
+	.bind(aggregator_id)
+	.fetch_optional(tx)
+	.await?;
+	let Some(r) = row else { return Ok(None) };
+	let aggregator = Aggregator {
+		aggregator_id: r.try_get("aggregator_id")?,
+		name: r.try_get("name")?,
+		public_key: r.try_get("public_key")?,
+		notify_url: r.try_get("notify_url")?,
+		notify_origins: Vec::new(),
+		private_addresses: r.try_get::<i64, _>("private_addresses")? != 0,
+	};
+	Ok(Some(aggregator.with_origins(&r.try_get::<String, _>("notify_origins")?)))
+}
+
+/// Registers an aggregator, or updates its name, key and where it is notified.
 pub async fn register_aggregator(db: &Db, a: &Aggregator) -> StoreResult<()> {
 	sqlx::query(
-		"INSERT INTO aggregators (aggregator_id, name, public_key, notify_url, created_at)
-		 VALUES ($1, $2, $3, $4, $5)
-		 ON CONFLICT (aggregator_id) DO UPDATE SET name = $2, public_key = $3, notify_url = $4",
+		"INSERT INTO aggregators (aggregator_id, name, public_key, notify_url, notify_origins,
+		 private_addresses, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7)
+		 ON CONFLICT (aggregator_id) DO UPDATE SET name = $2, public_key = $3, notify_url = $4,
+		 notify_origins = $5, private_addresses = $6",
 	)
 	.bind(&a.aggregator_id)
 	.bind(&a.name)
 	.bind(&a.public_key)
 	.bind(&a.notify_url)
+	.bind(a.notify_origins.join("\n"))
+	.bind(i64::from(a.private_addresses))
 	.bind(now_ms())
 	.execute(db.pool())
 	.await?;

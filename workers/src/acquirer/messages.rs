@@ -26,7 +26,9 @@ pub enum Delivery {
 	Delivered,
 	/// The issuer refused the debit request outright.
 	Refused,
-	/// A debit request not delivered within its attempts (reconciliation asks the issuer).
+	/// A debit request not delivered within its attempts (reconciliation asks the issuer), or
+	/// a notification not acknowledged within `--notify-give-up` (the order query shows it;
+	/// admin can send it again).
 	GaveUp,
 }
 
@@ -43,9 +45,15 @@ pub struct Message {
 	pub kind: MessageKind,
 	/// `issuer`, or the aggregator's notify URL.
 	pub target: String,
+	/// The recipient's queue: `issuer`, or the aggregator's id.
+	pub lane: String,
 	pub body: String,
 	pub attempts: u32,
+	pub created_at: i64,
 }
+
+/// The lane of the issuer's messages.
+pub const ISSUER_LANE: &str = "issuer";
 
 fn message_from(r: &AnyRow) -> StoreResult<Message> {
 	Ok(Message {
@@ -53,48 +61,95 @@ fn message_from(r: &AnyRow) -> StoreResult<Message> {
 		order_id: r.try_get("order_id")?,
 		kind: r.try_get("kind")?,
 		target: r.try_get("target")?,
+		lane: r.try_get("lane")?,
 		body: r.try_get("body")?,
 		attempts: r.try_get::<i64, _>("attempts")? as u32,
+		created_at: r.try_get("created_at")?,
 	})
 }
 
-const SELECT_MESSAGE: &str = "SELECT id, order_id, kind, target, body, attempts FROM outbox";
+const SELECT_MESSAGE: &str =
+	"SELECT id, order_id, kind, target, lane, body, attempts, created_at FROM outbox";
 
-/// Queues a message for delivery (once per order and kind), due at `due_at` (ms).
+/// Queues a message for delivery in `lane` (once per order and kind), due at `due_at` (ms).
 pub async fn enqueue(
 	tx: &mut AnyConnection,
 	order_id: &str,
 	kind: MessageKind,
-	target: &str,
+	(target, lane): (&str, &str),
 	body: &str,
 	due_at: i64,
 ) -> StoreResult<()> {
 	sqlx::query(
-		"INSERT INTO outbox (order_id, kind, target, body, status, next_attempt_at)
-		 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+		"INSERT INTO outbox (order_id, kind, target, lane, body, status, next_attempt_at, created_at)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
 	)
 	.bind(order_id)
 	.bind(kind)
 	.bind(target)
+	.bind(lane)
 	.bind(body)
 	.bind(Delivery::Pending)
 	.bind(due_at)
+	.bind(now_ms())
 	.execute(tx)
 	.await?;
 	Ok(())
 }
 
-/// Pending messages whose next attempt is due, oldest first, at most `limit`.
-pub async fn due(db: &Db, limit: i64) -> StoreResult<Vec<Message>> {
-	let rows = sqlx::query(&format!(
-		"{SELECT_MESSAGE} WHERE status = $1 AND next_attempt_at <= $2 ORDER BY next_attempt_at LIMIT $3"
-	))
+/// Pending messages whose next attempt is due, oldest first, at most `limit`, leaving out the
+/// lanes in `busy` (a recipient still working through its last round).
+pub async fn due(db: &Db, limit: i64, busy: &[String]) -> StoreResult<Vec<Message>> {
+	let skip = (0..busy.len()).map(|i| format!("${}", i + 4)).collect::<Vec<_>>().join(", ");
+	let skip = if busy.is_empty() { String::new() } else { format!("AND lane NOT IN ({skip})") };
+	let sql = format!(
+		"{SELECT_MESSAGE} WHERE status = $1 AND next_attempt_at <= $2 {skip}
+		 ORDER BY next_attempt_at LIMIT $3"
+	);
+	let mut query = sqlx::query(&sql).bind(Delivery::Pending).bind(now_ms()).bind(limit);
+	for lane in busy {
+		query = query.bind(lane);
+	}
+	let rows = query.fetch_all(db.pool()).await?;
+	rows.iter().map(message_from).collect()
+}
+
+/// How an order's notification stands: its delivery, attempts so far and last error.
+pub async fn notification(
+	conn: &mut AnyConnection,
+	order_id: &str,
+) -> StoreResult<Option<(Delivery, u32, Option<String>)>> {
+	let row = sqlx::query(
+		"SELECT status, attempts, last_error FROM outbox WHERE order_id = $1 AND kind = $2",
+	)
+	.bind(order_id)
+	.bind(MessageKind::Notify)
+	.fetch_optional(conn)
+	.await?;
+	row.map(|r| {
+		Ok((
+			r.try_get("status")?,
+			r.try_get::<i64, _>("attempts")? as u32,
+			r.try_get("last_error")?,
+		))
+	})
+	.transpose()
+}
+
+/// Queues an order's notification again, at once and with a fresh count (admin re-drive):
+/// whether there was one to send again.
+pub async fn redrive_notification(db: &Db, order_id: &str) -> StoreResult<bool> {
+	let changed = sqlx::query(
+		"UPDATE outbox SET status = $3, attempts = 0, next_attempt_at = $4, created_at = $4
+		 WHERE order_id = $1 AND kind = $2",
+	)
+	.bind(order_id)
+	.bind(MessageKind::Notify)
 	.bind(Delivery::Pending)
 	.bind(now_ms())
-	.bind(limit)
-	.fetch_all(db.pool())
+	.execute(db.pool())
 	.await?;
-	rows.iter().map(message_from).collect()
+	Ok(changed.rows_affected() > 0)
 }
 
 /// The order's debit request, while it is pending.

@@ -6,6 +6,7 @@
 
 mod api;
 mod batches;
+mod destinations;
 mod merchant;
 mod messages;
 mod order;
@@ -27,6 +28,7 @@ use crate::common::{
 	store::{Db, Migrations},
 };
 use clearline_client::{Connection, SenderOptions, TxSender};
+use destinations::NotifyClients;
 use sp_core::sr25519;
 use std::{sync::Arc, time::Duration};
 
@@ -84,6 +86,10 @@ pub struct Config {
 	/// How long one notification attempt waits for the aggregator's answer.
 	#[arg(long, default_value = "5s")]
 	pub notify_timeout: humantime::Duration,
+	/// How long a notification is retried before it is given up (the order query then shows
+	/// `GAVE_UP`; `POST /v1/admin/orders/{orderId}/notify` sends it again).
+	#[arg(long, default_value = "24h")]
+	pub notify_give_up: humantime::Duration,
 	/// Attempts to deliver a notification or debit request before giving up.
 	#[arg(long, default_value_t = 12)]
 	pub outbox_attempts: u32,
@@ -120,7 +126,8 @@ pub struct Acquirer {
 	pub name: String,
 	/// Signs notifications to aggregators, and answers to them.
 	pub aggregator_key: clearline_client::Signer,
-	pub http: reqwest::Client,
+	/// Where notifications go out (public addresses only, or any), never following redirects.
+	pub notify_clients: NotifyClients,
 	pub issuer_key: sr25519::Public,
 	pub metrics: Arc<Metrics>,
 	/// One lock per order whose bookkeeping call is being taken: a second call for the same
@@ -225,7 +232,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		issuer,
 		issuer_key,
 		aggregator_key,
-		http: reqwest::Client::builder().connect_timeout(Duration::from_secs(3)).build()?,
+		notify_clients: NotifyClients::new()?,
 		metrics: metrics.clone(),
 		posting_locks: OrderLocks::new(db.clone(), "acquirer-order"),
 		outbox_wake: tokio::sync::Notify::new(),

@@ -76,6 +76,8 @@ pub enum OrderError {
 	MerchantSuspended,
 	#[error("no such aggregator; register the aggregator first")]
 	UnknownAggregator,
+	#[error("notifyUrl: {0}")]
+	NotifyUrlNotAllowed(String),
 	#[error("{0}")]
 	IdempotencyKeyReused(String),
 	#[error("the order is {0}")]
@@ -105,6 +107,9 @@ impl From<OrderError> for ApiError {
 			OrderError::UnknownMerchant => ApiError::not_found("UnknownMerchant", message),
 			OrderError::MerchantSuspended => ApiError::forbidden("MerchantSuspended", message),
 			OrderError::UnknownAggregator => ApiError::not_found("UnknownAggregator", message),
+			OrderError::NotifyUrlNotAllowed(_) => {
+				ApiError::bad_request("NotifyUrlNotAllowed", message)
+			}
 			OrderError::IdempotencyKeyReused(_) => {
 				ApiError::conflict("IdempotencyKeyReused", message)
 			}
@@ -153,6 +158,9 @@ pub struct Order {
 	pub pay_by: Option<i64>,
 	pub created_at: i64,
 	pub updated_at: i64,
+	/// How the order's notification to the aggregator stands, once it is final.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub notification: Option<NotificationState>,
 	#[serde(skip)]
 	pub notify_url: String,
 	#[serde(skip)]
@@ -163,6 +171,17 @@ pub struct Order {
 	pub pending_tx: Option<String>,
 	#[serde(skip)]
 	pub payment_code: Option<String>,
+}
+
+/// An order's notification, as its aggregator sees it in the order query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotificationState {
+	/// `PENDING` (being delivered), `DELIVERED`, or `GAVE_UP` (not acknowledged within the
+	/// acquirer's give-up time; admin can send it again).
+	pub status: String,
+	pub attempts: u32,
+	pub last_error: Option<String>,
 }
 
 fn order_from(r: &AnyRow) -> StoreResult<Order> {
@@ -192,6 +211,7 @@ fn order_from(r: &AnyRow) -> StoreResult<Order> {
 		pay_by: r.try_get("pay_by")?,
 		created_at: r.try_get("created_at")?,
 		updated_at: r.try_get("updated_at")?,
+		notification: None,
 		notify_url: r.try_get("notify_url")?,
 		request_hash: r.try_get("request_hash")?,
 		instruction: r.try_get("instruction")?,
@@ -245,9 +265,18 @@ pub async fn of_aggregator(
 		(None, Some(theirs)) => by_aggregator_id(&mut conn, aggregator_id, theirs).await?,
 		(None, None) => None,
 	};
-	found
+	let mut order = found
 		.filter(|o| o.aggregator_id == aggregator_id)
-		.ok_or(OrderError::UnknownOrder("no such order"))
+		.ok_or(OrderError::UnknownOrder("no such order"))?;
+	// On the connection already held: a SQLite store has only one.
+	order.notification = messages::notification(&mut *conn, &order.order_id).await?.map(
+		|(status, attempts, last_error)| NotificationState {
+			status: status.to_string(),
+			attempts,
+			last_error,
+		},
+	);
+	Ok(order)
 }
 
 async fn by_aggregator_id(
@@ -436,7 +465,8 @@ pub async fn micropay(
 	let body =
 		serde_json::to_string(&debit).map_err(|e| StoreError::unreadable("debit request", e))?;
 	let kind = MessageKind::DebitRequest;
-	messages::enqueue(&mut tx, &order_id, kind, "issuer", &body, outbox_from).await?;
+	let to = (messages::ISSUER_LANE, messages::ISSUER_LANE);
+	messages::enqueue(&mut tx, &order_id, kind, to, &body, outbox_from).await?;
 	let order = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
 	tx.commit().await?;
 	Ok((order, true))
@@ -491,10 +521,7 @@ pub async fn unified(
 }
 
 async fn notify_url(tx: &mut AnyConnection, r: &OrderRequest<'_>) -> OrderResult<String> {
-	match r.notify_url {
-		Some(url) => Ok(url.to_string()),
-		None => merchant::aggregator_notify_url(tx, r.aggregator_id).await,
-	}
+	merchant::notify_url_for(tx, r.aggregator_id, r.notify_url).await
 }
 
 /// What a wallet's checkout names: a merchant's code (with the dynamic code's order) or a
@@ -593,7 +620,7 @@ pub async fn check_out(
 		None => {
 			let amount = amount.ok_or(OrderError::AmountRequired)?;
 			let notify_url =
-				merchant::aggregator_notify_url(&mut tx, &merchant.aggregator_id).await?;
+				merchant::notify_url_for(&mut tx, &merchant.aggregator_id, None).await?;
 			let order_id = new_order_id(&mut tx).await?;
 			insert(
 				&mut tx,
@@ -709,7 +736,8 @@ pub(super) async fn finish_in(
 	};
 	let body = serde_json::to_string(&notification)
 		.map_err(|e| StoreError::unreadable("notification", e))?;
-	messages::enqueue(tx, id, MessageKind::Notify, &order.notify_url, &body, now_ms()).await?;
+	let to = (order.notify_url.as_str(), order.aggregator_id.as_str());
+	messages::enqueue(tx, id, MessageKind::Notify, to, &body, now_ms()).await?;
 	Ok(true)
 }
 

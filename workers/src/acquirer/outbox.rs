@@ -1,6 +1,7 @@
 //! The outbox: debit requests to the issuer and notifications to aggregators, written in the
 //! same transaction as the order change that owes them, and delivered until acknowledged
-//! (with backoff, up to a bound).
+//! (with backoff, up to a bound). Each recipient has a lane of its own: one whose endpoint
+//! hangs holds up its own messages only, never another aggregator's or the issuer's.
 
 use super::{
 	merchant,
@@ -15,18 +16,38 @@ use crate::common::{
 	wire::{DebitAccepted, DebitRequest, NotificationAck},
 };
 use reqwest::Method;
-use std::{sync::Arc, time::Duration};
+use std::{
+	collections::{BTreeMap, BTreeSet},
+	sync::{Arc, Mutex},
+	time::Duration,
+};
 
-/// Delivers due messages forever, while this process leads.
+/// Delivers due messages forever, while this process leads: each round takes the due
+/// messages of every lane not still busy with its last round, and delivers each lane's on a
+/// task of its own.
 pub async fn run(s: Arc<Acquirer>) {
+	let busy: Arc<Mutex<BTreeSet<String>>> = Arc::default();
 	loop {
 		if !s.lease.is_leading() {
 			tokio::time::sleep(Duration::from_millis(250)).await;
 			continue;
 		}
-		match messages::due(&s.db, 256).await {
+		let skip: Vec<String> = lock(&busy).iter().cloned().collect();
+		match messages::due(&s.db, 256, &skip).await {
 			Ok(messages) => {
-				futures::future::join_all(messages.into_iter().map(|m| deliver(&s, m))).await;
+				let mut lanes: BTreeMap<String, Vec<Message>> = BTreeMap::new();
+				for m in messages {
+					lanes.entry(m.lane.clone()).or_default().push(m);
+				}
+				for (lane, round) in lanes {
+					lock(&busy).insert(lane.clone());
+					let (s, busy) = (s.clone(), busy.clone());
+					tokio::spawn(async move {
+						futures::future::join_all(round.into_iter().map(|m| deliver(&s, m))).await;
+						lock(&busy).remove(&lane);
+						s.outbox_wake.notify_one();
+					});
+				}
 			}
 			Err(e) => tracing::warn!(error = %e, "outbox read failed"),
 		}
@@ -35,6 +56,10 @@ pub async fn run(s: Arc<Acquirer>) {
 			_ = s.outbox_wake.notified() => {},
 		}
 	}
+}
+
+fn lock(busy: &Mutex<BTreeSet<String>>) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+	busy.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Sends the order's debit request at once (the micropay answer waits for it), leaving it to
@@ -77,10 +102,17 @@ async fn record(
 			Ok(tx.commit().await?)
 		}
 		Err(Delivery::Retry(error)) => {
-			// Notifications are owed until acknowledged: past the bound they go on at the
-			// longest interval. A debit request gives up (reconciliation asks the issuer what
-			// became of it).
-			let gave_up = m.kind == MessageKind::DebitRequest && attempts >= policy.attempts;
+			// A debit request gives up after its attempts (reconciliation asks the issuer what
+			// became of it). Notifications go on at the longest interval past the bound, until
+			// `--notify-give-up` after they were queued; the order query shows it then, and
+			// admin can send it again.
+			let gave_up = match m.kind {
+				MessageKind::DebitRequest => attempts >= policy.attempts,
+				MessageKind::Notify => {
+					let give_up = Duration::from(s.config.notify_give_up).as_millis() as i64;
+					now_ms().saturating_sub(m.created_at) >= give_up
+				}
+			};
 			let next = now_ms() + policy.backoff(attempts).as_millis() as i64;
 			messages::attempt_failed(&s.db, m.id, attempts, next, gave_up, &error).await?;
 			if gave_up {
@@ -115,9 +147,13 @@ async fn debit_request(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 
 async fn notify(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 	// The aggregator the order belongs to is the only party whose signed answer counts.
-	let (aggregator, body) = addressed(s, m).await?;
+	let (aggregator, private_ok, body) = addressed(s, m).await?;
+	let http = s
+		.notify_clients
+		.for_url(&m.target, private_ok)
+		.map_err(|e| Delivery::Retry(format!("NotifyAddressNotAllowed: {e}")))?;
 	let result: Result<NotificationAck, _> = send_signed(
-		&s.http,
+		http,
 		&s.aggregator_key,
 		&s.party(),
 		&aggregator,
@@ -139,27 +175,29 @@ async fn notify(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 }
 
 /// The aggregator a notification goes to (its name and public key, from the order and the
-/// registry) and the body to send. A notification queued by an earlier release lacks the
-/// aggregator's id, which the aggregator checks; it gets it here.
-async fn addressed(s: &Acquirer, m: &Message) -> Result<(Counterparty, Vec<u8>), Delivery> {
+/// registry), whether it may be at an internal address, and the body to send. A notification
+/// queued by an earlier release lacks the aggregator's id, which the aggregator checks; it
+/// gets it here.
+async fn addressed(s: &Acquirer, m: &Message) -> Result<(Counterparty, bool, Vec<u8>), Delivery> {
 	let retry = |e: &dyn std::fmt::Display| Delivery::Retry(e.to_string());
 	let order = order::load(&s.db, &m.order_id)
 		.await
 		.map_err(|e| retry(&e))?
 		.ok_or_else(|| Delivery::Refused(format!("no order {}", m.order_id)))?;
 	let mut conn = s.db.conn().await.map_err(|e| retry(&e))?;
-	let key = merchant::aggregator_key(&mut conn, &order.aggregator_id)
+	let aggregator = merchant::aggregator(&mut conn, &order.aggregator_id)
 		.await
 		.map_err(|e| retry(&e))?
-		.and_then(|k| parse_public_key(&k).ok())
-		.ok_or_else(|| {
-			Delivery::Refused(format!("aggregator {} has no usable key", order.aggregator_id))
-		})?;
+		.ok_or_else(|| Delivery::Refused(format!("no aggregator {}", order.aggregator_id)))?;
+	let key = parse_public_key(&aggregator.public_key).map_err(|e| {
+		Delivery::Refused(format!("aggregator {} has no usable key: {e}", order.aggregator_id))
+	})?;
 	let mut body: serde_json::Value =
 		serde_json::from_str(&m.body).map_err(|e| Delivery::Refused(e.to_string()))?;
 	if body.get("aggregatorId").is_none() {
 		body["aggregatorId"] = order.aggregator_id.clone().into();
 	}
 	let body = serde_json::to_vec(&body).map_err(|e| Delivery::Refused(e.to_string()))?;
-	Ok((Counterparty { party: order.aggregator_id, key }, body))
+	let to = Counterparty { party: order.aggregator_id, key };
+	Ok((to, aggregator.private_addresses, body))
 }

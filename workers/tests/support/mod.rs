@@ -362,6 +362,8 @@ impl Net {
 					"aggregatorId": AGG, "name": "Pearl River Pay",
 					"publicKey": ss58("//Aggregator1"),
 					"notifyUrl": format!("http://127.0.0.1:{notify_port}/notify"),
+					// The test's aggregator listens on loopback.
+					"privateAddresses": true,
 				})),
 			)
 			.await;

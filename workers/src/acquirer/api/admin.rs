@@ -1,10 +1,11 @@
 //! Operations: aggregators and merchants registered, merchants suspended, orders looked at,
 //! reconciliation run.
 
-use super::aggregators::check_url;
 use crate::{
 	acquirer::{
+		destinations::{self, DestinationError},
 		merchant::{self, Aggregator, Merchant, MerchantStatus},
+		messages,
 		order::{self, Order},
 		reconcile, Acquirer,
 	},
@@ -31,10 +32,25 @@ struct NewAggregator {
 	name: String,
 	public_key: String,
 	notify_url: String,
+	/// Origins besides the notify URL's that an order's `notifyUrl` may be on.
+	#[serde(default)]
+	notify_origins: Vec<String>,
+	/// Allows notifications to internal addresses (loopback, private, link-local).
+	#[serde(default)]
+	private_addresses: bool,
+}
+
+/// A notify URL or origin refused for where it points.
+fn destination_error(field: &str, e: DestinationError) -> ApiError {
+	match e {
+		DestinationError::NotAUrl => ApiError::invalid(field, "must be an http(s) URL"),
+		e => ApiError::bad_request("NotifyUrlNotAllowed", format!("{field}: {e}")),
+	}
 }
 
 /// `POST /v1/admin/aggregators` (admin): registers an aggregator, or updates its key and
-/// notify URL.
+/// where it is notified: its notify URL, the origins an order's `notifyUrl` may be on besides
+/// that URL's, and whether internal addresses are allowed.
 pub async fn add_aggregator(
 	_: Admin,
 	State(s): S,
@@ -47,12 +63,26 @@ pub async fn add_aggregator(
 	}
 	check_text("name", &r.name, 64)?;
 	auth::parse_public_key(&r.public_key).map_err(|e| ApiError::invalid("publicKey", e))?;
-	check_url("notifyUrl", &r.notify_url)?;
+	let private_ok = r.private_addresses;
+	let mut origins = vec![destinations::check_url(&r.notify_url, private_ok)
+		.map_err(|e| destination_error("notifyUrl", e))?];
+	if r.notify_origins.len() > 16 {
+		return Err(ApiError::invalid("notifyOrigins", "at most 16"));
+	}
+	for origin in &r.notify_origins {
+		let normal = destinations::check_url(origin, private_ok)
+			.map_err(|e| destination_error("notifyOrigins", e))?;
+		if !origins.contains(&normal) {
+			origins.push(normal);
+		}
+	}
 	let aggregator = Aggregator {
 		aggregator_id: r.aggregator_id,
 		name: r.name,
 		public_key: r.public_key,
 		notify_url: r.notify_url,
+		notify_origins: origins,
+		private_addresses: private_ok,
 	};
 	merchant::register_aggregator(&s.db, &aggregator).await?;
 	Ok(Json(aggregator))
@@ -128,6 +158,26 @@ pub async fn get_order(
 	Path(order_id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
 	Ok(Json(order::get(&s.db, &order_id).await?))
+}
+
+/// `POST /v1/admin/orders/{orderId}/notify` (admin): sends the order's notification again,
+/// at once and with a fresh give-up time (after the aggregator fixed its endpoint, say).
+/// Answers the order as its aggregator sees it.
+pub async fn redrive_notification(
+	_: Admin,
+	State(s): S,
+	Path(order_id): Path<String>,
+) -> Result<Json<Order>, ApiError> {
+	let order = order::get(&s.db, &order_id).await?;
+	if !messages::redrive_notification(&s.db, &order_id).await? {
+		return Err(ApiError::conflict(
+			"NoNotification",
+			"the order has no notification yet: it is not final",
+		));
+	}
+	s.outbox_wake.notify_one();
+	let shown = order::of_aggregator(&s.db, &order.aggregator_id, Some(&order_id), None);
+	Ok(Json(shown.await?))
 }
 
 /// `POST /v1/admin/reconcile` (admin): runs reconciliation now and returns its report.

@@ -31,7 +31,7 @@ fn check_currency(currency: &str) -> Result<(), ApiError> {
 	Ok(())
 }
 
-pub fn check_url(field: &str, url: &str) -> Result<(), ApiError> {
+fn check_url(field: &str, url: &str) -> Result<(), ApiError> {
 	match reqwest::Url::parse(url) {
 		Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
 		_ => Err(ApiError::invalid(field, "must be an http(s) URL")),

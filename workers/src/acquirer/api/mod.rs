@@ -35,6 +35,7 @@ pub fn router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/admin/merchants/:merchant_id", get(admin::get_merchant))
 		.route("/v1/admin/merchants/:merchant_id/status", post(admin::set_merchant_status))
 		.route("/v1/admin/orders/:order_id", get(admin::get_order))
+		.route("/v1/admin/orders/:order_id/notify", post(admin::redrive_notification))
 		.route("/v1/admin/reconcile", post(admin::reconcile))
 		.with_state(state)
 }
