@@ -99,7 +99,8 @@ wait_until "the dev chain" 120 rpc chain_getFinalizedHead
 pids+=($!)
 
 # Reconciliation on demand only, so that the demo's own call is the one that reports the cycle.
-common=(--node-url "$NODE_WS" --admin-token "$TOKEN" --log-format text --reconcile-every 1h)
+export CLEARLINE_ADMIN_TOKEN="$TOKEN"
+common=(--node-url "$NODE_WS" --log-format text --reconcile-every 1h)
 # Each party's keys differ: Bob and Dave sign on the chain; Bob//api and Dave//api sign the
 # messages between issuer and acquirer; Dave//aggregators the acquirer's messages to
 # aggregators; Aggregator1 the aggregator's.

@@ -364,8 +364,6 @@ impl ServiceLaunch<'_> {
 			self.peer_url,
 			"--peer-public-key",
 			&public_key(self.peer.api),
-			"--admin-token",
-			self.admin_token,
 			"--log-format",
 			"text",
 		]
@@ -388,7 +386,8 @@ impl ServiceLaunch<'_> {
 	pub fn start(&self, label: &str, extra: &[&str]) -> NodeProcess {
 		let args = self.args(extra);
 		let args: Vec<&str> = args.iter().map(String::as_str).collect();
-		NodeProcess::start_program(label, self.binary, &args)
+		let env = [("CLEARLINE_ADMIN_TOKEN", self.admin_token)];
+		NodeProcess::start_program_with_env(label, self.binary, &args, &env)
 	}
 }
 

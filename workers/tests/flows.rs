@@ -631,6 +631,17 @@ async fn messages_count_only_at_their_recipient_and_answers_only_from_theirs() {
 	// And the real payment, addressed right, goes through.
 	let paid = net.micropay("AGG-REC-1", "SHOP-REC", &code, 1_000).await;
 	assert_eq!(paid["status"], "SUCCESS", "{paid}\n{}", net.logs());
+
+	// The stores, wallets and PIN hashes in them, are their owner's alone.
+	if support::postgres_server().is_none() {
+		use std::os::unix::fs::PermissionsExt;
+		for store in [&net.issuer_db, &net.acquirer_db] {
+			for file in [store.clone(), format!("{store}-wal")] {
+				let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+				assert_eq!(mode, 0o600, "{file}");
+			}
+		}
+	}
 }
 
 /// A service refuses to start with one key in two roles.
@@ -643,11 +654,18 @@ async fn a_service_refuses_one_key_in_two_roles() {
 			.args(["--listen", "127.0.0.1:0", "--database", database.to_str().unwrap()])
 			.args(["--node-url", "ws://127.0.0.1:9", "--chain-key", "//Dave", "--api-key", api])
 			.args(["--aggregator-key", aggregators, "--peer-url", "http://127.0.0.1:9"])
-			.args(["--peer-public-key", &ss58("//Bob//api"), "--admin-token", "t"])
+			.args(["--peer-public-key", &ss58("//Bob//api")])
+			.env("CLEARLINE_ADMIN_TOKEN", "t")
 			.args(["--log-format", "text"])
 			.output()
 			.unwrap()
 	};
+	// Nor is the admin token a command-line argument (the process list shows those).
+	let mut with_token_flag = std::process::Command::new(support::ACQUIRER);
+	let out =
+		with_token_flag.args(["--admin-token", "t", "--listen", "127.0.0.1:0"]).output().unwrap();
+	let stderr = String::from_utf8_lossy(&out.stderr);
+	assert!(!out.status.success() && stderr.contains("--admin-token"), "{stderr}");
 	for (api, aggregators) in [
 		("//Dave", "//Dave//aggregators"),
 		("//Dave//api", "//Dave//api"),

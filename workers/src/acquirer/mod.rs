@@ -124,6 +124,7 @@ pub struct Acquirer {
 	pub issuer_party: String,
 	/// The name the acquirer signs as.
 	pub name: String,
+	pub admin_token: String,
 	/// Signs notifications to aggregators, and answers to them.
 	pub aggregator_key: clearline_client::Signer,
 	/// Where notifications go out (public addresses only, or any), never following redirects.
@@ -174,6 +175,10 @@ impl Authenticates for Acquirer {
 		&self.name
 	}
 
+	fn admin_token(&self) -> &str {
+		&self.admin_token
+	}
+
 	/// The issuer, or a registered aggregator.
 	async fn party_key(&self, party: &str) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
 		if party == self.issuer_party {
@@ -191,6 +196,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let db = Db::open(&config.common.database, &MIGRATIONS).await?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;
+	let admin_token = config.common.admin_token()?;
 	let aggregator_key = service::load_key(
 		"aggregator key",
 		"--aggregator-key",
@@ -225,6 +231,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let state = Arc::new(Acquirer {
 		issuer_party,
 		name,
+		admin_token,
 		config: config.clone(),
 		db: db.clone(),
 		conn: conn.clone(),

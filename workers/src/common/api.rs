@@ -53,9 +53,16 @@ impl ApiError {
 	pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
 		Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
 	}
+	/// An error the caller cannot act on: logged with a correlation id, and answered with that
+	/// id only, never the error's text (which can name tables, paths or peers).
 	pub fn internal(message: impl std::fmt::Display) -> Self {
-		tracing::error!(error = %message, "internal error");
-		Self::new(StatusCode::INTERNAL_SERVER_ERROR, "Internal", message.to_string())
+		let id = hex::encode(rand::random::<[u8; 8]>());
+		tracing::error!(error = %message, correlation_id = %id, "internal error");
+		Self::new(
+			StatusCode::INTERNAL_SERVER_ERROR,
+			"Internal",
+			format!("internal error; correlation id {id} (in the service's log)"),
+		)
 	}
 }
 
@@ -128,4 +135,20 @@ pub fn check_amount(field: &str, amount: i64) -> Result<i64, ApiError> {
 		return Err(ApiError::invalid(field, "must be a positive number of minor units"));
 	}
 	Ok(amount)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn an_internal_error_answers_a_correlation_id_not_its_text() {
+		let e = ApiError::internal("no such table: wallets at /var/lib/clearline/issuer.sqlite");
+		assert_eq!((e.status, e.code.as_str()), (StatusCode::INTERNAL_SERVER_ERROR, "Internal"));
+		assert!(
+			!e.message.contains("wallets") && e.message.contains("correlation id"),
+			"{}",
+			e.message
+		);
+	}
 }

@@ -30,9 +30,8 @@ pub trait Authenticates: Send + Sync + 'static {
 	/// The name this service signs as; requests must be signed for it.
 	fn name(&self) -> &str;
 
-	fn admin_token(&self) -> &str {
-		&self.common().admin_token
-	}
+	/// The admin endpoints' bearer token.
+	fn admin_token(&self) -> &str;
 
 	/// How far a signed request's timestamp may be from our clock.
 	fn request_window(&self) -> Duration {

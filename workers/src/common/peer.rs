@@ -159,7 +159,7 @@ pub async fn send_signed<R: DeserializeOwned>(
 	let response = request.send().await.map_err(|e| classify(e, timeout))?;
 	let status = response.status();
 	let headers = response.headers().clone();
-	let bytes = response.bytes().await.map_err(|e| classify(e, timeout))?;
+	let bytes = read_bounded(response, ANSWER_LIMIT, timeout).await?;
 	auth::verify_answer(&headers, to, party, &signed, status.as_u16(), &bytes)
 		.map_err(PeerError::BadResponseSignature)?;
 	if !status.is_success() {
@@ -176,6 +176,30 @@ pub async fn send_signed<R: DeserializeOwned>(
 	serde_json::from_slice(&bytes).map_err(|e| PeerError::BadResponse(e.to_string()))
 }
 
+/// The most an answer from another party may hold: every answer in the protocol is a small
+/// JSON document, and a peer (or a line) must not make us buffer without bound.
+const ANSWER_LIMIT: usize = 1 << 20;
+
+/// The answer's body, refused once it passes `limit` bytes.
+async fn read_bounded(
+	mut response: reqwest::Response,
+	limit: usize,
+	timeout: Duration,
+) -> Result<Vec<u8>, PeerError> {
+	let too_large = || PeerError::BadResponse(format!("the answer exceeds {limit} bytes"));
+	if response.content_length().is_some_and(|n| n > limit as u64) {
+		return Err(too_large());
+	}
+	let mut body = Vec::new();
+	while let Some(chunk) = response.chunk().await.map_err(|e| classify(e, timeout))? {
+		if body.len() + chunk.len() > limit {
+			return Err(too_large());
+		}
+		body.extend_from_slice(&chunk);
+	}
+	Ok(body)
+}
+
 fn classify(e: reqwest::Error, timeout: Duration) -> PeerError {
 	if e.is_timeout() {
 		PeerError::Timeout(timeout)
@@ -190,6 +214,29 @@ fn classify(e: reqwest::Error, timeout: Duration) -> PeerError {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[tokio::test]
+	async fn an_answer_larger_than_the_bound_is_refused_unread() {
+		let app = axum::Router::new()
+			.route("/big", axum::routing::get(|| async { vec![b'x'; ANSWER_LIMIT + 1] }));
+		let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+		let base = format!("http://{}", listener.local_addr().unwrap());
+		tokio::spawn(async move { axum::serve(listener, app).await });
+		let key = Signer::from_uri("//Caller").unwrap();
+		let to = Counterparty {
+			party: "acquirer".into(),
+			key: auth::parse_public_key(&auth::public_key_text(&key)).unwrap(),
+		};
+		let http = reqwest::Client::new();
+		let timeout = Duration::from_secs(10);
+		let answer: Result<serde_json::Value, _> =
+			send_signed(&http, &key, "agg", &to, Method::GET, &base, "/big", Vec::new(), timeout)
+				.await;
+		assert!(
+			matches!(&answer, Err(PeerError::BadResponse(m)) if m.contains("exceeds")),
+			"{answer:?}"
+		);
+	}
 
 	#[test]
 	fn backoff_doubles_up_to_the_bound() {

@@ -48,9 +48,11 @@ pub struct CommonArgs {
 	/// The other party's API public key (SS58 or 0x hex).
 	#[arg(long)]
 	pub peer_public_key: String,
-	/// Bearer token of the admin endpoints.
-	#[arg(long, env = "CLEARLINE_ADMIN_TOKEN", hide_env_values = true)]
-	pub admin_token: String,
+	/// File holding the bearer token of the admin endpoints (mode 0600); without it the token
+	/// is read from `CLEARLINE_ADMIN_TOKEN`. Never a command-line argument: every user of the
+	/// machine can read those in the process list.
+	#[arg(long)]
+	pub admin_token_file: Option<PathBuf>,
 	/// How far a signed request's timestamp may be from our clock.
 	#[arg(long, default_value = "5m")]
 	pub request_window: humantime::Duration,
@@ -86,6 +88,22 @@ impl CommonArgs {
 
 	pub fn api_key(&self) -> anyhow::Result<Signer> {
 		load_key("API key", "--api-key", &self.api_key, &self.api_key_env, &self.api_key_file)
+	}
+
+	/// The admin endpoints' bearer token, from `--admin-token-file` or `CLEARLINE_ADMIN_TOKEN`.
+	pub fn admin_token(&self) -> anyhow::Result<String> {
+		let token = match &self.admin_token_file {
+			Some(path) => std::fs::read_to_string(path)
+				.map_err(|e| anyhow::anyhow!("--admin-token-file {}: {e}", path.display()))?,
+			None => std::env::var("CLEARLINE_ADMIN_TOKEN").map_err(|_| {
+				anyhow::anyhow!(
+					"give the admin token in CLEARLINE_ADMIN_TOKEN or --admin-token-file"
+				)
+			})?,
+		};
+		let token = token.trim().to_string();
+		anyhow::ensure!(!token.is_empty(), "the admin token is empty");
+		Ok(token)
 	}
 
 	/// The name this service signs as: `--party`, else `default`.

@@ -101,6 +101,26 @@ pub struct Db {
 	sync: Option<Arc<GroupSync>>,
 }
 
+/// Creates the SQLite file `path` readable and writable by its owner only (0600), or makes an
+/// existing one so, with its log files: the store holds wallets, PIN hashes and payment codes.
+/// SQLite creates the log files with the main file's mode.
+fn owner_only(path: &Path) -> std::io::Result<()> {
+	use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+	std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(path)?;
+	for file in [path.to_path_buf(), log_file(path, "-wal"), log_file(path, "-shm")] {
+		if file.exists() {
+			std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))?;
+		}
+	}
+	Ok(())
+}
+
+fn log_file(path: &Path, suffix: &str) -> std::path::PathBuf {
+	let mut name = path.as_os_str().to_owned();
+	name.push(suffix);
+	name.into()
+}
+
 impl Db {
 	/// Opens the store `database` names, a PostgreSQL URL (`postgres://…`) or a SQLite file's
 	/// path (created if absent), and applies the migrations it lacks.
@@ -117,6 +137,7 @@ impl Db {
 				if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
 					std::fs::create_dir_all(dir)?;
 				}
+				owner_only(path)?;
 				sqlite_file = Some(path.to_path_buf());
 				(Backend::Sqlite, format!("sqlite://{}?mode=rwc", path.display()))
 			}

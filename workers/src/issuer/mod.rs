@@ -87,6 +87,7 @@ pub struct Issuer {
 	pub sender: TxSender,
 	/// The name the issuer signs as.
 	pub name: String,
+	pub admin_token: String,
 	pub acquirer: Peer,
 	pub acquirer_party: String,
 	pub acquirer_key: sr25519::Public,
@@ -109,6 +110,10 @@ impl Authenticates for Issuer {
 		&self.name
 	}
 
+	fn admin_token(&self) -> &str {
+		&self.admin_token
+	}
+
 	async fn party_key(&self, party: &str) -> Result<Option<(Role, sr25519::Public)>, ApiError> {
 		Ok((party == self.acquirer_party).then_some((Role::Acquirer, self.acquirer_key)))
 	}
@@ -121,6 +126,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let db = Db::open(&config.common.database, &MIGRATIONS).await?;
 	let chain_key = config.common.chain_key()?;
 	let api_key = config.common.api_key()?;
+	let admin_token = config.common.admin_token()?;
 	service::check_keys_distinct(&[("chain key", &chain_key), ("API key", &api_key)])?;
 	let acquirer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
 		.map_err(|e| anyhow::anyhow!("--peer-public-key: {e}"))?;
@@ -140,6 +146,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		acquirer: Peer::new(&config.common.peer_url, &name, api_key.clone(), to_acquirer),
 		acquirer_party,
 		name,
+		admin_token,
 		config: config.clone(),
 		db: db.clone(),
 		conn: conn.clone(),
