@@ -8,6 +8,7 @@ mod support;
 
 use clearline_client::{calls, queries, Signer};
 use clearline_testkit::wait_for;
+use clearline_workers::common::now_ms;
 use pallet_fx_rate::CurrencyCode;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -219,17 +220,22 @@ async fn every_flow_settles_and_every_record_agrees() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_are_named_and_move_no_money() {
-	let mut net = Net::start("refusals", &["--code-ttl", "3s"]).await;
+	let mut net = Net::start("refusals", &["--code-ttl", "3s", "--pin-lock", "3s"]).await;
 	net.merchant("SHOP-002", "Corner Pharmacy").await;
 	let closed = net.merchant("SHOP-003", "Closed Down").await;
 	net.wallet("W-BEN", 500_000).await;
 	let bob_hkd = net.chain_balance("//Bob", CurrencyCode::HKD).await;
 
-	// Wrong PIN: named, counted, and the wallet locks at the limit.
+	// Wrong PIN and unknown wallet: one answer, the same words, so that neither tells a
+	// stranger which wallets exist or how many guesses are left.
 	let path = "/v1/wallets/W-BEN/payment-codes";
-	let (status, e) =
+	let (status, wrong) =
 		net.app("111111", Method::POST, "/v1/wallets/{walletId}/payment-codes", path, None).await;
-	assert_eq!((status, e["code"].as_str()), (401, Some("WrongPin")));
+	assert_eq!((status, wrong["code"].as_str()), (401, Some("AuthenticationFailed")));
+	let nobody = "/v1/wallets/W-NOBODY/payment-codes";
+	let (status, unknown) =
+		net.app(PIN, Method::POST, "/v1/wallets/{walletId}/payment-codes", nobody, None).await;
+	assert_eq!((status, &unknown), (401, &wrong));
 	let (status, e) =
 		net.app("12", Method::POST, "/v1/wallets/{walletId}/payment-codes", path, None).await;
 	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
@@ -365,18 +371,30 @@ async fn refusals_are_named_and_move_no_money() {
 	assert_eq!(net.chain_balance("//Bob", CurrencyCode::HKD).await, bob_hkd - spent as i128);
 
 	// Five wrong PINs in a row (a right one resets the count) lock the wallet, for the right
-	// PIN too.
-	for left in (0..5).rev() {
-		let (status, e) = net
-			.app("999999", Method::GET, "/v1/wallets/{walletId}", "/v1/wallets/W-BEN", None)
-			.await;
-		assert_eq!((status, e["code"].as_str()), (401, Some("WrongPin")));
-		assert!(e["message"].as_str().unwrap().contains(&format!("{left} attempts left")), "{e}");
+	// PIN too, with the same answer; the lock (3 s here) ends by itself.
+	let get = |pin: &'static str| {
+		net.app(pin, Method::GET, "/v1/wallets/{walletId}", "/v1/wallets/W-BEN", None)
+	};
+	let admin_view = || {
+		let path = "/v1/admin/wallets/W-BEN";
+		net.admin_issuer(Method::GET, "/v1/admin/wallets/{walletId}", path, None)
+	};
+	for _ in 0..5 {
+		assert_eq!(get("999999").await, (401, wrong.clone()));
 	}
-	let (status, e) =
-		net.app(PIN, Method::GET, "/v1/wallets/{walletId}", "/v1/wallets/W-BEN", None).await;
-	assert_eq!((status, e["code"].as_str()), (423, Some("WalletLocked")));
-	// Operations unlock it; the right PIN works again.
+	assert_eq!(get(PIN).await, (401, wrong.clone()));
+	let (_, w) = admin_view().await;
+	assert_eq!(w["status"], "LOCKED", "{w}");
+	let until = w["lockedUntil"].as_i64().unwrap();
+	tokio::time::sleep(Duration::from_millis((until - now_ms()).max(0) as u64 + 300)).await;
+	let (_, w) = admin_view().await;
+	assert_eq!(w["status"], "ACTIVE", "the lock ended by itself: {w}");
+	// Back-off: a wrong PIN right after a lock ended locks the wallet again, twice as long.
+	assert_eq!(get("999999").await, (401, wrong.clone()));
+	let (_, w) = admin_view().await;
+	let left = w["lockedUntil"].as_i64().unwrap_or_default() - now_ms();
+	assert!(w["status"] == "LOCKED" && left > 4_500, "a second lock of 6 s: {w}");
+	// Operations can unlock it at once; the right PIN works again.
 	let path = "/v1/admin/wallets/W-BEN/unlock";
 	let (status, w) =
 		net.admin_issuer(Method::POST, "/v1/admin/wallets/{walletId}/unlock", path, None).await;
@@ -678,4 +696,44 @@ async fn a_service_refuses_one_key_in_two_roles() {
 			"{api} {aggregators}: {stderr}"
 		);
 	}
+}
+
+/// The wallet app's calls are rate-limited per wallet and per client address, before the PIN
+/// is checked: guessing goes no faster than the limits, a refused call is not counted as a PIN
+/// attempt, and another wallet's calls from elsewhere are not held up by it.
+#[tokio::test(flavor = "multi_thread")]
+async fn wallet_calls_past_their_rate_are_refused_before_the_pin_is_checked() {
+	let net = Net::start("rates", &["--wallet-rate", "4", "--client-rate", "6"]).await;
+	net.wallet("W-RATE", 10_000).await;
+	net.wallet("W-OTHER", 10_000).await;
+	let net = &net;
+	let get = |wallet: &'static str, pin: &'static str| {
+		let path = format!("/v1/wallets/{wallet}");
+		async move { net.app(pin, Method::GET, "/v1/wallets/{walletId}", &path, None).await }
+	};
+	// Four calls for W-RATE (three wrong PINs among them), then it waits.
+	for _ in 0..3 {
+		assert_eq!(get("W-RATE", "999999").await.0, 401);
+	}
+	assert_eq!(get("W-RATE", PIN).await.0, 200);
+	let raw = reqwest::Client::new()
+		.get(format!("{}/v1/wallets/W-RATE", net.issuer_url))
+		.header("x-wallet-pin", "999999")
+		.send()
+		.await
+		.unwrap();
+	assert_eq!(raw.status().as_u16(), 429);
+	let retry_after: u64 = raw.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+	assert!((1..=15).contains(&retry_after), "{retry_after}");
+	let e: serde_json::Value = raw.json().await.unwrap();
+	assert_eq!(e["code"], "TooManyRequests");
+	// The refused call was not a PIN attempt: W-RATE has no wrong PIN counted toward its lock
+	// beyond the three (a right PIN cleared them), and is active.
+	let (_, w) = net
+		.admin_issuer(Method::GET, "/v1/admin/wallets/{walletId}", "/v1/admin/wallets/W-RATE", None)
+		.await;
+	assert_eq!(w["status"], "ACTIVE", "{w}");
+	// The client's budget (six a minute) is spent after two more calls for another wallet.
+	assert_eq!(get("W-OTHER", PIN).await.0, 200);
+	assert_eq!(get("W-OTHER", PIN).await.0, 429);
 }

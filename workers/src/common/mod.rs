@@ -16,6 +16,7 @@ pub mod locks;
 pub mod metrics;
 pub mod peer;
 pub mod qr;
+pub mod rate_limit;
 pub mod service;
 pub mod store;
 pub mod wire;

@@ -261,6 +261,8 @@ async fn durable_answers(
 pub async fn serve(listen: SocketAddr, app: Router) -> anyhow::Result<()> {
 	let listener = tokio::net::TcpListener::bind(listen).await?;
 	tracing::info!(%listen, "listening");
+	// The client's address reaches the handlers (rate limits per client).
+	let app = app.into_make_service_with_connect_info::<SocketAddr>();
 	axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
 	tracing::info!("stopped");
 	Ok(())

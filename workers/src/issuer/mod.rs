@@ -19,6 +19,7 @@ use crate::common::{
 	locks::OrderLocks,
 	metrics::Metrics,
 	peer::Peer,
+	rate_limit::RateLimits,
 	service::{self, CommonArgs, HealthState},
 	store::{Db, Migrations},
 };
@@ -52,6 +53,16 @@ pub struct Config {
 	/// Wrong PINs in a row that lock a wallet.
 	#[arg(long, default_value_t = 5)]
 	pub pin_attempts: u32,
+	/// How long the first lock lasts; each lock in a row lasts twice as long as the one before,
+	/// at most a day. A right PIN after a lock starts the count again.
+	#[arg(long, default_value = "15m")]
+	pub pin_lock: humantime::Duration,
+	/// Wallet-app calls a minute for one wallet (a burst of this many, then at an even pace).
+	#[arg(long, default_value_t = 30)]
+	pub wallet_rate: u32,
+	/// Wallet-app calls a minute from one client address, all wallets together.
+	#[arg(long, default_value_t = 300)]
+	pub client_rate: u32,
 	/// PBKDF2-HMAC-SHA256 iterations of stored PINs.
 	#[arg(long, default_value_t = 20_000)]
 	pub pin_iterations: u32,
@@ -95,6 +106,17 @@ pub struct Issuer {
 	pub metrics: Arc<Metrics>,
 	/// One processing task per order at a time.
 	pub order_locks: OrderLocks,
+	/// The wallet app's calls, per wallet and per client address.
+	pub limits: Arc<RateLimits>,
+}
+
+impl Issuer {
+	pub fn pin_policy(&self) -> wallet::PinPolicy {
+		wallet::PinPolicy {
+			attempts: self.config.pin_attempts.max(1),
+			first_lock: self.config.pin_lock.into(),
+		}
+	}
 }
 
 impl Authenticates for Issuer {
@@ -156,6 +178,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		acquirer_account,
 		metrics: metrics.clone(),
 		order_locks: OrderLocks::new(db.clone(), "issuer-order"),
+		limits: RateLimits::new(config.wallet_rate, config.client_rate)?,
 	});
 	tracing::info!(
 		account = %state.chain_key.account_id(),

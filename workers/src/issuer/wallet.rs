@@ -86,23 +86,39 @@ pub struct Wallet {
 	pub currency: String,
 	/// Minor units (cents).
 	pub balance: i64,
-	/// `ACTIVE` or `LOCKED` (too many wrong PINs).
+	/// `ACTIVE` or `LOCKED` (too many wrong PINs, until `lockedUntil`).
 	pub status: WalletStatus,
+	/// While `LOCKED`, when the lock ends (ms since the epoch).
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub locked_until: Option<i64>,
+}
+
+/// A wallet's status as it stands now: a lock whose time is over is no lock.
+fn status_now(stored: WalletStatus, locked_until: i64) -> (WalletStatus, Option<i64>) {
+	match stored {
+		WalletStatus::Locked if now_ms() < locked_until => {
+			(WalletStatus::Locked, Some(locked_until))
+		}
+		_ => (WalletStatus::Active, None),
+	}
 }
 
 fn wallet_from(r: &AnyRow) -> StoreResult<Wallet> {
+	let (status, locked_until) = status_now(r.try_get("status")?, r.try_get("locked_until")?);
 	Ok(Wallet {
 		wallet_id: r.try_get("wallet_id")?,
 		holder: r.try_get("holder")?,
 		currency: r.try_get("currency")?,
 		balance: r.try_get("balance")?,
-		status: r.try_get("status")?,
+		status,
+		locked_until,
 	})
 }
 
 pub async fn wallet(tx: &mut AnyConnection, id: &str) -> StoreResult<Option<Wallet>> {
 	let row = sqlx::query(
-		"SELECT wallet_id, holder, currency, balance, status FROM wallets WHERE wallet_id = $1",
+		"SELECT wallet_id, holder, currency, balance, status, locked_until FROM wallets
+		 WHERE wallet_id = $1",
 	)
 	.bind(id)
 	.fetch_optional(tx)
@@ -138,7 +154,8 @@ pub struct PinRecord {
 
 pub async fn pin_record(db: &Db, wallet_id: &str) -> WalletResult<PinRecord> {
 	let row = sqlx::query(
-		"SELECT pin_salt, pin_hash, pin_iterations, status FROM wallets WHERE wallet_id = $1",
+		"SELECT pin_salt, pin_hash, pin_iterations, status, locked_until FROM wallets
+		 WHERE wallet_id = $1",
 	)
 	.bind(wallet_id)
 	.fetch_optional(db.pool())
@@ -148,18 +165,37 @@ pub async fn pin_record(db: &Db, wallet_id: &str) -> WalletResult<PinRecord> {
 		salt: row.try_get("pin_salt")?,
 		hash: row.try_get("pin_hash")?,
 		iterations: row.try_get::<i64, _>("pin_iterations")? as u32,
-		locked: row.try_get::<WalletStatus, _>("status")? == WalletStatus::Locked,
+		locked: status_now(row.try_get("status")?, row.try_get("locked_until")?).0
+			== WalletStatus::Locked,
 	})
 }
 
+/// How wrong PINs lock a wallet: after `attempts` in a row, for `first_lock`, doubled for each
+/// lock in a row, at most a day. A lock ends by itself: nobody can lock a wallet for good.
+#[derive(Debug, Clone, Copy)]
+pub struct PinPolicy {
+	pub attempts: u32,
+	pub first_lock: std::time::Duration,
+}
+
+impl PinPolicy {
+	/// How long the `nth` lock in a row (1-based) lasts.
+	pub fn lock_length(&self, nth: u32) -> std::time::Duration {
+		let longest = std::time::Duration::from_secs(24 * 3600);
+		let factor = 1u32.checked_shl(nth.saturating_sub(1).min(20)).unwrap_or(u32::MAX);
+		self.first_lock.saturating_mul(factor).min(longest)
+	}
+}
+
 /// Records a PIN attempt checked outside the store (hashing is slow; no transaction is held
-/// meanwhile): a wrong one is counted and locks the wallet at `limit`, a right one clears the
-/// count. The wallet when the PIN was right; a wrong PIN is counted (committed), then refused.
+/// meanwhile): a wrong one is counted and locks the wallet at the policy's limit (a wrong PIN
+/// right after a lock ended locks it again, for twice as long), a right one clears the count.
+/// The wallet when the PIN was right; a wrong PIN is counted (committed), then refused.
 pub async fn record_pin_attempt(
 	db: &Db,
 	wallet_id: &str,
 	right: bool,
-	limit: u32,
+	policy: PinPolicy,
 ) -> WalletResult<Wallet> {
 	let mut tx = db.begin().await?;
 	let wallet = wallet(&mut tx, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
@@ -167,26 +203,41 @@ pub async fn record_pin_attempt(
 		return Err(WalletError::WalletLocked);
 	}
 	if right {
-		sqlx::query("UPDATE wallets SET failed_pins = 0 WHERE wallet_id = $1")
-			.bind(wallet_id)
-			.execute(&mut *tx)
-			.await?;
+		sqlx::query(
+			"UPDATE wallets SET failed_pins = 0, locks = 0, status = $2 WHERE wallet_id = $1",
+		)
+		.bind(wallet_id)
+		.bind(WalletStatus::Active)
+		.execute(&mut *tx)
+		.await?;
 		tx.commit().await?;
 		return Ok(wallet);
 	}
+	// The row stays locked by this update until the commit: concurrent attempts count one
+	// after the other.
 	let row = sqlx::query(
-		"UPDATE wallets SET failed_pins = failed_pins + 1,
-		 status = CASE WHEN failed_pins + 1 >= $2 THEN $3 ELSE status END
-		 WHERE wallet_id = $1 RETURNING failed_pins",
+		"UPDATE wallets SET failed_pins = failed_pins + 1 WHERE wallet_id = $1
+		 RETURNING failed_pins, locks",
 	)
 	.bind(wallet_id)
-	.bind(limit as i64)
-	.bind(WalletStatus::Locked)
 	.fetch_one(&mut *tx)
 	.await?;
 	let failed = row.try_get::<i64, _>("failed_pins")? as u32;
+	if failed >= policy.attempts {
+		let nth = row.try_get::<i64, _>("locks")? as u32 + 1;
+		let until = now_ms() + policy.lock_length(nth).as_millis() as i64;
+		sqlx::query(
+			"UPDATE wallets SET status = $2, locks = $3, locked_until = $4 WHERE wallet_id = $1",
+		)
+		.bind(wallet_id)
+		.bind(WalletStatus::Locked)
+		.bind(nth as i64)
+		.bind(until)
+		.execute(&mut *tx)
+		.await?;
+	}
 	tx.commit().await?;
-	Err(WalletError::WrongPin { attempts_left: limit.saturating_sub(failed) })
+	Err(WalletError::WrongPin { attempts_left: policy.attempts.saturating_sub(failed) })
 }
 
 /// Opens an HKD wallet with its PIN's hash; `wallet_id` `None` gives it the next number.
@@ -256,12 +307,14 @@ pub async fn top_up(db: &Db, wallet_id: &str, topup_id: &str, amount: i64) -> Wa
 /// After the holder proved who they are by other means: active again, wrong PINs forgotten.
 pub async fn unlock(db: &Db, wallet_id: &str) -> WalletResult<Wallet> {
 	let mut tx = db.begin().await?;
-	let changed =
-		sqlx::query("UPDATE wallets SET status = $2, failed_pins = 0 WHERE wallet_id = $1")
-			.bind(wallet_id)
-			.bind(WalletStatus::Active)
-			.execute(&mut *tx)
-			.await?;
+	let changed = sqlx::query(
+		"UPDATE wallets SET status = $2, failed_pins = 0, locks = 0, locked_until = 0
+			 WHERE wallet_id = $1",
+	)
+	.bind(wallet_id)
+	.bind(WalletStatus::Active)
+	.execute(&mut *tx)
+	.await?;
 	if changed.rows_affected() == 0 {
 		return Err(WalletError::UnknownWallet);
 	}

@@ -308,6 +308,13 @@ impl Net {
 			admin_token: ADMIN,
 		};
 		let mut issuer_extra = vec!["--reconcile-every", "2s", "--pin-iterations", "1000"];
+		// The tests play many payers from one address, faster than people: no rate limits,
+		// unless the test sets its own.
+		for flag in ["--wallet-rate", "--client-rate"] {
+			if !options.issuer_args.iter().any(|a| a == flag) {
+				issuer_extra.extend([flag, "1000000"]);
+			}
+		}
 		issuer_extra.extend(as_refs(&options.issuer_args));
 		// Notifications retried quickly, so that an aggregator back up hears within a second.
 		let mut acquirer_extra =

@@ -19,17 +19,54 @@ use crate::{
 };
 use axum::{
 	body::Bytes,
-	extract::{Path, Query, State},
+	extract::{ConnectInfo, Path, Query, Request, State},
 	http::{HeaderMap, StatusCode},
+	middleware::Next,
+	response::{IntoResponse, Response},
 	Json,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
+use std::{collections::HashMap, net::SocketAddr};
 use std::{sync::Arc, time::Duration};
 
 type S = State<Arc<Issuer>>;
 
-/// The wallet, if the request carries its PIN.
+/// Counts the call against its wallet's and its client's rate limits before anything else,
+/// so that the PIN is hashed only for calls within them: past either, `429 TooManyRequests`
+/// with `Retry-After`. The client is the connection's address (a balancer in front makes it
+/// the balancer's: limit per client there).
+pub async fn limited(
+	State(s): S,
+	client: Option<ConnectInfo<SocketAddr>>,
+	Path(params): Path<HashMap<String, String>>,
+	request: Request,
+	next: Next,
+) -> Response {
+	let wallet = params.get("wallet_id").map(String::as_str).unwrap_or_default();
+	if let Err(wait) = s.limits.check(wallet, client.map(|c| c.0.ip())) {
+		s.metrics.call("wallet_app", "rate_limited");
+		let secs = wait.as_secs().max(1);
+		let message = format!("too many calls; try again in {secs} s");
+		let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
+			.into_response();
+		response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+		return response;
+	}
+	next.run(request).await
+}
+
+/// The one answer for an unknown wallet, a wrong PIN and a locked wallet: telling them apart
+/// would tell a stranger which wallets exist and how many guesses are left.
+fn not_accepted() -> ApiError {
+	ApiError::unauthorized(
+		"AuthenticationFailed",
+		"the wallet id and PIN were not accepted, or the wallet is locked for now",
+	)
+}
+
+/// The wallet, if the request carries its PIN. An unknown wallet costs the same PIN hashing
+/// as a known one, so that its answer does not come sooner.
 async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result<Wallet, ApiError> {
 	let pin = headers
 		.get("x-wallet-pin")
@@ -37,19 +74,30 @@ async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result
 		.ok_or_else(|| ApiError::unauthorized("PinRequired", "send the PIN in X-Wallet-Pin"))?
 		.to_string();
 	wallet::check_pin_format(&pin)?;
-	let record = wallet::pin_record(&s.db, wallet_id).await?;
-	if record.locked {
-		return Err(WalletError::WalletLocked.into());
-	}
+	let record = match wallet::pin_record(&s.db, wallet_id).await {
+		Ok(record) => Some(record),
+		Err(WalletError::UnknownWallet) => None,
+		Err(e) => return Err(e.into()),
+	};
+	let iterations = record.as_ref().map_or(s.config.pin_iterations, |r| r.iterations);
+	let (salt, hash) =
+		record.as_ref().map_or((vec![0; 16], Vec::new()), |r| (r.salt.clone(), r.hash.clone()));
 	let right = tokio::task::spawn_blocking(move || {
-		auth::constant_time_eq(
-			&wallet::hash_pin(&pin, &record.salt, record.iterations),
-			&record.hash,
-		)
+		auth::constant_time_eq(&wallet::hash_pin(&pin, &salt, iterations), &hash)
 	})
 	.await
 	.map_err(ApiError::internal)?;
-	Ok(wallet::record_pin_attempt(&s.db, wallet_id, right, s.config.pin_attempts).await?)
+	match record {
+		Some(r) if !r.locked => {}
+		_ => return Err(not_accepted()),
+	}
+	match wallet::record_pin_attempt(&s.db, wallet_id, right, s.pin_policy()).await {
+		Ok(wallet) => Ok(wallet),
+		Err(
+			WalletError::UnknownWallet | WalletError::WrongPin { .. } | WalletError::WalletLocked,
+		) => Err(not_accepted()),
+		Err(e) => Err(e.into()),
+	}
 }
 
 /// [`wallet_user`], for a wallet that may pay.
@@ -60,7 +108,7 @@ async fn paying_wallet(
 ) -> Result<Wallet, ApiError> {
 	let wallet = wallet_user(s, headers, wallet_id).await?;
 	if wallet.status != WalletStatus::Active {
-		return Err(WalletError::WalletLocked.into());
+		return Err(not_accepted());
 	}
 	Ok(wallet)
 }

@@ -9,18 +9,22 @@ mod debits;
 
 use super::Issuer;
 use axum::{
+	middleware::from_fn_with_state,
 	routing::{get, post},
 	Router,
 };
 use std::sync::Arc;
 
 pub fn router(state: Arc<Issuer>) -> Router {
-	Router::new()
+	let wallet_app = Router::new()
 		.route("/v1/wallets/:wallet_id", get(app::get_wallet))
 		.route("/v1/wallets/:wallet_id/payment-codes", post(app::new_payment_code))
 		.route("/v1/wallets/:wallet_id/scan", post(app::scan))
 		.route("/v1/wallets/:wallet_id/payments", post(app::pay).get(app::find_payment))
 		.route("/v1/wallets/:wallet_id/payments/:order_id", get(app::get_payment))
+		.route_layer(from_fn_with_state(state.clone(), app::limited));
+	Router::new()
+		.merge(wallet_app)
 		.route("/v1/debits", post(debits::debit_request))
 		.route("/v1/debits/:acquirer_order_id", get(debits::debit_status))
 		.route("/v1/admin/wallets", post(admin::open_wallet))
