@@ -432,36 +432,6 @@ async fn the_posting_process_killed_under_load_hands_over_to_another() {
 	assert_eq!(tally.succeeded, payments, "every payment succeeded once");
 }
 
-/// An aggregator's calls, signed as `agg-2` with its own key.
-struct SecondAggregator<'a>(clearline_workers::peer::Peer, &'a Net);
-
-impl SecondAggregator<'_> {
-	async fn call(
-		&self,
-		method: Method,
-		path: &str,
-		body: Option<serde_json::Value>,
-	) -> (u16, serde_json::Value) {
-		use clearline_workers::peer::PeerError;
-		match self.0.call(method, path, body.as_ref(), Duration::from_secs(30)).await {
-			Ok(v) => (200, v),
-			Err(PeerError::Refused { status, code, message }) => {
-				(status, serde_json::json!({ "code": code, "message": message }))
-			}
-			Err(e) => panic!("{path}: {e}\n{}", self.1.logs()),
-		}
-	}
-
-	async fn final_order(&self, order_id: &str) -> serde_json::Value {
-		let path = format!("/v1/orders/{order_id}");
-		wait_for(Duration::from_secs(60), &format!("agg-2's order {order_id} final"), || async {
-			let (_, o) = self.call(Method::GET, &path, None).await;
-			matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED")).then_some(o)
-		})
-		.await
-	}
-}
-
 /// Notifications go only where their aggregator registered, and never on a redirect: an
 /// internal notify URL needs the explicit flag, an order's `notifyUrl` must be on a registered
 /// origin. And each aggregator has a lane of its own: with one aggregator's endpoint hanging,
@@ -533,18 +503,16 @@ async fn notifications_go_only_where_registered_and_a_hung_aggregator_delays_no_
 		)
 		.await;
 	assert_eq!(status, 200, "{m}");
-	let second = SecondAggregator(
-		clearline_workers::peer::Peer::new(
-			&net.acquirer_url,
-			"agg-2",
-			clearline_client::Signer::from_uri("//Aggregator2").unwrap(),
-			support::counterparty(
-				"acquirer",
-				clearline_testkit::ACQUIRER_KEYS.aggregators.unwrap(),
-			),
-		),
-		&net,
+	let agg2 = clearline_workers::peer::Peer::new(
+		&net.acquirer_url,
+		"agg-2",
+		clearline_client::Signer::from_uri("//Aggregator2").unwrap(),
+		support::counterparty("acquirer", clearline_testkit::ACQUIRER_KEYS.aggregators.unwrap()),
 	);
+	let second = |m: Method, template: &'static str, path: String, body| {
+		let (net, agg2) = (&net, &agg2);
+		async move { net.agg_as(agg2, m, template, &path, body).await }
+	};
 	let micropay = |id: &str, code: &str, notify: Option<String>| {
 		let mut body = json!({
 			"aggregatorOrderId": id, "merchantId": "SHOP-HUNG", "authCode": code,
@@ -559,30 +527,26 @@ async fn notifications_go_only_where_registered_and_a_hung_aggregator_delays_no_
 	// An order's notify URL off agg-2's origins (agg-1's inbox, say) is refused; nothing is
 	// written, and the code stays usable.
 	let code = net.payment_code(&wallets[0]).await;
-	let (status, e) = second
-		.call(
-			Method::POST,
-			"/v1/micropay",
-			Some(micropay("AGG2-OFF", &code, Some(net.notify_url.clone()))),
-		)
-		.await;
+	let off = micropay("AGG2-OFF", &code, Some(net.notify_url.clone()));
+	let (status, e) = second(Method::POST, "/v1/micropay", "/v1/micropay".into(), Some(off)).await;
 	assert_eq!((status, e["code"].as_str()), (400, Some("NotifyUrlNotAllowed")), "{e}");
-	let (status, _) = second.call(Method::GET, "/v1/orders?aggregatorOrderId=AGG2-OFF", None).await;
+	let query = "/v1/orders?aggregatorOrderId=AGG2-OFF".to_string();
+	let (status, _) = second(Method::GET, "/v1/orders", query, None).await;
 	assert_eq!(status, 404);
 
 	// agg-2's payments: one notified at the hanging endpoint, one at the redirect.
-	let (_, hung) =
-		second.call(Method::POST, "/v1/micropay", Some(micropay("AGG2-HANG", &code, None))).await;
+	let body = micropay("AGG2-HANG", &code, None);
+	let (_, hung) = second(Method::POST, "/v1/micropay", "/v1/micropay".into(), Some(body)).await;
 	let code = net.payment_code(&wallets[0]).await;
 	let redirect = format!("http://127.0.0.1:{port}/redirect");
-	let (_, redirected) = second
-		.call(Method::POST, "/v1/micropay", Some(micropay("AGG2-REDIR", &code, Some(redirect))))
-		.await;
+	let body = micropay("AGG2-REDIR", &code, Some(redirect));
+	let (_, redirected) =
+		second(Method::POST, "/v1/micropay", "/v1/micropay".into(), Some(body)).await;
 	let hung_id = hung["orderId"].as_str().unwrap_or_else(|| panic!("{hung}")).to_string();
 	let redirected_id =
 		redirected["orderId"].as_str().unwrap_or_else(|| panic!("{redirected}")).to_string();
-	assert_eq!(second.final_order(&hung_id).await["status"], "SUCCESS");
-	assert_eq!(second.final_order(&redirected_id).await["status"], "SUCCESS");
+	assert_eq!(net.final_acquirer_order_as(&agg2, &hung_id).await["status"], "SUCCESS");
+	assert_eq!(net.final_acquirer_order_as(&agg2, &redirected_id).await["status"], "SUCCESS");
 
 	// agg-1's payments meanwhile: each notification arrives within a few seconds of the
 	// order's end, though agg-2's hang for 8 s at every attempt.
@@ -616,13 +580,14 @@ async fn notifications_go_only_where_registered_and_a_hung_aggregator_delays_no_
 	for id in [&hung_id, &redirected_id] {
 		let path = format!("/v1/orders/{id}");
 		let shown = wait_for(Duration::from_secs(90), &format!("{id} given up"), || async {
-			let (_, o) = second.call(Method::GET, &path, None).await;
+			let (_, o) = second(Method::GET, "/v1/orders/{orderId}", path.clone(), None).await;
 			(o["notification"]["status"] == "GAVE_UP").then_some(o)
 		})
 		.await;
 		assert!(shown["notification"]["attempts"].as_u64().unwrap() >= 1, "{shown}");
 	}
-	let (_, shown) = second.call(Method::GET, &format!("/v1/orders/{redirected_id}"), None).await;
+	let path = format!("/v1/orders/{redirected_id}");
+	let (_, shown) = second(Method::GET, "/v1/orders/{orderId}", path, None).await;
 	let error = shown["notification"]["lastError"].as_str().unwrap_or_default().to_string();
 	assert!(error.contains("BadResponseSignature"), "a redirect is an unsigned answer: {error}");
 

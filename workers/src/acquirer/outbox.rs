@@ -174,30 +174,26 @@ async fn notify(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 	}
 }
 
-/// The aggregator a notification goes to (its name and public key, from the order and the
+/// The aggregator a notification goes to (its lane names it; its key comes from the
 /// registry), whether it may be at an internal address, and the body to send. A notification
 /// queued by an earlier release lacks the aggregator's id, which the aggregator checks; it
 /// gets it here.
 async fn addressed(s: &Acquirer, m: &Message) -> Result<(Counterparty, bool, Vec<u8>), Delivery> {
 	let retry = |e: &dyn std::fmt::Display| Delivery::Retry(e.to_string());
-	let order = order::load(&s.db, &m.order_id)
-		.await
-		.map_err(|e| retry(&e))?
-		.ok_or_else(|| Delivery::Refused(format!("no order {}", m.order_id)))?;
 	let mut conn = s.db.conn().await.map_err(|e| retry(&e))?;
-	let aggregator = merchant::aggregator(&mut conn, &order.aggregator_id)
+	let aggregator = merchant::aggregator(&mut conn, &m.lane)
 		.await
 		.map_err(|e| retry(&e))?
-		.ok_or_else(|| Delivery::Refused(format!("no aggregator {}", order.aggregator_id)))?;
-	let key = parse_public_key(&aggregator.public_key).map_err(|e| {
-		Delivery::Refused(format!("aggregator {} has no usable key: {e}", order.aggregator_id))
-	})?;
+		.ok_or_else(|| Delivery::Refused(format!("no aggregator {}", m.lane)))?;
+	drop(conn);
+	let key = parse_public_key(&aggregator.public_key)
+		.map_err(|e| Delivery::Refused(format!("aggregator {} has no usable key: {e}", m.lane)))?;
 	let mut body: serde_json::Value =
 		serde_json::from_str(&m.body).map_err(|e| Delivery::Refused(e.to_string()))?;
 	if body.get("aggregatorId").is_none() {
-		body["aggregatorId"] = order.aggregator_id.clone().into();
+		body["aggregatorId"] = m.lane.clone().into();
 	}
 	let body = serde_json::to_vec(&body).map_err(|e| Delivery::Refused(e.to_string()))?;
-	let to = Counterparty { party: order.aggregator_id, key };
+	let to = Counterparty { party: aggregator.aggregator_id, key };
 	Ok((to, aggregator.private_addresses, body))
 }

@@ -43,7 +43,8 @@ pub async fn sign_answers(
 	let (Some(caller), Some(nonce), Some(signature)) = signed else {
 		return next.run(request).await;
 	};
-	let request_hash = sp_crypto_hashing::blake2_256(
+	let answers_to = auth::RequestRef::new(
+		nonce,
 		&hex::decode(signature.trim_start_matches("0x")).unwrap_or_default(),
 	);
 	let response = next.run(request).await;
@@ -58,9 +59,7 @@ pub async fn sign_answers(
 	};
 	let key = keys.key_for(&caller);
 	let status = parts.status.as_u16();
-	for (name, value) in
-		auth::sign_answer(key, &keys.name, &caller, &nonce, &request_hash, status, &bytes)
-	{
+	for (name, value) in auth::sign_answer(key, &keys.name, &caller, &answers_to, status, &bytes) {
 		match HeaderValue::from_str(&value) {
 			Ok(v) => {
 				parts.headers.insert(name, v);

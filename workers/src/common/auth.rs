@@ -48,12 +48,24 @@ fn signing_payload(
 		.into_bytes()
 }
 
+/// What an answer names of the request it answers: its nonce and the hash of its signature
+/// (which covers the whole request).
+pub struct RequestRef {
+	pub nonce: String,
+	pub hash: [u8; 32],
+}
+
+impl RequestRef {
+	/// The reference of a request with `nonce` and `signature` (its raw bytes).
+	pub fn new(nonce: String, signature: &[u8]) -> Self {
+		Self { nonce, hash: sp_crypto_hashing::blake2_256(signature) }
+	}
+}
+
 /// A signed request's headers, and what its answer must be signed over.
 pub struct SignedRequest {
 	pub headers: Vec<(&'static str, String)>,
-	pub nonce: String,
-	/// blake2-256 of the request's signature.
-	pub request_hash: [u8; 32],
+	pub answers_to: RequestRef,
 }
 
 /// The headers that authenticate a request from `party` to `recipient`.
@@ -76,36 +88,35 @@ pub fn sign(
 		(NONCE, nonce.clone()),
 		(SIGNATURE, format!("0x{}", hex::encode(signature))),
 	];
-	SignedRequest { headers, nonce, request_hash: sp_crypto_hashing::blake2_256(&signature) }
+	SignedRequest { headers, answers_to: RequestRef::new(nonce, &signature) }
 }
 
 /// The bytes an answer signature covers.
 fn answer_payload(
 	responder: &str,
 	caller: &str,
-	nonce: &str,
-	request_hash: &[u8; 32],
+	request: &RequestRef,
 	status: u16,
 	body: &[u8],
 ) -> Vec<u8> {
-	let (request_hash, body_hash) = (hex::encode(request_hash), body_hash(body));
+	let (nonce, request_hash, body_hash) =
+		(&request.nonce, hex::encode(request.hash), body_hash(body));
 	format!(
 		"{ANSWER_DOMAIN}\n{responder}\n{caller}\n{nonce}\n{request_hash}\n{status}\n{body_hash}"
 	)
 	.into_bytes()
 }
 
-/// The headers that authenticate `responder`'s answer to a request from `caller`.
+/// The headers that authenticate `responder`'s answer to `request` from `caller`.
 pub fn sign_answer(
 	key: &Signer,
 	responder: &str,
 	caller: &str,
-	nonce: &str,
-	request_hash: &[u8; 32],
+	request: &RequestRef,
 	status: u16,
 	body: &[u8],
 ) -> [(&'static str, String); 2] {
-	let payload = answer_payload(responder, caller, nonce, request_hash, status, body);
+	let payload = answer_payload(responder, caller, request, status, body);
 	let signature = format!("0x{}", hex::encode(key.sign_message(&payload).0));
 	[(PARTY, responder.to_string()), (SIGNATURE, signature)]
 }
@@ -136,8 +147,7 @@ pub fn verify_answer(
 		.and_then(|s| hex::decode(s.trim_start_matches("0x")).ok())
 		.and_then(|b| <[u8; 64]>::try_from(b).ok())
 		.ok_or("the answer's signature is not 64 bytes of hex")?;
-	let payload =
-		answer_payload(responder, caller, &request.nonce, &request.request_hash, status, body);
+	let payload = answer_payload(responder, caller, &request.answers_to, status, body);
 	if !sr25519::Pair::verify(&sr25519::Signature::from_raw(signature), &payload, &from.key) {
 		return Err("the answer's signature does not verify".into());
 	}
@@ -367,18 +377,10 @@ mod tests {
 		let request = sign(&caller, "agg", "acquirer", "GET", "/v1/orders/A", b"");
 		let body = br#"{"status":"SUCCESS"}"#;
 		let signed = |status: u16, body: &[u8], request: &SignedRequest| -> HeaderMap {
-			sign_answer(
-				&acquirer,
-				"acquirer",
-				"agg",
-				&request.nonce,
-				&request.request_hash,
-				status,
-				body,
-			)
-			.into_iter()
-			.map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
-			.collect()
+			sign_answer(&acquirer, "acquirer", "agg", &request.answers_to, status, body)
+				.into_iter()
+				.map(|(k, v)| (k.parse().unwrap(), v.parse().unwrap()))
+				.collect()
 		};
 		let headers = signed(200, body, &request);
 		verify_answer(&headers, &from, "agg", &request, 200, body).unwrap();

@@ -139,12 +139,8 @@ pub async fn send_signed<R: DeserializeOwned>(
 	timeout: Duration,
 ) -> Result<R, PeerError> {
 	let url = format!("{base}{path}");
-	// The signature covers the path as the server sees it: without scheme and host.
 	let signed_path = reqwest::Url::parse(&url)
-		.map(|u| match u.query() {
-			Some(q) => format!("{}?{q}", u.path()),
-			None => u.path().to_string(),
-		})
+		.map(|u| signed_path(&u))
 		.map_err(|e| PeerError::BadResponse(format!("bad URL {url}: {e}")))?;
 	let mut request = http.request(method.clone(), &url).timeout(timeout);
 	let signed = auth::sign(key, party, &to.party, method.as_str(), &signed_path, &body);
@@ -174,6 +170,15 @@ pub async fn send_signed<R: DeserializeOwned>(
 		});
 	}
 	serde_json::from_slice(&bytes).map_err(|e| PeerError::BadResponse(e.to_string()))
+}
+
+/// The path a request signature covers: the path and query as the server sees them, without
+/// scheme and host.
+pub fn signed_path(url: &reqwest::Url) -> String {
+	match url.query() {
+		Some(q) => format!("{}?{q}", url.path()),
+		None => url.path().to_string(),
+	}
 }
 
 /// The most an answer from another party may hold: every answer in the protocol is a small

@@ -193,10 +193,7 @@ pub async fn signed_call(
 ) -> (u16, Value, reqwest::header::HeaderMap) {
 	let bytes = body.map(|b| serde_json::to_vec(b).unwrap()).unwrap_or_default();
 	let url = reqwest::Url::parse(url).unwrap();
-	let path = match url.query() {
-		Some(q) => format!("{}?{q}", url.path()),
-		None => url.path().to_string(),
-	};
+	let path = clearline_workers::peer::signed_path(&url);
 	let key = Signer::from_uri(key).unwrap();
 	let signed = auth::sign(&key, party, recipient, method.as_str(), &path, &bytes);
 	let mut request = reqwest::Client::new().request(method, url.clone());
@@ -513,8 +510,20 @@ impl Net {
 		path: &str,
 		body: Option<Value>,
 	) -> (u16, Value) {
+		self.agg_as(&self.aggregator, m, template, path, body).await
+	}
+
+	/// [`Self::agg`] as another aggregator, `aggregator`.
+	pub async fn agg_as(
+		&self,
+		aggregator: &Peer,
+		m: Method,
+		template: &str,
+		path: &str,
+		body: Option<Value>,
+	) -> (u16, Value) {
 		let result: Result<Value, PeerError> =
-			self.aggregator.call(m.clone(), path, body.as_ref(), Duration::from_secs(30)).await;
+			aggregator.call(m.clone(), path, body.as_ref(), Duration::from_secs(30)).await;
 		let (status, value) = match result {
 			Ok(v) => (200, v),
 			Err(PeerError::Refused { status, code, message }) => {
@@ -605,9 +614,15 @@ impl Net {
 	}
 
 	pub async fn final_acquirer_order(&self, order_id: &str) -> Value {
+		self.final_acquirer_order_as(&self.aggregator, order_id).await
+	}
+
+	/// [`Self::final_acquirer_order`], asked by another aggregator.
+	pub async fn final_acquirer_order_as(&self, aggregator: &Peer, order_id: &str) -> Value {
 		let path = format!("/v1/orders/{order_id}");
 		wait_for(Duration::from_secs(60), &format!("order {order_id} final"), || async {
-			let (_, o) = self.agg(Method::GET, "/v1/orders/{orderId}", &path, None).await;
+			let (_, o) =
+				self.agg_as(aggregator, Method::GET, "/v1/orders/{orderId}", &path, None).await;
 			matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED")).then_some(o)
 		})
 		.await
