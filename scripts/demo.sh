@@ -19,6 +19,8 @@ P2P_PORT="${DEMO_P2P_PORT:-30355}"
 ISSUER_PORT="${DEMO_ISSUER_PORT:-8181}"
 ACQUIRER_PORT="${DEMO_ACQUIRER_PORT:-8182}"
 INBOX_PORT="${DEMO_INBOX_PORT:-8190}"
+ISSUER_ADMIN_PORT="${DEMO_ISSUER_ADMIN_PORT:-9181}"
+ACQUIRER_ADMIN_PORT="${DEMO_ACQUIRER_ADMIN_PORT:-9182}"
 DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
 PIN=246810
 
@@ -27,7 +29,8 @@ echo "[demo] building clearline-node and the services"
 cargo build --locked -p clearline-node -p clearline-client -p clearline-workers --bins
 BIN="$CARGO_TARGET_DIR/debug"
 
-for port in "$RPC_PORT" "$P2P_PORT" "$ISSUER_PORT" "$ACQUIRER_PORT" "$INBOX_PORT"; do
+for port in "$RPC_PORT" "$P2P_PORT" "$ISSUER_PORT" "$ACQUIRER_PORT" "$INBOX_PORT" \
+	"$ISSUER_ADMIN_PORT" "$ACQUIRER_ADMIN_PORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		echo "[demo] port $port is taken; set the DEMO_*_PORT variables" >&2
 		exit 1
@@ -72,6 +75,9 @@ fail() {
 
 ISSUER="http://127.0.0.1:$ISSUER_PORT"
 ACQUIRER="http://127.0.0.1:$ACQUIRER_PORT"
+# Operations on each service's admin listener, on loopback.
+ISSUER_ADMIN="http://127.0.0.1:$ISSUER_ADMIN_PORT"
+ACQUIRER_ADMIN="http://127.0.0.1:$ACQUIRER_ADMIN_PORT"
 NODE_WS="ws://127.0.0.1:$RPC_PORT"
 NODE_HTTP="http://127.0.0.1:$RPC_PORT"
 
@@ -100,7 +106,9 @@ pids+=($!)
 
 # Reconciliation on demand only, so that the demo's own call is the one that reports the cycle.
 export CLEARLINE_ADMIN_TOKEN="$TOKEN"
-common=(--node-url "$NODE_WS" --log-format text --reconcile-every 1h)
+# Plain HTTP between the services, on this one machine only (README "Security model" shows
+# the https and mutual-TLS options a bank runs with).
+common=(--node-url "$NODE_WS" --log-format text --reconcile-every 1h --insecure-http)
 # Each party's keys differ: Bob and Dave sign on the chain; Bob//api and Dave//api sign the
 # messages between issuer and acquirer; Dave//aggregators the acquirer's messages to
 # aggregators; Aggregator1 the aggregator's.
@@ -108,19 +116,19 @@ public_key() { "$BIN/clearline-call" --key "$1" --public-key; }
 ISSUER_API=$(public_key //Bob//api)
 ACQUIRER_API=$(public_key //Dave//api)
 ACQUIRER_TO_AGGREGATORS=$(public_key //Dave//aggregators)
-"$BIN/clearline-issuer" --listen "127.0.0.1:$ISSUER_PORT" --database "$WORK/issuer.sqlite" \
+"$BIN/clearline-issuer" --listen "127.0.0.1:$ISSUER_PORT" --admin-listen "$ISSUER_ADMIN_PORT" --database "$WORK/issuer.sqlite" \
 	--chain-key //Bob --api-key //Bob//api --acquirer-account "$DAVE" \
 	--peer-url "$ACQUIRER" --peer-public-key "$ACQUIRER_API" "${common[@]}" \
 	>"$WORK/issuer.log" 2>&1 &
 pids+=($!)
-"$BIN/clearline-acquirer" --listen "127.0.0.1:$ACQUIRER_PORT" --database "$WORK/acquirer.sqlite" \
+"$BIN/clearline-acquirer" --listen "127.0.0.1:$ACQUIRER_PORT" --admin-listen "$ACQUIRER_ADMIN_PORT" --database "$WORK/acquirer.sqlite" \
 	--chain-key //Dave --api-key //Dave//api --aggregator-key //Dave//aggregators \
 	--peer-url "$ISSUER" --peer-public-key "$ISSUER_API" "${common[@]}" \
 	>"$WORK/acquirer.log" 2>&1 &
 pids+=($!)
 "$BIN/clearline-notify-inbox" --listen "127.0.0.1:$INBOX_PORT" --aggregator-id agg-1 \
 	--key //Aggregator1 --acquirer-public-key "$ACQUIRER_TO_AGGREGATORS" \
-	--database "$WORK/aggregator.sqlite" >"$WORK/notifications.jsonl" 2>"$WORK/aggregator.log" &
+	--database "$WORK/aggregator.sqlite" --insecure-http >"$WORK/notifications.jsonl" 2>"$WORK/aggregator.log" &
 pids+=($!)
 wait_until "the issuer" 60 curl -sf "$ISSUER/health"
 wait_until "the acquirer" 60 curl -sf "$ACQUIRER/health"
@@ -148,7 +156,7 @@ app() { # method path [body]
 aggregator() { # method path [body]
 	# A refusal prints its {code, message}, which the caller's check reports.
 	"$BIN/clearline-call" --key //Aggregator1 --party agg-1 \
-		--to-public-key "$ACQUIRER_TO_AGGREGATORS" "$1" "$ACQUIRER$2" ${3:+"$3"} || true
+		--to-public-key "$ACQUIRER_TO_AGGREGATORS" --insecure-http "$1" "$ACQUIRER$2" ${3:+"$3"} || true
 }
 expect() { # json, jq filter that must be true, what
 	# An empty answer is a failure (jq -e accepts empty input on some versions).
@@ -176,7 +184,7 @@ settlement() { # acquirer order id
 	expect "$acq" '.status == "SUCCESS"' "payment $1"
 	# The issuer records SUCCESS once it has checked the chain, a moment after the acquirer.
 	for _ in $(seq 30); do
-		issuer_order=$(admin GET "$ISSUER/v1/admin/orders/$(jq -r .issuerOrderId <<<"$acq")")
+		issuer_order=$(admin GET "$ISSUER_ADMIN/v1/admin/orders/$(jq -r .issuerOrderId <<<"$acq")")
 		jq -e '.status == "SUCCESS"' >/dev/null 2>&1 <<<"$issuer_order" && break
 		sleep 1
 	done
@@ -205,16 +213,16 @@ settlement() { # acquirer order id
 
 title "Set-up"
 AGG_KEY=$("$BIN/clearline-call" --key //Aggregator1 --public-key)
-out=$(admin POST "$ACQUIRER/v1/admin/aggregators" "{\"aggregatorId\":\"agg-1\",\"name\":\"Pearl River Pay\",\"publicKey\":\"$AGG_KEY\",\"notifyUrl\":\"http://127.0.0.1:$INBOX_PORT/notify\",\"privateAddresses\":true}")
+out=$(admin POST "$ACQUIRER_ADMIN/v1/admin/aggregators" "{\"aggregatorId\":\"agg-1\",\"name\":\"Pearl River Pay\",\"publicKey\":\"$AGG_KEY\",\"notifyUrl\":\"http://127.0.0.1:$INBOX_PORT/notify\",\"privateAddresses\":true}")
 expect "$out" '.aggregatorId == "agg-1"' "registering the aggregator"
 step "Acquirer admin" "aggregator agg-1 (Pearl River Pay) registered with its key $AGG_KEY"
-out=$(admin POST "$ACQUIRER/v1/admin/merchants" '{"aggregatorId":"agg-1","aggregatorMerchantId":"SHOP-001","name":"Lucky Noodles","city":"Shenzhen","mcc":"5812"}')
+out=$(admin POST "$ACQUIRER_ADMIN/v1/admin/merchants" '{"aggregatorId":"agg-1","aggregatorMerchantId":"SHOP-001","name":"Lucky Noodles","city":"Shenzhen","mcc":"5812"}')
 expect "$out" '.status == "ACTIVE"' "registering the merchant"
 MERCHANT=$(jq -r .merchantId <<<"$out")
 step "Acquirer admin" "merchant SHOP-001 of agg-1 is our $MERCHANT (Lucky Noodles, Shenzhen, MCC 5812)"
-out=$(admin POST "$ISSUER/v1/admin/wallets" "{\"walletId\":\"W-DEMO\",\"holder\":\"Chan Tai Man\",\"pin\":\"$PIN\"}")
+out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets" "{\"walletId\":\"W-DEMO\",\"holder\":\"Chan Tai Man\",\"pin\":\"$PIN\"}")
 expect "$out" '.walletId == "W-DEMO"' "opening the wallet"
-out=$(admin POST "$ISSUER/v1/admin/wallets/W-DEMO/topups" '{"topupId":"TOPUP-DEMO-1","amount":100000}')
+out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets/W-DEMO/topups" '{"topupId":"TOPUP-DEMO-1","amount":100000}')
 expect "$out" '.balance == 100000' "topping the wallet up"
 step "Issuer admin" "wallet W-DEMO opened and topped up: $(minor HKD 100000)"
 
@@ -286,8 +294,8 @@ step "Wallet app → Issuer" "balance $(minor HKD "$(jq .balance <<<"$out")") (w
 	fail "closing the cycle: $(cat "$WORK/close.txt")"
 step "Clearing bank → Chain" "$(cat "$WORK/close.txt")"
 for party in Issuer Acquirer; do
-	url=$ISSUER
-	[ "$party" = Acquirer ] && url=$ACQUIRER
+	url=$ISSUER_ADMIN
+	[ "$party" = Acquirer ] && url=$ACQUIRER_ADMIN
 	report=""
 	for _ in $(seq 30); do
 		out=$(admin POST "$url/v1/admin/reconcile")

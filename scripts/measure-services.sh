@@ -12,7 +12,8 @@ mkdir -p "$out"
 command -v perf >/dev/null || { echo "perf is needed" >&2; exit 1; }
 until pgrep -f "release/clearline-acquirer" >/dev/null; do sleep 1; done
 sleep "$wait_s"
-port_of() { tr '\0' ' ' </proc/"$1"/cmdline | grep -o -- '--listen 127.0.0.1:[0-9]*' | sed 's/.*://'; }
+# Metrics are on each service's admin listener (a port alone: loopback).
+port_of() { tr '\0' ' ' </proc/"$1"/cmdline | grep -o -- '--admin-listen [0-9]*' | sed 's/.* //'; }
 jiffies() { for p in "$@"; do awk '{print $14+$15}' /proc/"$p"/stat; done; }
 postgres_jiffies() {
 	for q in $(pgrep -u postgres || true); do awk '{print $14+$15}' /proc/"$q"/stat 2>/dev/null || true; done |

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds and starts the issuer (http://127.0.0.1:8081) and the acquirer (http://127.0.0.1:8082)
+# Builds and starts the issuer (http://127.0.0.1:8081, admin listener 127.0.0.1:9081) and the
+# acquirer (http://127.0.0.1:8082, admin 127.0.0.1:9082), over plain HTTP,
 # against the dev chain started by scripts/dev.sh, with the development keys: Bob is the
 # issuer, Dave the acquirer (their chain keys; //Bob//api and //Dave//api sign the messages
 # between them, //Dave//aggregators the acquirer's messages to aggregators). Stores go to $CLEARLINE_DATA (default
@@ -28,11 +29,13 @@ pids=()
 stop() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
 trap stop EXIT INT TERM
 
-"$BIN/clearline-issuer" --listen 127.0.0.1:8081 --database "$DATA/issuer.sqlite" \
+# Plain HTTP on this machine (--insecure-http); operations on the admin listeners, 9081 and
+# 9082 on loopback.
+"$BIN/clearline-issuer" --listen 127.0.0.1:8081 --admin-listen 9081 --insecure-http --database "$DATA/issuer.sqlite" \
 	--node-url "$NODE_URL" --chain-key //Bob --api-key //Bob//api --acquirer-account "$DAVE" \
 	--peer-url http://127.0.0.1:8082 --peer-public-key "$ACQUIRER_API" --log-format text &
 pids+=($!)
-"$BIN/clearline-acquirer" --listen 127.0.0.1:8082 --database "$DATA/acquirer.sqlite" \
+"$BIN/clearline-acquirer" --listen 127.0.0.1:8082 --admin-listen 9082 --insecure-http --database "$DATA/acquirer.sqlite" \
 	--node-url "$NODE_URL" --chain-key //Dave --api-key //Dave//api \
 	--aggregator-key //Dave//aggregators \
 	--peer-url http://127.0.0.1:8081 --peer-public-key "$ISSUER_API" --log-format text &
@@ -45,5 +48,5 @@ if [ "${CLEARLINE_FEEDER:-on}" != off ]; then
 		--mid "${CLEARLINE_DEV_MID:-921300000}" > >(sed -u 's/^/[feeder] /') 2>&1 &
 	pids+=($!)
 fi
-echo "[services] issuer on http://127.0.0.1:8081, acquirer on http://127.0.0.1:8082 (Ctrl-C stops them)"
+echo "[services] issuer on http://127.0.0.1:8081 (admin 9081), acquirer on http://127.0.0.1:8082 (admin 9082); Ctrl-C stops them"
 wait -n "${pids[@]}"

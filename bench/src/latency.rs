@@ -206,6 +206,12 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let acquirer_urls: Vec<String> =
 		acquirer_ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect();
 	let acquirer_url = acquirer_urls[0].clone();
+	let issuer_admin_port = free_port();
+	let acquirer_admin_ports: Vec<u16> = (0..config.acquirers).map(|_| free_port()).collect();
+	let admin_urls = (
+		format!("http://127.0.0.1:{issuer_admin_port}"),
+		format!("http://127.0.0.1:{}", acquirer_admin_ports[0]),
+	);
 	let (issuer_db, acquirer_db) = match &config.postgres {
 		Some(server) => {
 			// Fresh databases for every run of this process.
@@ -227,6 +233,7 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let issuer = ServiceLaunch {
 		binary: &issuer_binary,
 		port: issuer_port,
+		admin_port: issuer_admin_port,
 		database: &issuer_db,
 		node_url: &issuer_node,
 		keys: ISSUER_KEYS,
@@ -234,9 +241,10 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 		peer_url: &acquirer_url,
 		admin_token: ADMIN,
 	};
-	let acquirer = |port| ServiceLaunch {
+	let acquirer = |port, admin_port| ServiceLaunch {
 		binary: &acquirer_binary,
 		port,
+		admin_port,
 		database: &acquirer_db,
 		node_url: &acquirer_node,
 		keys: ACQUIRER_KEYS,
@@ -265,8 +273,11 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 		),
 		acquirers: acquirer_ports
 			.iter()
+			.zip(&acquirer_admin_ports)
 			.enumerate()
-			.map(|(n, port)| acquirer(*port).start(&format!("bench-{label}-acquirer-{n}"), &[]))
+			.map(|(n, (port, admin))| {
+				acquirer(*port, *admin).start(&format!("bench-{label}-acquirer-{n}"), &[])
+			})
 			.collect(),
 		nodes,
 		_feeder: feeder,
@@ -288,9 +299,17 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 	let listener = tokio::net::TcpListener::bind(("127.0.0.1", notify_port)).await?;
 	let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-	let result =
-		measure(&processes, network, &config, &issuer_url, &acquirer_urls, notify_port, &inbox)
-			.await;
+	let result = measure(
+		&processes,
+		network,
+		&config,
+		&issuer_url,
+		&acquirer_urls,
+		&admin_urls,
+		notify_port,
+		&inbox,
+	)
+	.await;
 	server.abort();
 	if result.is_err() {
 		for p in
@@ -363,17 +382,18 @@ struct Sent {
 	busy: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn measure(
 	processes: &Processes,
 	network: Network,
 	config: &Config,
 	issuer_url: &str,
 	acquirer_urls: &[String],
+	(issuer_admin, acquirer_admin): &(String, String),
 	notify_port: u16,
 	inbox: &NotifyInbox,
 ) -> Result<Latency> {
 	let http = reqwest::Client::new();
-	let acquirer_url = acquirer_urls[0].as_str();
 	for url in std::iter::once(issuer_url).chain(acquirer_urls.iter().map(String::as_str)) {
 		let deadline = Instant::now() + Duration::from_secs(120);
 		while http
@@ -390,7 +410,7 @@ async fn measure(
 	let aggregator = Signer::from_uri(AGGREGATOR_KEY)?;
 	admin(
 		&http,
-		format!("{acquirer_url}/v1/admin/aggregators"),
+		format!("{acquirer_admin}/v1/admin/aggregators"),
 		Some(json!({
 			"aggregatorId": AGGREGATOR, "name": "Bench Pay",
 			"publicKey": auth::public_key_text(&aggregator),
@@ -402,7 +422,7 @@ async fn measure(
 	.await?;
 	admin(
 		&http,
-		format!("{acquirer_url}/v1/admin/merchants"),
+		format!("{acquirer_admin}/v1/admin/merchants"),
 		Some(json!({
 			"aggregatorId": AGGREGATOR, "aggregatorMerchantId": MERCHANT,
 			"name": "Bench Noodles", "city": "Shenzhen", "mcc": "5812",
@@ -414,14 +434,14 @@ async fn measure(
 		let id = format!("W-BENCH-{w:04}");
 		admin(
 			&http,
-			format!("{issuer_url}/v1/admin/wallets"),
+			format!("{issuer_admin}/v1/admin/wallets"),
 			Some(json!({ "walletId": id, "holder": "Bench Holder", "pin": PIN })),
 			false,
 		)
 		.await?;
 		admin(
 			&http,
-			format!("{issuer_url}/v1/admin/wallets/{id}/topups"),
+			format!("{issuer_admin}/v1/admin/wallets/{id}/topups"),
 			Some(json!({ "topupId": format!("TOPUP-{id}"), "amount": 10_000_000 })),
 			false,
 		)

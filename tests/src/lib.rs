@@ -335,6 +335,8 @@ pub struct ServiceLaunch<'a> {
 	/// The program, `clearline-issuer` or `clearline-acquirer`.
 	pub binary: &'a Path,
 	pub port: u16,
+	/// The admin listener's port (on 127.0.0.1).
+	pub admin_port: u16,
 	/// Its store: a SQLite file's path or a PostgreSQL URL.
 	pub database: &'a str,
 	pub node_url: &'a str,
@@ -347,11 +349,14 @@ pub struct ServiceLaunch<'a> {
 }
 
 impl ServiceLaunch<'_> {
-	/// The command line: these options, plain-text logs, then `extra`.
+	/// The command line: these options, plain-text logs, then `extra`. Plain HTTP
+	/// (`--insecure-http`) unless `extra` gives a certificate (`--tls-cert`).
 	pub fn args(&self, extra: &[&str]) -> Vec<String> {
 		let mut args: Vec<String> = [
 			"--listen",
 			&format!("127.0.0.1:{}", self.port),
+			"--admin-listen",
+			&self.admin_port.to_string(),
 			"--database",
 			self.database,
 			"--node-url",
@@ -377,6 +382,9 @@ impl ServiceLaunch<'_> {
 		// The issuer names the acquirer's chain account in its instructions.
 		if self.peer.aggregators.is_some() {
 			args.extend(["--acquirer-account".to_string(), public_key(self.peer.chain)]);
+		}
+		if !extra.contains(&"--tls-cert") {
+			args.push("--insecure-http".to_string());
 		}
 		args.extend(extra.iter().map(|s| s.to_string()));
 		args

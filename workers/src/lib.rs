@@ -7,4 +7,4 @@ pub mod acquirer;
 pub mod common;
 pub mod issuer;
 
-pub use common::{api, auth, emvco, metrics, peer, qr, store};
+pub use common::{api, auth, emvco, metrics, peer, qr, store, tls};

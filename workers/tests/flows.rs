@@ -8,12 +8,12 @@ mod support;
 
 use clearline_client::{calls, queries, Signer};
 use clearline_testkit::wait_for;
-use clearline_workers::common::now_ms;
+use clearline_workers::{common::now_ms, peer::PeerError};
 use pallet_fx_rate::CurrencyCode;
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
-use support::{signed_call, ss58, Net, AGG, PIN};
+use support::{signed_call, ss58, Net, Options, AGG, PIN};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_flow_settles_and_every_record_agrees() {
@@ -212,10 +212,59 @@ async fn every_flow_settles_and_every_record_agrees() {
 		assert_eq!(cycle["chainEntries"], 4);
 		assert_eq!(cycle["localDigest"], cycle["chainDigest"]);
 	}
-	let (status, metrics) =
-		(net.http.get(format!("{}/metrics", net.acquirer_url)).send().await.unwrap().status(), ());
-	assert_eq!(status, 200);
-	let _ = metrics;
+	operations_stay_on_the_admin_listener(&net).await;
+}
+
+/// Operations (`/v1/admin/…`, `/metrics`) answer on the admin listener only, which a port
+/// alone binds to loopback; the API listener does not know them.
+async fn operations_stay_on_the_admin_listener(net: &Net) {
+	let get = |url: String| async move {
+		let r = net.http.get(url).bearer_auth(support::ADMIN).send().await.unwrap();
+		(r.status().as_u16(), r.text().await.unwrap())
+	};
+	for (api, admin) in
+		[(&net.issuer_url, &net.issuer_admin_url), (&net.acquirer_url, &net.acquirer_admin_url)]
+	{
+		let (status, text) = get(format!("{admin}/metrics")).await;
+		assert_eq!(status, 200);
+		assert!(text.contains("_requests_total"), "{text}");
+		assert_eq!(get(format!("{api}/metrics")).await.0, 404);
+		let (status, text) = get(format!("{api}/v1/admin/orders/1")).await;
+		assert_eq!((status, text.contains("UnknownRoute")), (404, true), "{text}");
+		let port: u16 = admin.rsplit(':').next().unwrap().parse().unwrap();
+		assert_eq!(listening_on(port), vec!["127.0.0.1".to_string()], "admin port {port}");
+	}
+	let path = "/v1/admin/orders/1";
+	let (status, body) = net
+		.call_at(
+			&net.issuer_admin_url,
+			true,
+			Method::GET,
+			"/v1/admin/orders/{orderId}",
+			path,
+			&[],
+			None,
+		)
+		.await;
+	assert_eq!((status, body["code"].as_str()), (401, Some("Unauthenticated")), "{body}");
+}
+
+/// The IPv4 addresses a socket listens on at `port`, from `/proc/net/tcp`.
+fn listening_on(port: u16) -> Vec<String> {
+	let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+	table
+		.lines()
+		.skip(1)
+		.filter_map(|line| {
+			let fields: Vec<&str> = line.split_whitespace().collect();
+			let (addr, state) = (fields.get(1)?, fields.get(3)?);
+			let (ip, p) = addr.split_once(':')?;
+			(*state == "0A" && u16::from_str_radix(p, 16).ok()? == port).then(|| {
+				let ip = u32::from_str_radix(ip, 16).unwrap().to_le_bytes();
+				std::net::Ipv4Addr::from(ip).to_string()
+			})
+		})
+		.collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -662,14 +711,16 @@ async fn messages_count_only_at_their_recipient_and_answers_only_from_theirs() {
 	}
 }
 
-/// A service refuses to start with one key in two roles.
+/// A service refuses to start with one key in two roles, or over plain HTTP unless told to.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_refuses_one_key_in_two_roles() {
 	let dir = tempfile::tempdir().unwrap();
 	let database = dir.path().join("acquirer.sqlite");
-	let run = |api: &str, aggregators: &str| {
+	let start = |transport: &[&str], api: &str, aggregators: &str| {
 		std::process::Command::new(support::ACQUIRER)
-			.args(["--listen", "127.0.0.1:0", "--database", database.to_str().unwrap()])
+			.args(["--listen", "127.0.0.1:0", "--admin-listen", "0"])
+			.args(transport)
+			.args(["--database", database.to_str().unwrap()])
 			.args(["--node-url", "ws://127.0.0.1:9", "--chain-key", "//Dave", "--api-key", api])
 			.args(["--aggregator-key", aggregators, "--peer-url", "http://127.0.0.1:9"])
 			.args(["--peer-public-key", &ss58("//Bob//api")])
@@ -678,6 +729,22 @@ async fn a_service_refuses_one_key_in_two_roles() {
 			.output()
 			.unwrap()
 	};
+	let run = |api: &str, aggregators: &str| start(&["--insecure-http"], api, aggregators);
+	// Neither a certificate nor --insecure-http; a certificate but a plain-HTTP peer.
+	let cert = dir.path().join("cert.pem");
+	let key = dir.path().join("key.pem");
+	let self_signed = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+	std::fs::write(&cert, self_signed.serialize_pem().unwrap()).unwrap();
+	std::fs::write(&key, self_signed.serialize_private_key_pem()).unwrap();
+	let with_cert = ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+	for (transport, refusal) in [
+		(&[][..], "give --tls-cert and --tls-key, or --insecure-http"),
+		(&with_cert[..], "--peer-url http://127.0.0.1:9 is plain HTTP"),
+	] {
+		let out = start(transport, "//Dave//api", "//Dave//aggregators");
+		let stderr = String::from_utf8_lossy(&out.stderr);
+		assert!(!out.status.success() && stderr.contains(refusal), "{transport:?}: {stderr}");
+	}
 	// Nor is the admin token a command-line argument (the process list shows those).
 	let mut with_token_flag = std::process::Command::new(support::ACQUIRER);
 	let out =
@@ -736,4 +803,108 @@ async fn wallet_calls_past_their_rate_are_refused_before_the_pin_is_checked() {
 	// The client's budget (six a minute) is spent after two more calls for another wallet.
 	assert_eq!(get("W-OTHER", PIN).await.0, 200);
 	assert_eq!(get("W-OTHER", PIN).await.0, 429);
+}
+
+/// One payment between the banks over mutual TLS, with certificates the test makes: the
+/// aggregator's micropay, the acquirer's debit request to the issuer and the issuer's
+/// bookkeeping call back, all on https. The other bank's endpoints refuse a signed request
+/// that came without a client certificate, a certificate from another CA gets no
+/// connection, plain HTTP gets no answer, and none of it moves money.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_payment_settles_over_mutual_tls() {
+	let net = Net::launch(Options::new("mtls").with_tls()).await;
+	let pki = net.pki.as_ref().unwrap();
+	assert!(net.issuer_url.starts_with("https://") && net.acquirer_url.starts_with("https://"));
+	net.merchant("SHOP-001", "Lucky Noodles").await;
+	net.wallet("W-TLS", 100_000).await;
+	let code = net.payment_code("W-TLS").await;
+	let order = net.micropay("AGG-TLS-1", "SHOP-001", &code, 9_213).await;
+	assert_eq!(order["status"], "SUCCESS", "{order}\n{}", net.logs());
+	let issuer_order = net.issuer_order_for("W-TLS", &code).await;
+	assert_eq!(issuer_order["status"], "SUCCESS");
+	let balance = net.balance("W-TLS").await;
+	assert_eq!(balance, 100_000 - issuer_order["debitAmount"].as_i64().unwrap());
+
+	// The issuer's own signature, without the issuer's certificate: refused by name.
+	let order_id = order["orderId"].as_str().unwrap();
+	let bookkeeping_as_issuer = |http: reqwest::Client| {
+		let path = format!("/v1/bookkeeping/{order_id}");
+		let peer = support::issuer_with(&net.acquirer_url, http);
+		async move {
+			let timeout = Duration::from_secs(10);
+			peer.call::<(), Value>(Method::GET, &path, None, timeout).await
+		}
+	};
+	let no_cert = pki.client(None);
+	let refused = bookkeeping_as_issuer(no_cert.clone()).await;
+	assert!(
+		matches!(&refused, Err(PeerError::Refused { status: 401, code, .. }) if code == "ClientCertificateRequired"),
+		"{refused:?}"
+	);
+	let as_acquirer = support::acquirer_with(&net.issuer_url, no_cert.clone());
+	let body = json!({ "acquirerOrderId": "ACQ-FORGED" });
+	let refused: Result<Value, _> =
+		as_acquirer.call(Method::POST, "/v1/debits", Some(&body), Duration::from_secs(10)).await;
+	assert!(
+		matches!(&refused, Err(PeerError::Refused { status: 401, code, .. }) if code == "ClientCertificateRequired"),
+		"{refused:?}"
+	);
+	// A certificate the banks' CA did not sign: no connection at all.
+	let refused = bookkeeping_as_issuer(pki.client(Some(&pki.stranger))).await;
+	// (Under TLS 1.3 the client hears of it only once its request is out, hence no answer
+	// rather than no connection on its side.)
+	assert!(
+		matches!(&refused, Err(PeerError::Unreachable(_) | PeerError::Timeout(_))),
+		"{refused:?}"
+	);
+	let log = net.acquirer.log_tail(400);
+	assert!(log.contains("TLS handshake refused"), "{log}");
+	// Plain HTTP on the https port: no answer.
+	let plain = net.acquirer_url.replace("https://", "http://");
+	let answer = reqwest::Client::new().get(format!("{plain}/health")).send().await;
+	assert!(answer.is_err(), "{answer:?}");
+	// An aggregator without a client certificate is still served: only the banks need one.
+	let agg = support::aggregator_with(&net.acquirer_url, no_cert);
+	assert_eq!(net.final_acquirer_order_as(&agg, order_id).await["status"], "SUCCESS");
+	assert_eq!(net.balance("W-TLS").await, balance, "nothing moved after the payment");
+}
+
+/// A listener holds at most `--max-connections` connections: clients that open connections
+/// and send nothing, or headers that never end, fill it until `--header-timeout` closes
+/// theirs, and only then is the next client served. The admin listener is not held up by it.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_are_closed_and_their_number_is_bounded() {
+	use tokio::io::{AsyncReadExt, AsyncWriteExt};
+	let net = Net::start("limits", &["--max-connections", "3", "--header-timeout", "1s"]).await;
+	// The tests' own pooled connections close after the header timeout too.
+	tokio::time::sleep(Duration::from_millis(1500)).await;
+	let addr = net.issuer_url.trim_start_matches("http://").to_string();
+	let mut held = Vec::new();
+	for partial in ["", "", "GET /health HTTP/1.1\r\nHost: x\r\n"] {
+		let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+		stream.write_all(partial.as_bytes()).await.unwrap();
+		held.push(stream);
+	}
+	let fresh = || reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+	let health = |base: String| {
+		let http = fresh();
+		async move {
+			let request = http.get(format!("{base}/health")).timeout(Duration::from_millis(400));
+			request.send().await.map(|r| r.status().as_u16())
+		}
+	};
+	let started = std::time::Instant::now();
+	let waiting = health(net.issuer_url.clone()).await;
+	assert!(
+		waiting.as_ref().is_err_and(|e| e.is_timeout()),
+		"a fourth connection waits: {waiting:?}"
+	);
+	assert_eq!(health(net.issuer_admin_url.clone()).await.unwrap(), 200, "admin still answers");
+	for (n, stream) in held.iter_mut().enumerate() {
+		let mut buf = [0u8; 256];
+		let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf)).await;
+		assert!(matches!(read, Ok(Ok(0))), "connection {n} closed without an answer: {read:?}");
+	}
+	assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+	assert_eq!(health(net.issuer_url.clone()).await.unwrap(), 200, "served once they closed");
 }

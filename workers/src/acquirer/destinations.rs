@@ -8,6 +8,7 @@
 //! `localhost`) and again at every delivery, after the name is resolved: a name that resolves
 //! inside the acquirer's network later is refused then.
 
+use crate::common::service::CommonArgs;
 use reqwest::{
 	dns::{Addrs, Name, Resolve, Resolving},
 	Url,
@@ -133,9 +134,14 @@ pub struct NotifyClients {
 }
 
 impl NotifyClients {
-	pub fn new() -> reqwest::Result<Self> {
+	/// The clients, over https only unless the acquirer runs with `--insecure-http`, trusting
+	/// the system's roots (an aggregator's server is not the issuer's, whose CA `--peer-ca`
+	/// names).
+	pub fn new(common: &CommonArgs) -> anyhow::Result<Self> {
 		let builder = || {
 			reqwest::Client::builder()
+				.use_rustls_tls()
+				.https_only(!common.server_tls.insecure_http)
 				.connect_timeout(Duration::from_secs(3))
 				.redirect(reqwest::redirect::Policy::none())
 		};

@@ -209,6 +209,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		("API key", &api_key),
 		("aggregator key", &aggregator_key),
 	])?;
+	let (tls, peer_http) = config.common.transport()?;
 	let issuer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
 		.map_err(|e| anyhow::anyhow!("--peer-public-key: {e}"))?;
 	let conn = service::connect(&config.common.node_url).await?;
@@ -221,7 +222,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let name = config.common.name("acquirer");
 	let issuer_party = config.common.peer_party.clone().unwrap_or_else(|| "issuer".into());
 	let to_issuer = Counterparty { party: issuer_party.clone(), key: issuer_key };
-	let issuer = Peer::new(&config.common.peer_url, &name, api_key.clone(), to_issuer);
+	let issuer =
+		Peer::with_http(&config.common.peer_url, &name, api_key.clone(), to_issuer, peer_http);
 	let answers = Arc::new(AnswerKeys {
 		name: name.clone(),
 		by_caller: vec![(issuer_party.clone(), api_key.clone())],
@@ -239,7 +241,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		issuer,
 		issuer_key,
 		aggregator_key,
-		notify_clients: NotifyClients::new()?,
+		notify_clients: NotifyClients::new(&config.common)?,
 		metrics: metrics.clone(),
 		posting_locks: OrderLocks::new(db.clone(), "acquirer-order"),
 		outbox_wake: tokio::sync::Notify::new(),
@@ -274,11 +276,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		}
 	});
 
-	let app = service::with_common_routes(
+	let (api, admin) = service::with_common_routes(
 		api::router(state.clone()),
+		api::admin_router(state.clone()),
 		HealthState { db, conn, lease: Some(state.lease.clone()) },
 		metrics,
 		answers,
+		config.common.request_timeout.into(),
 	);
-	service::serve(config.common.listen, app).await
+	config.common.serve(tls, api, admin).await
 }

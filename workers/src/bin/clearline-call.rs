@@ -8,6 +8,7 @@ use clearline_client::KeySource;
 use clearline_workers::{
 	auth::Counterparty,
 	peer::{send_signed, PeerError},
+	tls::ClientTls,
 };
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
@@ -47,6 +48,11 @@ struct Args {
 	url: Option<String>,
 	/// JSON body.
 	body: Option<String>,
+	#[command(flatten)]
+	tls: ClientTls,
+	/// Allow a plain `http://` URL (development only).
+	#[arg(long)]
+	insecure_http: bool,
 }
 
 #[tokio::main]
@@ -98,7 +104,17 @@ async fn main() -> ExitCode {
 		eprintln!("error: the body is not JSON");
 		return ExitCode::from(2);
 	}
-	let http = reqwest::Client::new();
+	let http = match args.tls.client(args.insecure_http).and_then(|b| Ok(b.build()?)) {
+		Ok(http) => http,
+		Err(e) => {
+			eprintln!("error: {e}");
+			return ExitCode::from(2);
+		}
+	};
+	if let Err(e) = clearline_workers::tls::check_scheme(args.insecure_http, "the URL", url) {
+		eprintln!("error: {e}");
+		return ExitCode::from(2);
+	}
 	let timeout: Duration = args.timeout.into();
 	let answer: Result<serde_json::Value, _> =
 		send_signed(&http, &key, party, &to, method.clone(), url, "", body, timeout).await;

@@ -8,10 +8,14 @@ use clap::Parser;
 use clearline_client::KeySource;
 use clearline_workers::{
 	auth::{self, Counterparty},
-	common::inbox::{NotifyInbox, MIGRATIONS},
+	common::{
+		inbox::{NotifyInbox, MIGRATIONS},
+		listener::{self, ConnectionLimits, Listener},
+		tls::ServerTls,
+	},
 	store::Db,
 };
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 #[derive(Debug, Parser)]
 #[command(name = "clearline-notify-inbox", version, about = "An aggregator's notify endpoint")]
@@ -42,6 +46,8 @@ struct Args {
 	/// How old a signed request may be.
 	#[arg(long, default_value = "5m")]
 	request_window: humantime::Duration,
+	#[command(flatten)]
+	tls: ServerTls,
 }
 
 #[tokio::main]
@@ -63,9 +69,14 @@ async fn main() -> anyhow::Result<()> {
 		args.request_window.into(),
 		true,
 	);
-	let app = inbox.router();
-	let listener = tokio::net::TcpListener::bind(args.listen).await?;
-	eprintln!("notify inbox on http://{}/notify", args.listen);
-	axum::serve(listener, app).await?;
-	Ok(())
+	let tls = args.tls.configs()?.api;
+	let scheme = if tls.is_some() { "https" } else { "http" };
+	eprintln!("notify inbox on {scheme}://{}/notify", args.listen);
+	let limits = ConnectionLimits {
+		max_connections: 256,
+		header_timeout: Duration::from_secs(10),
+		drain: Duration::from_secs(5),
+	};
+	let listener = Listener { name: "notify", addr: args.listen, app: inbox.router(), tls };
+	listener::serve(vec![listener], limits).await
 }

@@ -2,7 +2,7 @@
 //! admin endpoints, [`SignedBy`] for a request signed by a party in a given role (the body it
 //! signed is handed to the handler).
 
-use super::{api::ApiError, auth, service::CommonArgs, store::Db};
+use super::{api::ApiError, auth, listener::ClientCertificate, service::CommonArgs, store::Db};
 use axum::{
 	async_trait,
 	body::Bytes,
@@ -104,6 +104,14 @@ impl<S: Authenticates, C: Caller> FromRequest<Arc<S>> for SignedBy<C> {
 
 	async fn from_request(request: Request, s: &Arc<S>) -> Result<Self, ApiError> {
 		let (parts, body) = auth::body_of(request).await?;
+		let bank = matches!(C::ROLE, Role::Issuer | Role::Acquirer);
+		let mutual_tls = s.common().server_tls.tls_client_ca.is_some();
+		if bank && mutual_tls && parts.extensions.get::<ClientCertificate>().is_none() {
+			return Err(ApiError::unauthorized(
+				"ClientCertificateRequired",
+				"this endpoint takes the other bank's requests over mutual TLS only",
+			));
+		}
 		let party = auth::claimed_party(&parts.headers)?;
 		let (role, key) = s
 			.party_key(&party)

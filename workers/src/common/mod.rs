@@ -12,6 +12,7 @@ pub mod extract;
 pub mod faults;
 pub mod inbox;
 pub mod lease;
+pub mod listener;
 pub mod locks;
 pub mod metrics;
 pub mod peer;
@@ -19,6 +20,7 @@ pub mod qr;
 pub mod rate_limit;
 pub mod service;
 pub mod store;
+pub mod tls;
 pub mod wire;
 
 use std::time::{SystemTime, UNIX_EPOCH};

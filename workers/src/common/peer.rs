@@ -69,11 +69,23 @@ pub struct Peer {
 }
 
 impl Peer {
+	/// A peer reached with a default HTTP client (the system's roots, no client certificate).
 	pub fn new(base: &str, party: &str, key: Signer, to: Counterparty) -> Self {
 		let http = reqwest::Client::builder()
 			.connect_timeout(Duration::from_secs(3))
 			.build()
-			.expect("a plain HTTP client builds");
+			.expect("a default HTTP client builds");
+		Self::with_http(base, party, key, to, http)
+	}
+
+	/// A peer reached with `http` (TLS roots and client certificate of its own).
+	pub fn with_http(
+		base: &str,
+		party: &str,
+		key: Signer,
+		to: Counterparty,
+		http: reqwest::Client,
+	) -> Self {
 		let base = base.trim_end_matches('/').to_string();
 		Self { base, party: party.to_string(), key, to, http }
 	}

@@ -1,7 +1,15 @@
 //! Start-up shared by both services: the options every service takes, logging, keys, the
 //! chain connection, and serving until SIGTERM.
 
-use super::{answers::AnswerKeys, api::ApiError, metrics::Metrics, peer::RetryPolicy, store::Db};
+use super::{
+	answers::AnswerKeys,
+	api::ApiError,
+	listener::{ConnectionLimits, Listener},
+	metrics::Metrics,
+	peer::RetryPolicy,
+	store::Db,
+	tls::{ClientTls, ServerConfigs, ServerTls},
+};
 use axum::{extract::State, Json, Router};
 use clearline_client::{ConnectOptions, Connection, KeySource, Signer};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
@@ -12,6 +20,26 @@ pub struct CommonArgs {
 	/// Address the HTTP API listens on.
 	#[arg(long)]
 	pub listen: SocketAddr,
+	/// Address of the admin listener (`/v1/admin/…`, `/metrics`, `/health`): a port alone
+	/// binds it to 127.0.0.1, so that operations stay on the machine unless an address says
+	/// otherwise.
+	#[arg(long, value_parser = parse_admin_listen)]
+	pub admin_listen: SocketAddr,
+	#[command(flatten)]
+	pub server_tls: ServerTls,
+	#[command(flatten)]
+	pub client_tls: ClientTls,
+	/// Connections each listener holds open at once; more wait until one closes.
+	#[arg(long, default_value_t = 1024)]
+	pub max_connections: usize,
+	/// How long a request's headers (and a TLS handshake) may take to arrive; an idle
+	/// keep-alive connection is closed after it too.
+	#[arg(long, default_value = "10s")]
+	pub header_timeout: humantime::Duration,
+	/// How long one request may take, its body included, before it is answered 503
+	/// `RequestTimedOut`; above every wait a handler makes on its own.
+	#[arg(long, default_value = "120s")]
+	pub request_timeout: humantime::Duration,
 	/// The service's store: a SQLite file's path (created if absent) or a PostgreSQL URL
 	/// (`postgres://user:password@host/database`). Migrations are applied at start.
 	#[arg(long, alias = "db", env = "CLEARLINE_DATABASE", hide_env_values = true)]
@@ -106,10 +134,47 @@ impl CommonArgs {
 		Ok(token)
 	}
 
+	/// How the service speaks HTTP, read and checked before anything else starts: its
+	/// listeners' TLS, and the client for calls to the other party at `--peer-url` (refused
+	/// when it is plain HTTP without `--insecure-http`).
+	pub fn transport(&self) -> anyhow::Result<(ServerConfigs, reqwest::Client)> {
+		let tls = self.server_tls.configs()?;
+		self.server_tls.check_peer_url("--peer-url", &self.peer_url)?;
+		let builder = self.client_tls.client(self.server_tls.insecure_http)?;
+		Ok((tls, builder.connect_timeout(Duration::from_secs(3)).build()?))
+	}
+
+	/// Serves `api` on `--listen` and `admin` on `--admin-listen` until SIGTERM.
+	pub async fn serve(
+		&self,
+		tls: ServerConfigs,
+		api: Router,
+		admin: Router,
+	) -> anyhow::Result<()> {
+		let limits = ConnectionLimits {
+			max_connections: self.max_connections,
+			header_timeout: self.header_timeout.into(),
+			drain: Duration::from_secs(30),
+		};
+		let listeners = vec![
+			Listener { name: "api", addr: self.listen, app: api, tls: tls.api },
+			Listener { name: "admin", addr: self.admin_listen, app: admin, tls: tls.admin },
+		];
+		super::listener::serve(listeners, limits).await
+	}
+
 	/// The name this service signs as: `--party`, else `default`.
 	pub fn name(&self, default: &str) -> String {
 		self.party.clone().unwrap_or_else(|| default.into())
 	}
+}
+
+/// `--admin-listen`: an address, or a port on 127.0.0.1.
+fn parse_admin_listen(text: &str) -> Result<SocketAddr, String> {
+	if let Ok(port) = text.parse::<u16>() {
+		return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+	}
+	text.parse().map_err(|_| format!("{text} is neither an address nor a port"))
 }
 
 /// The key `flag` (or `flag-env`, `flag-file`) names.
@@ -226,26 +291,55 @@ pub async fn health(
 	}
 }
 
-/// The routes every service has: health and metrics, request counting around all, and every
-/// answer to a signed request signed (`answers`). No answer leaves before the store holds on
-/// disk what it may have read (group commit).
+/// The two routers a service serves, with what every service has: `/health` on both,
+/// `/metrics` on the admin listener only, requests counted, each request bounded by
+/// `request_timeout`, every answer to a signed request signed (`answers`), and no answer
+/// leaving before the store holds on disk what it may have read (group commit).
 pub fn with_common_routes(
-	app: Router,
+	api: Router,
+	admin: Router,
 	health_state: HealthState,
 	metrics: Arc<Metrics>,
 	answers: Arc<AnswerKeys>,
-) -> Router {
-	let extra =
-		Router::new().route("/health", axum::routing::get(health)).with_state(health_state).merge(
-			Router::new()
-				.route("/metrics", axum::routing::get(super::metrics::serve))
-				.with_state(metrics.clone()),
-		);
-	app.merge(extra)
-		.fallback(|| async { ApiError::not_found("UnknownRoute", "no such endpoint") })
-		.layer(axum::middleware::from_fn_with_state(metrics, super::metrics::count_requests))
+	request_timeout: Duration,
+) -> (Router, Router) {
+	let health = || {
+		Router::new().route("/health", axum::routing::get(health)).with_state(health_state.clone())
+	};
+	let common = |app: Router| {
+		app.fallback(|| async { ApiError::not_found("UnknownRoute", "no such endpoint") })
+			.layer(axum::middleware::from_fn_with_state(
+				metrics.clone(),
+				super::metrics::count_requests,
+			))
+			.layer(axum::middleware::from_fn_with_state(request_timeout, bounded_request))
+	};
+	let api = common(api.merge(health()))
 		.layer(axum::middleware::from_fn_with_state(answers, super::answers::sign_answers))
-		.layer(axum::middleware::from_fn(durable_answers))
+		.layer(axum::middleware::from_fn(durable_answers));
+	let metrics_route = Router::new()
+		.route("/metrics", axum::routing::get(super::metrics::serve))
+		.with_state(metrics.clone());
+	let admin = common(admin.merge(health()).merge(metrics_route))
+		.layer(axum::middleware::from_fn(durable_answers));
+	(api, admin)
+}
+
+/// Answers 503 `RequestTimedOut` to a request not done within the limit. The handler is
+/// dropped there, as it is when the client goes away: every handler leaves its order in a
+/// state that the service takes up again.
+async fn bounded_request(
+	State(limit): State<Duration>,
+	request: axum::extract::Request,
+	next: axum::middleware::Next,
+) -> axum::response::Response {
+	match tokio::time::timeout(limit, next.run(request)).await {
+		Ok(response) => response,
+		Err(_) => axum::response::IntoResponse::into_response(ApiError::unavailable(
+			"RequestTimedOut",
+			"the request took longer than the service allows",
+		)),
+	}
 }
 
 async fn durable_answers(
@@ -255,26 +349,6 @@ async fn durable_answers(
 	let response = next.run(request).await;
 	super::durability::make_durable().await;
 	response
-}
-
-/// Serves `app` on `listen` until SIGTERM or Ctrl-C, then lets requests in progress finish.
-pub async fn serve(listen: SocketAddr, app: Router) -> anyhow::Result<()> {
-	let listener = tokio::net::TcpListener::bind(listen).await?;
-	tracing::info!(%listen, "listening");
-	// The client's address reaches the handlers (rate limits per client).
-	let app = app.into_make_service_with_connect_info::<SocketAddr>();
-	axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
-	tracing::info!("stopped");
-	Ok(())
-}
-
-async fn shutdown_signal() {
-	let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-		.expect("a SIGTERM handler installs");
-	tokio::select! {
-		_ = term.recv() => {},
-		_ = tokio::signal::ctrl_c() => {},
-	}
 }
 
 /// Runs `job` every `every`, logging failures, forever.
@@ -293,4 +367,34 @@ where
 			}
 		}
 	});
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+	use axum::{body::Body, http::Request, routing::get};
+	use tower_service::Service;
+
+	#[tokio::test]
+	async fn a_request_past_its_time_is_answered_request_timed_out() {
+		let slow = || async {
+			tokio::time::sleep(Duration::from_secs(5)).await;
+			"late"
+		};
+		let mut app = Router::new().route("/slow", get(slow)).layer(
+			axum::middleware::from_fn_with_state(Duration::from_millis(50), bounded_request),
+		);
+		let request = Request::get("/slow").body(Body::empty()).unwrap();
+		let response = app.call(request).await.unwrap();
+		assert_eq!(response.status(), 503);
+		let body = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+		assert!(String::from_utf8_lossy(&body).contains("RequestTimedOut"));
+	}
+
+	#[test]
+	fn an_admin_port_alone_binds_loopback() {
+		assert_eq!(parse_admin_listen("9181").unwrap().to_string(), "127.0.0.1:9181");
+		assert_eq!(parse_admin_listen("0.0.0.0:9181").unwrap().to_string(), "0.0.0.0:9181");
+		assert!(parse_admin_listen("localhost").is_err());
+	}
 }

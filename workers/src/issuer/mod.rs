@@ -150,6 +150,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let api_key = config.common.api_key()?;
 	let admin_token = config.common.admin_token()?;
 	service::check_keys_distinct(&[("chain key", &chain_key), ("API key", &api_key)])?;
+	let (tls, peer_http) = config.common.transport()?;
 	let acquirer_key = crate::auth::parse_public_key(&config.common.peer_public_key)
 		.map_err(|e| anyhow::anyhow!("--peer-public-key: {e}"))?;
 	let acquirer_account =
@@ -165,7 +166,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		Arc::new(AnswerKeys { name: name.clone(), by_caller: Vec::new(), others: api_key.clone() });
 	let metrics = Metrics::new("issuer");
 	let state = Arc::new(Issuer {
-		acquirer: Peer::new(&config.common.peer_url, &name, api_key.clone(), to_acquirer),
+		acquirer: Peer::with_http(
+			&config.common.peer_url,
+			&name,
+			api_key.clone(),
+			to_acquirer,
+			peer_http,
+		),
 		acquirer_party,
 		name,
 		admin_token,
@@ -195,11 +202,13 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		async move { reconcile::run(&s).await.map(|_| ()) }
 	});
 
-	let app = service::with_common_routes(
+	let (api, admin) = service::with_common_routes(
 		api::router(state.clone()),
+		api::admin_router(state.clone()),
 		HealthState { db, conn, lease: None },
 		metrics,
 		answers,
+		config.common.request_timeout.into(),
 	);
-	service::serve(config.common.listen, app).await
+	config.common.serve(tls, api, admin).await
 }

@@ -82,8 +82,8 @@ async fn count(db: &AnyPool, sql: &str) -> i64 {
 	row.and_then(|r| r.try_get(0)).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-/// Asks a service to reconcile now (`POST /v1/admin/reconcile`); its answer is not needed,
-/// the store records the outcome.
+/// Asks a service to reconcile now (`POST /v1/admin/reconcile` on its admin listener at
+/// `url`); its answer is not needed, the store records the outcome.
 async fn reconcile(net: &Net, url: &str) {
 	let _ =
 		net.http.post(format!("{url}/v1/admin/reconcile")).bearer_auth(super::ADMIN).send().await;
@@ -118,7 +118,7 @@ struct IssuerOrder {
 /// delivered.
 pub async fn settle(net: &Net, timeout: Duration) {
 	wait_for(timeout, "every order final and every notification delivered", || async {
-		for url in [&net.issuer_url, &net.acquirer_url] {
+		for url in [&net.issuer_admin_url, &net.acquirer_admin_url] {
 			reconcile(net, url).await;
 		}
 		let (i, a) = (open(&net.issuer_db).await, open(&net.acquirer_db).await);
@@ -315,8 +315,8 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 		net.sudo_tx("//Charlie", calls::close_cycle()).await;
 		tally.cycle = cycle;
 		for (db, url, who) in [
-			(&net.issuer_db, &net.issuer_url, "issuer"),
-			(&net.acquirer_db, &net.acquirer_url, "acquirer"),
+			(&net.issuer_db, &net.issuer_admin_url, "issuer"),
+			(&net.acquirer_db, &net.acquirer_admin_url, "acquirer"),
 		] {
 			let report = wait_for(
 				Duration::from_secs(60),

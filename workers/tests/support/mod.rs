@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod audit;
+pub mod pki;
 pub mod proxy;
 
 use clearline_client::{
@@ -34,6 +35,7 @@ use std::{
 };
 
 pub use clearline_workers::common::inbox::NotifyMode;
+pub use pki::TestPki;
 pub use proxy::Proxy;
 
 pub const ISSUER: &str = env!("CARGO_BIN_EXE_clearline-issuer");
@@ -106,6 +108,8 @@ pub struct Options {
 	pub acquirer_args: Vec<String>,
 	/// Proxies on both lines between the services, for injected faults.
 	pub proxies: bool,
+	/// Both services on https with certificates the test makes, mutual TLS between them.
+	pub tls: bool,
 }
 
 impl Options {
@@ -116,7 +120,13 @@ impl Options {
 			issuer_args: Vec::new(),
 			acquirer_args: Vec::new(),
 			proxies: false,
+			tls: false,
 		}
+	}
+
+	pub fn with_tls(mut self) -> Self {
+		self.tls = true;
+		self
 	}
 
 	pub fn issuer(mut self, args: &[&str]) -> Self {
@@ -151,11 +161,16 @@ pub struct Net {
 	pub conn: Arc<Connection>,
 	pub issuer_url: String,
 	pub acquirer_url: String,
+	/// The services' admin listeners.
+	pub issuer_admin_url: String,
+	pub acquirer_admin_url: String,
 	/// Issuer → acquirer and acquirer → issuer, when asked for.
 	pub to_acquirer: Option<Proxy>,
 	pub to_issuer: Option<Proxy>,
 	pub http: reqwest::Client,
 	pub aggregator: Peer,
+	/// The certificates, when the services run on https.
+	pub pki: Option<TestPki>,
 	pub inbox: NotifyInbox,
 	/// Where the aggregator takes notifications.
 	pub notify_url: String,
@@ -178,8 +193,13 @@ pub fn counterparty(party: &str, uri: &str) -> Counterparty {
 
 /// The aggregator's client, calling the acquirer at `url`.
 pub fn aggregator_via(url: &str) -> Peer {
+	aggregator_with(url, reqwest::Client::new())
+}
+
+/// [`aggregator_via`] with an HTTP client of the test's (TLS roots, client certificate).
+pub fn aggregator_with(url: &str, http: reqwest::Client) -> Peer {
 	let acquirer = counterparty("acquirer", ACQUIRER_KEYS.aggregators.unwrap());
-	Peer::new(url, AGG, Signer::from_uri("//Aggregator1").unwrap(), acquirer)
+	Peer::with_http(url, AGG, Signer::from_uri("//Aggregator1").unwrap(), acquirer, http)
 }
 
 /// One request to `url`, signed with the key of secret URI `key` as `party` for `recipient`
@@ -211,14 +231,24 @@ pub async fn signed_call(
 
 /// A client signing as the issuer, calling the acquirer at `url`.
 pub fn as_issuer(url: &str) -> Peer {
+	issuer_with(url, reqwest::Client::new())
+}
+
+/// [`as_issuer`] with an HTTP client of the test's.
+pub fn issuer_with(url: &str, http: reqwest::Client) -> Peer {
 	let acquirer = counterparty("acquirer", ACQUIRER_KEYS.api);
-	Peer::new(url, "issuer", Signer::from_uri(ISSUER_KEYS.api).unwrap(), acquirer)
+	Peer::with_http(url, "issuer", Signer::from_uri(ISSUER_KEYS.api).unwrap(), acquirer, http)
 }
 
 /// A client signing as the acquirer, calling the issuer at `url`.
 pub fn as_acquirer(url: &str) -> Peer {
+	acquirer_with(url, reqwest::Client::new())
+}
+
+/// [`as_acquirer`] with an HTTP client of the test's.
+pub fn acquirer_with(url: &str, http: reqwest::Client) -> Peer {
 	let issuer = counterparty("issuer", ISSUER_KEYS.api);
-	Peer::new(url, "acquirer", Signer::from_uri(ACQUIRER_KEYS.api).unwrap(), issuer)
+	Peer::with_http(url, "acquirer", Signer::from_uri(ACQUIRER_KEYS.api).unwrap(), issuer, http)
 }
 
 /// The PostgreSQL server the tests run the services on, when the test command started one
@@ -273,8 +303,11 @@ impl Net {
 		let dir = tempfile::tempdir().unwrap();
 
 		let (issuer_port, acquirer_port, notify_port) = (free_port(), free_port(), free_port());
-		let issuer_url = format!("http://127.0.0.1:{issuer_port}");
-		let acquirer_url = format!("http://127.0.0.1:{acquirer_port}");
+		let (issuer_admin, acquirer_admin) = (free_port(), free_port());
+		let pki = options.tls.then(|| TestPki::new(dir.path()));
+		let scheme = if pki.is_some() { "https" } else { "http" };
+		let issuer_url = format!("{scheme}://127.0.0.1:{issuer_port}");
+		let acquirer_url = format!("{scheme}://127.0.0.1:{acquirer_port}");
 		let (to_acquirer, to_issuer) = if options.proxies {
 			(Some(Proxy::start(&acquirer_url).await), Some(Proxy::start(&issuer_url).await))
 		} else {
@@ -287,6 +320,7 @@ impl Net {
 		let issuer_launch = ServiceLaunch {
 			binary: Path::new(ISSUER),
 			port: issuer_port,
+			admin_port: issuer_admin,
 			database: &issuer_db,
 			node_url: &node_url,
 			keys: ISSUER_KEYS,
@@ -297,6 +331,7 @@ impl Net {
 		let acquirer_launch = ServiceLaunch {
 			binary: Path::new(ACQUIRER),
 			port: acquirer_port,
+			admin_port: acquirer_admin,
 			database: &acquirer_db,
 			node_url: &node_url,
 			keys: ACQUIRER_KEYS,
@@ -312,10 +347,17 @@ impl Net {
 				issuer_extra.extend([flag, "1000000"]);
 			}
 		}
+		let (mut issuer_tls, mut acquirer_tls) = (Vec::new(), Vec::new());
+		if let Some(pki) = &pki {
+			issuer_tls = pki.service_args(&pki.issuer);
+			acquirer_tls = pki.service_args(&pki.acquirer);
+		}
+		issuer_extra.extend(as_refs(&issuer_tls));
 		issuer_extra.extend(as_refs(&options.issuer_args));
 		// Notifications retried quickly, so that an aggregator back up hears within a second.
 		let mut acquirer_extra =
 			vec!["--reconcile-every", "2s", "--outbox-base", "200ms", "--outbox-max", "1s"];
+		acquirer_extra.extend(as_refs(&acquirer_tls));
 		acquirer_extra.extend(as_refs(&options.acquirer_args));
 		let issuer = issuer_launch.start(&format!("{name}-issuer"), &issuer_extra);
 		let acquirer = acquirer_launch.start(&format!("{name}-acquirer"), &acquirer_extra);
@@ -342,10 +384,16 @@ impl Net {
 			conn,
 			issuer_url,
 			acquirer_url: acquirer_url.clone(),
+			issuer_admin_url: format!("{scheme}://127.0.0.1:{issuer_admin}"),
+			acquirer_admin_url: format!("{scheme}://127.0.0.1:{acquirer_admin}"),
 			to_acquirer,
 			to_issuer,
-			http: reqwest::Client::new(),
-			aggregator: aggregator_via(&acquirer_url),
+			http: pki.as_ref().map_or_else(reqwest::Client::new, |p| p.client(None)),
+			aggregator: match &pki {
+				Some(p) => aggregator_with(&acquirer_url, p.client(Some(&p.aggregator))),
+				None => aggregator_via(&acquirer_url),
+			},
+			pki,
 			inbox,
 			notify_url: format!("http://127.0.0.1:{notify_port}/notify"),
 			spec: Spec::load(),
@@ -383,6 +431,7 @@ impl Net {
 		let launch = ServiceLaunch {
 			binary: Path::new(ACQUIRER),
 			port,
+			admin_port: free_port(),
 			database: &self.acquirer_db,
 			node_url: &self.node_url,
 			keys: ACQUIRER_KEYS,
@@ -443,6 +492,22 @@ impl Net {
 		body: Option<Value>,
 	) -> (u16, Value) {
 		let base = if issuer { &self.issuer_url } else { &self.acquirer_url };
+		self.call_at(base, issuer, method, template, path, headers, body).await
+	}
+
+	/// A call to `base` + `path`, checked against the issuer's document (`issuer`) or the
+	/// acquirer's.
+	#[allow(clippy::too_many_arguments)]
+	pub async fn call_at(
+		&self,
+		base: &str,
+		issuer: bool,
+		method: Method,
+		template: &str,
+		path: &str,
+		headers: &[(&str, String)],
+		body: Option<Value>,
+	) -> (u16, Value) {
 		let mut request = self.http.request(method.clone(), format!("{base}{path}"));
 		for (k, v) in headers {
 			request = request.header(*k, v);
@@ -488,7 +553,8 @@ impl Net {
 		body: Option<Value>,
 	) -> (u16, Value) {
 		let token = [("authorization", format!("Bearer {ADMIN}"))];
-		self.plain(issuer, m, template, path, &token, body).await
+		let base = if issuer { &self.issuer_admin_url } else { &self.acquirer_admin_url };
+		self.call_at(base, issuer, m, template, path, &token, body).await
 	}
 
 	pub async fn app(

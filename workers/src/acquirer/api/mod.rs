@@ -18,6 +18,7 @@ use axum::{
 };
 use std::sync::Arc;
 
+/// The API listener's routes: the aggregators' and the issuer's.
 pub fn router(state: Arc<Acquirer>) -> Router {
 	let admitted = || from_fn_with_state(state.clone(), admit);
 	Router::new()
@@ -30,6 +31,12 @@ pub fn router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/checkout/preview", post(issuer::checkout_preview))
 		.route("/v1/bookkeeping", post(issuer::bookkeeping))
 		.route("/v1/bookkeeping/:order_id", get(issuer::bookkeeping_status))
+		.with_state(state)
+}
+
+/// The admin listener's routes.
+pub fn admin_router(state: Arc<Acquirer>) -> Router {
+	Router::new()
 		.route("/v1/admin/aggregators", post(admin::add_aggregator))
 		.route("/v1/admin/merchants", post(admin::add_merchant))
 		.route("/v1/admin/merchants/:merchant_id", get(admin::get_merchant))

@@ -15,6 +15,7 @@ use axum::{
 };
 use std::sync::Arc;
 
+/// The API listener's routes: the wallet app's and the acquirer's.
 pub fn router(state: Arc<Issuer>) -> Router {
 	let wallet_app = Router::new()
 		.route("/v1/wallets/:wallet_id", get(app::get_wallet))
@@ -27,6 +28,12 @@ pub fn router(state: Arc<Issuer>) -> Router {
 		.merge(wallet_app)
 		.route("/v1/debits", post(debits::debit_request))
 		.route("/v1/debits/:acquirer_order_id", get(debits::debit_status))
+		.with_state(state)
+}
+
+/// The admin listener's routes.
+pub fn admin_router(state: Arc<Issuer>) -> Router {
+	Router::new()
 		.route("/v1/admin/wallets", post(admin::open_wallet))
 		.route("/v1/admin/wallets/:wallet_id", get(admin::get_wallet))
 		.route("/v1/admin/wallets/:wallet_id/topups", post(admin::top_up))
