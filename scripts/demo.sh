@@ -222,7 +222,7 @@ MERCHANT=$(jq -r .merchantId <<<"$out")
 step "Acquirer admin" "merchant SHOP-001 of agg-1 is our $MERCHANT (Lucky Noodles, Shenzhen, MCC 5812)"
 out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets" "{\"walletId\":\"W-DEMO\",\"holder\":\"Chan Tai Man\",\"pin\":\"$PIN\"}")
 expect "$out" '.walletId == "W-DEMO"' "opening the wallet"
-out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets/W-DEMO/topups" '{"topupId":"TOPUP-DEMO-1","amount":100000}')
+out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets/W-DEMO/topups" '{"topupId":"TOPUP-DEMO-1","amount":100000,"reference":"FPS-DEMO-0001"}')
 expect "$out" '.balance == 100000' "topping the wallet up"
 step "Issuer admin" "wallet W-DEMO opened and topped up: $(minor HKD 100000)"
 

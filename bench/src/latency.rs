@@ -442,7 +442,10 @@ async fn measure(
 		admin(
 			&http,
 			format!("{issuer_admin}/v1/admin/wallets/{id}/topups"),
-			Some(json!({ "topupId": format!("TOPUP-{id}"), "amount": 10_000_000 })),
+			Some(json!({
+				"topupId": format!("TOPUP-{id}"), "amount": 10_000_000,
+				"reference": format!("FPS-{id}"),
+			})),
 			false,
 		)
 		.await?;

@@ -211,8 +211,50 @@ async fn every_flow_settles_and_every_record_agrees() {
 		assert_eq!(cycle["ok"], true, "{cycle}");
 		assert_eq!(cycle["chainEntries"], 4);
 		assert_eq!(cycle["localDigest"], cycle["chainDigest"]);
+		if issuer {
+			funding_is_reported_beside_the_settlement_account(&net, &report["funding"]).await;
+		}
 	}
 	operations_stay_on_the_admin_listener(&net).await;
+}
+
+/// The issuer's report lists each top-up with the external transfer that funded it, beside
+/// the HKD settlement account on chain that must back what the wallets hold; a top-up sent
+/// again with another reference is refused and credits nothing.
+async fn funding_is_reported_beside_the_settlement_account(net: &Net, funding: &Value) {
+	let wallet = net.balance("W-ALICE").await;
+	let settlement = net.chain_balance("//Bob", CurrencyCode::HKD).await as i64;
+	assert_eq!(funding["settlementAccount"], ss58("//Bob"), "{funding}");
+	assert_eq!(funding["settlementBalance"], settlement, "{funding}");
+	assert_eq!(funding["walletBalances"], wallet, "{funding}");
+	assert_eq!(funding["backed"], settlement >= wallet, "{funding}");
+	assert_eq!(funding["shortfall"], (wallet - settlement).max(0), "{funding}");
+	assert_eq!(
+		(funding["topupCount"].as_i64(), funding["unreferencedTopups"].as_i64()),
+		(Some(1), Some(0))
+	);
+	let line = &funding["recentTopups"][0];
+	assert_eq!(
+		(&line["topupId"], &line["walletId"], &line["amount"], &line["reference"]),
+		(&json!("TOPUP-W-ALICE"), &json!("W-ALICE"), &json!(1_000_000), &json!("FPS-W-ALICE")),
+	);
+	let path = "/v1/admin/wallets/W-ALICE/topups";
+	let template = "/v1/admin/wallets/{walletId}/topups";
+	for (body, refusal) in [
+		(
+			json!({"topupId": "TOPUP-W-ALICE", "amount": 1_000_000, "reference": "FPS-OTHER"}),
+			(409, "IdempotencyKeyReused"),
+		),
+		(json!({"topupId": "TOPUP-W-ALICE-2", "amount": 1_000}), (400, "MalformedBody")),
+		(
+			json!({"topupId": "TOPUP-W-ALICE-3", "amount": 1_000, "reference": " "}),
+			(400, "InvalidField"),
+		),
+	] {
+		let (status, e) = net.admin_issuer(Method::POST, template, path, Some(body)).await;
+		assert_eq!((status, e["code"].as_str().unwrap()), refusal, "{e}");
+	}
+	assert_eq!(net.balance("W-ALICE").await, wallet, "nothing credited");
 }
 
 /// Operations (`/v1/admin/…`, `/metrics`) answer on the admin listener only, which a port

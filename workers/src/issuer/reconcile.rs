@@ -6,7 +6,7 @@
 
 use super::{
 	order::{self, NoPosting, OrderStatus, VoidState},
-	process, Issuer,
+	process, wallet, Issuer,
 };
 use crate::common::{
 	api::ApiError,
@@ -14,6 +14,7 @@ use crate::common::{
 	now_ms,
 };
 use clearline_client::queries;
+use pallet_fx_rate::CurrencyCode;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -31,6 +32,63 @@ pub struct ReconcileReport {
 	/// Orders still without a final status after the run.
 	pub still_open: u32,
 	pub cycles: Vec<CycleReport>,
+	pub funding: Funding,
+}
+
+/// The wallets' HKD beside the settlement account that must back it: every HKD a wallet
+/// holds was paid in by an external transfer (its top-up's reference) that the issuer must
+/// have funded its HKD settlement account with, since each payment from a wallet is debited
+/// from that account.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Funding {
+	/// The issuer's participant account (SS58) and its HKD settlement balance at the
+	/// finalized block the run read (minor units; negative while the debit limit is used).
+	pub settlement_account: String,
+	pub settlement_balance: i64,
+	pub wallet_balances: i64,
+	/// Whether the settlement balance covers every wallet's balance, and by how much it falls
+	/// short if not.
+	pub backed: bool,
+	pub shortfall: i64,
+	pub topup_count: i64,
+	pub topup_total: i64,
+	pub unreferenced_topups: i64,
+	/// The latest top-ups (at most 50), newest first, each with its external reference.
+	pub recent_topups: Vec<wallet::TopupLine>,
+}
+
+/// The funding section of a run, read at `head`.
+async fn funding(s: &Issuer, head: sp_core::H256) -> Result<Funding, ApiError> {
+	let account = s.chain_key.account_id();
+	let participant = queries::participant(&s.conn, &account, Some(head))
+		.await
+		.map_err(|e| ApiError::unavailable("ChainUnavailable", e.to_string()))?;
+	let settlement_balance = participant
+		.and_then(|p| p.accounts.into_iter().find(|a| a.currency == CurrencyCode::HKD))
+		.map(|a| i64::try_from(a.balance.0).unwrap_or(i64::MAX))
+		.unwrap_or(0);
+	let owed = wallet::liabilities(&s.db, 50).await?;
+	let shortfall = owed.wallet_balances.saturating_sub(settlement_balance).max(0);
+	if shortfall > 0 {
+		tracing::warn!(
+			settlement_balance,
+			wallet_balances = owed.wallet_balances,
+			shortfall,
+			"the wallets hold more HKD than the settlement account backs"
+		);
+	}
+	Ok(Funding {
+		settlement_account: sp_core::crypto::Ss58Codec::to_ss58check(&account),
+		settlement_balance,
+		wallet_balances: owed.wallet_balances,
+		backed: shortfall == 0,
+		shortfall,
+		topup_count: owed.topup_count,
+		topup_total: owed.topup_total,
+		unreferenced_topups: owed.unreferenced_topups,
+		recent_topups: owed.recent_topups,
+	})
 }
 
 pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
@@ -112,5 +170,6 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	let still_open = s.metrics.after_reconciliation(&cycles, &counts, |st| {
 		!st.parse::<OrderStatus>().is_ok_and(OrderStatus::is_final)
 	});
-	Ok(ReconcileReport { resolved, still_open, cycles })
+	let funding = funding(s, head).await?;
+	Ok(ReconcileReport { resolved, still_open, cycles, funding })
 }

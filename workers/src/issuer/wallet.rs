@@ -276,12 +276,20 @@ pub async fn open(
 	Ok(wallet)
 }
 
-/// Credits a top-up once per `topup_id`; the same top-up again changes nothing.
-pub async fn top_up(db: &Db, wallet_id: &str, topup_id: &str, amount: i64) -> WalletResult<Wallet> {
+/// Credits a top-up once per `topup_id`, with the reference of the external transfer that
+/// funded it; the same top-up again changes nothing.
+pub async fn top_up(
+	db: &Db,
+	wallet_id: &str,
+	topup_id: &str,
+	amount: i64,
+	external_reference: &str,
+) -> WalletResult<Wallet> {
 	let mut tx = db.begin().await?;
 	wallet(&mut tx, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
 	let seen = sqlx::query(
-		"SELECT wallet_id, amount FROM wallet_entries WHERE kind = $1 AND reference = $2",
+		"SELECT wallet_id, amount, external_reference FROM wallet_entries
+		 WHERE kind = $1 AND reference = $2",
 	)
 	.bind(EntryKind::Topup)
 	.bind(topup_id)
@@ -290,18 +298,99 @@ pub async fn top_up(db: &Db, wallet_id: &str, topup_id: &str, amount: i64) -> Wa
 	match seen {
 		Some(row)
 			if row.try_get::<String, _>("wallet_id")? != wallet_id
-				|| row.try_get::<i64, _>("amount")? != amount =>
+				|| row.try_get::<i64, _>("amount")? != amount
+				|| row.try_get::<Option<String>, _>("external_reference")?.as_deref()
+					!= Some(external_reference) =>
 		{
 			return Err(WalletError::TopupIdReused)
 		}
 		Some(_) => {}
 		None => {
 			book(&mut tx, wallet_id, EntryKind::Topup, amount, topup_id).await?;
+			sqlx::query(
+				"UPDATE wallet_entries SET external_reference = $3 WHERE kind = $1 AND reference = $2",
+			)
+			.bind(EntryKind::Topup)
+			.bind(topup_id)
+			.bind(external_reference)
+			.execute(&mut *tx)
+			.await?;
 		}
 	}
 	let wallet = wallet(&mut tx, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
 	tx.commit().await?;
 	Ok(wallet)
+}
+
+/// One top-up as the reconciliation report lists it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopupLine {
+	pub topup_id: String,
+	pub wallet_id: String,
+	pub amount: i64,
+	/// The external transfer that funded it; absent for top-ups made before references.
+	pub reference: Option<String>,
+	pub at: i64,
+}
+
+/// What the wallets owe their holders, and the top-ups that funded them.
+#[derive(Debug, Clone)]
+pub struct Liabilities {
+	/// The sum of every wallet's balance (HKD minor units).
+	pub wallet_balances: i64,
+	pub topup_count: i64,
+	pub topup_total: i64,
+	/// Top-ups without an external reference (made before references were required).
+	pub unreferenced_topups: i64,
+	/// The latest top-ups, newest first.
+	pub recent_topups: Vec<TopupLine>,
+}
+
+/// The wallets' liabilities and their top-ups, read in one transaction.
+pub async fn liabilities(db: &Db, recent: i64) -> WalletResult<Liabilities> {
+	let mut tx = db.begin().await?;
+	let balances: i64 =
+		sqlx::query("SELECT CAST(COALESCE(SUM(balance), 0) AS BIGINT) FROM wallets")
+			.fetch_one(&mut *tx)
+			.await?
+			.try_get(0)?;
+	let totals = sqlx::query(
+		"SELECT COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT),
+			COUNT(*) - COUNT(external_reference)
+		 FROM wallet_entries WHERE kind = $1",
+	)
+	.bind(EntryKind::Topup)
+	.fetch_one(&mut *tx)
+	.await?;
+	let rows = sqlx::query(
+		"SELECT reference, wallet_id, amount, external_reference, at FROM wallet_entries
+		 WHERE kind = $1 ORDER BY id DESC LIMIT $2",
+	)
+	.bind(EntryKind::Topup)
+	.bind(recent)
+	.fetch_all(&mut *tx)
+	.await?;
+	let recent_topups = rows
+		.iter()
+		.map(|r| {
+			Ok(TopupLine {
+				topup_id: r.try_get(0)?,
+				wallet_id: r.try_get(1)?,
+				amount: r.try_get(2)?,
+				reference: r.try_get(3)?,
+				at: r.try_get(4)?,
+			})
+		})
+		.collect::<Result<_, sqlx::Error>>()?;
+	tx.commit().await?;
+	Ok(Liabilities {
+		wallet_balances: balances,
+		topup_count: totals.try_get(0)?,
+		topup_total: totals.try_get(1)?,
+		unreferenced_topups: totals.try_get(2)?,
+		recent_topups,
+	})
 }
 
 /// After the holder proved who they are by other means: active again, wrong PINs forgotten.

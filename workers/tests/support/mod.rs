@@ -637,6 +637,7 @@ impl Net {
 				&path,
 				Some(json!({
 					"topupId": format!("TOPUP-{id}"), "amount": hkd,
+					"reference": format!("FPS-{id}"),
 				})),
 			)
 			.await;

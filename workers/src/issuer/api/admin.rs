@@ -50,6 +50,8 @@ pub async fn open_wallet(_: Admin, State(s): S, body: Bytes) -> Result<Json<Wall
 struct TopUp {
 	topup_id: String,
 	amount: i64,
+	/// The external transfer that funded it (a bank transfer's or FPS payment's reference).
+	reference: String,
 }
 
 /// `POST /v1/admin/wallets/{walletId}/topups` (admin): credits HKD (minor units), once per
@@ -63,7 +65,8 @@ pub async fn top_up(
 	let r: TopUp = parse_json(&body)?;
 	check_id("topupId", &r.topup_id)?;
 	check_amount("amount", r.amount)?;
-	Ok(Json(wallet::top_up(&s.db, &wallet_id, &r.topup_id, r.amount).await?))
+	check_text("reference", &r.reference, 140)?;
+	Ok(Json(wallet::top_up(&s.db, &wallet_id, &r.topup_id, r.amount, &r.reference).await?))
 }
 
 /// `POST /v1/admin/wallets/{walletId}/unlock` (admin): after the holder proved who they are
