@@ -254,7 +254,7 @@ step "Aggregator → Acquirer" "unified-order NATIVE AGG-DQ-1, $(minor CNY 12345
 out=$(app POST /v1/wallets/W-DEMO/scan "{\"payload\":\"$URL\"}")
 expect "$out" '.amount == 12345' "scanning the dynamic code"
 step "Wallet app → Issuer → Acquirer" "scan: $(jq -r .merchantName <<<"$out"), $(minor CNY "$(jq .amount <<<"$out")") shown to the payer"
-out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-DQ-1\",\"payload\":\"$URL\"}")
+out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-DQ-1\",\"payload\":\"$URL\",\"amount\":$(jq .amount <<<"$out")}")
 expect "$out" '.acquirerOrderId != null' "paying the dynamic code"
 step "Wallet app → Issuer" "payer confirms with the PIN: issuer order $(jq -r .issuerOrderId <<<"$out") checks $DQ out at the acquirer"
 settlement "$DQ"
@@ -280,7 +280,7 @@ out=$(aggregator POST /v1/unified-order '{"aggregatorOrderId":"AGG-APP-1","merch
 expect "$out" '.prepayId != null' "unified-order APP"
 IA=$(jq -r .orderId <<<"$out")
 step "Merchant app → Aggregator → Acquirer" "unified-order APP AGG-APP-1, $(minor CNY 777): order $IA, prepay id $(jq -r .prepayId <<<"$out")"
-out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-APP-1\",\"prepayId\":\"$(jq -r .prepayId <<<"$out")\"}")
+out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-APP-1\",\"prepayId\":\"$(jq -r .prepayId <<<"$out")\",\"amount\":777}")
 expect "$out" '.acquirerOrderId != null' "paying in the app"
 step "Merchant app → Wallet app → Issuer" "hand-over with the prepay id, payer confirms with the PIN"
 settlement "$IA"

@@ -115,11 +115,22 @@ async fn every_flow_settles_and_every_record_agrees() {
 		(status, &preview["amount"], &preview["merchantName"]),
 		(200, &json!(12_345), &json!("Lucky Noodles"))
 	);
-	let (status, dq) = net.pay("W-ALICE", "REQ-DQ-1", json!({ "payload": code_url })).await;
+	// The confirmation names the amount the payer saw; another one, or none, pays nothing.
+	let balance = net.balance("W-ALICE").await;
+	for (request, what, refusal) in [
+		("REQ-DQ-X1", json!({ "payload": code_url, "amount": 12_346 }), (409, "AmountMismatch")),
+		("REQ-DQ-X2", json!({ "payload": code_url }), (400, "AmountRequired")),
+	] {
+		let (status, e) = net.pay("W-ALICE", request, what).await;
+		assert_eq!((status, e["code"].as_str().unwrap()), refusal, "{e}");
+	}
+	assert_eq!(net.balance("W-ALICE").await, balance);
+	let confirmed = json!({ "payload": code_url, "amount": 12_345 });
+	let (status, dq) = net.pay("W-ALICE", "REQ-DQ-1", confirmed.clone()).await;
 	assert_eq!((status, dq["status"].as_str()), (200, Some("SUCCESS")), "{dq}\n{}", net.logs());
 	assert_eq!(dq["scenario"], "dynamic_qr");
 	// Paying the same order code twice is refused.
-	let (status, e) = net.pay("W-ALICE", "REQ-DQ-2", json!({ "payload": code_url })).await;
+	let (status, e) = net.pay("W-ALICE", "REQ-DQ-2", confirmed).await;
 	assert_eq!((status, e["code"].as_str()), (409, Some("OrderNotPayable")), "{e}");
 
 	// 3. Static QR: the shop's fixed code; the payer types the amount.
@@ -154,7 +165,8 @@ async fn every_flow_settles_and_every_record_agrees() {
 		.await;
 	assert_eq!(status, 200);
 	let prepay = app_order["prepayId"].as_str().unwrap().to_string();
-	let (status, ia) = net.pay("W-ALICE", "REQ-APP-1", json!({ "prepayId": prepay })).await;
+	let (status, ia) =
+		net.pay("W-ALICE", "REQ-APP-1", json!({ "prepayId": prepay, "amount": 777 })).await;
 	assert_eq!((status, ia["status"].as_str()), (200, Some("SUCCESS")), "{ia}\n{}", net.logs());
 	assert_eq!(ia["scenario"], "in_app");
 
@@ -506,9 +518,8 @@ async fn refusals_are_named_and_move_no_money() {
 		)
 		.await;
 	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
-	let (status, e) =
-		net.pay("W-BEN", "REQ-PP-AMT", json!({ "prepayId": "PP00", "amount": 5 })).await;
-	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
+	let (status, e) = net.pay("W-BEN", "REQ-PP-AMT", json!({ "prepayId": "PP00" })).await;
+	assert_eq!((status, e["code"].as_str()), (400, Some("AmountRequired")));
 }
 
 #[tokio::test(flavor = "multi_thread")]

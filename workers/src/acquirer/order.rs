@@ -84,8 +84,10 @@ pub enum OrderError {
 	OrderNotPayable(OrderStatus),
 	#[error("the order can no longer be paid")]
 	OrderExpired,
-	#[error("a static code needs the amount")]
+	#[error("the payer's confirmation must name the amount")]
 	AmountRequired,
+	#[error("the payer confirmed {confirmed} but the order is for {order}")]
+	AmountMismatch { confirmed: i64, order: i64 },
 	#[error("an order cannot move from {from} to {to}")]
 	IllegalTransition { from: OrderStatus, to: OrderStatus },
 	#[error(transparent)]
@@ -116,6 +118,7 @@ impl From<OrderError> for ApiError {
 			OrderError::OrderNotPayable(_) => ApiError::conflict("OrderNotPayable", message),
 			OrderError::OrderExpired => ApiError::conflict("OrderExpired", message),
 			OrderError::AmountRequired => ApiError::bad_request("AmountRequired", message),
+			OrderError::AmountMismatch { .. } => ApiError::conflict("AmountMismatch", message),
 			OrderError::IllegalTransition { .. } => ApiError::internal(message),
 			OrderError::Store(e) => e.into(),
 		}
@@ -615,6 +618,12 @@ pub async fn check_out(
 	let order_id = match named {
 		Some(o) => {
 			payable(&o)?;
+			// The payer confirmed an amount; the order must be for exactly that, or a merchant
+			// could change what a confirmation pays.
+			let confirmed = amount.ok_or(OrderError::AmountRequired)?;
+			if confirmed != o.amount {
+				return Err(OrderError::AmountMismatch { confirmed, order: o.amount });
+			}
 			o.order_id
 		}
 		None => {

@@ -72,7 +72,9 @@ pub struct CheckoutRequest {
 	pub payload: Option<String>,
 	/// The in-app prepay reference.
 	pub prepay_id: Option<String>,
-	/// The amount the payer typed (static codes only), minor units of CNY.
+	/// The amount the payer confirmed, minor units of CNY: typed for a shop's code; for a
+	/// dynamic code or a prepay id the amount the preview showed, which the order must be for
+	/// (`AmountMismatch`). Absent for a preview.
 	pub amount: Option<Minor>,
 	/// Binds the acquirer's order to this issuer order; the idempotency key of the checkout.
 	/// Absent for a preview.

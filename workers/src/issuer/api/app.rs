@@ -221,7 +221,8 @@ struct PayRequest {
 	request_id: String,
 	payload: Option<String>,
 	prepay_id: Option<String>,
-	/// Typed by the payer for a static code: minor units of CNY.
+	/// The CNY the payer confirms, minor units: typed for a shop's code, as the preview showed
+	/// it for a dynamic code or a prepay id (the acquirer refuses another: `AmountMismatch`).
 	amount: Option<i64>,
 }
 
@@ -237,25 +238,23 @@ async fn answer_when_final(s: &Issuer, order_id: &str) -> Result<Json<Order>, Ap
 	}
 }
 
-/// Checks what the payer confirmed: a code (a shop's takes a typed amount, a dynamic one
-/// does not) or a prepay id.
-fn check_pay_request(s: &Issuer, r: &PayRequest) -> Result<Option<MerchantQr>, ApiError> {
+/// Checks what the payer confirmed: a code or a prepay id, and always the amount.
+fn check_pay_request(s: &Issuer, r: &PayRequest) -> Result<(), ApiError> {
 	check_id("requestId", &r.request_id)?;
-	let qr = check_payload(s, &r.payload)?;
+	check_payload(s, &r.payload)?;
 	if let Some(a) = r.amount {
 		check_amount("amount", a)?;
 	}
-	let static_code = qr.as_ref().is_some_and(|q| !q.dynamic);
-	if static_code && r.amount.is_none() {
-		return Err(ApiError::bad_request("AmountRequired", "type the amount for a shop's code"));
-	}
-	if !static_code && r.amount.is_some() {
-		return Err(ApiError::invalid("amount", "only a shop's code takes a typed amount"));
+	if r.amount.is_none() {
+		return Err(ApiError::bad_request(
+			"AmountRequired",
+			"confirm the amount: typed for a shop's code, as shown for any other",
+		));
 	}
 	if r.payload.is_some() == r.prepay_id.is_some() {
 		return Err(ApiError::bad_request("InvalidCheckout", "give payload or prepayId"));
 	}
-	Ok(qr)
+	Ok(())
 }
 
 /// `POST /v1/wallets/{walletId}/payments` (wallet app): the payer confirmed a scanned code or
@@ -269,7 +268,7 @@ pub async fn pay(
 ) -> Result<Json<Order>, ApiError> {
 	paying_wallet(&s, &headers, &wallet_id).await?;
 	let r: PayRequest = parse_json(&body)?;
-	let qr = check_pay_request(&s, &r)?;
+	check_pay_request(&s, &r)?;
 	let hash = request_hash(&r);
 	let id = order::app_request(&s.db, &wallet_id, &r.request_id, &hash).await?;
 	if order::load(&s.db, &id).await?.is_some() {
@@ -291,14 +290,13 @@ pub async fn pay(
 			"the checkout named no order",
 		));
 	};
-	if let (Some(typed), false) = (r.amount, qr.as_ref().is_some_and(|q| q.dynamic)) {
-		if typed != amount {
-			return Err(ApiError::new(
-				StatusCode::BAD_GATEWAY,
-				"AcquirerUnavailable",
-				"the checkout changed the amount",
-			));
-		}
+	// Whatever the acquirer answers, the payer pays only what it confirmed.
+	if r.amount != Some(amount) {
+		return Err(ApiError::new(
+			StatusCode::BAD_GATEWAY,
+			"AcquirerUnavailable",
+			"the checkout changed the amount",
+		));
 	}
 	order::receive_checkout(
 		&s.db,
