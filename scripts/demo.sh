@@ -146,7 +146,7 @@ title() { printf '\n%s== %s ==%s\n' "$bold" "$1" "$plain"; }
 minor() { printf '%s %d.%02d' "$1" $(($2 / 100)) $(($2 % 100)); }
 
 ADMIN=(-H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json')
-APP=(-H "X-Wallet-Pin: $PIN" -H 'Content-Type: application/json')
+APP=(-H 'Content-Type: application/json') # the session is added once the app has logged in
 admin() { # method url [body]
 	curl -s -X "$1" "$2" "${ADMIN[@]}" ${3:+-d "$3"} || true
 }
@@ -220,19 +220,24 @@ out=$(admin POST "$ACQUIRER_ADMIN/v1/admin/merchants" '{"aggregatorId":"agg-1","
 expect "$out" '.status == "ACTIVE"' "registering the merchant"
 MERCHANT=$(jq -r .merchantId <<<"$out")
 step "Acquirer admin" "merchant SHOP-001 of agg-1 is our $MERCHANT (Lucky Noodles, Shenzhen, MCC 5812)"
-out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets" "{\"walletId\":\"W-DEMO\",\"holder\":\"Chan Tai Man\",\"pin\":\"$PIN\"}")
-expect "$out" '.walletId == "W-DEMO"' "opening the wallet"
-out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets/W-DEMO/topups" '{"topupId":"TOPUP-DEMO-1","amount":100000,"reference":"FPS-DEMO-0001"}')
+out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets" "{\"holder\":\"Chan Tai Man\",\"pin\":\"$PIN\"}")
+expect "$out" '.walletId | test("^W[0-9A-F]{20}$")' "opening the wallet"
+WALLET=$(jq -r .walletId <<<"$out")
+out=$(admin POST "$ISSUER_ADMIN/v1/admin/wallets/$WALLET/topups" '{"topupId":"TOPUP-DEMO-1","amount":100000,"reference":"FPS-DEMO-0001"}')
 expect "$out" '.balance == 100000' "topping the wallet up"
-step "Issuer admin" "wallet W-DEMO opened and topped up: $(minor HKD 100000)"
+step "Issuer admin" "wallet $WALLET (a random id) opened and topped up: $(minor HKD 100000)"
+out=$(curl -s -X POST "$ISSUER/v1/sessions" -H 'Content-Type: application/json' -d "{\"walletId\":\"$WALLET\",\"pin\":\"$PIN\"}" || true)
+expect "$out" '.token | length == 64' "logging the wallet app in"
+APP=(-H "Authorization: Bearer $(jq -r .token <<<"$out")" -H "X-Wallet-Pin: $PIN" -H 'Content-Type: application/json')
+step "Wallet app → Issuer" "logged in with the wallet id and PIN: a session until $(jq -r .expiresAt <<<"$out")"
 
 # --- 1. customer-presented ----------------------------------------------------------------
 
 title "1. Customer-presented code (micropay)"
-out=$(app POST /v1/wallets/W-DEMO/payment-codes)
+out=$(app POST /v1/wallets/$WALLET/payment-codes)
 expect "$out" '.code | startswith("39")' "getting a payment code"
 CODE=$(jq -r .code <<<"$out")
-step "Wallet app → Issuer" "PIN checked, payment code $CODE issued (single use, until $(jq -r .expiresAt <<<"$out"))"
+step "Wallet app → Issuer" "payment code $CODE issued (single use, until $(jq -r .expiresAt <<<"$out"))"
 "$BIN/clearline-call" --qr "$CODE"
 step "Merchant scanner → Wallet app" "scans the code; the scanner forwards it to the aggregator"
 out=$(aggregator POST /v1/micropay "{\"aggregatorOrderId\":\"AGG-CP-1\",\"merchantId\":\"SHOP-001\",\"authCode\":\"$CODE\",\"amount\":9213,\"currency\":\"CNY\",\"description\":\"noodles\"}")
@@ -251,10 +256,10 @@ DQ=$(jq -r .orderId <<<"$out")
 URL=$(jq -r .codeUrl <<<"$out")
 step "Aggregator → Acquirer" "unified-order NATIVE AGG-DQ-1, $(minor CNY 12345): order $DQ, EMVCo dynamic code"
 "$BIN/clearline-call" --qr "$URL"
-out=$(app POST /v1/wallets/W-DEMO/scan "{\"payload\":\"$URL\"}")
+out=$(app POST /v1/wallets/$WALLET/scan "{\"payload\":\"$URL\"}")
 expect "$out" '.amount == 12345' "scanning the dynamic code"
 step "Wallet app → Issuer → Acquirer" "scan: $(jq -r .merchantName <<<"$out"), $(minor CNY "$(jq .amount <<<"$out")") shown to the payer"
-out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-DQ-1\",\"payload\":\"$URL\",\"amount\":$(jq .amount <<<"$out")}")
+out=$(app POST /v1/wallets/$WALLET/payments "{\"requestId\":\"REQ-DQ-1\",\"payload\":\"$URL\",\"amount\":$(jq .amount <<<"$out")}")
 expect "$out" '.acquirerOrderId != null' "paying the dynamic code"
 step "Wallet app → Issuer" "payer confirms with the PIN: issuer order $(jq -r .issuerOrderId <<<"$out") checks $DQ out at the acquirer"
 settlement "$DQ"
@@ -267,7 +272,7 @@ STATIC=$(jq -r .payload <<<"$out")
 [ -n "$STATIC" ] && [ "$STATIC" != null ] || fail "static QR: $out"
 step "Aggregator → Acquirer" "the shop's static code (no amount), printed at the till"
 "$BIN/clearline-call" --qr "$STATIC"
-out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-SQ-1\",\"payload\":\"$STATIC\",\"amount\":5000}")
+out=$(app POST /v1/wallets/$WALLET/payments "{\"requestId\":\"REQ-SQ-1\",\"payload\":\"$STATIC\",\"amount\":5000}")
 expect "$out" '.acquirerOrderId != null' "paying the static code"
 SQ=$(jq -r .acquirerOrderId <<<"$out")
 step "Wallet app → Issuer → Acquirer" "payer scans, types $(minor CNY 5000), confirms with the PIN: acquirer order $SQ"
@@ -280,7 +285,7 @@ out=$(aggregator POST /v1/unified-order '{"aggregatorOrderId":"AGG-APP-1","merch
 expect "$out" '.prepayId != null' "unified-order APP"
 IA=$(jq -r .orderId <<<"$out")
 step "Merchant app → Aggregator → Acquirer" "unified-order APP AGG-APP-1, $(minor CNY 777): order $IA, prepay id $(jq -r .prepayId <<<"$out")"
-out=$(app POST /v1/wallets/W-DEMO/payments "{\"requestId\":\"REQ-APP-1\",\"prepayId\":\"$(jq -r .prepayId <<<"$out")\",\"amount\":777}")
+out=$(app POST /v1/wallets/$WALLET/payments "{\"requestId\":\"REQ-APP-1\",\"prepayId\":\"$(jq -r .prepayId <<<"$out")\",\"amount\":777}")
 expect "$out" '.acquirerOrderId != null' "paying in the app"
 step "Merchant app → Wallet app → Issuer" "hand-over with the prepay id, payer confirms with the PIN"
 settlement "$IA"
@@ -288,7 +293,7 @@ settlement "$IA"
 # --- the cycle ----------------------------------------------------------------------------
 
 title "Cycle close and reconciliation"
-out=$(app GET /v1/wallets/W-DEMO)
+out=$(app GET /v1/wallets/$WALLET)
 step "Wallet app → Issuer" "balance $(minor HKD "$(jq .balance <<<"$out")") (was $(minor HKD 100000))"
 "$BIN/clearline" --url "$NODE_WS" --key //Charlie cycle close >"$WORK/close.txt" ||
 	fail "closing the cycle: $(cat "$WORK/close.txt")"

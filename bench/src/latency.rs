@@ -350,22 +350,20 @@ async fn start_chain(node_binary: &Path, network: Network) -> Result<Vec<NodePro
 	Ok(nodes)
 }
 
-/// A POST with the admin token, or (`pin`) as the wallet app with the wallet's PIN.
+/// A POST with `bearer` (the admin token, or a wallet app's session), or none.
 async fn admin(
 	http: &reqwest::Client,
 	url: String,
 	body: Option<Value>,
-	pin: bool,
+	bearer: Option<&str>,
 ) -> Result<Value> {
 	let mut request = http.post(&url);
 	if let Some(body) = body {
 		request = request.json(&body);
 	}
-	request = if pin {
-		request.header("x-wallet-pin", PIN)
-	} else {
-		request.header("authorization", format!("Bearer {ADMIN}"))
-	};
+	if let Some(token) = bearer {
+		request = request.header("authorization", format!("Bearer {token}"));
+	}
 	let response = request.send().await.with_context(|| format!("POST {url}"))?;
 	let status = response.status();
 	let value: Value = response.json().await.unwrap_or(Value::Null);
@@ -417,7 +415,7 @@ async fn measure(
 			"notifyUrl": format!("http://127.0.0.1:{notify_port}/notify"),
 			"privateAddresses": true,
 		})),
-		false,
+		Some(ADMIN),
 	)
 	.await?;
 	admin(
@@ -427,7 +425,7 @@ async fn measure(
 			"aggregatorId": AGGREGATOR, "aggregatorMerchantId": MERCHANT,
 			"name": "Bench Noodles", "city": "Shenzhen", "mcc": "5812",
 		})),
-		false,
+		Some(ADMIN),
 	)
 	.await?;
 	for w in 0..config.wallets {
@@ -436,7 +434,7 @@ async fn measure(
 			&http,
 			format!("{issuer_admin}/v1/admin/wallets"),
 			Some(json!({ "walletId": id, "holder": "Bench Holder", "pin": PIN })),
-			false,
+			Some(ADMIN),
 		)
 		.await?;
 		admin(
@@ -446,19 +444,27 @@ async fn measure(
 				"topupId": format!("TOPUP-{id}"), "amount": 10_000_000,
 				"reference": format!("FPS-{id}"),
 			})),
-			false,
+			Some(ADMIN),
 		)
 		.await?;
+	}
+	// Each wallet's app logs in once; its session makes the payment codes.
+	let mut sessions = Vec::new();
+	for w in 0..config.wallets {
+		let login = json!({ "walletId": format!("W-BENCH-{w:04}"), "pin": PIN });
+		let session = admin(&http, format!("{issuer_url}/v1/sessions"), Some(login), None).await?;
+		sessions.push(session["token"].as_str().context("a session token")?.to_string());
 	}
 	let total = config.warmup + config.payments;
 	eprintln!("[bench] {network:?}: making {total} payment codes");
 	let codes: Vec<String> = futures::stream::iter((0..total).map(|i| {
-		let (http, url) = (
+		let (http, url, token) = (
 			http.clone(),
 			format!("{issuer_url}/v1/wallets/W-BENCH-{:04}/payment-codes", i % config.wallets),
+			sessions[i % config.wallets].clone(),
 		);
 		async move {
-			let code = admin(&http, url, None, true).await?;
+			let code = admin(&http, url, None, Some(&token)).await?;
 			code["code"].as_str().map(String::from).context("a payment code")
 		}
 	}))

@@ -125,10 +125,27 @@ async fn every_flow_settles_and_every_record_agrees() {
 		assert_eq!((status, e["code"].as_str().unwrap()), refusal, "{e}");
 	}
 	assert_eq!(net.balance("W-ALICE").await, balance);
+	// A payer whose wallet cannot pay fails alone: the order is open again for the next one.
+	net.wallet("W-POOR", 100).await;
 	let confirmed = json!({ "payload": code_url, "amount": 12_345 });
+	let (status, poor) = net.pay("W-POOR", "REQ-DQ-POOR", confirmed.clone()).await;
+	assert_eq!((status, poor["status"].as_str()), (200, Some("REJECTED")), "{poor}");
+	assert_eq!(poor["reason"], "InsufficientBalance");
+	let order_path = format!("/v1/orders/{}", dynamic["orderId"].as_str().unwrap());
+	wait_for(Duration::from_secs(30), "the dynamic order open again", || async {
+		let (_, o) = net.agg(Method::GET, "/v1/orders/{orderId}", &order_path, None).await;
+		(o["status"] == "AWAITING_PAYMENT").then_some(())
+	})
+	.await;
+	assert_eq!(net.balance("W-POOR").await, 100);
 	let (status, dq) = net.pay("W-ALICE", "REQ-DQ-1", confirmed.clone()).await;
 	assert_eq!((status, dq["status"].as_str()), (200, Some("SUCCESS")), "{dq}\n{}", net.logs());
 	assert_eq!(dq["scenario"], "dynamic_qr");
+	let (_, paid) = net.agg(Method::GET, "/v1/orders/{orderId}", &order_path, None).await;
+	assert_eq!(
+		(&paid["status"], &paid["issuerOrderId"]),
+		(&json!("SUCCESS"), &dq["issuerOrderId"])
+	);
 	// Paying the same order code twice is refused.
 	let (status, e) = net.pay("W-ALICE", "REQ-DQ-2", confirmed).await;
 	assert_eq!((status, e["code"].as_str()), (409, Some("OrderNotPayable")), "{e}");
@@ -234,7 +251,8 @@ async fn every_flow_settles_and_every_record_agrees() {
 /// the HKD settlement account on chain that must back what the wallets hold; a top-up sent
 /// again with another reference is refused and credits nothing.
 async fn funding_is_reported_beside_the_settlement_account(net: &Net, funding: &Value) {
-	let wallet = net.balance("W-ALICE").await;
+	// Both wallets: W-ALICE, and W-POOR, whose payment failed.
+	let wallet = net.balance("W-ALICE").await + net.balance("W-POOR").await;
 	let settlement = net.chain_balance("//Bob", CurrencyCode::HKD).await as i64;
 	assert_eq!(funding["settlementAccount"], ss58("//Bob"), "{funding}");
 	assert_eq!(funding["settlementBalance"], settlement, "{funding}");
@@ -243,9 +261,9 @@ async fn funding_is_reported_beside_the_settlement_account(net: &Net, funding: &
 	assert_eq!(funding["shortfall"], (wallet - settlement).max(0), "{funding}");
 	assert_eq!(
 		(funding["topupCount"].as_i64(), funding["unreferencedTopups"].as_i64()),
-		(Some(1), Some(0))
+		(Some(2), Some(0))
 	);
-	let line = &funding["recentTopups"][0];
+	let line = &funding["recentTopups"][1];
 	assert_eq!(
 		(&line["topupId"], &line["walletId"], &line["amount"], &line["reference"]),
 		(&json!("TOPUP-W-ALICE"), &json!("W-ALICE"), &json!(1_000_000), &json!("FPS-W-ALICE")),
@@ -266,7 +284,7 @@ async fn funding_is_reported_beside_the_settlement_account(net: &Net, funding: &
 		let (status, e) = net.admin_issuer(Method::POST, template, path, Some(body)).await;
 		assert_eq!((status, e["code"].as_str().unwrap()), refusal, "{e}");
 	}
-	assert_eq!(net.balance("W-ALICE").await, wallet, "nothing credited");
+	assert_eq!(net.balance("W-ALICE").await, wallet - 100, "nothing credited");
 }
 
 /// Operations (`/v1/admin/…`, `/metrics`) answer on the admin listener only, which a port
@@ -323,7 +341,19 @@ fn listening_on(port: u16) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_are_named_and_move_no_money() {
-	let mut net = Net::start("refusals", &["--code-ttl", "3s", "--pin-lock", "3s"]).await;
+	// No no-PIN limit to speak of: the payment over the chain's debit limit below is charged
+	// to a payment code without the payer's confirmation.
+	let issuer_options = [
+		"--code-ttl",
+		"3s",
+		"--pin-lock",
+		"3s",
+		"--session-ttl",
+		"3s",
+		"--no-pin-limit",
+		"1000000000000",
+	];
+	let mut net = Net::start("refusals", &issuer_options).await;
 	net.merchant("SHOP-002", "Corner Pharmacy").await;
 	let closed = net.merchant("SHOP-003", "Closed Down").await;
 	net.wallet("W-BEN", 500_000).await;
@@ -342,6 +372,7 @@ async fn refusals_are_named_and_move_no_money() {
 	let (status, e) =
 		net.app("12", Method::POST, "/v1/wallets/{walletId}/payment-codes", path, None).await;
 	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
+	sessions_are_needed_and_end(&net).await;
 
 	// Expired code: the order fails without a debit, and the aggregator hears so.
 	let code = net.payment_code("W-BEN").await;
@@ -520,6 +551,202 @@ async fn refusals_are_named_and_move_no_money() {
 	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
 	let (status, e) = net.pay("W-BEN", "REQ-PP-AMT", json!({ "prepayId": "PP00" })).await;
 	assert_eq!((status, e["code"].as_str()), (400, Some("AmountRequired")));
+}
+
+/// Wallets opened without an id get random ones; every wallet call needs a session of that
+/// wallet, which ends at logout or after its time (3 s here); a payment needs the PIN too.
+async fn sessions_are_needed_and_end(net: &Net) {
+	let mut ids = Vec::new();
+	for holder in ["Ho Ka Yan", "Lee Siu Ming"] {
+		let body = json!({ "holder": holder, "pin": PIN });
+		let (status, w) = net
+			.admin_issuer(Method::POST, "/v1/admin/wallets", "/v1/admin/wallets", Some(body))
+			.await;
+		assert_eq!(status, 200, "{w}");
+		let id = w["walletId"].as_str().unwrap().to_string();
+		let digits = id.strip_prefix('W').unwrap_or_default();
+		assert!(digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+		ids.push(id);
+	}
+	assert_ne!(ids[0], ids[1]);
+	let (mine, theirs) = (format!("/v1/wallets/{}", ids[0]), format!("/v1/wallets/{}", ids[1]));
+	let get = |path: &str, token: Option<&str>| {
+		let headers: Vec<_> =
+			token.map(|t| ("authorization", format!("Bearer {t}"))).into_iter().collect();
+		let path = path.to_string();
+		async move {
+			net.plain(true, Method::GET, "/v1/wallets/{walletId}", &path, &headers, None).await
+		}
+	};
+	let code = |answer: (u16, Value)| (answer.0, answer.1["code"].as_str().map(str::to_string));
+	let refused = |c: &str| (401, Some(c.to_string()));
+	assert_eq!(code(get(&mine, None).await), refused("SessionRequired"));
+	assert_eq!(code(get(&mine, Some(&"0".repeat(64))).await), refused("SessionInvalid"));
+	let (status, session) = net.login(&ids[0], PIN).await;
+	assert_eq!(status, 200, "{session}");
+	let token = session["token"].as_str().unwrap().to_string();
+	assert!(session["expiresAt"].as_i64().unwrap() > now_ms());
+	let (status, w) = get(&mine, Some(&token)).await;
+	assert_eq!((status, &w["balance"]), (200, &json!(0)), "{w}");
+	// Another wallet's path with this session.
+	assert_eq!(code(get(&theirs, Some(&token)).await), refused("SessionInvalid"));
+	// A payment without the PIN's confirmation.
+	let pay = json!({ "requestId": "REQ-NOPIN", "prepayId": "PP-NONE", "amount": 100 });
+	let headers = [("authorization", format!("Bearer {token}"))];
+	let path = format!("{mine}/payments");
+	let answer = net
+		.plain(true, Method::POST, "/v1/wallets/{walletId}/payments", &path, &headers, Some(pay))
+		.await;
+	assert_eq!(code(answer), refused("PinRequired"));
+	// Logged out: the token is no use.
+	let (status, _) = net
+		.plain(true, Method::DELETE, "/v1/sessions/current", "/v1/sessions/current", &headers, None)
+		.await;
+	assert_eq!(status, 204);
+	assert_eq!(code(get(&mine, Some(&token)).await), refused("SessionInvalid"));
+	// Past its time.
+	let (_, session) = net.login(&ids[0], PIN).await;
+	let token = session["token"].as_str().unwrap().to_string();
+	assert_eq!(get(&mine, Some(&token)).await.0, 200);
+	tokio::time::sleep(Duration::from_millis(3_300)).await;
+	assert_eq!(code(get(&mine, Some(&token)).await), refused("SessionInvalid"));
+}
+
+/// A payment code pays without the PIN only up to the no-PIN limit (HKD 100.00 here): above
+/// it the merchant's micropay answers `USERPAYING`, the wallet app shows the payment waiting,
+/// and nothing is debited until the payer confirms with the PIN; the merchant learns the result
+/// from the order query and the notification. Declined, or not confirmed in time (8 s here),
+/// the order fails and nothing moves. Below the limit nothing changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn payments_above_the_no_pin_limit_wait_for_the_payer() {
+	let net = Net::start(
+		"userpaying",
+		&["--no-pin-limit", "10000", "--confirm-window", "8s", "--code-ttl", "2s"],
+	)
+	.await;
+	net.merchant("SHOP-BIG", "Jade Jewellers").await;
+	net.wallet("W-BIG", 1_000_000).await;
+	let net = &net;
+	let micropay = |agg_order: &'static str, cny: i64| async move {
+		let code = net.payment_code("W-BIG").await;
+		let (status, order) = net
+			.agg(
+				Method::POST,
+				"/v1/micropay",
+				"/v1/micropay",
+				Some(json!({
+					"aggregatorOrderId": agg_order, "merchantId": "SHOP-BIG", "authCode": code,
+					"amount": cny, "currency": "CNY", "description": "bangle",
+				})),
+			)
+			.await;
+		assert_eq!(status, 200, "{order}");
+		order
+	};
+	let pending = || async {
+		let (status, list) = net
+			.app(
+				PIN,
+				Method::GET,
+				"/v1/wallets/{walletId}/pending",
+				"/v1/wallets/W-BIG/pending",
+				None,
+			)
+			.await;
+		assert_eq!(status, 200, "{list}");
+		list.as_array().unwrap().clone()
+	};
+	let before = net.balance("W-BIG").await;
+
+	// Above the limit: USERPAYING at once, nothing debited, the payment waiting in the app.
+	let order = micropay("AGG-BIG-1", 20_000).await;
+	assert_eq!(order["status"], "USERPAYING", "{order}\n{}", net.logs());
+	let waiting = pending().await;
+	assert_eq!(waiting.len(), 1, "{waiting:?}");
+	let issuer_order = waiting[0]["issuerOrderId"].as_str().unwrap().to_string();
+	assert_eq!(waiting[0]["status"], "AWAITING_PAYER");
+	assert_eq!(
+		(&waiting[0]["amount"], &waiting[0]["merchantName"]),
+		(&json!(20_000), &json!("Jade Jewellers"))
+	);
+	assert!(waiting[0]["confirmBy"].as_i64().unwrap() > now_ms());
+	assert_eq!(net.balance("W-BIG").await, before);
+	let path = format!("/v1/orders/{}", order["orderId"].as_str().unwrap());
+	let (_, queried) = net.agg(Method::GET, "/v1/orders/{orderId}", &path, None).await;
+	assert_eq!(queried["status"], "USERPAYING");
+	// A wrong PIN confirms nothing; the right one pays, after the code's own 2 s: the code
+	// was spent for this payment while it was valid.
+	tokio::time::sleep(Duration::from_millis(2_500)).await;
+	let confirm = format!("/v1/wallets/W-BIG/pending/{issuer_order}/confirm");
+	let template = "/v1/wallets/{walletId}/pending/{orderId}/confirm";
+	let (status, e) = net.app("999999", Method::POST, template, &confirm, None).await;
+	assert_eq!((status, e["code"].as_str()), (401, Some("AuthenticationFailed")));
+	let (status, paid) = net.app(PIN, Method::POST, template, &confirm, None).await;
+	assert_eq!(status, 200, "{paid}");
+	let done = net.final_acquirer_order(order["orderId"].as_str().unwrap()).await;
+	assert_eq!(done["status"], "SUCCESS", "{done}\n{}", net.logs());
+	let (_, issuer_view) = net
+		.app(
+			PIN,
+			Method::GET,
+			"/v1/wallets/{walletId}/payments/{orderId}",
+			&format!("/v1/wallets/W-BIG/payments/{issuer_order}"),
+			None,
+		)
+		.await;
+	assert_eq!(issuer_view["status"], "SUCCESS");
+	let debited = issuer_view["debitAmount"].as_i64().unwrap();
+	assert!(debited > 10_000, "above the limit: {debited}");
+	assert_eq!(net.balance("W-BIG").await, before - debited);
+	wait_for(Duration::from_secs(30), "the SUCCESS notification", || async {
+		let heard = net.notifications_for(order["orderId"].as_str().unwrap()).await;
+		heard.iter().any(|n| n.status == "SUCCESS").then_some(())
+	})
+	.await;
+	// Answered once: a second confirmation finds nothing waiting.
+	let (status, e) = net.app(PIN, Method::POST, template, &confirm, None).await;
+	assert_eq!((status, e["code"].as_str()), (404, Some("UnknownOrder")));
+	let before = before - debited;
+
+	// Declined: the merchant's order fails, nothing debited.
+	let order = micropay("AGG-BIG-2", 20_000).await;
+	assert_eq!(order["status"], "USERPAYING");
+	let id = pending().await[0]["issuerOrderId"].as_str().unwrap().to_string();
+	let decline = format!("/v1/wallets/W-BIG/pending/{id}/decline");
+	let (status, declined) = net
+		.app(PIN, Method::POST, "/v1/wallets/{walletId}/pending/{orderId}/decline", &decline, None)
+		.await;
+	assert_eq!(
+		(status, &declined["status"], &declined["reason"]),
+		(200, &json!("REJECTED"), &json!("PayerDeclined"))
+	);
+	let failed = net.final_acquirer_order(order["orderId"].as_str().unwrap()).await;
+	assert_eq!(failed["status"], "FAILED");
+	assert!(failed["reason"].as_str().unwrap().contains("PayerDeclined"), "{failed}");
+
+	// Not confirmed in time: refused by the issuer's next reconciliation run.
+	let order = micropay("AGG-BIG-3", 20_000).await;
+	assert_eq!(order["status"], "USERPAYING");
+	let id = pending().await[0]["issuerOrderId"].as_str().unwrap().to_string();
+	tokio::time::sleep(Duration::from_millis(8_500)).await;
+	let late = format!("/v1/wallets/W-BIG/pending/{id}/confirm");
+	let (status, e) = net.app(PIN, Method::POST, template, &late, None).await;
+	assert!(
+		matches!(
+			(status, e["code"].as_str()),
+			(409, Some("ConfirmationExpired")) | (404, Some("UnknownOrder"))
+		),
+		"{status} {e}"
+	);
+	let failed = net.final_acquirer_order(order["orderId"].as_str().unwrap()).await;
+	assert!(failed["reason"].as_str().unwrap().contains("PayerDidNotConfirm"), "{failed}");
+	assert!(pending().await.is_empty());
+	assert_eq!(net.balance("W-BIG").await, before);
+
+	// Below the limit: paid at once.
+	let order = micropay("AGG-BIG-4", 5_000).await;
+	let done = net.final_acquirer_order(order["orderId"].as_str().unwrap()).await;
+	assert_eq!(done["status"], "SUCCESS", "{done}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -818,27 +1045,22 @@ async fn a_service_refuses_one_key_in_two_roles() {
 	}
 }
 
-/// The wallet app's calls are rate-limited per wallet and per client address, before the PIN
-/// is checked: guessing goes no faster than the limits, a refused call is not counted as a PIN
-/// attempt, and another wallet's calls from elsewhere are not held up by it.
+/// The wallet app's logins and calls are rate-limited per wallet and per client address,
+/// before the PIN is checked: guessing goes no faster than the limits, a refused login is not
+/// counted as a PIN attempt, and another wallet's logins from elsewhere are not held up by it.
 #[tokio::test(flavor = "multi_thread")]
 async fn wallet_calls_past_their_rate_are_refused_before_the_pin_is_checked() {
 	let net = Net::start("rates", &["--wallet-rate", "4", "--client-rate", "6"]).await;
 	net.wallet("W-RATE", 10_000).await;
 	net.wallet("W-OTHER", 10_000).await;
-	let net = &net;
-	let get = |wallet: &'static str, pin: &'static str| {
-		let path = format!("/v1/wallets/{wallet}");
-		async move { net.app(pin, Method::GET, "/v1/wallets/{walletId}", &path, None).await }
-	};
-	// Four calls for W-RATE (three wrong PINs among them), then it waits.
+	// Four logins for W-RATE (three wrong PINs among them), then it waits.
 	for _ in 0..3 {
-		assert_eq!(get("W-RATE", "999999").await.0, 401);
+		assert_eq!(net.login("W-RATE", "999999").await.0, 401);
 	}
-	assert_eq!(get("W-RATE", PIN).await.0, 200);
+	assert_eq!(net.login("W-RATE", PIN).await.0, 200);
 	let raw = reqwest::Client::new()
-		.get(format!("{}/v1/wallets/W-RATE", net.issuer_url))
-		.header("x-wallet-pin", "999999")
+		.post(format!("{}/v1/sessions", net.issuer_url))
+		.json(&serde_json::json!({ "walletId": "W-RATE", "pin": "999999" }))
 		.send()
 		.await
 		.unwrap();
@@ -847,15 +1069,15 @@ async fn wallet_calls_past_their_rate_are_refused_before_the_pin_is_checked() {
 	assert!((1..=15).contains(&retry_after), "{retry_after}");
 	let e: serde_json::Value = raw.json().await.unwrap();
 	assert_eq!(e["code"], "TooManyRequests");
-	// The refused call was not a PIN attempt: W-RATE has no wrong PIN counted toward its lock
-	// beyond the three (a right PIN cleared them), and is active.
+	// The refused login was not a PIN attempt: W-RATE has no wrong PIN counted toward its
+	// lock beyond the three (a right PIN cleared them), and is active.
 	let (_, w) = net
 		.admin_issuer(Method::GET, "/v1/admin/wallets/{walletId}", "/v1/admin/wallets/W-RATE", None)
 		.await;
 	assert_eq!(w["status"], "ACTIVE", "{w}");
 	// The client's budget (six a minute) is spent after two more calls for another wallet.
-	assert_eq!(get("W-OTHER", PIN).await.0, 200);
-	assert_eq!(get("W-OTHER", PIN).await.0, 429);
+	assert_eq!(net.login("W-OTHER", PIN).await.0, 200);
+	assert_eq!(net.login("W-OTHER", PIN).await.0, 429);
 }
 
 /// One payment between the banks over mutual TLS, with certificates the test makes: the

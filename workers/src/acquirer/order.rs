@@ -24,6 +24,9 @@ pub enum OrderStatus {
 	AwaitingPayment,
 	/// The issuer was asked to debit (micropay) or is paying it (checkout).
 	DebitRequested,
+	/// The payment code's amount is above the issuer's no-PIN limit: the payer is asked to
+	/// confirm in the wallet app (WeChat Pay's `USERPAYING`); the merchant queries the order.
+	UserPaying,
 	/// The signed instruction is being posted.
 	Posting,
 	Success,
@@ -37,6 +40,7 @@ pub enum OrderStatus {
 crate::text_enum!(OrderStatus {
 	AwaitingPayment => "AWAITING_PAYMENT",
 	DebitRequested => "DEBIT_REQUESTED",
+	UserPaying => "USERPAYING",
 	Posting => "POSTING",
 	Success => "SUCCESS",
 	Failed => "FAILED",
@@ -57,7 +61,8 @@ impl OrderState for OrderStatus {
 		use OrderStatus::*;
 		match (self, to) {
 			(AwaitingPayment, DebitRequested | Failed | Closed) => true,
-			(DebitRequested, Posting | Failed) => true,
+			(DebitRequested, Posting | Failed | UserPaying | AwaitingPayment) => true,
+			(UserPaying, Posting | Failed) => true,
 			(Posting, Success | Failed | Unknown) => true,
 			(Unknown, Success | Failed) => true,
 			(from, to) => from == to && !from.is_final(),
@@ -765,19 +770,60 @@ pub async fn finish(
 
 /// Fails the order, only while it still waits for its debit; whether it did.
 pub async fn fail_if_waiting(tx: &mut AnyConnection, id: &str, reason: &str) -> OrderResult<bool> {
-	let waiting = order(tx, id).await?.is_some_and(|o| o.status == OrderStatus::DebitRequested);
+	let waiting = order(tx, id)
+		.await?
+		.is_some_and(|o| matches!(o.status, OrderStatus::DebitRequested | OrderStatus::UserPaying));
 	if waiting {
 		finish_in(tx, id, None, Some(reason)).await?;
 	}
 	Ok(waiting)
 }
 
-/// [`fail_if_waiting`] in a transaction of its own.
-pub async fn fail_waiting(db: &Db, id: &str, reason: &str) -> OrderResult<bool> {
+/// The issuer answered the debit request `AWAITING_PAYER`: the order waits for the payer's
+/// confirmation (`USERPAYING`); only an order still waiting for its debit moves.
+pub async fn payer_confirming(db: &Db, id: &str) -> OrderResult<bool> {
 	let mut tx = db.begin().await?;
-	let failed = fail_if_waiting(&mut tx, id, reason).await?;
+	let from = [OrderStatus::DebitRequested];
+	let moved =
+		store::move_order_if(&mut tx, KEY, id, &from, OrderStatus::UserPaying, None).await??;
 	tx.commit().await?;
-	Ok(failed)
+	Ok(moved)
+}
+
+/// One payer's attempt at a dynamic-QR or in-app order came to nothing before any signed
+/// instruction reached us (`attempt` is the issuer's order of that attempt, if it named one):
+/// while the order can still be paid it is open again for the next payer, with nothing of
+/// the attempt kept; any other order waiting for its debit fails. What became of it, if it
+/// moved.
+pub async fn attempt_failed(
+	db: &Db,
+	id: &str,
+	attempt: Option<&str>,
+	reason: &str,
+) -> OrderResult<Option<OrderStatus>> {
+	let mut tx = db.begin().await?;
+	let Some(o) = order(&mut tx, id).await? else { return Ok(None) };
+	if attempt.is_some_and(|a| o.issuer_order_id.as_deref().is_some_and(|held| held != a)) {
+		// Another payer's attempt holds the order by now (a micropay's order learns the
+		// issuer's order id only with its instruction).
+		return Ok(None);
+	}
+	let reopen = o.status == OrderStatus::DebitRequested
+		&& o.instruction.is_none()
+		&& o.pay_by.is_some_and(|t| t > now_ms());
+	let became = if reopen {
+		sqlx::query("UPDATE orders SET issuer_order_id = NULL WHERE order_id = $1")
+			.bind(id)
+			.execute(&mut *tx)
+			.await?;
+		move_to(&mut tx, id, OrderStatus::AwaitingPayment, None).await?;
+		tracing::info!(order = %id, %reason, "a payer's attempt failed; the order is open again");
+		Some(OrderStatus::AwaitingPayment)
+	} else {
+		fail_if_waiting(&mut tx, id, reason).await?.then_some(OrderStatus::Failed)
+	};
+	tx.commit().await?;
+	Ok(became)
 }
 
 /// A posting without a final answer is left for reconciliation; whether it moved.
@@ -814,7 +860,7 @@ pub async fn close_expired(db: &Db) -> OrderResult<Vec<String>> {
 /// delivered.
 pub async fn waiting_for_issuer(db: &Db, cutoff: i64) -> StoreResult<Vec<String>> {
 	let rows = sqlx::query(
-		"SELECT o.order_id FROM orders o WHERE o.status = $1 AND o.updated_at < $2
+		"SELECT o.order_id FROM orders o WHERE o.status IN ($1, $5) AND o.updated_at < $2
 		 AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.order_id = o.order_id
 		   AND b.kind = $3 AND b.status = $4)",
 	)
@@ -822,6 +868,7 @@ pub async fn waiting_for_issuer(db: &Db, cutoff: i64) -> StoreResult<Vec<String>
 	.bind(cutoff)
 	.bind(MessageKind::DebitRequest)
 	.bind(messages::Delivery::Pending)
+	.bind(OrderStatus::UserPaying)
 	.fetch_all(db.pool())
 	.await?;
 	rows.iter().map(|r| Ok(r.try_get(0)?)).collect()

@@ -6,7 +6,7 @@
 use super::{
 	merchant,
 	messages::{self, Message, MessageKind},
-	order::{self, OrderError},
+	order::{self, OrderError, OrderStatus},
 	Acquirer,
 };
 use crate::common::{
@@ -137,7 +137,19 @@ async fn debit_request(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 	let result: Result<DebitAccepted, _> =
 		s.issuer.call(Method::POST, "/v1/debits", Some(&request), timeout).await;
 	match result {
-		Ok(_) => Ok(()),
+		Ok(accepted) => {
+			if accepted.status == "AWAITING_PAYER" {
+				match order::payer_confirming(&s.db, &m.order_id).await {
+					Ok(true) => s.metrics.order(OrderStatus::UserPaying.as_str()),
+					Ok(false) => {}
+					// The order query shows DEBIT_REQUESTED meanwhile; the payment is unchanged.
+					Err(e) => {
+						tracing::warn!(order = %m.order_id, error = %e, "USERPAYING not recorded")
+					}
+				}
+			}
+			Ok(())
+		}
 		Err(PeerError::Refused { status, code, message }) if (400..500).contains(&status) => {
 			Err(Delivery::Refused(format!("{code} ({message})")))
 		}

@@ -25,7 +25,9 @@ pub fn result_of(order: &Order) -> BookkeepingResult {
 		OrderStatus::Failed | OrderStatus::Closed => "FAILURE",
 		OrderStatus::Posting => "PROCESSING",
 		OrderStatus::Unknown => "UNKNOWN",
-		OrderStatus::AwaitingPayment | OrderStatus::DebitRequested => "NOT_RECEIVED",
+		OrderStatus::AwaitingPayment | OrderStatus::DebitRequested | OrderStatus::UserPaying => {
+			"NOT_RECEIVED"
+		}
 	};
 	BookkeepingResult {
 		acquirer_order_id: order.order_id.clone(),
@@ -108,7 +110,19 @@ pub async fn bookkeep(
 					"the issuer sent a debited instruction for this order before",
 				));
 			}
-			if order::finish(&s.db, &order.order_id, None, Some(&reason)).await? {
+			// A dynamic or in-app order whose payer's attempt failed waits for another payer.
+			let attempt = Some(r.issuer_order_id.as_str());
+			if order.status == OrderStatus::AwaitingPayment {
+				// Open for payers: no attempt holds it (a repeated call for an attempt that
+				// failed before changes nothing).
+			} else if order.status == OrderStatus::DebitRequested {
+				if let Some(became) =
+					order::attempt_failed(&s.db, &order.order_id, attempt, &reason).await?
+				{
+					s.metrics.order(became.as_str());
+					s.outbox_wake.notify_one();
+				}
+			} else if order::finish(&s.db, &order.order_id, None, Some(&reason)).await? {
 				s.metrics.order(OrderStatus::Failed.as_str());
 				s.outbox_wake.notify_one();
 			}
@@ -120,14 +134,14 @@ pub async fn bookkeep(
 				.ok_or_else(|| ApiError::invalid("instruction", "required when DEBITED"))?;
 			check_instruction(s, &order, &r, instruction)?;
 			match order.status {
-				OrderStatus::DebitRequested | OrderStatus::Posting => {
+				OrderStatus::DebitRequested | OrderStatus::UserPaying | OrderStatus::Posting => {
 					let text = serde_json::to_string(instruction).map_err(ApiError::internal)?;
 					if let Some(stored) = &order.instruction {
 						if *stored != text {
 							return Err(mismatch("instruction"));
 						}
 					}
-					if order.status == OrderStatus::DebitRequested {
+					if order.status != OrderStatus::Posting {
 						order::start_posting(&s.db, &order.order_id, &text, &r.issuer_order_id)
 							.await?;
 						s.metrics.order(OrderStatus::Posting.as_str());

@@ -57,16 +57,19 @@ pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 			.issuer
 			.call::<(), _>(Method::GET, &path, None, s.config.debit_request_timeout.into())
 			.await;
-		let reason = match answer {
+		let (reason, attempt) = match answer {
 			// The issuer never had it; a payment code it carried has expired since.
-			Err(PeerError::Refused { status: 404, .. }) => "IssuerHasNoOrder".to_string(),
+			Err(PeerError::Refused { status: 404, .. }) => ("IssuerHasNoOrder".to_string(), None),
 			Ok(d) if matches!(d.status.as_str(), "REJECTED" | "FAILED") => {
-				format!("IssuerDebitFailed: {}", d.reason.unwrap_or_default())
+				let reason = format!("IssuerDebitFailed: {}", d.reason.unwrap_or_default());
+				(reason, Some(d.issuer_order_id))
 			}
 			_ => continue,
 		};
-		if order::fail_waiting(&s.db, &order_id, &reason).await? {
-			resolved.push(Resolved { order_id, status: OrderStatus::Failed });
+		if let Some(status) =
+			order::attempt_failed(&s.db, &order_id, attempt.as_deref(), &reason).await?
+		{
+			resolved.push(Resolved { order_id, status });
 		}
 	}
 	if !resolved.is_empty() {

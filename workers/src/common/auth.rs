@@ -302,12 +302,17 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 	a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Checks the admin bearer token in constant time.
-pub fn check_admin(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
-	let given = headers
+/// The token of an `Authorization: Bearer` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+	headers
 		.get(axum::http::header::AUTHORIZATION)
 		.and_then(|v| v.to_str().ok())
 		.and_then(|v| v.strip_prefix("Bearer "))
+}
+
+/// Checks the admin bearer token in constant time.
+pub fn check_admin(headers: &HeaderMap, token: &str) -> Result<(), ApiError> {
+	let given = bearer(headers)
 		.ok_or_else(|| ApiError::unauthorized("Unauthenticated", "admin token required"))?;
 	if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
 		return Err(ApiError::unauthorized("Unauthenticated", "wrong admin token"));

@@ -58,7 +58,7 @@ pub struct DebitAccepted {
 pub struct DebitStatus {
 	pub acquirer_order_id: String,
 	pub issuer_order_id: String,
-	/// `RECEIVED`, `DEBITED`, `SUCCESS`, `FAILED`, `REJECTED`, `UNKNOWN`.
+	/// `RECEIVED`, `AWAITING_PAYER`, `DEBITED`, `SUCCESS`, `FAILED`, `REJECTED`, `UNKNOWN`.
 	pub status: String,
 	pub reason: Option<String>,
 }

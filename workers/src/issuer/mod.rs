@@ -1,4 +1,4 @@
-//! `clearline-issuer`: the issuer's front. HKD wallets with a PIN, one-time payment codes,
+//! `clearline-issuer`: the issuer's front. HKD wallets with a PIN and app sessions, one-time payment codes,
 //! the debit requests of the acquirer (acknowledged at once, then processed: verify the code,
 //! quote FX from the chain, debit, sign the instruction, call the acquirer's bookkeeping),
 //! reversal of a failed debit once the chain guarantees it can never be posted (the
@@ -9,6 +9,7 @@ mod api;
 mod order;
 mod process;
 mod reconcile;
+mod session;
 mod wallet;
 
 use crate::common::{
@@ -63,6 +64,18 @@ pub struct Config {
 	/// Wallet-app calls a minute from one client address, all wallets together.
 	#[arg(long, default_value_t = 300)]
 	pub client_rate: u32,
+	/// The most a payment code pays without the payer's PIN, HKD minor units. Above it the
+	/// merchant's order waits (`USERPAYING` at the acquirer) for the payer to confirm in the
+	/// wallet app.
+	#[arg(long, default_value_t = 50_000)]
+	pub no_pin_limit: i64,
+	/// How long a payment above the no-PIN limit waits for the payer's confirmation before it
+	/// is refused (`PayerDidNotConfirm`).
+	#[arg(long, default_value = "2m")]
+	pub confirm_window: humantime::Duration,
+	/// How long a wallet app's session lasts after its login.
+	#[arg(long, default_value = "15m")]
+	pub session_ttl: humantime::Duration,
 	/// PBKDF2-HMAC-SHA256 iterations of stored PINs.
 	#[arg(long, default_value_t = 20_000)]
 	pub pin_iterations: u32,

@@ -17,6 +17,9 @@ use sqlx::{any::AnyRow, AnyConnection, Row};
 pub enum OrderStatus {
 	/// Received (a debit request, or the wallet app's payment), not yet debited.
 	Received,
+	/// A payment code's order above the no-PIN limit: the code is spent, nothing debited, and
+	/// the payer confirms (or declines) in the wallet app until `confirmBy`.
+	AwaitingPayer,
 	/// Debited and the instruction signed; the bookkeeping call is under way.
 	Debited,
 	/// Posted in a finalized block.
@@ -31,6 +34,7 @@ pub enum OrderStatus {
 
 crate::text_enum!(OrderStatus {
 	Received => "RECEIVED",
+	AwaitingPayer => "AWAITING_PAYER",
 	Debited => "DEBITED",
 	Success => "SUCCESS",
 	Failed => "FAILED",
@@ -50,7 +54,8 @@ impl OrderState for OrderStatus {
 	fn may_become(self, to: Self) -> bool {
 		use OrderStatus::*;
 		match (self, to) {
-			(Received, Debited | Rejected) => true,
+			(Received, Debited | Rejected | AwaitingPayer) => true,
+			(AwaitingPayer, Received | Rejected) => true,
 			(Debited | Unknown, Success | Failed | Unknown | Debited) => true,
 			(from, to) => from == to && !from.is_final(),
 		}
@@ -94,6 +99,8 @@ pub enum OrderError {
 	UnknownOrder(&'static str),
 	#[error("this {0} was used before for another request")]
 	IdempotencyKeyReused(&'static str),
+	#[error("the time to confirm this payment is over")]
+	ConfirmationExpired,
 	#[error("an order cannot move from {from} to {to}")]
 	IllegalTransition { from: OrderStatus, to: OrderStatus },
 	#[error(transparent)]
@@ -117,6 +124,7 @@ impl From<OrderError> for ApiError {
 			OrderError::IdempotencyKeyReused(_) => {
 				ApiError::conflict("IdempotencyKeyReused", message)
 			}
+			OrderError::ConfirmationExpired => ApiError::conflict("ConfirmationExpired", message),
 			OrderError::IllegalTransition { .. } => ApiError::internal(message),
 			OrderError::Wallet(e) => e.into(),
 			OrderError::Store(e) => e.into(),
@@ -162,6 +170,11 @@ pub struct Order {
 	pub block_number: Option<i64>,
 	pub created_at: i64,
 	pub updated_at: i64,
+	/// While `AWAITING_PAYER`: until when the payer can confirm (ms since the epoch).
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub confirm_by: Option<i64>,
+	#[serde(skip)]
+	pub payer_confirmed: bool,
 	#[serde(skip)]
 	pub payment_code: Option<String>,
 	#[serde(skip)]
@@ -203,6 +216,12 @@ fn order_from(r: &AnyRow) -> StoreResult<Order> {
 		block_number: r.try_get("block_number")?,
 		created_at: r.try_get("created_at")?,
 		updated_at: r.try_get("updated_at")?,
+		confirm_by: if status == OrderStatus::AwaitingPayer {
+			r.try_get("confirm_by")?
+		} else {
+			None
+		},
+		payer_confirmed: r.try_get::<i64, _>("payer_confirmed")? != 0,
 		payment_code: r.try_get("payment_code")?,
 		request_hash: r.try_get("request_hash")?,
 		instruction: r.try_get("instruction")?,
@@ -231,12 +250,22 @@ pub async fn order(tx: &mut AnyConnection, issuer_order_id: &str) -> StoreResult
 	order_where(tx, "issuer_order_id", issuer_order_id).await
 }
 
-/// The order of this acquirer order.
+/// The order of this acquirer order: its live attempt, or else its latest failed one (a
+/// dynamic or in-app order may have had payers whose attempts failed).
 pub async fn order_of_acquirer(
 	tx: &mut AnyConnection,
 	acquirer_order_id: &str,
 ) -> StoreResult<Option<Order>> {
-	order_where(tx, "acquirer_order_id", acquirer_order_id).await
+	let row = sqlx::query(&format!(
+		"{SELECT_ORDER} WHERE acquirer_order_id = $1
+		 ORDER BY CASE WHEN status IN ($2, $3) THEN 1 ELSE 0 END, created_at DESC LIMIT 1"
+	))
+	.bind(acquirer_order_id)
+	.bind(OrderStatus::Rejected)
+	.bind(OrderStatus::Failed)
+	.fetch_optional(tx)
+	.await?;
+	row.as_ref().map(order_from).transpose()
 }
 
 /// [`order`], read outside a transaction.
@@ -532,6 +561,91 @@ pub async fn debit(tx: &mut AnyConnection, id: &str, d: &Debit<'_>) -> OrderResu
 	.execute(&mut *tx)
 	.await?;
 	move_to(tx, id, OrderStatus::Debited, None).await
+}
+
+/// Holds a payment code's order above the no-PIN limit for the payer's confirmation until
+/// `confirm_by` (the code stays spent for it).
+pub async fn await_payer(tx: &mut AnyConnection, id: &str, confirm_by: i64) -> OrderResult<()> {
+	sqlx::query("UPDATE orders SET confirm_by = $2 WHERE issuer_order_id = $1")
+		.bind(id)
+		.bind(confirm_by)
+		.execute(&mut *tx)
+		.await?;
+	move_to(tx, id, OrderStatus::AwaitingPayer, None).await
+}
+
+/// The orders of `wallet_id` waiting for its holder's confirmation, oldest first.
+pub async fn awaiting_payer(db: &Db, wallet_id: &str) -> StoreResult<Vec<Order>> {
+	let rows = sqlx::query(&format!(
+		"{SELECT_ORDER} WHERE wallet_id = $1 AND status = $2 AND confirm_by > $3
+		 ORDER BY created_at"
+	))
+	.bind(wallet_id)
+	.bind(OrderStatus::AwaitingPayer)
+	.bind(now_ms())
+	.fetch_all(db.pool())
+	.await?;
+	rows.iter().map(order_from).collect()
+}
+
+/// The payer's answer to an order awaiting it: confirmed, it is received again to be debited
+/// (without the limit); declined, it is rejected. Refused unless the order is the wallet's
+/// and still waits: `PaymentNotPending`.
+pub async fn payer_answered(
+	db: &Db,
+	wallet_id: &str,
+	id: &str,
+	confirmed: bool,
+) -> OrderResult<Order> {
+	let mut tx = db.begin().await?;
+	let pending = order(&mut tx, id).await?.filter(|o| {
+		o.wallet_id.as_deref() == Some(wallet_id) && o.status == OrderStatus::AwaitingPayer
+	});
+	let Some(pending) = pending else {
+		return Err(OrderError::UnknownOrder("no payment of this wallet awaits its confirmation"));
+	};
+	if pending.confirm_by.unwrap_or(0) <= now_ms() {
+		return Err(OrderError::ConfirmationExpired);
+	}
+	let from = [OrderStatus::AwaitingPayer];
+	let (to, reason) = match confirmed {
+		true => (OrderStatus::Received, None),
+		false => (OrderStatus::Rejected, Some("PayerDeclined")),
+	};
+	if !move_if(&mut tx, id, &from, to, reason).await? {
+		return Err(OrderError::UnknownOrder("no payment of this wallet awaits its confirmation"));
+	}
+	if confirmed {
+		sqlx::query("UPDATE orders SET payer_confirmed = 1 WHERE issuer_order_id = $1")
+			.bind(id)
+			.execute(&mut *tx)
+			.await?;
+	}
+	let answered = order(&mut tx, id).await?.ok_or(OrderError::UnknownOrder("no such order"))?;
+	tx.commit().await?;
+	Ok(answered)
+}
+
+/// Rejects the orders whose payer did not confirm in time; their ids.
+pub async fn expire_unconfirmed(db: &Db) -> OrderResult<Vec<String>> {
+	let mut tx = db.begin().await?;
+	let rows =
+		sqlx::query("SELECT issuer_order_id FROM orders WHERE status = $1 AND confirm_by <= $2")
+			.bind(OrderStatus::AwaitingPayer)
+			.bind(now_ms())
+			.fetch_all(&mut *tx)
+			.await?;
+	let mut expired = Vec::new();
+	let from = [OrderStatus::AwaitingPayer];
+	for row in rows {
+		let id: String = row.try_get(0)?;
+		// Only if the payer has not answered since the list was read.
+		if move_if(&mut tx, &id, &from, OrderStatus::Rejected, Some("PayerDidNotConfirm")).await? {
+			expired.push(id);
+		}
+	}
+	tx.commit().await?;
+	Ok(expired)
 }
 
 /// Records that the acquirer knows the order came to nothing.

@@ -41,6 +41,23 @@ pub fn spawn(s: &Arc<Issuer>, order_id: String) {
 	});
 }
 
+/// The first step of a debit request, taken before it is acknowledged, so that the
+/// acknowledgement says whether the payer must confirm (`AWAITING_PAYER`) or the order was
+/// debited or rejected at once. A step that fails here is taken again by the order's task.
+pub async fn first_step(s: &Arc<Issuer>, order_id: &str) {
+	let step = async {
+		let _held = s.order_locks.lock(order_id).await?;
+		let order = order::get(&s.db, order_id).await?;
+		if order.status == OrderStatus::Received {
+			debit(s, &order).await?;
+		}
+		Ok::<_, ApiError>(())
+	};
+	if let Err(e) = step.await {
+		tracing::warn!(order = %order_id, error = %e, "first step failed; the order's task retries it");
+	}
+}
+
 /// Takes up every order a crash interrupted.
 pub async fn resume(s: &Arc<Issuer>) -> Result<(), ApiError> {
 	for order in order::to_resume(&s.db).await? {
@@ -57,6 +74,8 @@ pub async fn drive(s: &Arc<Issuer>, order_id: &str) -> Result<(), ApiError> {
 		let order = order::get(&s.db, order_id).await?;
 		match order.status {
 			OrderStatus::Received => debit(s, &order).await?,
+			// The payer's answer (or its expiry) moves it on and starts a task again.
+			OrderStatus::AwaitingPayer => return Ok(()),
 			OrderStatus::Debited if order.void_state == VoidState::Wanted => {
 				void_then_reverse(s, &order).await?;
 				return Ok(());
@@ -141,6 +160,16 @@ async fn debit_in(
 	};
 	if wallet.balance < debit_amount {
 		return reject(s, tx, id, "InsufficientBalance").await;
+	}
+	// A payment code is a bearer token: above the no-PIN limit the payer confirms first.
+	if order.payment_code.is_some()
+		&& !order.payer_confirmed
+		&& debit_amount > s.config.no_pin_limit
+	{
+		let window = Duration::from(s.config.confirm_window).as_millis() as i64;
+		order::await_payer(tx, id, now_ms() + window).await?;
+		s.metrics.order(OrderStatus::AwaitingPayer.as_str());
+		return Ok(false);
 	}
 	let field = |name: &'static str, text: &str| {
 		clearline_client::calls::order_id(name, text).map_err(ApiError::internal)

@@ -99,6 +99,11 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	// holds the order's lock and is skipped). Failures the acquirer has not heard of (a
 	// rejection, a reversal after the instruction expired) are sent to it again.
 	let open = order::stalled(&s.db, now_ms() - 5_000).await?;
+	// Payments the payer did not confirm in time are refused, and the acquirer told.
+	for id in order::expire_unconfirmed(&s.db).await? {
+		resolved.push(Resolved { issuer_order_id: id.clone(), status: OrderStatus::Rejected });
+		process::spawn(s, id);
+	}
 	// One finalized block for the whole run: every lookup and the clock read at it.
 	let (_, head) = s.conn.finalized().await.map_err(unavailable)?;
 	let chain_time = queries::chain_time(&s.conn, Some(head)).await.map_err(unavailable)?;

@@ -6,7 +6,7 @@
 use crate::common::{
 	api::ApiError,
 	now_ms,
-	store::{next_number, Db, StoreError, StoreResult},
+	store::{Db, StoreError, StoreResult},
 };
 use axum::http::StatusCode;
 use pbkdf2::pbkdf2_hmac;
@@ -235,12 +235,20 @@ pub async fn record_pin_attempt(
 		.bind(until)
 		.execute(&mut *tx)
 		.await?;
+		// Whoever holds a session must log in again once the lock is over.
+		super::session::close_all(&mut tx, wallet_id).await?;
 	}
 	tx.commit().await?;
 	Err(WalletError::WrongPin { attempts_left: policy.attempts.saturating_sub(failed) })
 }
 
-/// Opens an HKD wallet with its PIN's hash; `wallet_id` `None` gives it the next number.
+/// A new wallet's id: `W` and 20 random hex digits (80 bits), so that knowing one wallet's
+/// id tells nothing of another's.
+pub fn random_wallet_id() -> String {
+	format!("W{}", hex::encode_upper(rand::random::<[u8; 10]>()))
+}
+
+/// Opens an HKD wallet with its PIN's hash; `wallet_id` `None` gives it a random id.
 pub async fn open(
 	db: &Db,
 	wallet_id: Option<String>,
@@ -250,10 +258,7 @@ pub async fn open(
 	iterations: u32,
 ) -> WalletResult<Wallet> {
 	let mut tx = db.begin().await?;
-	let id = match wallet_id {
-		Some(id) => id,
-		None => format!("W{:010}", next_number(&mut tx, "wallet").await?),
-	};
+	let id = wallet_id.unwrap_or_else(random_wallet_id);
 	let inserted = sqlx::query(
 		"INSERT INTO wallets (wallet_id, holder, currency, balance, pin_salt, pin_hash,
 		 pin_iterations, status, created_at) VALUES ($1, $2, 'HKD', 0, $3, $4, $5, $6, $7)
@@ -503,8 +508,12 @@ pub async fn spend_code(
 		return Ok(None);
 	};
 	let used_by: Option<String> = row.try_get("used_by")?;
-	if used_by.as_deref().is_some_and(|by| by != order_id) {
-		return Ok(Some(Err("PaymentCodeUsed")));
+	match used_by.as_deref() {
+		// Spent for this order while it was valid (an order that waited for its payer's
+		// confirmation comes back to it).
+		Some(by) if by == order_id => return Ok(Some(Ok(row.try_get("wallet_id")?))),
+		Some(_) => return Ok(Some(Err("PaymentCodeUsed"))),
+		None => {}
 	}
 	if row.try_get::<i64, _>("expires_at")? < now_ms() {
 		return Ok(Some(Err("PaymentCodeExpired")));

@@ -1,6 +1,7 @@
 //! Certificates a test makes for itself: a CA, and certificates it signs for 127.0.0.1 that
 //! serve both as server and as client certificates; and a stranger signed by another CA.
 
+use clearline_workers::tls::ClientTls;
 use rcgen::{
 	BasicConstraints, Certificate, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa,
 	SanType,
@@ -12,15 +13,6 @@ use std::path::{Path, PathBuf};
 pub struct Identity {
 	pub cert: PathBuf,
 	pub key: PathBuf,
-}
-
-impl Identity {
-	/// A reqwest identity: certificate and key in one PEM.
-	pub fn reqwest(&self) -> reqwest::Identity {
-		let mut pem = std::fs::read(&self.cert).unwrap();
-		pem.extend(std::fs::read(&self.key).unwrap());
-		reqwest::Identity::from_pem(&pem).unwrap()
-	}
 }
 
 /// The test's CA and the certificates it signed, in `dir`.
@@ -48,21 +40,15 @@ impl TestPki {
 		}
 	}
 
-	/// The CA as reqwest trusts it.
-	pub fn root(&self) -> reqwest::Certificate {
-		reqwest::Certificate::from_pem(&std::fs::read(&self.ca).unwrap()).unwrap()
-	}
-
-	/// A client trusting this CA only, presenting `identity` if given.
+	/// A client trusting this CA only, presenting `identity` if given: the services' own
+	/// client options, as a party's configuration would give them.
 	pub fn client(&self, identity: Option<&Identity>) -> reqwest::Client {
-		let mut builder = reqwest::Client::builder()
-			.use_rustls_tls()
-			.tls_built_in_root_certs(false)
-			.add_root_certificate(self.root());
-		if let Some(identity) = identity {
-			builder = builder.identity(identity.reqwest());
-		}
-		builder.build().unwrap()
+		let options = ClientTls {
+			peer_ca: Some(self.ca.clone()),
+			tls_client_cert: identity.map(|i| i.cert.clone()),
+			tls_client_key: identity.map(|i| i.key.clone()),
+		};
+		options.client(true).unwrap().build().unwrap()
 	}
 
 	/// A service's options: its certificate as server and as client, mutual TLS toward the

@@ -1,5 +1,7 @@
-//! The wallet app's endpoints: the wallet, its payment codes, scanning a merchant's code and
-//! paying it. Every call carries the wallet's PIN in `X-Wallet-Pin`.
+//! The wallet app's endpoints: logging in, the wallet, its payment codes, scanning a
+//! merchant's code and paying it. The app logs in with the wallet's id and PIN and sends the
+//! session token (`Authorization: Bearer`) with every other call; a payment is confirmed with
+//! the PIN again (`X-Wallet-Pin`).
 
 use crate::{
 	common::{
@@ -12,30 +14,47 @@ use crate::{
 	},
 	issuer::{
 		order::{self, NewOrder, Order, OrderError, OrderStatus},
-		process,
+		process, session,
 		wallet::{self, Wallet, WalletError, WalletStatus},
 		Issuer,
 	},
 };
 use axum::{
+	async_trait,
 	body::Bytes,
-	extract::{ConnectInfo, Path, Query, Request, State},
-	http::{HeaderMap, StatusCode},
+	extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State},
+	http::{request::Parts, HeaderMap, StatusCode},
 	middleware::Next,
 	response::{IntoResponse, Response},
 	Json,
 };
 use reqwest::Method;
 use serde::{Deserialize, Serialize};
-use std::{collections::HashMap, net::SocketAddr};
-use std::{sync::Arc, time::Duration};
+use std::{
+	collections::HashMap,
+	net::{IpAddr, SocketAddr},
+	sync::Arc,
+	time::Duration,
+};
 
 type S = State<Arc<Issuer>>;
 
-/// Counts the call against its wallet's and its client's rate limits before anything else,
-/// so that the PIN is hashed only for calls within them: past either, `429 TooManyRequests`
-/// with `Retry-After`. The client is the connection's address (a balancer in front makes it
-/// the balancer's: limit per client there).
+/// Counts a call against the limits of `wallet` and of the client's address: past either,
+/// `429 TooManyRequests` with `Retry-After`. The client is the connection's address (a
+/// balancer in front makes it the balancer's: limit per client there).
+fn within_limits(s: &Issuer, wallet: &str, client: Option<IpAddr>) -> Result<(), Response> {
+	let Err(wait) = s.limits.check(wallet, client) else { return Ok(()) };
+	s.metrics.call("wallet_app", "rate_limited");
+	let secs = wait.as_secs().max(1);
+	let message = format!("too many calls; try again in {secs} s");
+	let mut response =
+		ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message).into_response();
+	response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+	Err(response)
+}
+
+/// Counts every wallet call against its wallet's and its client's rate limits before
+/// anything else, so that a session is looked up and a PIN hashed only for calls within them.
 pub async fn limited(
 	State(s): S,
 	client: Option<ConnectInfo<SocketAddr>>,
@@ -44,16 +63,10 @@ pub async fn limited(
 	next: Next,
 ) -> Response {
 	let wallet = params.get("wallet_id").map(String::as_str).unwrap_or_default();
-	if let Err(wait) = s.limits.check(wallet, client.map(|c| c.0.ip())) {
-		s.metrics.call("wallet_app", "rate_limited");
-		let secs = wait.as_secs().max(1);
-		let message = format!("too many calls; try again in {secs} s");
-		let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message)
-			.into_response();
-		response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
-		return response;
+	match within_limits(&s, wallet, client.map(|c| c.0.ip())) {
+		Ok(()) => next.run(request).await,
+		Err(refused) => refused,
 	}
-	next.run(request).await
 }
 
 /// The one answer for an unknown wallet, a wrong PIN and a locked wallet: telling them apart
@@ -65,14 +78,9 @@ fn not_accepted() -> ApiError {
 	)
 }
 
-/// The wallet, if the request carries its PIN. An unknown wallet costs the same PIN hashing
-/// as a known one, so that its answer does not come sooner.
-async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result<Wallet, ApiError> {
-	let pin = headers
-		.get("x-wallet-pin")
-		.and_then(|v| v.to_str().ok())
-		.ok_or_else(|| ApiError::unauthorized("PinRequired", "send the PIN in X-Wallet-Pin"))?
-		.to_string();
+/// The wallet, if `pin` is its PIN; counted toward its lock when it is not. An unknown wallet
+/// costs the same PIN hashing as a known one, so that its answer does not come sooner.
+async fn check_pin(s: &Issuer, wallet_id: &str, pin: String) -> Result<Wallet, ApiError> {
 	wallet::check_pin_format(&pin)?;
 	let record = match wallet::pin_record(&s.db, wallet_id).await {
 		Ok(record) => Some(record),
@@ -92,7 +100,8 @@ async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result
 		_ => return Err(not_accepted()),
 	}
 	match wallet::record_pin_attempt(&s.db, wallet_id, right, s.pin_policy()).await {
-		Ok(wallet) => Ok(wallet),
+		Ok(wallet) if wallet.status == WalletStatus::Active => Ok(wallet),
+		Ok(_) => Err(not_accepted()),
 		Err(
 			WalletError::UnknownWallet | WalletError::WrongPin { .. } | WalletError::WalletLocked,
 		) => Err(not_accepted()),
@@ -100,26 +109,112 @@ async fn wallet_user(s: &Issuer, headers: &HeaderMap, wallet_id: &str) -> Result
 	}
 }
 
-/// [`wallet_user`], for a wallet that may pay.
-async fn paying_wallet(
+/// The payer's confirmation of a payment: the PIN in `X-Wallet-Pin`, checked as at login.
+async fn confirmed_by_pin(
 	s: &Issuer,
 	headers: &HeaderMap,
 	wallet_id: &str,
 ) -> Result<Wallet, ApiError> {
-	let wallet = wallet_user(s, headers, wallet_id).await?;
+	let pin = headers
+		.get("x-wallet-pin")
+		.and_then(|v| v.to_str().ok())
+		.ok_or_else(|| {
+			ApiError::unauthorized("PinRequired", "confirm with the PIN in X-Wallet-Pin")
+		})?
+		.to_string();
+	check_pin(s, wallet_id, pin).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+	wallet_id: String,
+	pin: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionAnswer {
+	/// Sent as `Authorization: Bearer <token>` with every wallet call until `expiresAt`.
+	token: String,
+	wallet_id: String,
+	expires_at: i64,
+}
+
+/// `POST /v1/sessions` (wallet app): logs in with the wallet's id and PIN. Counted against the
+/// wallet's and the client's rate limits like every wallet call; every refusal of the id and
+/// PIN is the one `AuthenticationFailed`.
+pub async fn log_in(
+	State(s): S,
+	client: Option<ConnectInfo<SocketAddr>>,
+	body: Bytes,
+) -> Result<Json<SessionAnswer>, Response> {
+	let r: LoginRequest = parse_json(&body).map_err(IntoResponse::into_response)?;
+	check_id("walletId", &r.wallet_id).map_err(IntoResponse::into_response)?;
+	within_limits(&s, &r.wallet_id, client.map(|c| c.0.ip()))?;
+	check_pin(&s, &r.wallet_id, r.pin).await.map_err(IntoResponse::into_response)?;
+	let ttl = Duration::from(s.config.session_ttl).as_millis() as i64;
+	let new = session::open(&s.db, &r.wallet_id, ttl)
+		.await
+		.map_err(|e| ApiError::from(e).into_response())?;
+	s.metrics.call("wallet_app", "logged_in");
+	Ok(Json(SessionAnswer { token: new.token, wallet_id: r.wallet_id, expires_at: new.expires_at }))
+}
+
+/// `DELETE /v1/sessions/current` (wallet app): logs out; the token is no use after.
+pub async fn log_out(State(s): S, headers: HeaderMap) -> Result<StatusCode, ApiError> {
+	let token = auth::bearer(&headers).ok_or_else(session_required)?;
+	session::close(&s.db, token).await?;
+	Ok(StatusCode::NO_CONTENT)
+}
+
+fn session_required() -> ApiError {
+	ApiError::unauthorized(
+		"SessionRequired",
+		"log in (POST /v1/sessions) and send the token as Authorization: Bearer",
+	)
+}
+
+/// A wallet call's session: an unexpired token of the wallet in the path.
+pub struct WalletSession {
+	pub wallet_id: String,
+}
+
+#[async_trait]
+impl FromRequestParts<Arc<Issuer>> for WalletSession {
+	type Rejection = ApiError;
+
+	async fn from_request_parts(parts: &mut Parts, s: &Arc<Issuer>) -> Result<Self, ApiError> {
+		let token = auth::bearer(&parts.headers).ok_or_else(session_required)?;
+		let invalid = || {
+			ApiError::unauthorized(
+				"SessionInvalid",
+				"the session has ended or is not this wallet's; log in again",
+			)
+		};
+		let wallet_id = session::wallet_of(&s.db, token).await?.ok_or_else(invalid)?;
+		let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, s)
+			.await
+			.map_err(|e| ApiError::bad_request("InvalidPath", e.body_text()))?;
+		if params.get("wallet_id") != Some(&wallet_id) {
+			return Err(invalid());
+		}
+		Ok(Self { wallet_id })
+	}
+}
+
+/// The session's wallet, which must be able to pay.
+async fn paying_wallet(s: &Issuer, session: &WalletSession) -> Result<Wallet, ApiError> {
+	let wallet = wallet::get(&s.db, &session.wallet_id).await?;
 	if wallet.status != WalletStatus::Active {
 		return Err(not_accepted());
 	}
 	Ok(wallet)
 }
 
-/// `GET /v1/wallets/{walletId}` (wallet app): balance and status.
-pub async fn get_wallet(
-	State(s): S,
-	headers: HeaderMap,
-	Path(id): Path<String>,
-) -> Result<Json<Wallet>, ApiError> {
-	Ok(Json(wallet_user(&s, &headers, &id).await?))
+/// `GET /v1/wallets/{walletId}` (wallet app, session): balance and status.
+pub async fn get_wallet(State(s): S, session: WalletSession) -> Result<Json<Wallet>, ApiError> {
+	Ok(Json(wallet::get(&s.db, &session.wallet_id).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -132,15 +227,16 @@ pub struct PaymentCode {
 	qr_svg: String,
 }
 
-/// `POST /v1/wallets/{walletId}/payment-codes` (wallet app): a one-time payment code.
+/// `POST /v1/wallets/{walletId}/payment-codes` (wallet app, session): a one-time payment
+/// code.
 pub async fn new_payment_code(
 	State(s): S,
-	headers: HeaderMap,
-	Path(id): Path<String>,
+	session: WalletSession,
 ) -> Result<Json<PaymentCode>, ApiError> {
-	let wallet = paying_wallet(&s, &headers, &id).await?;
+	let wallet = paying_wallet(&s, &session).await?;
 	let ttl = Duration::from(s.config.code_ttl).as_millis() as i64;
-	let (code, expires_at) = wallet::new_code(&s.db, &id, &s.config.code_prefix, ttl).await?;
+	let (code, expires_at) =
+		wallet::new_code(&s.db, &wallet.wallet_id, &s.config.code_prefix, ttl).await?;
 	Ok(Json(PaymentCode { qr_svg: qr::svg(&code), code, wallet_id: wallet.wallet_id, expires_at }))
 }
 
@@ -194,15 +290,13 @@ async fn ask_acquirer(
 		.map_err(acquirer_error)
 }
 
-/// `POST /v1/wallets/{walletId}/scan` (wallet app): what a scanned code (or prepay id) asks
-/// the payer to pay, as the acquirer has it.
+/// `POST /v1/wallets/{walletId}/scan` (wallet app, session): what a scanned code (or prepay
+/// id) asks the payer to pay, as the acquirer has it.
 pub async fn scan(
 	State(s): S,
-	headers: HeaderMap,
-	Path(id): Path<String>,
+	_: WalletSession,
 	body: Bytes,
 ) -> Result<Json<CheckoutOrder>, ApiError> {
-	wallet_user(&s, &headers, &id).await?;
 	let r: ScanRequest = parse_json(&body)?;
 	check_payload(&s, &r.payload)?;
 	let request = CheckoutRequest {
@@ -257,16 +351,18 @@ fn check_pay_request(s: &Issuer, r: &PayRequest) -> Result<(), ApiError> {
 	Ok(())
 }
 
-/// `POST /v1/wallets/{walletId}/payments` (wallet app): the payer confirmed a scanned code or
-/// a prepay id with the PIN. Answers the final result, or the order as it stands (`RECEIVED`,
-/// `DEBITED` or `UNKNOWN`) once the app wait is over; the app then queries the result.
+/// `POST /v1/wallets/{walletId}/payments` (wallet app, session and PIN): the payer confirmed
+/// a scanned code or a prepay id with the PIN. Answers the final result, or the order as it
+/// stands (`RECEIVED`, `DEBITED` or `UNKNOWN`) once the app wait is over; the app then queries
+/// the result.
 pub async fn pay(
 	State(s): S,
+	session: WalletSession,
 	headers: HeaderMap,
-	Path(wallet_id): Path<String>,
 	body: Bytes,
 ) -> Result<Json<Order>, ApiError> {
-	paying_wallet(&s, &headers, &wallet_id).await?;
+	let wallet_id = session.wallet_id;
+	confirmed_by_pin(&s, &headers, &wallet_id).await?;
 	let r: PayRequest = parse_json(&body)?;
 	check_pay_request(&s, &r)?;
 	let hash = request_hash(&r);
@@ -319,13 +415,14 @@ pub async fn pay(
 	answer_when_final(&s, &id).await
 }
 
-/// `GET /v1/wallets/{walletId}/payments/{issuerOrderId}` (wallet app): a payment's result.
+/// `GET /v1/wallets/{walletId}/payments/{issuerOrderId}` (wallet app, session): a payment's
+/// result.
 pub async fn get_payment(
 	State(s): S,
-	headers: HeaderMap,
-	Path((wallet_id, order_id)): Path<(String, String)>,
+	session: WalletSession,
+	Path((_, order_id)): Path<(String, String)>,
 ) -> Result<Json<Order>, ApiError> {
-	wallet_user(&s, &headers, &wallet_id).await?;
+	let wallet_id = session.wallet_id;
 	match order::load(&s.db, &order_id).await? {
 		Some(o) if o.wallet_id.as_deref() == Some(wallet_id.as_str()) => Ok(Json(o)),
 		_ => Err(OrderError::UnknownOrder("no such payment").into()),
@@ -338,17 +435,50 @@ pub struct CodeQuery {
 	code: String,
 }
 
-/// `GET /v1/wallets/{walletId}/payments?code=` (wallet app): the payment a shown code paid,
-/// once a merchant has scanned it.
+/// `GET /v1/wallets/{walletId}/payments?code=` (wallet app, session): the payment a shown
+/// code paid, once a merchant has scanned it.
 pub async fn find_payment(
 	State(s): S,
-	headers: HeaderMap,
-	Path(wallet_id): Path<String>,
+	session: WalletSession,
 	Query(q): Query<CodeQuery>,
 ) -> Result<Json<Order>, ApiError> {
-	wallet_user(&s, &headers, &wallet_id).await?;
-	order::paid_by_code(&s.db, &wallet_id, &q.code)
+	order::paid_by_code(&s.db, &session.wallet_id, &q.code)
 		.await?
 		.map(Json)
 		.ok_or_else(|| OrderError::UnknownOrder("no payment with this code yet").into())
+}
+
+/// `GET /v1/wallets/{walletId}/pending` (wallet app, session): the payments of its codes that
+/// wait for the payer's confirmation (above the no-PIN limit), oldest first.
+pub async fn pending(State(s): S, session: WalletSession) -> Result<Json<Vec<Order>>, ApiError> {
+	Ok(Json(order::awaiting_payer(&s.db, &session.wallet_id).await?))
+}
+
+/// `POST /v1/wallets/{walletId}/pending/{issuerOrderId}/confirm` (wallet app, session and
+/// PIN): the payer confirms a payment above the no-PIN limit; it is debited and posted, and
+/// answered like a payment (final, or as it stands when the app wait is over). The merchant's
+/// aggregator learns the result from its order query and its notification.
+pub async fn confirm_pending(
+	State(s): S,
+	session: WalletSession,
+	headers: HeaderMap,
+	Path((_, order_id)): Path<(String, String)>,
+) -> Result<Json<Order>, ApiError> {
+	confirmed_by_pin(&s, &headers, &session.wallet_id).await?;
+	order::payer_answered(&s.db, &session.wallet_id, &order_id, true).await?;
+	process::spawn(&s, order_id.clone());
+	answer_when_final(&s, &order_id).await
+}
+
+/// `POST /v1/wallets/{walletId}/pending/{issuerOrderId}/decline` (wallet app, session): the
+/// payer refuses the payment; nothing is debited and the merchant's order fails.
+pub async fn decline_pending(
+	State(s): S,
+	session: WalletSession,
+	Path((_, order_id)): Path<(String, String)>,
+) -> Result<Json<Order>, ApiError> {
+	let order = order::payer_answered(&s.db, &session.wallet_id, &order_id, false).await?;
+	s.metrics.order(OrderStatus::Rejected.as_str());
+	process::spawn(&s, order_id);
+	Ok(Json(order))
 }

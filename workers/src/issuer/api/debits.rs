@@ -41,8 +41,9 @@ fn check(s: &Issuer, r: &DebitRequest) -> Result<(), ApiError> {
 	Ok(())
 }
 
-/// `POST /v1/debits` (acquirer): the merchant scanned a payment code; acknowledged at once
-/// (202) and processed after. Idempotent by `acquirerOrderId`.
+/// `POST /v1/debits` (acquirer): the merchant scanned a payment code; acknowledged (202)
+/// once the debit was tried (`DEBITED`, `REJECTED`, `AWAITING_PAYER` above the no-PIN limit,
+/// or still `RECEIVED`), and processed on after. Idempotent by `acquirerOrderId`.
 pub async fn debit_request(
 	State(s): S,
 	signed: SignedBy<AcquirerCall>,
@@ -65,11 +66,12 @@ pub async fn debit_request(
 		},
 	)
 	.await?;
-	let order = order::get(&s.db, &id).await?;
 	if created {
 		s.metrics.order(OrderStatus::Received.as_str());
-		process::spawn(&s, id);
+		process::first_step(&s, &id).await;
+		process::spawn(&s, id.clone());
 	}
+	let order = order::get(&s.db, &id).await?;
 	Ok((
 		StatusCode::ACCEPTED,
 		Json(DebitAccepted {

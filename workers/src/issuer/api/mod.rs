@@ -1,4 +1,4 @@
-//! The issuer's HTTP API, by audience: the wallet app ([`app`], PIN in `X-Wallet-Pin`), the
+//! The issuer's HTTP API, by audience: the wallet app ([`app`], a session from its PIN), the
 //! acquirer's debit interface ([`debits`], signed requests) and operations ([`admin`]).
 //! Handlers authenticate through extractors, validate, and leave every state change to the
 //! order and wallet modules.
@@ -10,7 +10,7 @@ mod debits;
 use super::Issuer;
 use axum::{
 	middleware::from_fn_with_state,
-	routing::{get, post},
+	routing::{delete, get, post},
 	Router,
 };
 use std::sync::Arc;
@@ -23,9 +23,14 @@ pub fn router(state: Arc<Issuer>) -> Router {
 		.route("/v1/wallets/:wallet_id/scan", post(app::scan))
 		.route("/v1/wallets/:wallet_id/payments", post(app::pay).get(app::find_payment))
 		.route("/v1/wallets/:wallet_id/payments/:order_id", get(app::get_payment))
+		.route("/v1/wallets/:wallet_id/pending", get(app::pending))
+		.route("/v1/wallets/:wallet_id/pending/:order_id/confirm", post(app::confirm_pending))
+		.route("/v1/wallets/:wallet_id/pending/:order_id/decline", post(app::decline_pending))
 		.route_layer(from_fn_with_state(state.clone(), app::limited));
 	Router::new()
 		.merge(wallet_app)
+		.route("/v1/sessions", post(app::log_in))
+		.route("/v1/sessions/current", delete(app::log_out))
 		.route("/v1/debits", post(debits::debit_request))
 		.route("/v1/debits/:acquirer_order_id", get(debits::debit_status))
 		.with_state(state)
