@@ -350,14 +350,23 @@ async fn start_chain(node_binary: &Path, network: Network) -> Result<Vec<NodePro
 	Ok(nodes)
 }
 
-/// A POST with `bearer` (the admin token, or a wallet app's session), or none.
+/// A POST as operations (the admin token), or as the wallet app (`Wallet`: its session and
+/// the PIN; `Login`: neither).
 async fn admin(
 	http: &reqwest::Client,
 	url: String,
 	body: Option<Value>,
-	bearer: Option<&str>,
+	caller: Caller<'_>,
 ) -> Result<Value> {
 	let mut request = http.post(&url);
+	let bearer = match caller {
+		Caller::Admin => Some(ADMIN),
+		Caller::Login => None,
+		Caller::Wallet(session) => {
+			request = request.header("x-wallet-pin", PIN);
+			Some(session)
+		}
+	};
 	if let Some(body) = body {
 		request = request.json(&body);
 	}
@@ -369,6 +378,14 @@ async fn admin(
 	let value: Value = response.json().await.unwrap_or(Value::Null);
 	ensure!(status.is_success(), "POST {url}: {status} {value}");
 	Ok(value)
+}
+
+/// Who makes a set-up call.
+#[derive(Clone, Copy)]
+enum Caller<'a> {
+	Admin,
+	Login,
+	Wallet(&'a str),
 }
 
 /// One payment as the aggregator saw it.
@@ -415,7 +432,7 @@ async fn measure(
 			"notifyUrl": format!("http://127.0.0.1:{notify_port}/notify"),
 			"privateAddresses": true,
 		})),
-		Some(ADMIN),
+		Caller::Admin,
 	)
 	.await?;
 	admin(
@@ -425,7 +442,7 @@ async fn measure(
 			"aggregatorId": AGGREGATOR, "aggregatorMerchantId": MERCHANT,
 			"name": "Bench Noodles", "city": "Shenzhen", "mcc": "5812",
 		})),
-		Some(ADMIN),
+		Caller::Admin,
 	)
 	.await?;
 	for w in 0..config.wallets {
@@ -434,7 +451,7 @@ async fn measure(
 			&http,
 			format!("{issuer_admin}/v1/admin/wallets"),
 			Some(json!({ "walletId": id, "holder": "Bench Holder", "pin": PIN })),
-			Some(ADMIN),
+			Caller::Admin,
 		)
 		.await?;
 		admin(
@@ -444,7 +461,7 @@ async fn measure(
 				"topupId": format!("TOPUP-{id}"), "amount": 10_000_000,
 				"reference": format!("FPS-{id}"),
 			})),
-			Some(ADMIN),
+			Caller::Admin,
 		)
 		.await?;
 	}
@@ -452,7 +469,8 @@ async fn measure(
 	let mut sessions = Vec::new();
 	for w in 0..config.wallets {
 		let login = json!({ "walletId": format!("W-BENCH-{w:04}"), "pin": PIN });
-		let session = admin(&http, format!("{issuer_url}/v1/sessions"), Some(login), None).await?;
+		let session =
+			admin(&http, format!("{issuer_url}/v1/sessions"), Some(login), Caller::Login).await?;
 		sessions.push(session["token"].as_str().context("a session token")?.to_string());
 	}
 	let total = config.warmup + config.payments;
@@ -464,7 +482,7 @@ async fn measure(
 			sessions[i % config.wallets].clone(),
 		);
 		async move {
-			let code = admin(&http, url, None, Some(&token)).await?;
+			let code = admin(&http, url, None, Caller::Wallet(&token)).await?;
 			code["code"].as_str().map(String::from).context("a payment code")
 		}
 	}))

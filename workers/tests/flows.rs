@@ -373,6 +373,7 @@ async fn refusals_are_named_and_move_no_money() {
 		net.app("12", Method::POST, "/v1/wallets/{walletId}/payment-codes", path, None).await;
 	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")));
 	sessions_are_needed_and_end(&net).await;
+	internal_errors_answer_only_a_correlation_id(&net).await;
 
 	// Expired code: the order fails without a debit, and the aggregator hears so.
 	let code = net.payment_code("W-BEN").await;
@@ -553,8 +554,44 @@ async fn refusals_are_named_and_move_no_money() {
 	assert_eq!((status, e["code"].as_str()), (400, Some("AmountRequired")));
 }
 
+/// A store row this release cannot read (a status a later release wrote, say) answers a
+/// generic `500 Internal` whose message is only a correlation id; the service's log has the
+/// error's text under that id, and nothing of the store reaches the caller.
+async fn internal_errors_answer_only_a_correlation_id(net: &Net) {
+	let body = json!({ "holder": "Future Release", "pin": PIN });
+	let (_, w) =
+		net.admin_issuer(Method::POST, "/v1/admin/wallets", "/v1/admin/wallets", Some(body)).await;
+	let id = w["walletId"].as_str().unwrap().to_string();
+	let url = match net.issuer_db.contains("://") {
+		true => net.issuer_db.clone(),
+		false => format!("sqlite://{}", net.issuer_db),
+	};
+	sqlx::any::install_default_drivers();
+	let store = sqlx::AnyPool::connect(&url).await.unwrap();
+	sqlx::query("UPDATE wallets SET status = 'FROZEN_BY_A_LATER_RELEASE' WHERE wallet_id = $1")
+		.bind(&id)
+		.execute(&store)
+		.await
+		.unwrap();
+	store.close().await;
+	let path = format!("/v1/admin/wallets/{id}");
+	let (status, e) =
+		net.admin_issuer(Method::GET, "/v1/admin/wallets/{walletId}", &path, None).await;
+	assert_eq!((status, e["code"].as_str()), (500, Some("Internal")), "{e}");
+	let message = e["message"].as_str().unwrap();
+	let correlation = message
+		.strip_prefix("internal error; correlation id ")
+		.and_then(|rest| rest.strip_suffix(" (in the service's log)"))
+		.unwrap_or_else(|| panic!("only a correlation id: {message}"));
+	assert!(correlation.len() == 16 && correlation.bytes().all(|b| b.is_ascii_hexdigit()));
+	let log = net.issuer.log_tail(200);
+	let line = log.lines().find(|l| l.contains(correlation)).expect("the id in the log");
+	assert!(line.contains("FROZEN_BY_A_LATER_RELEASE"), "the error's text is logged: {line}");
+}
+
 /// Wallets opened without an id get random ones; every wallet call needs a session of that
-/// wallet, which ends at logout or after its time (3 s here); a payment needs the PIN too.
+/// wallet, which ends at logout or after its time (3 s here); a payment and a payment code
+/// need the PIN too.
 async fn sessions_are_needed_and_end(net: &Net) {
 	let mut ids = Vec::new();
 	for holder in ["Ho Ka Yan", "Lee Siu Ming"] {
@@ -597,6 +634,11 @@ async fn sessions_are_needed_and_end(net: &Net) {
 	let answer = net
 		.plain(true, Method::POST, "/v1/wallets/{walletId}/payments", &path, &headers, Some(pay))
 		.await;
+	assert_eq!(code(answer), refused("PinRequired"));
+	// Nor a payment code: a code pays up to the no-PIN limit without the payer.
+	let path = format!("{mine}/payment-codes");
+	let template = "/v1/wallets/{walletId}/payment-codes";
+	let answer = net.plain(true, Method::POST, template, &path, &headers, None).await;
 	assert_eq!(code(answer), refused("PinRequired"));
 	// Logged out: the token is no use.
 	let (status, _) = net

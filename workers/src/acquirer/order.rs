@@ -811,11 +811,21 @@ pub async fn attempt_failed(
 	let reopen = o.status == OrderStatus::DebitRequested
 		&& o.instruction.is_none()
 		&& o.pay_by.is_some_and(|t| t > now_ms());
-	let became = if reopen {
-		sqlx::query("UPDATE orders SET issuer_order_id = NULL WHERE order_id = $1")
-			.bind(id)
-			.execute(&mut *tx)
-			.await?;
+	// Only as read: still waiting for its debit, no instruction, the same attempt bound (a
+	// concurrent checkout or posting wins, and the order then fails or posts as it would).
+	let unbound = reopen
+		&& sqlx::query(
+			"UPDATE orders SET issuer_order_id = NULL WHERE order_id = $1 AND status = $2
+			 AND instruction IS NULL AND COALESCE(issuer_order_id, '') = $3",
+		)
+		.bind(id)
+		.bind(OrderStatus::DebitRequested)
+		.bind(o.issuer_order_id.clone().unwrap_or_default())
+		.execute(&mut *tx)
+		.await?
+		.rows_affected()
+			== 1;
+	let became = if unbound {
 		move_to(&mut tx, id, OrderStatus::AwaitingPayment, None).await?;
 		tracing::info!(order = %id, %reason, "a payer's attempt failed; the order is open again");
 		Some(OrderStatus::AwaitingPayment)
@@ -857,10 +867,13 @@ pub async fn close_expired(db: &Db) -> OrderResult<Vec<String>> {
 }
 
 /// Orders waiting for the issuer since before `cutoff` with no debit request still being
-/// delivered.
-pub async fn waiting_for_issuer(db: &Db, cutoff: i64) -> StoreResult<Vec<String>> {
+/// delivered, each with the issuer's order (the payer's attempt) bound to it, if any.
+pub async fn waiting_for_issuer(
+	db: &Db,
+	cutoff: i64,
+) -> StoreResult<Vec<(String, Option<String>)>> {
 	let rows = sqlx::query(
-		"SELECT o.order_id FROM orders o WHERE o.status IN ($1, $5) AND o.updated_at < $2
+		"SELECT o.order_id, o.issuer_order_id FROM orders o WHERE o.status IN ($1, $5) AND o.updated_at < $2
 		 AND NOT EXISTS (SELECT 1 FROM outbox b WHERE b.order_id = o.order_id
 		   AND b.kind = $3 AND b.status = $4)",
 	)
@@ -871,7 +884,7 @@ pub async fn waiting_for_issuer(db: &Db, cutoff: i64) -> StoreResult<Vec<String>
 	.bind(OrderStatus::UserPaying)
 	.fetch_all(db.pool())
 	.await?;
-	rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+	rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
 }
 
 #[cfg(test)]

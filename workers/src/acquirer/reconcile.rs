@@ -51,21 +51,33 @@ pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 	// still being delivered: the issuer says what became of them.
 	let cutoff = now_ms() - std::time::Duration::from(s.config.debit_window).as_millis() as i64;
 	let waiting = order::waiting_for_issuer(&s.db, cutoff).await?;
-	for order_id in waiting {
+	for (order_id, held) in waiting {
 		let path = format!("/v1/debits/{order_id}");
 		let answer: Result<DebitStatus, _> = s
 			.issuer
 			.call::<(), _>(Method::GET, &path, None, s.config.debit_request_timeout.into())
 			.await;
+		let no_order = || ("IssuerHasNoOrder".to_string(), None);
 		let (reason, attempt) = match answer {
 			// The issuer never had it; a payment code it carried has expired since.
-			Err(PeerError::Refused { status: 404, .. }) => ("IssuerHasNoOrder".to_string(), None),
+			Err(PeerError::Refused { status: 404, .. }) => no_order(),
+			// The issuer answers an order's live attempt, else its latest: another attempt
+			// than the one bound here means the issuer never recorded this one.
+			Ok(d) if held.as_ref().is_some_and(|h| *h != d.issuer_order_id) => no_order(),
 			Ok(d) if matches!(d.status.as_str(), "REJECTED" | "FAILED") => {
 				let reason = format!("IssuerDebitFailed: {}", d.reason.unwrap_or_default());
 				(reason, Some(d.issuer_order_id))
 			}
+			// The issuer's first step failed at the debit request, and its task has since
+			// found the payer must confirm.
+			Ok(d) if d.status == "AWAITING_PAYER" => {
+				order::payer_confirming(&s.db, &order_id).await?;
+				continue;
+			}
 			_ => continue,
 		};
+		// Under the posting lock: a bookkeeping call of the same order waits.
+		let Some(_held) = s.posting_locks.try_lock(&order_id).await? else { continue };
 		if let Some(status) =
 			order::attempt_failed(&s.db, &order_id, attempt.as_deref(), &reason).await?
 		{

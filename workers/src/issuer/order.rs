@@ -101,6 +101,8 @@ pub enum OrderError {
 	IdempotencyKeyReused(&'static str),
 	#[error("the time to confirm this payment is over")]
 	ConfirmationExpired,
+	#[error("another payer's payment of this order is in progress")]
+	AttemptInProgress,
 	#[error("an order cannot move from {from} to {to}")]
 	IllegalTransition { from: OrderStatus, to: OrderStatus },
 	#[error(transparent)]
@@ -125,6 +127,7 @@ impl From<OrderError> for ApiError {
 				ApiError::conflict("IdempotencyKeyReused", message)
 			}
 			OrderError::ConfirmationExpired => ApiError::conflict("ConfirmationExpired", message),
+			OrderError::AttemptInProgress => ApiError::conflict("OrderNotPayable", message),
 			OrderError::IllegalTransition { .. } => ApiError::internal(message),
 			OrderError::Wallet(e) => e.into(),
 			OrderError::Store(e) => e.into(),
@@ -467,9 +470,13 @@ pub async fn app_request(
 }
 
 /// Records the order the wallet app's checkout made (once; a repeat changes nothing).
-pub async fn receive_checkout(db: &Db, order: NewOrder<'_>) -> OrderResult<()> {
+/// Refused while another payer's attempt at the same acquirer order is still live:
+/// `AttemptInProgress`.
+pub async fn receive_checkout(db: &Db, new: NewOrder<'_>) -> OrderResult<()> {
 	let mut conn = db.conn().await?;
-	insert(&mut conn, &order).await?;
+	if !insert(&mut conn, &new).await? && order(&mut conn, new.issuer_order_id).await?.is_none() {
+		return Err(OrderError::AttemptInProgress);
+	}
 	Ok(())
 }
 

@@ -101,6 +101,7 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	let open = order::stalled(&s.db, now_ms() - 5_000).await?;
 	// Payments the payer did not confirm in time are refused, and the acquirer told.
 	for id in order::expire_unconfirmed(&s.db).await? {
+		s.metrics.order(OrderStatus::Rejected.as_str());
 		resolved.push(Resolved { issuer_order_id: id.clone(), status: OrderStatus::Rejected });
 		process::spawn(s, id);
 	}

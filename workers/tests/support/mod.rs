@@ -70,7 +70,11 @@ impl Spec {
 	pub fn check(&self, doc: &Value, method: &Method, template: &str, status: u16, body: &Value) {
 		let op = &doc["paths"][template][method.as_str().to_lowercase()];
 		assert!(op.is_object(), "{method} {template} is not in the OpenAPI document");
-		let response = &op["responses"][status.to_string()];
+		let mut response = &op["responses"][status.to_string()];
+		if let Some(reference) = response["$ref"].as_str() {
+			let name = reference.trim_start_matches("#/components/responses/");
+			response = &doc["components"]["responses"][name];
+		}
 		assert!(
 			response.is_object(),
 			"{method} {template} does not document status {status}: {body}"

@@ -203,15 +203,6 @@ impl FromRequestParts<Arc<Issuer>> for WalletSession {
 	}
 }
 
-/// The session's wallet, which must be able to pay.
-async fn paying_wallet(s: &Issuer, session: &WalletSession) -> Result<Wallet, ApiError> {
-	let wallet = wallet::get(&s.db, &session.wallet_id).await?;
-	if wallet.status != WalletStatus::Active {
-		return Err(not_accepted());
-	}
-	Ok(wallet)
-}
-
 /// `GET /v1/wallets/{walletId}` (wallet app, session): balance and status.
 pub async fn get_wallet(State(s): S, session: WalletSession) -> Result<Json<Wallet>, ApiError> {
 	Ok(Json(wallet::get(&s.db, &session.wallet_id).await?))
@@ -227,13 +218,15 @@ pub struct PaymentCode {
 	qr_svg: String,
 }
 
-/// `POST /v1/wallets/{walletId}/payment-codes` (wallet app, session): a one-time payment
-/// code.
+/// `POST /v1/wallets/{walletId}/payment-codes` (wallet app, session and PIN): a one-time
+/// payment code. A code pays up to the no-PIN limit without the payer, so making one takes
+/// the PIN: a session alone (a stolen token) makes none.
 pub async fn new_payment_code(
 	State(s): S,
 	session: WalletSession,
+	headers: HeaderMap,
 ) -> Result<Json<PaymentCode>, ApiError> {
-	let wallet = paying_wallet(&s, &session).await?;
+	let wallet = confirmed_by_pin(&s, &headers, &session.wallet_id).await?;
 	let ttl = Duration::from(s.config.code_ttl).as_millis() as i64;
 	let (code, expires_at) =
 		wallet::new_code(&s.db, &wallet.wallet_id, &s.config.code_prefix, ttl).await?;

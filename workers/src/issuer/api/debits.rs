@@ -68,8 +68,14 @@ pub async fn debit_request(
 	.await?;
 	if created {
 		s.metrics.order(OrderStatus::Received.as_str());
-		process::first_step(&s, &id).await;
-		process::spawn(&s, id.clone());
+		// In a task of its own, so that a dropped request (a timeout, a client gone) still
+		// leaves the order a task that processes it.
+		let (state, order_id) = (s.clone(), id.clone());
+		let first = tokio::spawn(async move {
+			process::first_step(&state, &order_id).await;
+			process::spawn(&state, order_id);
+		});
+		let _ = first.await;
 	}
 	let order = order::get(&s.db, &id).await?;
 	Ok((
