@@ -68,7 +68,8 @@ async fn final_status(net: &Net, order_id: &str) -> String {
 /// A line that rewrites every bookkeeping answer to FAILURE while the acquirer posts changes
 /// nothing: the rewritten answers no longer verify as the acquirer's (`BadResponseSignature`),
 /// the issuer treats them as no answer and learns the result from the chain, and the payments
-/// complete: no payment is both posted and reversed.
+/// complete: no payment is both posted and reversed. So do answers inflated past the bound
+/// on what a party reads of another's answer.
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_rewritten_to_failure_never_reverse_a_posted_payment() {
 	let net = Net::launch(Options::new("rewritten").with_proxies()).await;
@@ -83,18 +84,34 @@ async fn answers_rewritten_to_failure_never_reverse_a_posted_payment() {
 	let net = Arc::new(net);
 	let started = pay_concurrently(&net, "REWRITTEN", &wallets, 4).await;
 	assert_eq!(started.len(), 4);
+	let issuer_logged = |text: &'static str, n: usize| {
+		let net = net.clone();
+		async move {
+			wait_for(SETTLE, &format!("{n} × {text} in the issuer's log"), || async {
+				(net.issuer.log_tail(5_000).matches(text).count() >= n).then_some(())
+			})
+			.await
+		}
+	};
+	issuer_logged("BadResponseSignature", 4).await;
+
+	// A line that inflates the answers past the 1 MiB bound: each is refused before it is
+	// read whole, taken as no answer, and the payments complete from the chain all the same.
+	proxy.set_rewrite("/v1/bookkeeping", |body| body["padding"] = "x".repeat(2 << 20).into());
+	let started = pay_concurrently(&net, "INFLATED", &wallets, 2).await;
+	assert_eq!(started.len(), 2);
+	issuer_logged("the answer exceeds 1048576 bytes", 2).await;
+
 	let tally = audit(&net, &before, SETTLE).await;
-	eprintln!("rewritten answers: {tally:?}; the line: {}", proxy.count());
-	assert!(proxy.counts.rewritten.load(std::sync::atomic::Ordering::Relaxed) >= 4);
+	eprintln!("rewritten and inflated answers: {tally:?}; the line: {}", proxy.count());
+	assert!(proxy.counts.rewritten.load(std::sync::atomic::Ordering::Relaxed) >= 6);
 	assert_eq!(
 		(tally.succeeded, tally.reversed),
-		(4, 0),
+		(6, 0),
 		"every payment posted, none reversed; the line: {}\n{}",
 		proxy.count(),
 		net.logs()
 	);
-	let refused = net.issuer.log_tail(5_000).matches("BadResponseSignature").count();
-	assert!(refused >= 4, "the issuer took rewritten answers:\n{}", net.logs());
 	assert!(!net.issuer.log_tail(5_000).contains("RewrittenOnTheLine"), "{}", net.logs());
 }
 

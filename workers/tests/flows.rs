@@ -448,6 +448,11 @@ async fn refusals_are_named_and_move_no_money() {
 		)
 		.await;
 	assert_eq!((status, e["code"].as_str()), (401, Some("Unauthenticated")));
+	// A signed request past the 1 MiB bound is refused, its body not read further.
+	let mut big = micropay("SHOP-002", "AGG-BIG-BODY");
+	big["description"] = "x".repeat(1 << 20).into();
+	let (status, e) = net.agg(Method::POST, "/v1/micropay", "/v1/micropay", Some(big)).await;
+	assert_eq!((status, e["code"].as_str()), (400, Some("BodyTooLarge")), "{e}");
 
 	// Insufficient balance: refused by the issuer, nothing debited.
 	let code = net.payment_code("W-BEN").await;

@@ -142,6 +142,7 @@ impl NotifyClients {
 			reqwest::Client::builder()
 				.use_rustls_tls()
 				.https_only(!common.server_tls.insecure_http)
+				.pool_idle_timeout(crate::common::peer::IDLE_CONNECTIONS_KEPT)
 				.connect_timeout(Duration::from_secs(3))
 				.redirect(reqwest::redirect::Policy::none())
 		};

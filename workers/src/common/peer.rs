@@ -68,10 +68,16 @@ pub struct Peer {
 	http: reqwest::Client,
 }
 
+/// How long a client keeps an idle connection for reuse: below the servers' default
+/// `--header-timeout` (10 s), which closes idle connections, so that a call does not go out on
+/// a connection the server is closing at that moment (a reset, not an answer).
+pub const IDLE_CONNECTIONS_KEPT: Duration = Duration::from_secs(5);
+
 impl Peer {
 	/// A peer reached with a default HTTP client (the system's roots, no client certificate).
 	pub fn new(base: &str, party: &str, key: Signer, to: Counterparty) -> Self {
 		let http = reqwest::Client::builder()
+			.pool_idle_timeout(IDLE_CONNECTIONS_KEPT)
 			.connect_timeout(Duration::from_secs(3))
 			.build()
 			.expect("a default HTTP client builds");

@@ -110,7 +110,10 @@ impl ClientTls {
 	/// presenting the client certificate when given, and refusing plain HTTP unless
 	/// `insecure_http`.
 	pub fn client(&self, insecure_http: bool) -> anyhow::Result<reqwest::ClientBuilder> {
-		let mut builder = reqwest::Client::builder().use_rustls_tls().https_only(!insecure_http);
+		let mut builder = reqwest::Client::builder()
+			.use_rustls_tls()
+			.https_only(!insecure_http)
+			.pool_idle_timeout(super::peer::IDLE_CONNECTIONS_KEPT);
 		if let Some(path) = &self.peer_ca {
 			builder = builder.tls_built_in_root_certs(false);
 			for cert in read_certs(path, "--peer-ca")? {

@@ -196,6 +196,15 @@ pub struct Net {
 	_dir: tempfile::TempDir,
 }
 
+/// The test's HTTP client, which keeps idle connections no longer than the services' own
+/// clients do (below the servers' header timeout, which closes idle connections).
+pub fn http_client() -> reqwest::Client {
+	reqwest::Client::builder()
+		.pool_idle_timeout(clearline_workers::peer::IDLE_CONNECTIONS_KEPT)
+		.build()
+		.unwrap()
+}
+
 /// `party`, whose API key is `uri`'s, as a caller expects it to answer.
 pub fn counterparty(party: &str, uri: &str) -> Counterparty {
 	Counterparty { party: party.into(), key: auth::parse_public_key(&ss58(uri)).unwrap() }
@@ -203,7 +212,7 @@ pub fn counterparty(party: &str, uri: &str) -> Counterparty {
 
 /// The aggregator's client, calling the acquirer at `url`.
 pub fn aggregator_via(url: &str) -> Peer {
-	aggregator_with(url, reqwest::Client::new())
+	aggregator_with(url, http_client())
 }
 
 /// [`aggregator_via`] with an HTTP client of the test's (TLS roots, client certificate).
@@ -226,7 +235,7 @@ pub async fn signed_call(
 	let path = clearline_workers::peer::signed_path(&url);
 	let key = Signer::from_uri(key).unwrap();
 	let signed = auth::sign(&key, party, recipient, method.as_str(), &path, &bytes);
-	let mut request = reqwest::Client::new().request(method, url.clone());
+	let mut request = http_client().request(method, url.clone());
 	for (name, value) in &signed.headers {
 		request = request.header(*name, value);
 	}
@@ -241,7 +250,7 @@ pub async fn signed_call(
 
 /// A client signing as the issuer, calling the acquirer at `url`.
 pub fn as_issuer(url: &str) -> Peer {
-	issuer_with(url, reqwest::Client::new())
+	issuer_with(url, http_client())
 }
 
 /// [`as_issuer`] with an HTTP client of the test's.
@@ -252,7 +261,7 @@ pub fn issuer_with(url: &str, http: reqwest::Client) -> Peer {
 
 /// A client signing as the acquirer, calling the issuer at `url`.
 pub fn as_acquirer(url: &str) -> Peer {
-	acquirer_with(url, reqwest::Client::new())
+	acquirer_with(url, http_client())
 }
 
 /// [`as_acquirer`] with an HTTP client of the test's.
@@ -399,7 +408,7 @@ impl Net {
 			acquirer_admin_url: format!("{scheme}://127.0.0.1:{acquirer_admin}"),
 			to_acquirer,
 			to_issuer,
-			http: pki.as_ref().map_or_else(reqwest::Client::new, |p| p.client(None)),
+			http: pki.as_ref().map_or_else(http_client, |p| p.client(None)),
 			aggregator: match &pki {
 				Some(p) => aggregator_with(&acquirer_url, p.client(Some(&p.aggregator))),
 				None => aggregator_via(&acquirer_url),
