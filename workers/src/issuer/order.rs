@@ -597,7 +597,7 @@ pub async fn awaiting_payer(db: &Db, wallet_id: &str) -> StoreResult<Vec<Order>>
 
 /// The payer's answer to an order awaiting it: confirmed, it is received again to be debited
 /// (without the limit); declined, it is rejected. Refused unless the order is the wallet's
-/// and still waits: `PaymentNotPending`.
+/// and still waits (`UnknownOrder`), and once its time is over (`ConfirmationExpired`).
 pub async fn payer_answered(
 	db: &Db,
 	wallet_id: &str,
