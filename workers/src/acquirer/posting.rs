@@ -110,20 +110,21 @@ pub async fn bookkeep(
 					"the issuer sent a debited instruction for this order before",
 				));
 			}
-			// A dynamic or in-app order whose payer's attempt failed waits for another payer.
-			let attempt = Some(r.issuer_order_id.as_str());
-			if order.status == OrderStatus::AwaitingPayment {
+			let became = match order.status {
 				// Open for payers: no attempt holds it (a repeated call for an attempt that
 				// failed before changes nothing).
-			} else if order.status == OrderStatus::DebitRequested {
-				if let Some(became) =
+				OrderStatus::AwaitingPayment => None,
+				// A dynamic or in-app order whose payer's attempt failed waits for another.
+				OrderStatus::DebitRequested => {
+					let attempt = Some(r.issuer_order_id.as_str());
 					order::attempt_failed(&s.db, &order.order_id, attempt, &reason).await?
-				{
-					s.metrics.order(became.as_str());
-					s.outbox_wake.notify_one();
 				}
-			} else if order::finish(&s.db, &order.order_id, None, Some(&reason)).await? {
-				s.metrics.order(OrderStatus::Failed.as_str());
+				_ => order::finish(&s.db, &order.order_id, None, Some(&reason))
+					.await?
+					.then_some(OrderStatus::Failed),
+			};
+			if let Some(became) = became {
+				s.metrics.order(became.as_str());
 				s.outbox_wake.notify_one();
 			}
 		}

@@ -41,10 +41,21 @@ pub fn spawn(s: &Arc<Issuer>, order_id: String) {
 	});
 }
 
-/// The first step of a debit request, taken before it is acknowledged, so that the
+/// Starts a new debit request's order: its first step is awaited, so that the
 /// acknowledgement says whether the payer must confirm (`AWAITING_PAYER`) or the order was
-/// debited or rejected at once. A step that fails here is taken again by the order's task.
-pub async fn first_step(s: &Arc<Issuer>, order_id: &str) {
+/// debited or rejected at once, and the rest goes on in the background. Both run in a task of
+/// their own: a dropped request (a timeout, a client gone) still leaves the order its task.
+pub async fn start(s: &Arc<Issuer>, order_id: String) {
+	let s = s.clone();
+	let started = tokio::spawn(async move {
+		first_step(&s, &order_id).await;
+		spawn(&s, order_id);
+	});
+	let _ = started.await;
+}
+
+/// [`start`]'s first step. A step that fails here is taken again by the order's task.
+async fn first_step(s: &Arc<Issuer>, order_id: &str) {
 	let step = async {
 		let _held = s.order_locks.lock(order_id).await?;
 		let order = order::get(&s.db, order_id).await?;

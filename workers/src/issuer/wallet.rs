@@ -244,7 +244,7 @@ pub async fn record_pin_attempt(
 
 /// A new wallet's id: `W` and 20 random hex digits (80 bits), so that knowing one wallet's
 /// id tells nothing of another's.
-pub fn random_wallet_id() -> String {
+fn random_wallet_id() -> String {
 	format!("W{}", hex::encode_upper(rand::random::<[u8; 10]>()))
 }
 

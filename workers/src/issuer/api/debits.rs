@@ -68,14 +68,7 @@ pub async fn debit_request(
 	.await?;
 	if created {
 		s.metrics.order(OrderStatus::Received.as_str());
-		// In a task of its own, so that a dropped request (a timeout, a client gone) still
-		// leaves the order a task that processes it.
-		let (state, order_id) = (s.clone(), id.clone());
-		let first = tokio::spawn(async move {
-			process::first_step(&state, &order_id).await;
-			process::spawn(&state, order_id);
-		});
-		let _ = first.await;
+		process::start(&s, id.clone()).await;
 	}
 	let order = order::get(&s.db, &id).await?;
 	Ok((
