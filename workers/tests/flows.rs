@@ -1235,3 +1235,364 @@ async fn idle_connections_are_closed_and_their_number_is_bounded() {
 	assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
 	assert_eq!(health(net.issuer_url.clone()).await.unwrap(), 200, "served once they closed");
 }
+
+/// A refund as the aggregator asks for it; its status and answer, followed to its end.
+async fn refund(net: &Net, body: Value) -> (u16, Value) {
+	let (status, r) = net.agg(Method::POST, "/v1/refunds", "/v1/refunds", Some(body)).await;
+	if status != 200 || r["status"] != "PROCESSING" {
+		return (status, r);
+	}
+	let path = format!("/v1/refunds/{}", r["refundId"].as_str().unwrap());
+	let done = wait_for(Duration::from_secs(60), "the refund final", || async {
+		let (_, r) = net.agg(Method::GET, "/v1/refunds/{refundId}", &path, None).await;
+		(r["status"] != "PROCESSING").then_some(r)
+	})
+	.await;
+	(200, done)
+}
+
+/// Waits until the wallet holds `hkd`.
+async fn balance_becomes(net: &Net, wallet: &str, hkd: i64) {
+	wait_for(Duration::from_secs(30), &format!("{wallet} holds {hkd}"), || async {
+		(net.balance(wallet).await == hkd).then_some(())
+	})
+	.await;
+}
+
+/// The chain's record of the acquirer's refund `refund_id`: what the issuer got back (HKD).
+async fn chain_refund(net: &Net, refund_id: &str) -> i64 {
+	let dave = calls::account("acquirer", &ss58("//Dave")).unwrap();
+	let record = queries::refund(&net.conn, &dave, refund_id, None).await.unwrap();
+	record.unwrap_or_else(|| panic!("refund {refund_id} on chain")).debit_amount.0 as i64
+}
+
+/// The rest of a merchant's order life: partial refunds up to the order's amount and none
+/// beyond, each credited to the payer once at the chain's figure; a refund made on chain with
+/// the CLI found by both reconciliations and resolved by an operator; micropays cancelled
+/// after they posted (refunded in full) and before (never posted; the payer's debit given
+/// back); an unpaid dynamic order closed. Both services then reconcile the cycle holding it
+/// all.
+#[tokio::test(flavor = "multi_thread")]
+async fn refunds_cancels_and_closes_settle_and_reconcile() {
+	let net = Net::launch(
+		Options::new("refunds")
+			.issuer(&["--no-pin-limit", "50000"])
+			.acquirer(&["--cancel-window", "20s"]),
+	)
+	.await;
+	net.merchant("SHOP-R", "Refund Noodles").await;
+	net.wallet("W-REF", 1_000_000).await;
+	let start = net.balance("W-REF").await;
+
+	// A payment of CNY 100.00.
+	let code = net.payment_code("W-REF").await;
+	let paid = net.micropay("AGG-R-1", "SHOP-R", &code, 10_000).await;
+	assert_eq!(paid["status"], "SUCCESS", "{paid}\n{}", net.logs());
+	let order_id = paid["orderId"].as_str().unwrap().to_string();
+	assert_eq!((&paid["tradeState"], &paid["refundedAmount"]), (&json!("SUCCESS"), &json!(0)));
+	let issuer_order = net.issuer_order_for("W-REF", &code).await;
+	let issuer_order_id = issuer_order["issuerOrderId"].as_str().unwrap().to_string();
+	let debit = issuer_order["debitAmount"].as_i64().unwrap();
+	assert_eq!(net.balance("W-REF").await, start - debit);
+
+	// Two partial refunds, by our order id and by the aggregator's; each credited to the
+	// wallet the HKD the chain returned, at the payment's own rate.
+	let first = json!({
+		"orderId": order_id, "aggregatorRefundId": "AGG-RF-1", "amount": 3_000,
+		"currency": "CNY", "reason": "one bowl returned",
+	});
+	let (status, r1) = refund(&net, first.clone()).await;
+	assert_eq!((status, r1["status"].as_str()), (200, Some("SUCCESS")), "{r1}\n{}", net.logs());
+	let r1_id = r1["refundId"].as_str().unwrap().to_string();
+	assert!(r1_id.starts_with("RFD"), "{r1}");
+	let d1 = chain_refund(&net, &r1_id).await;
+	assert_eq!(r1["debitAmount"].as_i64(), Some(d1));
+	assert!(d1 > 0 && d1 < debit, "{d1} of {debit}");
+	balance_becomes(&net, "W-REF", start - debit + d1).await;
+	// The same request again is the same refund and credits nothing more; the same key with
+	// other content is refused by name.
+	let (status, again) = net.agg(Method::POST, "/v1/refunds", "/v1/refunds", Some(first)).await;
+	assert_eq!((status, &again["refundId"]), (200, &r1["refundId"]), "{again}");
+	let (status, e) = refund(
+		&net,
+		json!({
+			"orderId": order_id, "aggregatorRefundId": "AGG-RF-1", "amount": 3_001,
+			"currency": "CNY",
+		}),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (409, Some("IdempotencyKeyReused")), "{e}");
+	let (status, r2) = refund(
+		&net,
+		json!({
+			"aggregatorOrderId": "AGG-R-1", "aggregatorRefundId": "AGG-RF-2", "amount": 5_000,
+			"currency": "CNY",
+		}),
+	)
+	.await;
+	assert_eq!((status, r2["status"].as_str()), (200, Some("SUCCESS")), "{r2}");
+	let d2 = chain_refund(&net, r2["refundId"].as_str().unwrap()).await;
+	balance_becomes(&net, "W-REF", start - debit + d1 + d2).await;
+	let (status, found) =
+		net.agg(Method::GET, "/v1/refunds", "/v1/refunds?aggregatorRefundId=AGG-RF-2", None).await;
+	assert_eq!((status, &found["refundId"]), (200, &r2["refundId"]));
+
+	// A full refund now asks for more than remains: refused by name, nothing written.
+	let (status, e) = refund(
+		&net,
+		json!({
+			"orderId": order_id, "aggregatorRefundId": "AGG-RF-3", "amount": 10_000,
+			"currency": "CNY",
+		}),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (409, Some("RefundExceedsRemaining")), "{e}");
+	let (status, e) =
+		net.agg(Method::GET, "/v1/refunds", "/v1/refunds?aggregatorRefundId=AGG-RF-3", None).await;
+	assert_eq!((status, e["code"].as_str()), (404, Some("UnknownRefund")));
+	let (status, e) = refund(
+		&net,
+		json!({
+			"orderId": "ACQ999999999999", "aggregatorRefundId": "AGG-RF-4", "amount": 100,
+			"currency": "CNY",
+		}),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (404, Some("UnknownOrder")));
+
+	// The merchant and the payer see the refunds.
+	let (_, o) =
+		net.agg(Method::GET, "/v1/orders/{orderId}", &format!("/v1/orders/{order_id}"), None).await;
+	assert_eq!((&o["status"], &o["tradeState"]), (&json!("SUCCESS"), &json!("PARTIAL_REFUND")));
+	assert_eq!(o["refundedAmount"], 8_000);
+	let heard = wait_for(Duration::from_secs(30), "the refunds' notifications", || async {
+		let n = net.notifications_for(&order_id).await;
+		(n.iter().filter(|n| n.refund.is_some()).count() >= 2).then_some(n)
+	})
+	.await;
+	let refunds: Vec<_> = heard.iter().filter_map(|n| n.refund.clone()).collect();
+	assert_eq!(refunds.len(), 2, "{heard:?}");
+	assert!(refunds.iter().all(|r| r.status == "SUCCESS"), "{refunds:?}");
+	assert!(heard.iter().filter(|n| n.refund.is_some()).all(|n| n.status == "PARTIAL_REFUND"));
+	let (status, history) = net
+		.app(PIN, Method::GET, "/v1/wallets/{walletId}/history", "/v1/wallets/W-REF/history", None)
+		.await;
+	assert_eq!(status, 200, "{history}");
+	let lines = history.as_array().unwrap();
+	let refund_lines: Vec<i64> = lines
+		.iter()
+		.filter(|l| l["kind"] == "REFUND" && l["issuerOrderId"] == json!(issuer_order_id))
+		.map(|l| l["amount"].as_i64().unwrap())
+		.collect();
+	assert_eq!(refund_lines, vec![d2, d1], "newest first: {history:#}");
+	assert!(lines.iter().any(|l| l["kind"] == "DEBIT" && l["amount"] == json!(-debit)));
+	let (_, payment) = net
+		.app(
+			PIN,
+			Method::GET,
+			"/v1/wallets/{walletId}/payments/{orderId}",
+			&format!("/v1/wallets/W-REF/payments/{issuer_order_id}"),
+			None,
+		)
+		.await;
+	assert_eq!(
+		(&payment["refundedAmount"], &payment["refundedDebitAmount"]),
+		(&json!(8_000), &json!(d1 + d2))
+	);
+
+	// A refund made on chain with the CLI, the acquirer's key, outside both services.
+	net.sudo_tx("//Dave", calls::refund(&order_id, "CLI-RF-1", 1_000).unwrap()).await;
+	let d_cli = chain_refund(&net, "CLI-RF-1").await;
+
+	// Cancel a micropay that posted: refunded in full, the payer has every cent back.
+	let before_cancel = net.balance("W-REF").await;
+	let code = net.payment_code("W-REF").await;
+	let posted = net.micropay("AGG-R-2", "SHOP-R", &code, 5_000).await;
+	assert_eq!(posted["status"], "SUCCESS");
+	let cancel = format!("/v1/orders/{}/cancel", posted["orderId"].as_str().unwrap());
+	let template = "/v1/orders/{orderId}/cancel";
+	let (status, c) = net.agg(Method::POST, template, &cancel, None).await;
+	assert_eq!((status, c["result"].as_str()), (200, Some("REFUNDED")), "{c}");
+	assert_eq!(c["refund"]["amount"], 5_000);
+	assert_eq!(c["order"]["cancelRequested"], true);
+	balance_becomes(&net, "W-REF", before_cancel).await;
+	let (status, again) = net.agg(Method::POST, template, &cancel, None).await;
+	assert_eq!((status, &again["refund"]["refundId"]), (200, &c["refund"]["refundId"]));
+	let final_posted = net.final_acquirer_order(posted["orderId"].as_str().unwrap()).await;
+	assert_eq!(final_posted["tradeState"], "REFUND", "{final_posted}");
+
+	// Cancel a micropay before it posts: above the no-PIN limit it waits for the payer, is
+	// cancelled, and the payer's late confirmation is debited, refused by the acquirer, voided
+	// on chain and given back.
+	let code = net.payment_code("W-REF").await;
+	let (status, waiting) = net
+		.agg(
+			Method::POST,
+			"/v1/micropay",
+			"/v1/micropay",
+			Some(json!({
+				"aggregatorOrderId": "AGG-R-3", "merchantId": "SHOP-R", "authCode": code,
+				"amount": 60_000, "currency": "CNY",
+			})),
+		)
+		.await;
+	assert_eq!((status, waiting["status"].as_str()), (200, Some("USERPAYING")), "{waiting}");
+	let cancel = format!("/v1/orders/{}/cancel", waiting["orderId"].as_str().unwrap());
+	let (status, c) = net.agg(Method::POST, template, &cancel, None).await;
+	assert_eq!((status, c["result"].as_str()), (200, Some("CANCELLED")), "{c}");
+	assert_eq!(
+		(&c["order"]["status"], &c["order"]["reason"]),
+		(&json!("FAILED"), &json!("CancelledByMerchant"))
+	);
+	let (_, pending) = net
+		.app(PIN, Method::GET, "/v1/wallets/{walletId}/pending", "/v1/wallets/W-REF/pending", None)
+		.await;
+	let late = pending[0]["issuerOrderId"].as_str().unwrap().to_string();
+	let (status, confirmed) = net
+		.app(
+			PIN,
+			Method::POST,
+			"/v1/wallets/{walletId}/pending/{orderId}/confirm",
+			&format!("/v1/wallets/W-REF/pending/{late}/confirm"),
+			None,
+		)
+		.await;
+	assert_eq!(status, 200, "{confirmed}");
+	let voided = wait_for(Duration::from_secs(60), "the late payment given back", || async {
+		let (_, o) = net
+			.app(
+				PIN,
+				Method::GET,
+				"/v1/wallets/{walletId}/payments/{orderId}",
+				&format!("/v1/wallets/W-REF/payments/{late}"),
+				None,
+			)
+			.await;
+		(o["status"] == "FAILED").then_some(o)
+	})
+	.await;
+	assert!(voided["reason"].as_str().unwrap_or_default().contains("voided"), "{voided}");
+	assert_eq!(net.balance("W-REF").await, before_cancel);
+	let (status, again) = net.agg(Method::POST, template, &cancel, None).await;
+	assert_eq!((status, again["result"].as_str()), (200, Some("CANCELLED")));
+
+	// An unpaid dynamic order: neither refunded nor cancelled, but closed; its code then pays
+	// nothing.
+	let (status, dynamic) = net
+		.agg(
+			Method::POST,
+			"/v1/unified-order",
+			"/v1/unified-order",
+			Some(json!({
+				"aggregatorOrderId": "AGG-R-4", "merchantId": "SHOP-R", "amount": 2_000,
+				"currency": "CNY", "tradeType": "NATIVE",
+			})),
+		)
+		.await;
+	assert_eq!(status, 200, "{dynamic}");
+	let dynamic_id = dynamic["orderId"].as_str().unwrap();
+	let (status, e) = refund(
+		&net,
+		json!({
+			"orderId": dynamic_id, "aggregatorRefundId": "AGG-RF-5", "amount": 2_000,
+			"currency": "CNY",
+		}),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (409, Some("OrderNotSuccessful")), "{e}");
+	let (status, e) =
+		net.agg(Method::POST, template, &format!("/v1/orders/{dynamic_id}/cancel"), None).await;
+	assert_eq!((status, e["code"].as_str()), (409, Some("OrderNotCancellable")));
+	let close = format!("/v1/orders/{dynamic_id}/close");
+	for _ in 0..2 {
+		let (status, closed) =
+			net.agg(Method::POST, "/v1/orders/{orderId}/close", &close, None).await;
+		assert_eq!((status, closed["status"].as_str()), (200, Some("CLOSED")), "{closed}");
+	}
+	let (status, e) = net
+		.app(
+			PIN,
+			Method::POST,
+			"/v1/wallets/{walletId}/scan",
+			"/v1/wallets/W-REF/scan",
+			Some(json!({ "payload": dynamic["codeUrl"] })),
+		)
+		.await;
+	assert_eq!((status, e["code"].as_str()), (409, Some("OrderClosed")), "{e}");
+	let (status, e) = net
+		.agg(
+			Method::POST,
+			"/v1/orders/{orderId}/close",
+			&format!("/v1/orders/{order_id}/close"),
+			None,
+		)
+		.await;
+	assert_eq!((status, e["code"].as_str()), (409, Some("OrderNotClosable")));
+
+	// Past the cancel window, a micropay is refunded, not cancelled.
+	let created = paid["createdAt"].as_i64().unwrap();
+	let wait = (created + 20_000 - now_ms()).max(0) as u64 + 500;
+	tokio::time::sleep(Duration::from_millis(wait)).await;
+	let (status, e) =
+		net.agg(Method::POST, template, &format!("/v1/orders/{order_id}/cancel"), None).await;
+	assert_eq!((status, e["code"].as_str()), (409, Some("CancelWindowOver")), "{e}");
+
+	// The cycle closes. The CLI's refund is on chain but in neither service's records: both
+	// reconciliations name it.
+	net.sudo_tx("//Charlie", calls::close_cycle()).await;
+	let reconcile = |issuer: bool| {
+		let net = &net;
+		async move {
+			let (status, report) = if issuer {
+				net.admin_issuer(Method::POST, "/v1/admin/reconcile", "/v1/admin/reconcile", None)
+					.await
+			} else {
+				net.admin_acquirer(Method::POST, "/v1/admin/reconcile", "/v1/admin/reconcile", None)
+					.await
+			};
+			assert_eq!(status, 200, "{report}");
+			report["cycles"]
+				.as_array()
+				.unwrap()
+				.first()
+				.cloned()
+				.unwrap_or_else(|| panic!("no cycle reconciled: {report}"))
+		}
+	};
+	for issuer in [true, false] {
+		let cycle = reconcile(issuer).await;
+		assert_eq!(cycle["ok"], false, "{cycle}");
+		let mismatches = cycle["mismatches"].as_array().unwrap();
+		assert_eq!(mismatches.len(), 3, "the refund, the entry count and the digest: {cycle}");
+		assert!(
+			mismatches[0].as_str().unwrap().starts_with("RefundNotRecorded: refund CLI-RF-1 "),
+			"{cycle}"
+		);
+	}
+	// The acquirer's operator records it; the issuer is told and credits the payer, once.
+	let path = "/v1/admin/refunds/CLI-RF-1/record";
+	let (status, recorded) =
+		net.admin_acquirer(Method::POST, "/v1/admin/refunds/{refundId}/record", path, None).await;
+	assert_eq!((status, recorded["status"].as_str()), (200, Some("SUCCESS")), "{recorded}");
+	assert_eq!(recorded["debitAmount"].as_i64(), Some(d_cli));
+	balance_becomes(&net, "W-REF", before_cancel + d_cli).await;
+	let (status, credited) = net
+		.admin_issuer(
+			Method::POST,
+			"/v1/admin/refunds/{refundId}/credit",
+			"/v1/admin/refunds/CLI-RF-1/credit",
+			None,
+		)
+		.await;
+	assert_eq!((status, credited["source"].as_str()), (200, Some("ACQUIRER")), "{credited}");
+	assert_eq!(net.balance("W-REF").await, before_cancel + d_cli);
+	assert_eq!(before_cancel, start - debit + d1 + d2);
+
+	// Both reconcile the cycle: two payments and four refunds, entry by entry and by digest.
+	for issuer in [true, false] {
+		let cycle = reconcile(issuer).await;
+		assert_eq!(cycle["ok"], true, "{cycle}");
+		assert_eq!(cycle["chainEntries"], 6, "{cycle}");
+		assert_eq!(cycle["localDigest"], cycle["chainDigest"]);
+	}
+}

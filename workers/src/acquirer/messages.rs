@@ -1,6 +1,6 @@
-//! The outbox's table: messages owed to the issuer (debit requests) and to aggregators
-//! (notifications), each written in the same transaction as the order change that owes it,
-//! once per order and kind.
+//! The outbox's table: messages owed to the issuer (debit requests, refund notices) and to
+//! aggregators (notifications of orders and refunds), each written in the same transaction as
+//! the change that owes it, once per order, kind and refund.
 
 use crate::common::{
 	now_ms,
@@ -15,9 +15,26 @@ pub enum MessageKind {
 	DebitRequest,
 	/// An order's final status, to its aggregator.
 	Notify,
+	/// A refund settled on chain: the issuer credits the payer's wallet.
+	RefundNotice,
+	/// A refund's final status, to its aggregator.
+	RefundNotify,
 }
 
-crate::text_enum!(MessageKind { DebitRequest => "DEBIT_REQUEST", Notify => "NOTIFY" });
+crate::text_enum!(MessageKind {
+	DebitRequest => "DEBIT_REQUEST",
+	Notify => "NOTIFY",
+	RefundNotice => "REFUND_NOTICE",
+	RefundNotify => "REFUND_NOTIFY",
+});
+
+impl MessageKind {
+	/// Whether the message is owed until it is acknowledged (given up only by its age), as
+	/// notifications and refund notices are; a debit request is tried a bounded number of times.
+	pub fn until_acknowledged(self) -> bool {
+		!matches!(self, Self::DebitRequest)
+	}
+}
 
 /// Where a message's delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +60,8 @@ pub struct Message {
 	pub id: i64,
 	pub order_id: String,
 	pub kind: MessageKind,
+	/// The refund a refund's message is about; empty for an order's own.
+	pub refund_id: String,
 	/// `issuer`, or the aggregator's notify URL.
 	pub target: String,
 	/// The recipient's queue: `issuer`, or the aggregator's id.
@@ -60,6 +79,7 @@ fn message_from(r: &AnyRow) -> StoreResult<Message> {
 		id: r.try_get("id")?,
 		order_id: r.try_get("order_id")?,
 		kind: r.try_get("kind")?,
+		refund_id: r.try_get("refund_id")?,
 		target: r.try_get("target")?,
 		lane: r.try_get("lane")?,
 		body: r.try_get("body")?,
@@ -69,20 +89,21 @@ fn message_from(r: &AnyRow) -> StoreResult<Message> {
 }
 
 const SELECT_MESSAGE: &str =
-	"SELECT id, order_id, kind, target, lane, body, attempts, created_at FROM outbox";
+	"SELECT id, order_id, kind, refund_id, target, lane, body, attempts, created_at FROM outbox";
 
-/// Queues a message for delivery in `lane` (once per order and kind), due at `due_at` (ms).
+/// Queues a message for delivery in `lane` (once per order, kind and refund: `refund_id` is
+/// empty for an order's own messages), due at `due_at` (ms).
 pub async fn enqueue(
 	tx: &mut AnyConnection,
-	order_id: &str,
+	(order_id, refund_id): (&str, &str),
 	kind: MessageKind,
 	(target, lane): (&str, &str),
 	body: &str,
 	due_at: i64,
 ) -> StoreResult<()> {
 	sqlx::query(
-		"INSERT INTO outbox (order_id, kind, target, lane, body, status, next_attempt_at, created_at)
-		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+		"INSERT INTO outbox (order_id, kind, target, lane, body, status, next_attempt_at, created_at,
+		 refund_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
 	)
 	.bind(order_id)
 	.bind(kind)
@@ -92,6 +113,7 @@ pub async fn enqueue(
 	.bind(Delivery::Pending)
 	.bind(due_at)
 	.bind(now_ms())
+	.bind(refund_id)
 	.execute(tx)
 	.await?;
 	Ok(())

@@ -1,8 +1,9 @@
 //! `clearline-acquirer`: the acquirer's open API for aggregators (merchants, micropay,
-//! unified orders, order queries, static shop codes), the bookkeeping interface the issuer
-//! calls, which posts on chain and answers only from finality, and a persistent outbox that
-//! delivers debit requests to the issuer (for `--outbox-attempts` tries; reconciliation then
-//! asks the issuer) and notifications to aggregators until they are acknowledged.
+//! unified orders, order queries, refunds, static shop codes), the bookkeeping interface the
+//! issuer calls, which posts on chain and answers only from finality, and a persistent outbox
+//! that delivers debit requests to the issuer (for `--outbox-attempts` tries; reconciliation
+//! then asks the issuer), refund notices to the issuer and notifications to aggregators until
+//! they are acknowledged.
 
 mod api;
 mod batches;
@@ -14,6 +15,8 @@ mod outbox;
 mod poster;
 mod posting;
 mod reconcile;
+mod refund;
+mod refunder;
 
 use crate::common::{
 	answers::AnswerKeys,
@@ -68,6 +71,13 @@ pub struct Config {
 	/// the issuer what became of it.
 	#[arg(long, default_value = "2m")]
 	pub debit_window: humantime::Duration,
+	/// How long a refund request waits for its refund's finality before it answers
+	/// `PROCESSING` (the aggregator is notified of the end, and can query the refund).
+	#[arg(long, default_value = "10s")]
+	pub refund_wait: humantime::Duration,
+	/// How long after its creation a micropay order may be cancelled by its merchant.
+	#[arg(long, default_value = "24h")]
+	pub cancel_window: humantime::Duration,
 	/// How long a bookkeeping call waits for finality before it answers `UNKNOWN`.
 	#[arg(long, default_value = "60s")]
 	pub bookkeeping_wait: humantime::Duration,
@@ -146,6 +156,9 @@ pub struct Acquirer {
 	pub following: std::sync::Mutex<std::collections::HashSet<i64>>,
 	/// One permit per new payment being taken (`--admission-limit`).
 	pub admission: Arc<tokio::sync::Semaphore>,
+	pub refund_wake: tokio::sync::Notify,
+	/// The refunds this process is settling.
+	pub refunding: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Acquirer {
@@ -251,6 +264,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		waiters: posting::Waiters::default(),
 		following: Default::default(),
 		admission: Arc::new(tokio::sync::Semaphore::new(config.admission_limit.max(1))),
+		refund_wake: tokio::sync::Notify::new(),
+		refunding: Default::default(),
 	});
 	tracing::info!(
 		account = %state.sender.account(),
@@ -264,6 +279,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	tokio::spawn(poster::listen(state.clone()));
 	tokio::spawn(poster::run(state.clone()));
 	tokio::spawn(outbox::run(state.clone()));
+	tokio::spawn(refunder::run(state.clone()));
 	let every: Duration = config.common.reconcile_every.into();
 	let s = state.clone();
 	service::every(every, "reconcile", move || {

@@ -89,10 +89,24 @@ pub enum OrderError {
 	OrderNotPayable(OrderStatus),
 	#[error("the order can no longer be paid")]
 	OrderExpired,
+	#[error("the merchant closed the order")]
+	OrderClosed,
+	#[error("the order is {0}; only an order awaiting payment is closed")]
+	OrderNotClosable(OrderStatus),
+	#[error("only a micropay order is cancelled; close an unpaid dynamic-QR or in-app order")]
+	OrderNotCancellable,
+	#[error("the order is older than the cancel window")]
+	CancelWindowOver,
 	#[error("the payer's confirmation must name the amount")]
 	AmountRequired,
 	#[error("the payer confirmed {confirmed} but the order is for {order}")]
 	AmountMismatch { confirmed: i64, order: i64 },
+	#[error("the order is {0}; only a successful order is refunded")]
+	OrderNotSuccessful(OrderStatus),
+	#[error("the refund of {requested} exceeds what remains of the order ({remaining})")]
+	RefundExceedsRemaining { requested: i64, remaining: i64 },
+	#[error("no such refund")]
+	UnknownRefund,
 	#[error("an order cannot move from {from} to {to}")]
 	IllegalTransition { from: OrderStatus, to: OrderStatus },
 	#[error(transparent)]
@@ -122,8 +136,17 @@ impl From<OrderError> for ApiError {
 			}
 			OrderError::OrderNotPayable(_) => ApiError::conflict("OrderNotPayable", message),
 			OrderError::OrderExpired => ApiError::conflict("OrderExpired", message),
+			OrderError::OrderClosed => ApiError::conflict("OrderClosed", message),
+			OrderError::OrderNotClosable(_) => ApiError::conflict("OrderNotClosable", message),
+			OrderError::OrderNotCancellable => ApiError::conflict("OrderNotCancellable", message),
+			OrderError::CancelWindowOver => ApiError::conflict("CancelWindowOver", message),
 			OrderError::AmountRequired => ApiError::bad_request("AmountRequired", message),
 			OrderError::AmountMismatch { .. } => ApiError::conflict("AmountMismatch", message),
+			OrderError::OrderNotSuccessful(_) => ApiError::conflict("OrderNotSuccessful", message),
+			OrderError::RefundExceedsRemaining { .. } => {
+				ApiError::conflict("RefundExceedsRemaining", message)
+			}
+			OrderError::UnknownRefund => ApiError::not_found("UnknownRefund", message),
 			OrderError::IllegalTransition { .. } => ApiError::internal(message),
 			OrderError::Store(e) => e.into(),
 		}
@@ -166,6 +189,13 @@ pub struct Order {
 	pub pay_by: Option<i64>,
 	pub created_at: i64,
 	pub updated_at: i64,
+	/// What refunds have given back on chain, minor units of CNY.
+	pub refunded_amount: i64,
+	/// The status as WeChat Pay's `trade_state` would say it: a successful order refunded in
+	/// full is `REFUND`, in part `PARTIAL_REFUND`; otherwise the status.
+	pub trade_state: String,
+	/// The merchant asked to cancel this micropay order.
+	pub cancel_requested: bool,
 	/// How the order's notification to the aggregator stands, once it is final.
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub notification: Option<NotificationState>,
@@ -219,6 +249,9 @@ fn order_from(r: &AnyRow) -> StoreResult<Order> {
 		pay_by: r.try_get("pay_by")?,
 		created_at: r.try_get("created_at")?,
 		updated_at: r.try_get("updated_at")?,
+		refunded_amount: 0,
+		trade_state: status.to_string(),
+		cancel_requested: r.try_get::<Option<i64>, _>("cancel_requested_at")?.is_some(),
 		notification: None,
 		notify_url: r.try_get("notify_url")?,
 		request_hash: r.try_get("request_hash")?,
@@ -277,6 +310,7 @@ pub async fn of_aggregator(
 		.filter(|o| o.aggregator_id == aggregator_id)
 		.ok_or(OrderError::UnknownOrder("no such order"))?;
 	// On the connection already held: a SQLite store has only one.
+	with_refunds(&mut conn, &mut order).await?;
 	order.notification = messages::notification(&mut *conn, &order.order_id).await?.map(
 		|(status, attempts, last_error)| NotificationState {
 			status: status.to_string(),
@@ -285,6 +319,16 @@ pub async fn of_aggregator(
 		},
 	);
 	Ok(order)
+}
+
+/// Fills in what the order has had refunded, and its trade state with it.
+pub async fn with_refunds(conn: &mut AnyConnection, order: &mut Order) -> StoreResult<()> {
+	if order.status == OrderStatus::Success {
+		order.refunded_amount = super::refund::settled(conn, &order.order_id).await?;
+		order.trade_state =
+			super::refund::trade_state(order.status, order.amount, order.refunded_amount).into();
+	}
+	Ok(())
 }
 
 async fn by_aggregator_id(
@@ -474,7 +518,7 @@ pub async fn micropay(
 		serde_json::to_string(&debit).map_err(|e| StoreError::unreadable("debit request", e))?;
 	let kind = MessageKind::DebitRequest;
 	let to = (messages::ISSUER_LANE, messages::ISSUER_LANE);
-	messages::enqueue(&mut tx, &order_id, kind, to, &body, outbox_from).await?;
+	messages::enqueue(&mut tx, (&order_id, ""), kind, to, &body, outbox_from).await?;
 	let order = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
 	tx.commit().await?;
 	Ok((order, true))
@@ -577,6 +621,9 @@ pub async fn checkout_target(
 
 /// An unpaid order that can still be paid.
 pub fn payable(order: &Order) -> OrderResult<()> {
+	if order.status == OrderStatus::Closed && order.reason.as_deref() == Some(CLOSED_BY_MERCHANT) {
+		return Err(OrderError::OrderClosed);
+	}
 	if order.status != OrderStatus::AwaitingPayment {
 		return Err(OrderError::OrderNotPayable(order.status));
 	}
@@ -747,11 +794,12 @@ pub(super) async fn finish_in(
 		posting_id: posted.map(|p| p.posting_id),
 		block_number: posted.map(|p| p.block_number),
 		reason: reason.map(str::to_string),
+		refund: None,
 	};
 	let body = serde_json::to_string(&notification)
 		.map_err(|e| StoreError::unreadable("notification", e))?;
 	let to = (order.notify_url.as_str(), order.aggregator_id.as_str());
-	messages::enqueue(tx, id, MessageKind::Notify, to, &body, now_ms()).await?;
+	messages::enqueue(tx, (id, ""), MessageKind::Notify, to, &body, now_ms()).await?;
 	Ok(true)
 }
 
@@ -844,6 +892,84 @@ pub(super) async fn leave_unknown_in(
 ) -> OrderResult<bool> {
 	let from = [OrderStatus::Posting];
 	Ok(store::move_order_if(tx, KEY, id, &from, OrderStatus::Unknown, Some(reason)).await??)
+}
+
+/// The reason of an order its merchant closed.
+pub const CLOSED_BY_MERCHANT: &str = "OrderClosed";
+
+/// The merchant abandons an unpaid dynamic-QR or in-app order of its aggregator's: `CLOSED`,
+/// and a later payment of it is refused `OrderClosed`. A closed order is answered as it is.
+/// The caller holds the order's lock.
+pub async fn close(db: &Db, aggregator_id: &str, id: &str) -> OrderResult<Order> {
+	let mut tx = db.begin().await?;
+	let o = order(&mut tx, id)
+		.await?
+		.filter(|o| o.aggregator_id == aggregator_id)
+		.ok_or(OrderError::UnknownOrder("no such order"))?;
+	let unpaid = o.pay_by.is_some() && o.status == OrderStatus::AwaitingPayment;
+	if o.status != OrderStatus::Closed {
+		if !unpaid {
+			return Err(OrderError::OrderNotClosable(o.status));
+		}
+		let from = [OrderStatus::AwaitingPayment];
+		let reason = Some(CLOSED_BY_MERCHANT);
+		if !store::move_order_if(&mut tx, KEY, id, &from, OrderStatus::Closed, reason).await?? {
+			let now = order(&mut tx, id).await?.map(|o| o.status).unwrap_or(o.status);
+			return Err(OrderError::OrderNotClosable(now));
+		}
+	}
+	let closed = order(&mut tx, id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
+	tx.commit().await?;
+	Ok(closed)
+}
+
+/// The merchant's till never learned a micropay's result and cancels it, within `window_ms`
+/// of the order's creation: the request is recorded, and an order still waiting for its debit
+/// fails at once (a debited instruction that arrives later is answered `FAILURE`, so the issuer
+/// voids it and gives the payer's money back). A posting in flight ends as the chain says; a
+/// successful order is then refunded in full ([`super::refund::refund_in_full`]). The order as
+/// it stands. The caller holds the order's lock.
+pub async fn cancel(db: &Db, aggregator_id: &str, id: &str, window_ms: i64) -> OrderResult<Order> {
+	let mut tx = db.begin().await?;
+	let o = order(&mut tx, id)
+		.await?
+		.filter(|o| o.aggregator_id == aggregator_id)
+		.ok_or(OrderError::UnknownOrder("no such order"))?;
+	if o.scenario != scenario_text(Scenario::CustomerPresented) {
+		return Err(OrderError::OrderNotCancellable);
+	}
+	if !o.cancel_requested {
+		if now_ms() - o.created_at > window_ms {
+			return Err(OrderError::CancelWindowOver);
+		}
+		sqlx::query("UPDATE orders SET cancel_requested_at = $2 WHERE order_id = $1")
+			.bind(id)
+			.bind(now_ms())
+			.execute(&mut *tx)
+			.await?;
+	}
+	fail_if_waiting(&mut tx, id, "CancelledByMerchant").await?;
+	let now = order(&mut tx, id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
+	tx.commit().await?;
+	Ok(now)
+}
+
+/// Successful orders whose merchant asked to cancel them and that have no refund of the
+/// cancel yet: each is refunded in full.
+pub async fn cancelled_successes(db: &Db) -> StoreResult<Vec<Order>> {
+	let rows = sqlx::query(&format!(
+		"{SELECT_ORDER} WHERE cancel_requested_at IS NOT NULL AND status = $1
+		 AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = orders.order_id
+		   AND r.aggregator_refund_id = $2 || orders.order_id)
+		 AND (SELECT COALESCE(SUM(r.amount), 0) FROM refunds r
+		   WHERE r.order_id = orders.order_id AND r.status <> $3) < orders.amount"
+	))
+	.bind(OrderStatus::Success)
+	.bind(super::refund::CANCEL_PREFIX)
+	.bind(super::refund::RefundStatus::Failed)
+	.fetch_all(db.pool())
+	.await?;
+	rows.iter().map(order_from).collect()
 }
 
 /// Closes unpaid orders whose time ran out; their ids.

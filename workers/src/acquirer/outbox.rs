@@ -1,5 +1,5 @@
-//! The outbox: debit requests to the issuer and notifications to aggregators, written in the
-//! same transaction as the order change that owes them, and delivered until acknowledged
+//! The outbox: debit requests and refund notices to the issuer and notifications to
+//! aggregators, written in the same transaction as the order or refund change that owes them, and delivered until acknowledged
 //! (with backoff, up to a bound). Each recipient has a lane of its own: one whose endpoint
 //! hangs holds up its own messages only, never another aggregator's or the issuer's.
 
@@ -13,7 +13,7 @@ use crate::common::{
 	auth::{parse_public_key, Counterparty},
 	now_ms,
 	peer::{send_signed, PeerError},
-	wire::{DebitAccepted, DebitRequest, NotificationAck},
+	wire::{DebitAccepted, DebitRequest, NotificationAck, RefundCredited, RefundNotice},
 };
 use reqwest::Method;
 use std::{
@@ -73,7 +73,8 @@ pub async fn deliver_now(s: &Arc<Acquirer>, order_id: &str) {
 async fn deliver(s: &Arc<Acquirer>, m: Message) {
 	let attempt = match m.kind {
 		MessageKind::DebitRequest => debit_request(s, &m).await,
-		MessageKind::Notify => notify(s, &m).await,
+		MessageKind::Notify | MessageKind::RefundNotify => notify(s, &m).await,
+		MessageKind::RefundNotice => refund_notice(s, &m).await,
 	};
 	if let Err(e) = record(s, &m, attempt).await {
 		tracing::warn!(message = m.id, error = %e, "could not record a delivery");
@@ -94,24 +95,29 @@ async fn record(
 		Err(Delivery::Refused(reason)) => {
 			// The issuer refused the debit request outright: the order fails. Only an order
 			// still waiting for its debit fails by it (a retried request refused after the
-			// issuer went ahead changes nothing).
+			// issuer went ahead changes nothing). A refused refund notice leaves the refund as
+			// the chain has it; the issuer's reconciliation reports the wallet not credited.
 			let mut tx = s.db.begin().await?;
 			messages::refused(&mut tx, m.id, attempts, &reason).await?;
-			let reason = format!("IssuerRefused: {reason}");
-			order::fail_if_waiting(&mut tx, &m.order_id, &reason).await?;
+			if m.kind == MessageKind::DebitRequest {
+				let reason = format!("IssuerRefused: {reason}");
+				order::fail_if_waiting(&mut tx, &m.order_id, &reason).await?;
+			} else {
+				let refund = &m.refund_id;
+				tracing::error!(message = m.id, kind = %m.kind, %refund, %reason, "refused outright");
+			}
 			Ok(tx.commit().await?)
 		}
 		Err(Delivery::Retry(error)) => {
 			// A debit request gives up after its attempts (reconciliation asks the issuer what
-			// became of it). Notifications go on at the longest interval past the bound, until
-			// `--notify-give-up` after they were queued; the order query shows it then, and
-			// admin can send it again.
-			let gave_up = match m.kind {
-				MessageKind::DebitRequest => attempts >= policy.attempts,
-				MessageKind::Notify => {
-					let give_up = Duration::from(s.config.notify_give_up).as_millis() as i64;
-					now_ms().saturating_sub(m.created_at) >= give_up
-				}
+			// became of it). Notifications and refund notices go on at the longest interval
+			// past the bound, until `--notify-give-up` after they were queued; the order query
+			// shows a notification's then, and admin can send it again.
+			let gave_up = if m.kind.until_acknowledged() {
+				let give_up = Duration::from(s.config.notify_give_up).as_millis() as i64;
+				now_ms().saturating_sub(m.created_at) >= give_up
+			} else {
+				attempts >= policy.attempts
 			};
 			let next = now_ms() + policy.backoff(attempts).as_millis() as i64;
 			messages::attempt_failed(&s.db, m.id, attempts, next, gave_up, &error).await?;
@@ -150,6 +156,23 @@ async fn debit_request(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 			}
 			Ok(())
 		}
+		Err(PeerError::Refused { status, code, message }) if (400..500).contains(&status) => {
+			Err(Delivery::Refused(format!("{code} ({message})")))
+		}
+		Err(e) => Err(Delivery::Retry(e.to_string())),
+	}
+}
+
+/// Tells the issuer a refund is on chain. It credits the payer from the chain's record (once,
+/// whatever the number of notices) and answers only once it has.
+async fn refund_notice(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
+	let notice: RefundNotice =
+		serde_json::from_str(&m.body).map_err(|e| Delivery::Refused(e.to_string()))?;
+	let timeout = s.config.debit_request_timeout.into();
+	let result: Result<RefundCredited, _> =
+		s.issuer.call(Method::POST, "/v1/refunds", Some(&notice), timeout).await;
+	match result {
+		Ok(_) => Ok(()),
 		Err(PeerError::Refused { status, code, message }) if (400..500).contains(&status) => {
 			Err(Delivery::Refused(format!("{code} ({message})")))
 		}

@@ -1,12 +1,19 @@
 //! The acquirer's reconciliation run: unknown postings settled from the finalized chain,
 //! unpaid orders closed, orders the issuer never answered resolved with it, and every closed
-//! cycle compared with the chain's statement.
+//! cycle compared with the chain's statement, payments and refunds.
 
 use super::{
 	order::{self, OrderStatus},
-	posting, Acquirer,
+	posting, refund, Acquirer,
 };
-use crate::common::{api::ApiError, cycles, now_ms, peer::PeerError, wire::DebitStatus};
+use crate::common::{
+	api::ApiError,
+	cycles::{self, LocalEntry},
+	now_ms,
+	peer::PeerError,
+	store::{Db, StoreResult},
+	wire::DebitStatus,
+};
 use reqwest::Method;
 use serde::Serialize;
 use std::sync::Arc;
@@ -89,7 +96,7 @@ pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 	}
 
 	let cycles = cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.sender.account(), |c| {
-		order::cycle_entries(&s.db, c)
+		cycle_entries(&s.db, c)
 	})
 	.await?;
 	let counts = crate::store::status_counts(&s.db).await?;
@@ -98,4 +105,11 @@ pub async fn run(s: &Arc<Acquirer>) -> Result<ReconcileReport, ApiError> {
 			.is_ok_and(|st| !st.is_final() && st != OrderStatus::AwaitingPayment)
 	});
 	Ok(ReconcileReport { resolved, still_open, cycles })
+}
+
+/// The acquirer's entries of a cycle: its successful orders and refunds.
+async fn cycle_entries(db: &Db, cycle: u32) -> StoreResult<Vec<LocalEntry>> {
+	let mut entries = order::cycle_entries(db, cycle).await?;
+	entries.extend(refund::cycle_entries(db, cycle).await?);
+	Ok(entries)
 }

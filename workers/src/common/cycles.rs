@@ -1,6 +1,9 @@
-//! Cycle reconciliation: a service's own records of a closed cycle against the chain's
-//! statement for it, entry by entry and by digest. The digest is recomputed from the service's
-//! own signed instructions alone, the way the pallet builds it.
+//! Cycle reconciliation: a service's own records of a closed cycle (its payments and refunds)
+//! against the chain's statement for it, entry by entry and by digest. Each entry's leaf is
+//! recomputed from the service's own signed instruction and amounts, the way the pallet builds
+//! it, and the leaves are folded in the statement's order: the entry-by-entry comparison
+//! checks that both sides hold the same entries, the digest that the chain's cycle is made of
+//! exactly what we recorded.
 
 use super::{
 	api::ApiError,
@@ -10,19 +13,56 @@ use super::{
 use clearline_client::{instruction::SignedInstruction, queries, Connection};
 use clearline_runtime::AccountId;
 use codec::Encode;
-use pallet_clearing_bank::{chain_digest, payment_leaf, CycleStatus};
+use pallet_clearing_bank::{chain_digest, payment_leaf, refund_leaf, CycleStatus};
 use serde::Serialize;
 use sqlx::Row;
 use std::collections::BTreeMap;
 
-/// One successful payment in the service's records.
+/// One successful payment, or one refund of it, in the service's records.
 #[derive(Debug, Clone)]
 pub struct LocalEntry {
 	pub acquirer_order_id: String,
+	/// The refund this entry is; `None` for the payment itself.
+	pub refund: Option<LocalRefund>,
 	/// From the participant's side: positive when its account was credited.
 	pub amount: i128,
+	/// The payment's posting (a refund's too).
 	pub posting_id: u64,
+	/// The payment's signed instruction (a refund's too).
 	pub instruction: SignedInstruction,
+}
+
+/// A refund's own figures, as its leaf on chain takes them.
+#[derive(Debug, Clone)]
+pub struct LocalRefund {
+	pub refund_id: String,
+	/// Minor units of the posting's credit currency (CNY).
+	pub credit_amount: u128,
+	/// Minor units of the posting's debit currency (HKD).
+	pub debit_amount: u128,
+}
+
+impl LocalEntry {
+	fn key(&self) -> (&str, Option<&str>) {
+		(&self.acquirer_order_id, self.refund.as_ref().map(|r| r.refund_id.as_str()))
+	}
+
+	fn describe(&self) -> String {
+		match &self.refund {
+			None => format!("order {}", self.acquirer_order_id),
+			Some(r) => format!("refund {} of order {}", r.refund_id, self.acquirer_order_id),
+		}
+	}
+
+	/// The leaf this entry adds to the cycle's digests.
+	fn leaf(&self) -> Result<[u8; 32], String> {
+		let (instruction, _) = self.instruction.decode().map_err(|e| e.to_string())?;
+		let hash = sp_crypto_hashing::blake2_256(&instruction.encode());
+		Ok(match &self.refund {
+			None => payment_leaf(&hash),
+			Some(r) => refund_leaf(&hash, r.refund_id.as_bytes(), r.credit_amount, r.debit_amount),
+		})
+	}
 }
 
 /// What comparing one cycle found.
@@ -45,50 +85,52 @@ pub fn compare(
 	local: &[LocalEntry],
 ) -> CycleReport {
 	let mut mismatches = Vec::new();
-	let mut ours: BTreeMap<&str, &LocalEntry> =
-		local.iter().map(|e| (e.acquirer_order_id.as_str(), e)).collect();
+	let mut ours: BTreeMap<(&str, Option<&str>), &LocalEntry> =
+		local.iter().map(|e| (e.key(), e)).collect();
+	// Our entries in the chain's order, for the digest; those the chain lacks after them.
+	let mut in_order: Vec<&LocalEntry> = Vec::with_capacity(local.len());
 	for entry in &statement.entries {
-		if entry.kind != "payment" {
-			mismatches.push(format!(
-				"{} {} on chain: this service books no {}s",
-				entry.kind, entry.acquirer_order_id, entry.kind
-			));
-			continue;
-		}
-		match ours.remove(entry.acquirer_order_id.as_str()) {
-			None => mismatches.push(format!(
-				"order {} is on chain (posting {}) but not successful in our records",
+		let key = (entry.acquirer_order_id.as_str(), entry.refund_id.as_deref());
+		match (ours.remove(&key), &entry.refund_id) {
+			(None, None) => mismatches.push(format!(
+				"PaymentNotRecorded: order {} is on chain (posting {}) but not successful in our \
+				 records",
 				entry.acquirer_order_id, entry.posting_id
 			)),
-			Some(e) if e.amount != entry.amount.0 || e.posting_id != entry.posting_id => mismatches
-				.push(format!(
-					"order {}: chain has posting {} for {}, we have posting {} for {}",
-					entry.acquirer_order_id,
-					entry.posting_id,
-					entry.amount.0,
-					e.posting_id,
-					e.amount
-				)),
-			Some(_) => {}
+			(None, Some(refund)) => mismatches.push(format!(
+				"RefundNotRecorded: refund {refund} of order {} is on chain ({} from our side) but \
+				 not in our records",
+				entry.acquirer_order_id, entry.amount.0
+			)),
+			(Some(e), _) => {
+				if e.amount != entry.amount.0 || e.posting_id != entry.posting_id {
+					mismatches.push(format!(
+						"AmountMismatch: {}: chain has posting {} for {}, we have posting {} for {}",
+						e.describe(),
+						entry.posting_id,
+						entry.amount.0,
+						e.posting_id,
+						e.amount
+					));
+				}
+				in_order.push(e);
+			}
 		}
 	}
-	for order in ours.keys() {
-		mismatches
-			.push(format!("order {order} is successful in our records but not in cycle {cycle}"));
+	for e in ours.values() {
+		mismatches.push(format!(
+			"NotOnChain: {} is successful in our records but not in cycle {cycle}",
+			e.describe()
+		));
+		in_order.push(e);
 	}
-	let mut sorted: Vec<&LocalEntry> = local.iter().collect();
-	sorted.sort_by_key(|e| e.posting_id);
 	let mut digest = [0u8; 32];
-	for e in sorted {
-		match e.instruction.decode() {
-			Ok((instruction, _)) => {
-				let hash = sp_crypto_hashing::blake2_256(&instruction.encode());
-				digest = chain_digest(&digest, &payment_leaf(&hash));
+	for e in in_order {
+		match e.leaf() {
+			Ok(leaf) => digest = chain_digest(&digest, &leaf),
+			Err(err) => {
+				mismatches.push(format!("{}: stored instruction unreadable: {err}", e.describe()))
 			}
-			Err(err) => mismatches.push(format!(
-				"order {}: stored instruction unreadable: {err}",
-				e.acquirer_order_id
-			)),
 		}
 	}
 	let local_digest = format!("0x{}", hex::encode(digest));
@@ -126,10 +168,30 @@ impl LocalEntry {
 		})?;
 		Ok(Self {
 			acquirer_order_id,
+			refund: None,
 			amount: amount as i128,
 			posting_id: posting_id as u64,
 			instruction,
 		})
+	}
+
+	/// An entry from a service's stored refund `refund_id` of `(credit, debit)` minor units of
+	/// the payment's (CNY, HKD), `amount` from the service's side.
+	pub fn refund(
+		acquirer_order_id: String,
+		refund_id: String,
+		(credit, debit): (i64, i64),
+		amount: i64,
+		posting_id: i64,
+		instruction: &str,
+	) -> StoreResult<Self> {
+		let mut entry = Self::from_stored(acquirer_order_id, amount, posting_id, instruction)?;
+		entry.refund = Some(LocalRefund {
+			refund_id,
+			credit_amount: credit as u128,
+			debit_amount: debit as u128,
+		});
+		Ok(entry)
 	}
 }
 

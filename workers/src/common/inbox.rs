@@ -44,7 +44,8 @@ pub enum NotifyMode {
 pub struct Heard {
 	/// Every delivery that verified, in the order they arrived.
 	pub deliveries: Vec<Notification>,
-	/// Per order (the acquirer's order id), the first notification and when it arrived.
+	/// Per order (the acquirer's order id) or refund (`order/refund`), the first notification
+	/// and when it arrived.
 	pub applied: BTreeMap<String, Applied>,
 	/// Deliveries that contradicted the applied notification of their order.
 	pub conflicts: Vec<(Notification, Notification)>,
@@ -62,13 +63,13 @@ pub struct Applied {
 impl Heard {
 	fn record(&mut self, n: Notification, at: Instant) {
 		self.deliveries.push(n.clone());
-		match self.applied.get(&n.order_id) {
+		match self.applied.get(&n.subject()) {
 			Some(first) if first.notification != n => {
 				self.conflicts.push((first.notification.clone(), n))
 			}
 			Some(_) => {}
 			None => {
-				self.applied.insert(n.order_id.clone(), Applied { at, notification: n });
+				self.applied.insert(n.subject(), Applied { at, notification: n });
 			}
 		}
 	}

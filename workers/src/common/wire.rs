@@ -145,6 +145,64 @@ pub struct Notification {
 	pub posting_id: Option<u64>,
 	pub block_number: Option<u32>,
 	pub reason: Option<String>,
+	/// In a refund's notification: the refund. `status` is then the order's trade state after
+	/// it (`REFUND`, `PARTIAL_REFUND`, or `SUCCESS` when nothing is refunded).
+	#[serde(default, skip_serializing_if = "Option::is_none")]
+	pub refund: Option<RefundOutcome>,
+}
+
+impl Notification {
+	/// What the notification is about: the order, or one refund of it. An aggregator applies
+	/// each once.
+	pub fn subject(&self) -> String {
+		match &self.refund {
+			None => self.order_id.clone(),
+			Some(r) => format!("{}/{}", self.order_id, r.refund_id),
+		}
+	}
+}
+
+/// A refund as its notification tells it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundOutcome {
+	pub refund_id: String,
+	pub aggregator_refund_id: String,
+	/// `SUCCESS` or `FAILED`.
+	pub status: String,
+	/// Minor units of CNY.
+	pub amount: Minor,
+	/// What the order has had refunded in all, this refund included.
+	pub refunded_amount: Minor,
+	pub block_number: Option<u32>,
+	pub reason: Option<String>,
+}
+
+/// Acquirer → issuer: a refund of one of its orders is in a finalized block; credit the payer.
+/// The issuer takes every amount from the chain, not from this notice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundNotice {
+	/// The refund id on chain (the acquirer's).
+	pub refund_id: String,
+	pub acquirer_order_id: String,
+	/// Minor units of CNY, as the acquirer refunded it.
+	pub amount: Minor,
+}
+
+/// The issuer's answer to a refund notice: the wallet is credited (now or before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RefundCredited {
+	pub refund_id: String,
+	pub issuer_order_id: String,
+	pub acquirer_order_id: String,
+	/// Minor units of CNY given back on the merchant's side.
+	pub credit_amount: Minor,
+	/// Minor units of HKD credited to the wallet: the chain's figure at the posting's rate.
+	pub debit_amount: Minor,
+	/// `CREDITED`.
+	pub status: String,
 }
 
 /// What an aggregator answers a notification with.

@@ -9,6 +9,7 @@ mod api;
 mod order;
 mod process;
 mod reconcile;
+mod refund;
 mod session;
 mod wallet;
 

@@ -173,6 +173,10 @@ pub struct Order {
 	pub block_number: Option<i64>,
 	pub created_at: i64,
 	pub updated_at: i64,
+	/// What merchants' refunds have given back of this payment: minor units of CNY, and of HKD
+	/// credited to the wallet (shown where a payment is looked up).
+	pub refunded_amount: i64,
+	pub refunded_debit_amount: i64,
 	/// While `AWAITING_PAYER`: until when the payer can confirm (ms since the epoch).
 	#[serde(skip_serializing_if = "Option::is_none")]
 	pub confirm_by: Option<i64>,
@@ -219,6 +223,8 @@ fn order_from(r: &AnyRow) -> StoreResult<Order> {
 		block_number: r.try_get("block_number")?,
 		created_at: r.try_get("created_at")?,
 		updated_at: r.try_get("updated_at")?,
+		refunded_amount: 0,
+		refunded_debit_amount: 0,
 		confirm_by: if status == OrderStatus::AwaitingPayer {
 			r.try_get("confirm_by")?
 		} else {

@@ -2,16 +2,18 @@
 //! looked up by the issuer's own order id (posted: success; voided, or not posted and past the
 //! instruction's expiry: failure, and the debit is reversed; an order the acquirer failed is
 //! voided again), rejections the acquirer has not heard of are sent again, and every closed
-//! cycle is compared with the chain's statement.
+//! cycle is compared with the chain's statement, payments and refunds (a refund on chain that
+//! no wallet was credited is `RefundNotRecorded`: `POST /v1/admin/refunds/{id}/credit`).
 
 use super::{
 	order::{self, NoPosting, OrderStatus, VoidState},
-	process, wallet, Issuer,
+	process, refund, wallet, Issuer,
 };
 use crate::common::{
 	api::ApiError,
-	cycles::{self, CycleReport},
+	cycles::{self, CycleReport, LocalEntry},
 	now_ms,
+	store::{Db, StoreResult},
 };
 use clearline_client::queries;
 use pallet_fx_rate::CurrencyCode;
@@ -169,7 +171,7 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	}
 
 	let cycles = cycles::reconcile_closed_cycles(&s.db, &s.conn, &s.chain_key.account_id(), |c| {
-		order::cycle_entries(&s.db, c)
+		cycle_entries(&s.db, c)
 	})
 	.await?;
 	let counts = crate::store::status_counts(&s.db).await?;
@@ -178,4 +180,11 @@ pub async fn run(s: &Arc<Issuer>) -> Result<ReconcileReport, ApiError> {
 	});
 	let funding = funding(s, head).await?;
 	Ok(ReconcileReport { resolved, still_open, cycles, funding })
+}
+
+/// The issuer's entries of a cycle: its successful payments and credited refunds.
+async fn cycle_entries(db: &Db, cycle: u32) -> StoreResult<Vec<LocalEntry>> {
+	let mut entries = order::cycle_entries(db, cycle).await?;
+	entries.extend(refund::cycle_entries(db, cycle).await?);
+	Ok(entries)
 }

@@ -30,9 +30,71 @@ pub enum EntryKind {
 	Topup,
 	Debit,
 	Reversal,
+	/// A merchant's refund, credited from the chain's record of it.
+	Refund,
 }
 
-crate::text_enum!(EntryKind { Topup => "TOPUP", Debit => "DEBIT", Reversal => "REVERSAL" });
+crate::text_enum!(EntryKind {
+	Topup => "TOPUP",
+	Debit => "DEBIT",
+	Reversal => "REVERSAL",
+	Refund => "REFUND",
+});
+
+/// One line of a wallet's history: money in or out, and what moved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryLine {
+	/// `TOPUP`, `DEBIT` (a payment), `REVERSAL` (a payment that never settled, given back) or
+	/// `REFUND` (a merchant's refund of a payment).
+	pub kind: EntryKind,
+	/// Minor units of HKD: positive into the wallet, negative out of it.
+	pub amount: i64,
+	/// The top-up's id, the payment's issuer order id, or the refund's id.
+	pub reference: String,
+	/// The payment a debit, reversal or refund belongs to.
+	pub issuer_order_id: Option<String>,
+	pub merchant_name: Option<String>,
+	/// The merchant's side of a payment or refund: minor units of CNY.
+	pub merchant_amount: Option<i64>,
+	pub at: i64,
+}
+
+/// The wallet's latest `limit` entries, newest first.
+pub async fn history(db: &Db, wallet_id: &str, limit: i64) -> WalletResult<Vec<HistoryLine>> {
+	let mut conn = db.conn().await?;
+	wallet(&mut conn, wallet_id).await?.ok_or(WalletError::UnknownWallet)?;
+	let rows = sqlx::query(
+		"SELECT e.kind, e.amount, e.reference, e.at,
+		 COALESCE(o.issuer_order_id, ro.issuer_order_id) AS issuer_order_id,
+		 COALESCE(o.merchant_name, ro.merchant_name) AS merchant_name,
+		 COALESCE(r.credit_amount, o.credit_amount) AS merchant_amount
+		 FROM wallet_entries e
+		 LEFT JOIN orders o ON e.kind IN ($2, $3) AND o.issuer_order_id = e.reference
+		 LEFT JOIN refunds r ON e.kind = $4 AND r.refund_id = e.reference
+		 LEFT JOIN orders ro ON ro.issuer_order_id = r.issuer_order_id
+		 WHERE e.wallet_id = $1 ORDER BY e.id DESC LIMIT $5",
+	)
+	.bind(wallet_id)
+	.bind(EntryKind::Debit)
+	.bind(EntryKind::Reversal)
+	.bind(EntryKind::Refund)
+	.bind(limit)
+	.fetch_all(&mut *conn)
+	.await?;
+	let line = |r: &AnyRow| -> StoreResult<HistoryLine> {
+		Ok(HistoryLine {
+			kind: r.try_get("kind")?,
+			amount: r.try_get("amount")?,
+			reference: r.try_get("reference")?,
+			issuer_order_id: r.try_get("issuer_order_id")?,
+			merchant_name: r.try_get("merchant_name")?,
+			merchant_amount: r.try_get("merchant_amount")?,
+			at: r.try_get("at")?,
+		})
+	};
+	Ok(rows.iter().map(line).collect::<StoreResult<_>>()?)
+}
 
 /// What the issuer refuses of a wallet, by name.
 #[derive(Debug, thiserror::Error)]

@@ -743,12 +743,19 @@ impl Net {
 	/// [`Self::final_acquirer_order`], asked by another aggregator.
 	pub async fn final_acquirer_order_as(&self, aggregator: &Peer, order_id: &str) -> Value {
 		let path = format!("/v1/orders/{order_id}");
-		wait_for(Duration::from_secs(60), &format!("order {order_id} final"), || async {
-			let (_, o) =
-				self.agg_as(aggregator, Method::GET, "/v1/orders/{orderId}", &path, None).await;
-			matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED")).then_some(o)
-		})
-		.await
+		let final_order = async {
+			loop {
+				let (_, o) =
+					self.agg_as(aggregator, Method::GET, "/v1/orders/{orderId}", &path, None).await;
+				if matches!(o["status"].as_str(), Some("SUCCESS" | "FAILED")) {
+					return o;
+				}
+				tokio::time::sleep(Duration::from_millis(200)).await;
+			}
+		};
+		tokio::time::timeout(Duration::from_secs(60), final_order)
+			.await
+			.unwrap_or_else(|_| panic!("order {order_id} not final in 60 s\n{}", self.logs()))
 	}
 
 	pub async fn issuer_order_for(&self, wallet: &str, code: &str) -> Value {

@@ -1,5 +1,5 @@
 //! Operations: aggregators and merchants registered, merchants suspended, orders looked at,
-//! reconciliation run.
+//! reconciliation run, refunds made outside the service recorded.
 
 use crate::{
 	acquirer::{
@@ -7,7 +7,9 @@ use crate::{
 		merchant::{self, Aggregator, Merchant, MerchantStatus},
 		messages,
 		order::{self, Order},
-		reconcile, Acquirer,
+		reconcile,
+		refund::Refund,
+		refunder, Acquirer,
 	},
 	common::{
 		api::{check_id, check_text, parse_json, ApiError},
@@ -157,7 +159,9 @@ pub async fn get_order(
 	State(s): S,
 	Path(order_id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
-	Ok(Json(order::get(&s.db, &order_id).await?))
+	let mut order = order::get(&s.db, &order_id).await?;
+	order::with_refunds(&mut *s.db.conn().await?, &mut order).await?;
+	Ok(Json(order))
 }
 
 /// `POST /v1/admin/orders/{orderId}/notify` (admin): sends the order's notification again,
@@ -186,4 +190,17 @@ pub async fn reconcile(
 	State(s): S,
 ) -> Result<Json<reconcile::ReconcileReport>, ApiError> {
 	Ok(Json(reconcile::run(&s).await?))
+}
+
+/// `POST /v1/admin/refunds/{refundId}/record` (admin): records a refund of ours the chain
+/// holds but this service never took (made with the CLI; reconciliation reports it
+/// `RefundNotRecorded`), as its order's aggregator's refund under the same id. The issuer is
+/// told and credits the payer once; the aggregator is notified.
+pub async fn record_refund(
+	_: Admin,
+	State(s): S,
+	Path(refund_id): Path<String>,
+) -> Result<Json<Refund>, ApiError> {
+	check_id("refundId", &refund_id)?;
+	Ok(Json(refunder::record_from_chain(&s, &refund_id).await?))
 }

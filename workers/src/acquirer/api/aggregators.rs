@@ -1,12 +1,15 @@
 //! The aggregators' open API: micropay (the merchant scanned the payer's code), unified
-//! orders (a dynamic QR or an in-app payment), order queries and the shop's static code.
+//! orders (a dynamic QR or an in-app payment), order queries, refunds and the shop's static
+//! code.
 
 use super::merchant_qr;
 use crate::{
 	acquirer::{
 		merchant,
 		order::{self, Order, OrderRequest, OrderStatus},
-		outbox, Acquirer,
+		outbox,
+		refund::{self, Refund, RefundRequest, RefundStatus},
+		Acquirer,
 	},
 	common::{
 		api::{check_amount, check_id, check_text, parse_json, request_hash, ApiError},
@@ -230,4 +233,153 @@ pub async fn find_order(
 ) -> Result<Json<Order>, ApiError> {
 	let found = order::of_aggregator(&s.db, &signed.party, None, Some(&q.aggregator_order_id));
 	Ok(Json(found.await?))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RefundBody {
+	/// The order, by our id or by the aggregator's.
+	order_id: Option<String>,
+	aggregator_order_id: Option<String>,
+	/// The aggregator's id for the refund: its idempotency key.
+	aggregator_refund_id: String,
+	amount: i64,
+	currency: String,
+	reason: Option<String>,
+	notify_url: Option<String>,
+}
+
+/// `POST /v1/refunds` (aggregator): gives back all or part of a successful order, at the
+/// payment's own rate; several partial refunds may follow one another up to the order's
+/// amount. Answers once the refund is final, or `PROCESSING` after `--refund-wait`; the
+/// aggregator is notified of its end either way. Idempotent by `aggregatorRefundId`.
+pub async fn refund(
+	State(s): S,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<Refund>, ApiError> {
+	let r: RefundBody = parse_json(&signed.body)?;
+	check_id("aggregatorRefundId", &r.aggregator_refund_id)?;
+	check_amount("amount", r.amount)?;
+	check_currency(&r.currency)?;
+	if let Some(reason) = &r.reason {
+		check_text("reason", reason, 80)?;
+	}
+	if let Some(url) = &r.notify_url {
+		check_url("notifyUrl", url)?;
+	}
+	if r.order_id.is_none() && r.aggregator_order_id.is_none() {
+		return Err(ApiError::invalid("orderId", "give orderId or aggregatorOrderId"));
+	}
+	let order = order::of_aggregator(
+		&s.db,
+		&signed.party,
+		r.order_id.as_deref(),
+		r.aggregator_order_id.as_deref(),
+	)
+	.await?;
+	let request = RefundRequest {
+		aggregator_id: &signed.party,
+		aggregator_refund_id: &r.aggregator_refund_id,
+		order_id: &order.order_id,
+		amount: r.amount,
+		reason: r.reason.as_deref(),
+		notify_url: r.notify_url.as_deref(),
+		request_hash: &request_hash(&r),
+	};
+	// Under the order's lock: two refunds of one order never both take its remainder.
+	let held = s.posting_locks.lock(&order.order_id).await?;
+	let (mut taken, created) = refund::request(&s.db, &request).await?;
+	drop(held);
+	if created {
+		s.metrics.call("refund", "taken");
+		s.refund_wake.notify_one();
+	}
+	let deadline = tokio::time::Instant::now() + s.config.refund_wait.into();
+	while taken.status == RefundStatus::Processing && tokio::time::Instant::now() < deadline {
+		tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+		taken = refund::of_aggregator(&s.db, &signed.party, Some(&taken.refund_id), None).await?;
+	}
+	Ok(Json(taken))
+}
+
+/// `GET /v1/refunds/{refundId}` (aggregator): one of its refunds.
+pub async fn get_refund(
+	State(s): S,
+	Path(refund_id): Path<String>,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<Refund>, ApiError> {
+	Ok(Json(refund::of_aggregator(&s.db, &signed.party, Some(&refund_id), None).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefundQuery {
+	aggregator_refund_id: String,
+}
+
+/// `GET /v1/refunds?aggregatorRefundId=` (aggregator): its refund by its own id.
+pub async fn find_refund(
+	State(s): S,
+	Query(q): Query<RefundQuery>,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<Refund>, ApiError> {
+	let found = refund::of_aggregator(&s.db, &signed.party, None, Some(&q.aggregator_refund_id));
+	Ok(Json(found.await?))
+}
+
+/// `POST /v1/orders/{orderId}/close` (aggregator): closes an unpaid dynamic-QR or in-app
+/// order; a later payment of it is refused `OrderClosed`.
+pub async fn close_order(
+	State(s): S,
+	Path(order_id): Path<String>,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<Order>, ApiError> {
+	let held = s.posting_locks.lock(&order_id).await?;
+	let closed = order::close(&s.db, &signed.party, &order_id).await?;
+	drop(held);
+	Ok(Json(order::of_aggregator(&s.db, &signed.party, Some(&closed.order_id), None).await?))
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelResult {
+	/// `CANCELLED` (never settled: the order failed, any debit is given back), `REFUNDED`
+	/// (settled, and refunded in full) or `CANCELLING` (being posted: the chain decides, and a
+	/// posting is then refunded in full).
+	result: &'static str,
+	order: Order,
+	refund: Option<Refund>,
+}
+
+/// `POST /v1/orders/{orderId}/cancel` (aggregator): the merchant's till never learned a
+/// micropay's result (WeChat Pay's reverse). Within `--cancel-window` of the order: if it has
+/// not posted it never will, if it has it is refunded in full; either way the payer ends with
+/// their money. Idempotent.
+pub async fn cancel_order(
+	State(s): S,
+	Path(order_id): Path<String>,
+	signed: SignedBy<AggregatorCall>,
+) -> Result<Json<CancelResult>, ApiError> {
+	let window = std::time::Duration::from(s.config.cancel_window).as_millis() as i64;
+	let held = s.posting_locks.lock(&order_id).await?;
+	let order = order::cancel(&s.db, &signed.party, &order_id, window).await?;
+	let refund = match order.status {
+		OrderStatus::Success => refund::refund_in_full(&s.db, &order).await?,
+		_ => None,
+	};
+	drop(held);
+	let result = match order.status {
+		OrderStatus::Success => {
+			s.refund_wake.notify_one();
+			"REFUNDED"
+		}
+		OrderStatus::Failed => {
+			s.outbox_wake.notify_one();
+			"CANCELLED"
+		}
+		_ => "CANCELLING",
+	};
+	tracing::info!(order = %order_id, result, "the merchant cancelled a micropay order");
+	let order = order::of_aggregator(&s.db, &signed.party, Some(&order_id), None).await?;
+	Ok(Json(CancelResult { result, order, refund }))
 }

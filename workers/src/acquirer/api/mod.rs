@@ -26,7 +26,11 @@ pub fn router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/unified-order", post(aggregators::unified_order).route_layer(admitted()))
 		.route("/v1/orders", get(aggregators::find_order))
 		.route("/v1/orders/:order_id", get(aggregators::get_order))
+		.route("/v1/orders/:order_id/close", post(aggregators::close_order))
+		.route("/v1/orders/:order_id/cancel", post(aggregators::cancel_order))
 		.route("/v1/merchants/:merchant_id/static-qr", get(aggregators::static_qr))
+		.route("/v1/refunds", post(aggregators::refund).get(aggregators::find_refund))
+		.route("/v1/refunds/:refund_id", get(aggregators::get_refund))
 		.route("/v1/checkout", post(issuer::checkout))
 		.route("/v1/checkout/preview", post(issuer::checkout_preview))
 		.route("/v1/bookkeeping", post(issuer::bookkeeping))
@@ -44,6 +48,7 @@ pub fn admin_router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/admin/orders/:order_id", get(admin::get_order))
 		.route("/v1/admin/orders/:order_id/notify", post(admin::redrive_notification))
 		.route("/v1/admin/reconcile", post(admin::reconcile))
+		.route("/v1/admin/refunds/:refund_id/record", post(admin::record_refund))
 		.with_state(state)
 }
 

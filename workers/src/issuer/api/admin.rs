@@ -8,6 +8,7 @@ use crate::{
 	issuer::{
 		order::{self, Order},
 		reconcile,
+		refund::{self, CreditedRefund, RefundSource},
 		wallet::{self, Wallet},
 		Issuer,
 	},
@@ -104,7 +105,9 @@ pub async fn get_order(
 	State(s): S,
 	Path(id): Path<String>,
 ) -> Result<Json<AdminOrder>, ApiError> {
-	let order = order::get(&s.db, &id).await?;
+	let mut order = order::get(&s.db, &id).await?;
+	(order.refunded_amount, order.refunded_debit_amount) =
+		refund::refunded(&mut *s.db.conn().await?, &id).await?;
 	let instruction = order.instruction.as_deref().and_then(|t| serde_json::from_str(t).ok());
 	Ok(Json(AdminOrder { expires_at: order.expires_at, order, instruction }))
 }
@@ -115,4 +118,16 @@ pub async fn reconcile(
 	State(s): S,
 ) -> Result<Json<reconcile::ReconcileReport>, ApiError> {
 	Ok(Json(reconcile::run(&s).await?))
+}
+
+/// `POST /v1/admin/refunds/{refundId}/credit` (operations): credits a refund the chain holds
+/// but the acquirer never announced (reconciliation reports it `RefundNotRecorded`), from the
+/// chain's record, once; a refund credited already is answered as it was.
+pub async fn credit_refund(
+	_: Admin,
+	State(s): S,
+	Path(refund_id): Path<String>,
+) -> Result<Json<CreditedRefund>, ApiError> {
+	check_id("refundId", &refund_id)?;
+	Ok(Json(refund::credit(&s, &refund_id, None, RefundSource::Operator).await?))
 }

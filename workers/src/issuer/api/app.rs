@@ -14,7 +14,7 @@ use crate::{
 	},
 	issuer::{
 		order::{self, NewOrder, Order, OrderError, OrderStatus},
-		process, session,
+		process, refund, session,
 		wallet::{self, Wallet, WalletError, WalletStatus},
 		Issuer,
 	},
@@ -206,6 +206,27 @@ impl FromRequestParts<Arc<Issuer>> for WalletSession {
 /// `GET /v1/wallets/{walletId}` (wallet app, session): balance and status.
 pub async fn get_wallet(State(s): S, session: WalletSession) -> Result<Json<Wallet>, ApiError> {
 	Ok(Json(wallet::get(&s.db, &session.wallet_id).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HistoryQuery {
+	limit: Option<i64>,
+}
+
+/// `GET /v1/wallets/{walletId}/history?limit=` (wallet app, session): the wallet's money in
+/// and out, newest first (top-ups, payments, reversals and refunds; at most `limit`, 50 unless
+/// given, 500 at most).
+pub async fn history(
+	State(s): S,
+	session: WalletSession,
+	Query(q): Query<HistoryQuery>,
+) -> Result<Json<Vec<wallet::HistoryLine>>, ApiError> {
+	let limit = q.limit.unwrap_or(50);
+	if !(1..=500).contains(&limit) {
+		return Err(ApiError::invalid("limit", "must be 1 to 500"));
+	}
+	Ok(Json(wallet::history(&s.db, &session.wallet_id, limit).await?))
 }
 
 #[derive(Debug, Serialize)]
@@ -416,8 +437,13 @@ pub async fn get_payment(
 	Path((_, order_id)): Path<(String, String)>,
 ) -> Result<Json<Order>, ApiError> {
 	let wallet_id = session.wallet_id;
-	match order::load(&s.db, &order_id).await? {
-		Some(o) if o.wallet_id.as_deref() == Some(wallet_id.as_str()) => Ok(Json(o)),
+	let mut conn = s.db.conn().await?;
+	match order::order(&mut conn, &order_id).await? {
+		Some(mut o) if o.wallet_id.as_deref() == Some(wallet_id.as_str()) => {
+			(o.refunded_amount, o.refunded_debit_amount) =
+				refund::refunded(&mut conn, &o.issuer_order_id).await?;
+			Ok(Json(o))
+		}
 		_ => Err(OrderError::UnknownOrder("no such payment").into()),
 	}
 }

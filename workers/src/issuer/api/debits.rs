@@ -1,14 +1,17 @@
-//! The acquirer's debit interface: a merchant scanned one of our payment codes.
+//! The acquirer's debit interface: a merchant scanned one of our payment codes; and its
+//! refund notices: a merchant refunded a payment on chain.
 
 use crate::{
 	common::{
 		api::{check_amount, check_id, check_text, parse_json, request_hash, ApiError},
 		extract::{AcquirerCall, SignedBy},
-		wire::{DebitAccepted, DebitRequest, DebitStatus},
+		wire::{DebitAccepted, DebitRequest, DebitStatus, RefundCredited, RefundNotice},
 	},
 	issuer::{
 		order::{self, NewOrder, OrderError, OrderStatus},
-		process, Issuer,
+		process,
+		refund::{self, RefundSource},
+		Issuer,
 	},
 };
 use axum::{
@@ -95,4 +98,20 @@ pub async fn debit_status(
 		status: order.status.to_string(),
 		reason: order.reason,
 	}))
+}
+
+/// `POST /v1/refunds` (acquirer): a refund of one of our payments is in a finalized block.
+/// The wallet that paid is credited what the chain returned to us, once; answered when it is
+/// (now or before). A refund our node cannot see finalized yet is `503 RefundNotOnChain`.
+pub async fn refund_notice(
+	State(s): S,
+	signed: SignedBy<AcquirerCall>,
+) -> Result<Json<RefundCredited>, ApiError> {
+	let r: RefundNotice = parse_json(&signed.body)?;
+	check_id("refundId", &r.refund_id)?;
+	check_id("acquirerOrderId", &r.acquirer_order_id)?;
+	check_amount("amount", r.amount)?;
+	let done = refund::credit(&s, &r.refund_id, Some(&r.acquirer_order_id), RefundSource::Acquirer)
+		.await?;
+	Ok(Json(done.into()))
 }

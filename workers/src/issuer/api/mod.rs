@@ -1,5 +1,6 @@
 //! The issuer's HTTP API, by audience: the wallet app ([`app`], a session from its PIN), the
-//! acquirer's debit interface ([`debits`], signed requests) and operations ([`admin`]).
+//! acquirer's debit and refund interface ([`debits`], signed requests) and operations
+//! ([`admin`]).
 //! Handlers authenticate through extractors, validate, and leave every state change to the
 //! order and wallet modules.
 
@@ -19,6 +20,7 @@ use std::sync::Arc;
 pub fn router(state: Arc<Issuer>) -> Router {
 	let wallet_app = Router::new()
 		.route("/v1/wallets/:wallet_id", get(app::get_wallet))
+		.route("/v1/wallets/:wallet_id/history", get(app::history))
 		.route("/v1/wallets/:wallet_id/payment-codes", post(app::new_payment_code))
 		.route("/v1/wallets/:wallet_id/scan", post(app::scan))
 		.route("/v1/wallets/:wallet_id/payments", post(app::pay).get(app::find_payment))
@@ -33,6 +35,7 @@ pub fn router(state: Arc<Issuer>) -> Router {
 		.route("/v1/sessions/current", delete(app::log_out))
 		.route("/v1/debits", post(debits::debit_request))
 		.route("/v1/debits/:acquirer_order_id", get(debits::debit_status))
+		.route("/v1/refunds", post(debits::refund_notice))
 		.with_state(state)
 }
 
@@ -45,5 +48,6 @@ pub fn admin_router(state: Arc<Issuer>) -> Router {
 		.route("/v1/admin/wallets/:wallet_id/unlock", post(admin::unlock_wallet))
 		.route("/v1/admin/orders/:order_id", get(admin::get_order))
 		.route("/v1/admin/reconcile", post(admin::reconcile))
+		.route("/v1/admin/refunds/:refund_id/credit", post(admin::credit_refund))
 		.with_state(state)
 }
