@@ -1,6 +1,7 @@
 //! Faults of the payment flows, injected into the real node and both services: a late acquirer, a node
 //! stopped with postings in flight, an aggregator whose notify URL fails, a validator killed
-//! mid-run, and hundreds of concurrent payments over lines that drop and lose calls. Each test
+//! mid-run, hundreds of concurrent payments over lines that drop and lose calls, and refunds
+//! with each service killed at each of their steps. Each test
 //! ends with the same audit (`support::audit`): every order final on both sides, money moved
 //! once per success on the wallets and on chain, no order, posting or notification lost or
 //! duplicated, and the closed cycle's digests equal on both sides and on chain.
@@ -12,8 +13,11 @@
 mod support;
 
 use clearline_testkit::{local_validator, wait_for, NodeProcess};
+use clearline_workers::common::faults;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
+use serde_json::Value;
+use std::os::unix::process::ExitStatusExt;
 use std::{path::Path, sync::Arc, time::Duration};
 use support::{
 	audit::{audit, count_with, open, Baseline},
@@ -615,4 +619,86 @@ async fn notifications_go_only_where_registered_and_a_hung_aggregator_delays_no_
 	assert_eq!(status, 200, "{again}");
 	assert_eq!(again["notification"]["attempts"], 0, "{again}");
 	assert_ne!(again["notification"]["status"], "GAVE_UP", "{again}");
+}
+
+/// A refund as the aggregator asks for it, sent again (same refund id and content) until the
+/// acquirer answers it final: the aggregator's own retry of a call that went unanswered.
+async fn refund_until_final(net: &Net, order_id: &str, refund_id: &str, amount: i64) -> Value {
+	let body = serde_json::json!({
+		"orderId": order_id, "aggregatorRefundId": refund_id, "amount": amount, "currency": "CNY",
+	});
+	wait_for(Duration::from_secs(120), &format!("refund {refund_id} final"), || async {
+		let answer: Result<Value, _> = net
+			.aggregator
+			.call(Method::POST, "/v1/refunds", Some(&body), Duration::from_secs(15))
+			.await;
+		answer.ok().filter(|r| matches!(r["status"].as_str(), Some("SUCCESS" | "FAILED")))
+	})
+	.await
+}
+
+/// Refunds under the faults payments face: each service SIGKILLed at each point of a refund
+/// (taken and not sent; finalized and not recorded; credited and not answered), the issuer
+/// down while refunds settle, the aggregator losing its acknowledgements. Each refund settles
+/// on chain once and is credited to its wallet once, and the audit, refunds included, passes.
+#[tokio::test(flavor = "multi_thread")]
+async fn refunds_under_faults_are_credited_once() {
+	let mut net = Net::start("refundfaults", &[]).await;
+	let wallets = open_shop(&net, 2).await;
+	let before = Baseline::take(&net).await;
+	let net_arc = Arc::new(net);
+	let started = pay_concurrently(&net_arc, "RFF", &wallets, 4).await;
+	for s in &started {
+		assert_eq!(final_status(&net_arc, &s.order_id).await, "SUCCESS", "{}", net_arc.logs());
+	}
+	net = Arc::into_inner(net_arc).expect("no other holder of the network");
+	let mut refunds = 0;
+
+	// A kill at each point of a refund; the aggregator sends its refund again after the
+	// restart, and it ends once.
+	for (n, point) in faults::REFUND_POINTS.iter().enumerate() {
+		let issuer = point.starts_with("issuer");
+		net.restart_service(issuer, Some(point)).await;
+		let order = &started[n].order_id;
+		let refund_id = format!("RF-{point}");
+		let body = serde_json::json!({
+			"orderId": order, "aggregatorRefundId": refund_id, "amount": 300, "currency": "CNY",
+		});
+		let _: Result<Value, _> = net
+			.aggregator
+			.call(Method::POST, "/v1/refunds", Some(&body), Duration::from_secs(15))
+			.await;
+		let service = if issuer { &mut net.issuer } else { &mut net.acquirer };
+		let ended = service.wait_exit(Duration::from_secs(60)).await;
+		assert_eq!(
+			ended.and_then(|s| s.signal()),
+			Some(libc::SIGKILL),
+			"{point}: the service did not die there\n{}",
+			net.logs()
+		);
+		eprintln!("{point}: killed there; restarting");
+		net.restart_service(issuer, None).await;
+		let done = refund_until_final(&net, order, &refund_id, 300).await;
+		assert_eq!(done["status"], "SUCCESS", "{point}: {done}\n{}", net.logs());
+		refunds += 1;
+	}
+
+	// The issuer down while refunds settle, the aggregator losing its acknowledgements: the
+	// refunds settle on chain, the credits and notifications wait and are sent again.
+	net.issuer.kill();
+	net.set_notify_mode(NotifyMode::LoseAck);
+	for s in &started {
+		let done =
+			refund_until_final(&net, &s.order_id, &format!("RF-DOWN-{}", s.order_id), 200).await;
+		assert_eq!(done["status"], "SUCCESS", "{done}");
+		refunds += 1;
+	}
+	tokio::time::sleep(Duration::from_secs(2)).await;
+	net.issuer.restart();
+	net.wait_healthy().await;
+	net.set_notify_mode(NotifyMode::Acknowledge);
+
+	let tally = audit(&net, &before, SETTLE).await;
+	eprintln!("refunds under faults: {tally:?}");
+	assert_eq!((tally.succeeded, tally.refunds), (started.len(), refunds));
 }

@@ -76,9 +76,11 @@ async fn settle(s: &Acquirer, r: &Refund) -> anyhow::Result<()> {
 		Ok(call) => call,
 		Err(e) => return record(s, r, Err(&format!("MalformedRefund: {e}"))).await,
 	};
+	crate::crash_point!(crate::common::faults::ACQUIRER_REFUND_BEFORE_SUBMIT);
 	let report = s.sender.send(call).await?;
 	match report.result {
 		TxResult::Finalized { block, number, outcome: Outcome::Succeeded(_), .. } => {
+			crate::crash_point!(crate::common::faults::ACQUIRER_REFUND_BEFORE_RECORD);
 			let settled = on_chain(s, &r.refund_id, block, Some(number))
 				.await?
 				.ok_or_else(|| anyhow::anyhow!("the refund's block holds no record of it"))?;

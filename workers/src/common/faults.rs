@@ -7,7 +7,7 @@
 //! refuses to start with it set, so that a test never passes against a binary that cannot
 //! crash where it was told to.
 
-/// The points, in the order a payment reaches them.
+/// The points, in the order a payment reaches them (a refund's are [`REFUND_POINTS`]).
 pub const POINTS: &[&str] = &[
 	ISSUER_BEFORE_DEBIT,
 	ISSUER_AFTER_DEBIT,
@@ -29,14 +29,26 @@ pub const ACQUIRER_AFTER_SUBMIT: &str = "acquirer-after-submit";
 /// The posting's finalized outcome is known; the acquirer has not recorded it.
 pub const ACQUIRER_BEFORE_RECORD: &str = "acquirer-before-record";
 
+/// The points a refund reaches, in order.
+pub const REFUND_POINTS: &[&str] =
+	&[ACQUIRER_REFUND_BEFORE_SUBMIT, ACQUIRER_REFUND_BEFORE_RECORD, ISSUER_AFTER_REFUND_CREDIT];
+/// The refund is taken (stored `PROCESSING`); its transaction is not sent.
+pub const ACQUIRER_REFUND_BEFORE_SUBMIT: &str = "acquirer-refund-before-submit";
+/// The refund is in a finalized block; the acquirer has not recorded it.
+pub const ACQUIRER_REFUND_BEFORE_RECORD: &str = "acquirer-refund-before-record";
+/// The issuer credited the wallet; the acquirer's notice is not answered.
+pub const ISSUER_AFTER_REFUND_CREDIT: &str = "issuer-after-refund-credit";
+
 const VARIABLE: &str = "CLEARLINE_CRASH_AT";
 
 /// Arms the points named in `CLEARLINE_CRASH_AT`.
 pub fn arm_from_env() -> anyhow::Result<()> {
 	let Ok(list) = std::env::var(VARIABLE) else { return Ok(()) };
 	let points: Vec<&str> = list.split(',').map(str::trim).filter(|p| !p.is_empty()).collect();
-	if let Some(unknown) = points.iter().find(|p| !POINTS.contains(p)) {
-		anyhow::bail!("{VARIABLE}: no crash point {unknown:?} (known: {})", POINTS.join(", "));
+	let known = |p: &&str| POINTS.contains(p) || REFUND_POINTS.contains(p);
+	if let Some(unknown) = points.iter().find(|p| !known(p)) {
+		let all = [POINTS, REFUND_POINTS].concat().join(", ");
+		anyhow::bail!("{VARIABLE}: no crash point {unknown:?} (known: {all})");
 	}
 	arm(&points)
 }

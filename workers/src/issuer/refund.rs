@@ -187,6 +187,7 @@ pub async fn credit(
 		.ok_or_else(|| StoreError::unreadable("refund", "just written"))?;
 	tx.commit().await?;
 	if inserted.rows_affected() == 1 {
+		crate::crash_point!(crate::common::faults::ISSUER_AFTER_REFUND_CREDIT);
 		tracing::info!(refund = %refund_id, wallet = %wallet_id, amount = done.debit_amount, %source, "refund credited");
 	}
 	Ok(done)

@@ -5,6 +5,9 @@
 //!   acquirer orders equal its credits on chain, posting by posting;
 //! - no order, posting or notification is lost or duplicated, and no payment is both posted
 //!   and reversed;
+//! - every refund is final; each successful one is on chain with the same amounts, credited
+//!   to its wallet exactly once at the chain's figure, and an order's refunds never exceed it;
+//!   a failed one moved nothing;
 //! - once the clearing bank closes the cycle, both services' digests equal the chain's.
 
 use super::{ss58, Net};
@@ -43,6 +46,10 @@ pub struct Tally {
 	pub reversed: usize,
 	pub hkd: i64,
 	pub cny: i64,
+	/// Successful refunds, and what they gave back.
+	pub refunds: usize,
+	pub refunded_hkd: i64,
+	pub refunded_cny: i64,
 	pub deliveries: usize,
 	pub cycle: u32,
 }
@@ -97,6 +104,7 @@ const ACQUIRER_OPEN: &str =
 	"SELECT COUNT(*) FROM orders WHERE status IN ('DEBIT_REQUESTED', 'POSTING', 'UNKNOWN')";
 const UNDELIVERED: &str =
 	"SELECT COUNT(*) FROM outbox WHERE kind <> 'DEBIT_REQUEST' AND status <> 'DELIVERED'";
+const REFUNDS_OPEN: &str = "SELECT COUNT(*) FROM refunds WHERE status = 'PROCESSING'";
 
 struct AcquirerOrder {
 	id: String,
@@ -126,9 +134,10 @@ pub async fn settle(net: &Net, timeout: Duration) {
 			count(&i, ISSUER_OPEN).await,
 			count(&a, ACQUIRER_OPEN).await,
 			count(&a, UNDELIVERED).await,
+			count(&a, REFUNDS_OPEN).await,
 		);
 		(i.close().await, a.close().await);
-		(open_orders == (0, 0, 0)).then_some(())
+		(open_orders == (0, 0, 0, 0)).then_some(())
 	})
 	.await;
 }
@@ -209,6 +218,9 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 		reversed: 0,
 		hkd: 0,
 		cny: 0,
+		refunds: 0,
+		refunded_hkd: 0,
+		refunded_cny: 0,
 		deliveries: net.inbox.heard().deliveries.len(),
 		cycle: 0,
 	};
@@ -282,15 +294,25 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 		.map(|e| e.2)
 		.sum::<i64>();
 	assert_eq!(wallets_paid, tally.hkd, "wallet debits minus reversals = the issuer's successes");
+	let refunds = audit_refunds(net, &a, &i, &acquirer, &entry, head).await;
+	for r in refunds.iter().filter(|r| r.status == "SUCCESS") {
+		tally.refunds += 1;
+		tally.refunded_hkd += r.debit_amount.unwrap_or_default();
+		tally.refunded_cny += r.amount;
+		cycles.insert(r.cycle.expect("a settled refund has its cycle") as u32);
+	}
+	let wallets_refunded: i64 =
+		entries.iter().filter(|(k, _, _)| k == "REFUND").map(|e| e.2).sum::<i64>();
+	assert_eq!(wallets_refunded, tally.refunded_hkd, "wallet refunds = the successful refunds");
 	assert_eq!(
 		net.chain_balance("//Bob", CurrencyCode::HKD).await,
-		before.bob_hkd - tally.hkd as i128,
-		"the issuer's HKD on chain moved by exactly the wallets' net debits"
+		before.bob_hkd - tally.hkd as i128 + tally.refunded_hkd as i128,
+		"the issuer's HKD on chain moved by exactly the wallets' net debits and refunds"
 	);
 	assert_eq!(
 		net.chain_balance("//Dave", CurrencyCode::CNY).await,
-		before.dave_cny + tally.cny as i128,
-		"the acquirer's CNY on chain moved by exactly its successful orders"
+		before.dave_cny + tally.cny as i128 - tally.refunded_cny as i128,
+		"the acquirer's CNY on chain moved by exactly its successful orders and refunds"
 	);
 
 	// Notifications: one applied per final order, saying what the order says; none
@@ -306,7 +328,21 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 				.unwrap_or_else(|| panic!("{}: no notification reached the aggregator", o.id));
 			assert_eq!(n.status, o.status, "{}: notified {}", o.id, n.status);
 		}
-		assert_eq!(heard.applied.len(), acquirer.len(), "notifications for unknown orders");
+		for r in &refunds {
+			let n = heard
+				.applied
+				.get(&format!("{}/{}", r.order_id, r.id))
+				.and_then(|a| a.notification.refund.as_ref())
+				.unwrap_or_else(|| {
+					panic!("refund {}: no notification reached the aggregator", r.id)
+				});
+			assert_eq!(n.status, r.status, "refund {}: notified {}", r.id, n.status);
+		}
+		assert_eq!(
+			heard.applied.len(),
+			acquirer.len() + refunds.len(),
+			"notifications for unknown orders or refunds"
+		);
 	}
 
 	// The cycle: the clearing bank closes it; both services reconcile it with the chain.
@@ -337,9 +373,85 @@ pub async fn audit(net: &Net, before: &Baseline, timeout: Duration) -> Tally {
 			)
 			.await;
 			assert_eq!(report["ok"], true, "{who}: {report}");
-			assert_eq!(report["chainEntries"], tally.succeeded, "{who}: {report}");
+			assert_eq!(report["chainEntries"], tally.succeeded + tally.refunds, "{who}: {report}");
 			assert_eq!(report["localDigest"], report["chainDigest"], "{who}: {report}");
 		}
 	}
 	tally
+}
+
+struct AcquirerRefund {
+	id: String,
+	order_id: String,
+	amount: i64,
+	status: String,
+	debit_amount: Option<i64>,
+	cycle: Option<i64>,
+}
+
+/// Every refund final; a successful one on chain as recorded, credited to its wallet once at
+/// the chain's figure; a failed one nowhere; no order refunded beyond its amount; the issuer
+/// credited nothing the acquirer did not refund. The acquirer's refunds.
+async fn audit_refunds(
+	net: &Net,
+	a: &AnyPool,
+	i: &AnyPool,
+	orders: &[AcquirerOrder],
+	entry: &impl Fn(&str, &str) -> i64,
+	head: sp_core::H256,
+) -> Vec<AcquirerRefund> {
+	let refunds: Vec<AcquirerRefund> = rows(
+		a,
+		"SELECT refund_id, order_id, amount, status, debit_amount, cycle FROM refunds",
+		|r| {
+			Ok(AcquirerRefund {
+				id: r.try_get(0)?,
+				order_id: r.try_get(1)?,
+				amount: r.try_get(2)?,
+				status: r.try_get(3)?,
+				debit_amount: r.try_get(4)?,
+				cycle: r.try_get(5)?,
+			})
+		},
+	)
+	.await;
+	let credited: BTreeMap<String, i64> =
+		rows(i, "SELECT refund_id, debit_amount FROM refunds", |r| {
+			Ok((r.try_get(0)?, r.try_get(1)?))
+		})
+		.await
+		.into_iter()
+		.collect();
+	let dave = calls::account("acquirer", &ss58("//Dave")).unwrap();
+	let mut refunded: BTreeMap<&str, i64> = BTreeMap::new();
+	for r in &refunds {
+		let on_chain = queries::refund(&net.conn, &dave, &r.id, Some(head)).await.unwrap();
+		match r.status.as_str() {
+			"SUCCESS" => {
+				let c =
+					on_chain.unwrap_or_else(|| panic!("refund {}: SUCCESS, not on chain", r.id));
+				assert_eq!(c.credit_amount.0 as i64, r.amount, "refund {}: amount on chain", r.id);
+				let debit = r.debit_amount.expect("a settled refund has its HKD");
+				assert_eq!(c.debit_amount.0 as i64, debit, "refund {}: HKD on chain", r.id);
+				assert_eq!(credited.get(&r.id), Some(&debit), "refund {}: issuer's credit", r.id);
+				assert_eq!(entry("REFUND", &r.id), debit, "refund {}: one wallet credit", r.id);
+				*refunded.entry(&r.order_id).or_default() += r.amount;
+			}
+			"FAILED" => {
+				assert!(on_chain.is_none(), "refund {}: FAILED, on chain", r.id);
+				assert!(!credited.contains_key(&r.id), "refund {}: FAILED, credited", r.id);
+			}
+			other => panic!("refund {}: {other} after reconciliation", r.id),
+		}
+	}
+	for id in credited.keys() {
+		assert!(refunds.iter().any(|r| &r.id == id), "the issuer credited an unknown refund {id}");
+	}
+	for (order_id, total) in refunded {
+		let o = orders.iter().find(|o| o.id == order_id).expect("a refund's order");
+		assert!(total <= o.amount, "{order_id}: refunded {total} of {}", o.amount);
+		let p = queries::posting(&net.conn, &dave, order_id, Some(head)).await.unwrap().unwrap();
+		assert_eq!(p.refunded_credit.0 as i64, total, "{order_id}: refunded on chain");
+	}
+	refunds
 }
