@@ -1359,6 +1359,15 @@ async fn refunds_cancels_and_closes_settle_and_reconcile() {
 	)
 	.await;
 	assert_eq!((status, e["code"].as_str()), (404, Some("UnknownOrder")));
+	let (status, e) = refund(
+		&net,
+		json!({
+			"orderId": order_id, "aggregatorRefundId": "CANCEL-MINE", "amount": 100,
+			"currency": "CNY",
+		}),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")), "reserved: {e}");
 
 	// The merchant and the payer see the refunds.
 	let (_, o) =

@@ -28,14 +28,6 @@ crate::text_enum!(MessageKind {
 	RefundNotify => "REFUND_NOTIFY",
 });
 
-impl MessageKind {
-	/// Whether the message is owed until it is acknowledged (given up only by its age), as
-	/// notifications and refund notices are; a debit request is tried a bounded number of times.
-	pub fn until_acknowledged(self) -> bool {
-		!matches!(self, Self::DebitRequest)
-	}
-}
-
 /// Where a message's delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {

@@ -954,18 +954,15 @@ pub async fn cancel(db: &Db, aggregator_id: &str, id: &str, window_ms: i64) -> O
 	Ok(now)
 }
 
-/// Successful orders whose merchant asked to cancel them and that have no refund of the
-/// cancel yet: each is refunded in full.
+/// Successful orders whose merchant asked to cancel them and of which something is neither
+/// refunded nor being refunded: what remains of each is refunded.
 pub async fn cancelled_successes(db: &Db) -> StoreResult<Vec<Order>> {
 	let rows = sqlx::query(&format!(
 		"{SELECT_ORDER} WHERE cancel_requested_at IS NOT NULL AND status = $1
-		 AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.order_id = orders.order_id
-		   AND r.aggregator_refund_id = $2 || orders.order_id)
 		 AND (SELECT COALESCE(SUM(r.amount), 0) FROM refunds r
-		   WHERE r.order_id = orders.order_id AND r.status <> $3) < orders.amount"
+		   WHERE r.order_id = orders.order_id AND r.status <> $2) < orders.amount"
 	))
 	.bind(OrderStatus::Success)
-	.bind(super::refund::CANCEL_PREFIX)
 	.bind(super::refund::RefundStatus::Failed)
 	.fetch_all(db.pool())
 	.await?;

@@ -110,14 +110,16 @@ async fn record(
 		}
 		Err(Delivery::Retry(error)) => {
 			// A debit request gives up after its attempts (reconciliation asks the issuer what
-			// became of it). Notifications and refund notices go on at the longest interval
-			// past the bound, until `--notify-give-up` after they were queued; the order query
-			// shows a notification's then, and admin can send it again.
-			let gave_up = if m.kind.until_acknowledged() {
-				let give_up = Duration::from(s.config.notify_give_up).as_millis() as i64;
-				now_ms().saturating_sub(m.created_at) >= give_up
-			} else {
-				attempts >= policy.attempts
+			// became of it). Notifications go on at the longest interval past the bound, until
+			// `--notify-give-up` after they were queued; the order query shows it then, and
+			// admin can send it again. A refund notice is the payer's money: it never gives up.
+			let gave_up = match m.kind {
+				MessageKind::DebitRequest => attempts >= policy.attempts,
+				MessageKind::Notify | MessageKind::RefundNotify => {
+					let give_up = Duration::from(s.config.notify_give_up).as_millis() as i64;
+					now_ms().saturating_sub(m.created_at) >= give_up
+				}
+				MessageKind::RefundNotice => false,
 			};
 			let next = now_ms() + policy.backoff(attempts).as_millis() as i64;
 			messages::attempt_failed(&s.db, m.id, attempts, next, gave_up, &error).await?;
@@ -173,7 +175,11 @@ async fn refund_notice(s: &Acquirer, m: &Message) -> Result<(), Delivery> {
 		s.issuer.call(Method::POST, "/v1/refunds", Some(&notice), timeout).await;
 	match result {
 		Ok(_) => Ok(()),
-		Err(PeerError::Refused { status, code, message }) if (400..500).contains(&status) => {
+		// Only the refund itself can make the issuer refuse it for good; anything else (a
+		// stale signature, its node behind ours) is worth sending again.
+		Err(PeerError::Refused { code, message, .. })
+			if matches!(code.as_str(), "RefundOrderMismatch" | "NotOurPayment") =>
+		{
 			Err(Delivery::Refused(format!("{code} ({message})")))
 		}
 		Err(e) => Err(Delivery::Retry(e.to_string())),

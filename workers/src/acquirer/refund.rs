@@ -12,7 +12,7 @@ use super::{
 use crate::common::{
 	cycles::LocalEntry,
 	now_ms,
-	store::{next_number, Db, StoreError, StoreResult},
+	store::{next_number, Backend, Db, StoreError, StoreResult},
 	wire::{Notification, RefundNotice, RefundOutcome},
 };
 use serde::Serialize;
@@ -63,6 +63,9 @@ pub struct Refund {
 	pub notify_url: String,
 	#[serde(skip)]
 	pub request_hash: String,
+	/// The transaction last sent for it, until that one is resolved (`PendingTx` as JSON).
+	#[serde(skip)]
+	pub pending_tx: Option<String>,
 }
 
 fn refund_from(r: &AnyRow) -> StoreResult<Refund> {
@@ -85,6 +88,7 @@ fn refund_from(r: &AnyRow) -> StoreResult<Refund> {
 		updated_at: r.try_get("updated_at")?,
 		notify_url: r.try_get("notify_url")?,
 		request_hash: r.try_get("request_hash")?,
+		pending_tx: r.try_get("pending_tx")?,
 	})
 }
 
@@ -172,6 +176,9 @@ pub struct RefundRequest<'a> {
 	pub reason: Option<&'a str>,
 	pub notify_url: Option<&'a str>,
 	pub request_hash: &'a str,
+	/// Whether a suspended merchant refuses it (an aggregator's refund); a cancel's refund
+	/// gives the payer's money back whatever became of the merchant since.
+	pub check_merchant: bool,
 }
 
 /// A repeated request with the same key: the same refund if it is the same request.
@@ -203,7 +210,17 @@ pub async fn request(db: &Db, r: &RefundRequest<'_>) -> OrderResult<(Refund, boo
 	if order.status != OrderStatus::Success {
 		return Err(OrderError::OrderNotSuccessful(order.status));
 	}
-	merchant::active_merchant(&mut tx, &order.merchant_id).await?;
+	if db.backend() == Backend::Postgres {
+		// Another process taking a refund of this order waits here until this one commits,
+		// and then counts this one's amount: the per-order lock alone saves work, not money.
+		sqlx::query("SELECT 1 FROM orders WHERE order_id = $1 FOR UPDATE")
+			.bind(&order.order_id)
+			.execute(&mut *tx)
+			.await?;
+	}
+	if r.check_merchant {
+		merchant::active_merchant(&mut tx, &order.merchant_id).await?;
+	}
 	let remaining = order.amount - refunded(&mut tx, &order.order_id).await?;
 	if r.amount > remaining {
 		return Err(OrderError::RefundExceedsRemaining { requested: r.amount, remaining });
@@ -232,37 +249,43 @@ pub async fn request(db: &Db, r: &RefundRequest<'_>) -> OrderResult<(Refund, boo
 	.execute(&mut *tx)
 	.await?;
 	if inserted.rows_affected() == 0 {
-		// An identical request committed first.
+		// A request with the same key committed first.
 		drop(tx);
-		return Ok((
-			of_aggregator(db, r.aggregator_id, None, Some(r.aggregator_refund_id)).await?,
-			false,
-		));
+		let first = of_aggregator(db, r.aggregator_id, None, Some(r.aggregator_refund_id)).await?;
+		return Ok((replay(first, r.request_hash)?, false));
 	}
 	let refund = refund(&mut tx, &refund_id).await?.ok_or(OrderError::UnknownRefund)?;
 	tx.commit().await?;
 	Ok((refund, true))
 }
 
-/// The aggregator refund id of a cancelled order's refund: this and the order id.
+/// How the aggregator refund ids of a cancelled order's refunds begin, before the order id
+/// and the attempt's number; aggregators may not use it.
 pub const CANCEL_PREFIX: &str = "CANCEL-";
 
 /// Refunds what remains of a successful order whose merchant cancelled it, under the
-/// aggregator refund id [`CANCEL_PREFIX`] and the order id; the refund made for the cancel
-/// before, if there is one. `None` when other refunds have given everything back already.
-/// The caller holds the order's lock.
+/// aggregator refund id [`CANCEL_PREFIX`], the order id and the attempt's number (a cancel's
+/// refund that the chain refused is followed by another). The cancel's latest refund, or
+/// `None` if it has none and other refunds gave everything back. The caller holds the order's
+/// lock.
 pub async fn refund_in_full(db: &Db, order: &order::Order) -> OrderResult<Option<Refund>> {
-	let key = format!("{CANCEL_PREFIX}{}", order.order_id);
+	let prefix = format!("{CANCEL_PREFIX}{}-", order.order_id);
 	let mut conn = db.conn().await?;
-	let condition = "r.aggregator_id = $1 AND r.aggregator_refund_id = $2";
-	if let Some(done) = refund_where(&mut conn, condition, &[&order.aggregator_id, &key]).await? {
-		return Ok(Some(done));
-	}
+	let rows = sqlx::query(&format!(
+		"{SELECT_REFUND} WHERE r.order_id = $1 AND r.aggregator_refund_id LIKE $2
+		 ORDER BY r.created_at DESC"
+	))
+	.bind(&order.order_id)
+	.bind(format!("{prefix}%"))
+	.fetch_all(&mut *conn)
+	.await?;
+	let earlier: Vec<Refund> = rows.iter().map(refund_from).collect::<StoreResult<_>>()?;
 	let remaining = order.amount - refunded(&mut conn, &order.order_id).await?;
 	drop(conn);
 	if remaining <= 0 {
-		return Ok(None);
+		return Ok(earlier.into_iter().next());
 	}
+	let key = format!("{prefix}{}", earlier.len() + 1);
 	let asked = RefundRequest {
 		aggregator_id: &order.aggregator_id,
 		aggregator_refund_id: &key,
@@ -271,8 +294,21 @@ pub async fn refund_in_full(db: &Db, order: &order::Order) -> OrderResult<Option
 		reason: Some("CancelledByMerchant"),
 		notify_url: None,
 		request_hash: &key,
+		check_merchant: false,
 	};
 	Ok(Some(request(db, &asked).await?.0))
+}
+
+/// Records the transaction sent for a refund (`None`: the last one can never land, and
+/// another may be sent).
+pub async fn attempt(db: &Db, refund_id: &str, pending_tx: Option<&str>) -> StoreResult<()> {
+	sqlx::query("UPDATE refunds SET pending_tx = $2 WHERE refund_id = $1 AND status = $3")
+		.bind(refund_id)
+		.bind(pending_tx)
+		.bind(RefundStatus::Processing)
+		.execute(db.pool())
+		.await?;
+	Ok(())
 }
 
 /// Records a refund the chain holds under `refund_id` but we never took (made with the CLI,
@@ -355,7 +391,7 @@ pub async fn finish(
 		Err(reason) => (RefundStatus::Failed, Some(reason)),
 	};
 	let on_chain = outcome.ok();
-	sqlx::query(
+	let moved = sqlx::query(
 		"UPDATE refunds SET status = $2, failure = $3, debit_amount = $4, cycle = $5,
 		 block_number = $6, block_hash = $7, updated_at = $8 WHERE refund_id = $1 AND status = $9",
 	)
@@ -370,6 +406,10 @@ pub async fn finish(
 	.bind(RefundStatus::Processing)
 	.execute(&mut *tx)
 	.await?;
+	if moved.rows_affected() != 1 {
+		// Another process finished it since it was read: nothing of this is written.
+		return Ok(false);
+	}
 	let order = order::order(&mut tx, &refund.order_id)
 		.await?
 		.ok_or(OrderError::UnknownOrder("the refund's order"))?;

@@ -1,44 +1,42 @@
-//! Settles refunds on chain, while this process leads: each `PROCESSING` refund is looked up
-//! on the finalized chain first (a crash after its block, or an answer lost on the way), and
-//! only if the chain has none is the `refund` call sent and followed to finality. The chain
-//! keeps a refund under its id and takes the same refund again as a no-op, so sending it once
-//! more after any failure can never refund twice.
+//! Settles refunds on chain, while this process leads. Each `PROCESSING` refund is looked up
+//! on the finalized chain first (a crash after its block, or an answer lost on the way). The
+//! transaction sent for it is stored before it is submitted, and another is sent only once
+//! that one can no longer land (in a finalized block, or past its lifetime): so a refusal of
+//! the refund is final only when no earlier attempt can still book it. The chain keeps a refund
+//! under its id and takes the same refund again as a no-op, so no attempt refunds twice.
 
-use super::order;
 use super::{
+	order,
 	refund::{self, Refund, Settled},
 	Acquirer,
 };
 use crate::common::api::ApiError;
-use clearline_client::{calls, queries, Outcome, TxResult};
+use clearline_client::{
+	calls, queries, resolve, Error as ClientError, Outcome, PendingTx, TxReport, TxResult,
+};
+use clearline_runtime::RuntimeEvent;
 use std::{sync::Arc, time::Duration};
+
+/// How long a refund waits after an attempt that ended without an answer.
+const BACKOFF: Duration = Duration::from_secs(5);
 
 /// Takes up every refund still processing, forever; a refund already being settled by this
 /// process is left to its task.
 pub async fn run(s: Arc<Acquirer>) {
 	loop {
 		if s.lease.is_leading() {
-			if let Err(e) = refund_cancelled(&s).await {
-				tracing::warn!(error = %e, "cancelled orders not refunded yet");
-			}
+			refund_cancelled(&s).await;
 			match refund::processing(&s.db).await {
 				Ok(refunds) => {
 					for r in refunds {
-						if !s
-							.refunding
-							.lock()
-							.unwrap_or_else(|e| e.into_inner())
-							.insert(r.refund_id.clone())
-						{
-							continue;
-						}
+						let Some(settling) = Settling::start(&s, &r.refund_id) else { continue };
 						let s = s.clone();
 						tokio::spawn(async move {
-							let id = r.refund_id.clone();
 							if let Err(e) = settle(&s, &r).await {
-								tracing::warn!(refund = %id, error = %e, "refund not settled yet");
+								tracing::warn!(refund = %r.refund_id, error = %e, "refund not settled yet");
+								tokio::time::sleep(BACKOFF).await;
 							}
-							s.refunding.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+							drop(settling);
 						});
 					}
 				}
@@ -52,36 +50,86 @@ pub async fn run(s: Arc<Acquirer>) {
 	}
 }
 
-/// Refunds in full each order its merchant cancelled while it was being posted, and that
-/// posted.
-async fn refund_cancelled(s: &Acquirer) -> Result<(), ApiError> {
-	for o in order::cancelled_successes(&s.db).await? {
-		let _held = s.posting_locks.lock(&o.order_id).await?;
-		if let Some(r) = refund::refund_in_full(&s.db, &o).await? {
-			tracing::info!(order = %o.order_id, refund = %r.refund_id, "a cancelled payment posted; refunded in full");
-		}
-	}
-	Ok(())
+/// A refund this process is settling; it is free again when this is dropped, however the
+/// task ended.
+struct Settling {
+	s: Arc<Acquirer>,
+	refund_id: String,
 }
 
-/// Settles one refund: from the chain's record if there is one, else by sending it. An
-/// answer that is not final (the transaction expired or its fate is unknown) leaves the
-/// refund processing for the next round.
+impl Settling {
+	fn start(s: &Arc<Acquirer>, refund_id: &str) -> Option<Self> {
+		let mut settling = s.refunding.lock().unwrap_or_else(|e| e.into_inner());
+		settling
+			.insert(refund_id.to_string())
+			.then(|| Self { s: s.clone(), refund_id: refund_id.to_string() })
+	}
+}
+
+impl Drop for Settling {
+	fn drop(&mut self) {
+		self.s.refunding.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.refund_id);
+	}
+}
+
+/// Refunds what remains of each order its merchant cancelled while it was being posted, and
+/// that posted; one order's refusal holds up no other.
+async fn refund_cancelled(s: &Acquirer) {
+	let orders = match order::cancelled_successes(&s.db).await {
+		Ok(orders) => orders,
+		Err(e) => return tracing::warn!(error = %e, "cancelled orders not read"),
+	};
+	for o in orders {
+		let refunded = async {
+			let _held = s.posting_locks.lock(&o.order_id).await?;
+			refund::refund_in_full(&s.db, &o).await
+		};
+		match refunded.await {
+			Ok(Some(r)) => tracing::info!(order = %o.order_id, refund = %r.refund_id,
+				"a cancelled payment posted; refunding what remains of it"),
+			Ok(None) => {}
+			Err(e) => {
+				tracing::warn!(order = %o.order_id, error = %e, "a cancelled order not refunded")
+			}
+		}
+	}
+}
+
+/// Settles one refund: from the chain's record if there is one; else from the attempt sent
+/// before, once it is over; else by sending one. An attempt without a final answer yet leaves
+/// the refund processing for the next round.
 async fn settle(s: &Acquirer, r: &Refund) -> anyhow::Result<()> {
 	let (_, head) = s.conn.finalized().await?;
 	if let Some(settled) = on_chain(s, &r.refund_id, head, None).await? {
 		return record(s, r, Ok(&settled)).await;
 	}
-	let call = match calls::refund(&r.order_id, &r.refund_id, r.amount as u128) {
-		Ok(call) => call,
-		Err(e) => return record(s, r, Err(&format!("MalformedRefund: {e}"))).await,
+	let report = match &r.pending_tx {
+		Some(text) => {
+			let sent: PendingTx = serde_json::from_str(text)?;
+			// The same bytes again: the pool may never have had them (a crash before their
+			// submission, or a node restarted since). They are included once at most, and a
+			// refusal of them (their nonce used) leaves the chain to say what became of them.
+			if let Err(e) = s.sender.submit_signed(sent.clone()).await {
+				tracing::debug!(refund = %r.refund_id, error = %e, "a refund's transaction not sent again");
+			}
+			resolve(&s.conn, &sent, s.config.bookkeeping_wait.into()).await
+		}
+		None => match send(s, r).await? {
+			Some(report) => report,
+			None => return Ok(()),
+		},
 	};
-	crate::crash_point!(crate::common::faults::ACQUIRER_REFUND_BEFORE_SUBMIT);
-	let report = s.sender.send(call).await?;
 	match report.result {
-		TxResult::Finalized { block, number, outcome: Outcome::Succeeded(_), .. } => {
+		TxResult::Finalized { block, number, outcome: Outcome::Succeeded(events), .. } => {
 			crate::crash_point!(crate::common::faults::ACQUIRER_REFUND_BEFORE_RECORD);
-			let settled = on_chain(s, &r.refund_id, block, Some(number))
+			// The block is the refund's only if this transaction booked it (not if it found
+			// the refund recorded already).
+			let booked_here = events.iter().any(|e| {
+				matches!(e, RuntimeEvent::ClearingBank(
+					pallet_clearing_bank::Event::PaymentRefunded { refund_id, .. }
+				) if refund_id.as_slice() == r.refund_id.as_bytes())
+			});
+			let settled = on_chain(s, &r.refund_id, block, booked_here.then_some(number))
 				.await?
 				.ok_or_else(|| anyhow::anyhow!("the refund's block holds no record of it"))?;
 			record(s, r, Ok(&settled)).await
@@ -91,14 +139,50 @@ async fn settle(s: &Acquirer, r: &Refund) -> anyhow::Result<()> {
 			record(s, r, Err(&error)).await
 		}
 		TxResult::Expired { death } => {
-			anyhow::bail!("the refund's transaction expired unincluded at block {death}")
+			// It can never land now: the next round sends another.
+			refund::attempt(&s.db, &r.refund_id, None).await?;
+			s.refund_wake.notify_one();
+			tracing::info!(refund = %r.refund_id, death, "a refund's transaction expired unincluded");
+			Ok(())
 		}
-		TxResult::Unknown { reason } => anyhow::bail!("no final answer: {reason}"),
+		TxResult::Unknown { reason } => anyhow::bail!("no final answer yet: {reason}"),
+	}
+}
+
+/// Signs the refund's transaction, stores it, and submits it; its report, or `None` if the
+/// pool refused the bytes (they can never land, and the refund is free for another attempt).
+async fn send(s: &Acquirer, r: &Refund) -> anyhow::Result<Option<TxReport>> {
+	let call = match calls::refund(&r.order_id, &r.refund_id, r.amount as u128) {
+		Ok(call) => call,
+		Err(e) => {
+			record(s, r, Err(&format!("MalformedRefund: {e}"))).await?;
+			return Ok(None);
+		}
+	};
+	let tx = s.sender.sign_next(call).await?;
+	if let Err(e) = refund::attempt(&s.db, &r.refund_id, Some(&serde_json::to_string(&tx)?)).await {
+		// Its nonce was never used: the next transaction takes it.
+		s.sender.resync().await;
+		return Err(e.into());
+	}
+	crate::crash_point!(crate::common::faults::ACQUIRER_REFUND_BEFORE_SUBMIT);
+	match s.sender.submit_signed(tx.clone()).await {
+		Ok(flight) => Ok(Some(flight.follow().await)),
+		Err(ClientError::Rejected { code, reason }) => {
+			tracing::warn!(refund = %r.refund_id, code, %reason, "the pool refused a refund");
+			refund::attempt(&s.db, &r.refund_id, None).await?;
+			anyhow::bail!("the pool refused the refund's transaction: {reason}")
+		}
+		// Whether it arrived is unknown: followed from the chain like any other.
+		Err(e) => {
+			tracing::warn!(refund = %r.refund_id, error = %e, "a refund's submission failed");
+			Ok(Some(resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await))
+		}
 	}
 }
 
 /// The refund as finalized block `at` records it, if it does; `number` is `at`'s number when
-/// the refund's own transaction is in it (the chain's record does not say its block).
+/// the refund was booked in it (the chain's record does not say its block).
 async fn on_chain(
 	s: &Acquirer,
 	refund_id: &str,

@@ -15,6 +15,8 @@ CREATE TABLE refunds (
 	cycle BIGINT,
 	block_number BIGINT,
 	block_hash TEXT,
+	-- The refund transaction last sent, until it is resolved: no other is sent while it can land.
+	pending_tx TEXT,
 	created_at BIGINT NOT NULL,
 	updated_at BIGINT NOT NULL,
 	UNIQUE (aggregator_id, aggregator_refund_id)

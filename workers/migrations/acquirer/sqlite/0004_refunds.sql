@@ -15,6 +15,8 @@ CREATE TABLE refunds (
 	cycle INTEGER,
 	block_number INTEGER,
 	block_hash TEXT,
+	-- The refund transaction last sent, until it is resolved: no other is sent while it can land.
+	pending_tx TEXT,
 	created_at INTEGER NOT NULL,
 	updated_at INTEGER NOT NULL,
 	UNIQUE (aggregator_id, aggregator_refund_id)

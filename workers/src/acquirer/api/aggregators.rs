@@ -259,6 +259,10 @@ pub async fn refund(
 ) -> Result<Json<Refund>, ApiError> {
 	let r: RefundBody = parse_json(&signed.body)?;
 	check_id("aggregatorRefundId", &r.aggregator_refund_id)?;
+	if r.aggregator_refund_id.starts_with(refund::CANCEL_PREFIX) {
+		let reserved = format!("{} is reserved for the refunds of cancels", refund::CANCEL_PREFIX);
+		return Err(ApiError::invalid("aggregatorRefundId", reserved));
+	}
 	check_amount("amount", r.amount)?;
 	check_currency(&r.currency)?;
 	if let Some(reason) = &r.reason {
@@ -285,21 +289,28 @@ pub async fn refund(
 		reason: r.reason.as_deref(),
 		notify_url: r.notify_url.as_deref(),
 		request_hash: &request_hash(&r),
+		check_merchant: true,
 	};
 	// Under the order's lock: two refunds of one order never both take its remainder.
 	let held = s.posting_locks.lock(&order.order_id).await?;
-	let (mut taken, created) = refund::request(&s.db, &request).await?;
+	let (taken, created) = refund::request(&s.db, &request).await?;
 	drop(held);
 	if created {
 		s.metrics.call("refund", "taken");
 		s.refund_wake.notify_one();
 	}
+	Ok(Json(wait_final(&s, taken).await?))
+}
+
+/// The refund once final, or as it stands after `--refund-wait`.
+async fn wait_final(s: &Acquirer, mut refund: Refund) -> Result<Refund, ApiError> {
 	let deadline = tokio::time::Instant::now() + s.config.refund_wait.into();
-	while taken.status == RefundStatus::Processing && tokio::time::Instant::now() < deadline {
+	while refund.status == RefundStatus::Processing && tokio::time::Instant::now() < deadline {
 		tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-		taken = refund::of_aggregator(&s.db, &signed.party, Some(&taken.refund_id), None).await?;
+		let id = Some(refund.refund_id.as_str());
+		refund = refund::of_aggregator(&s.db, &refund.aggregator_id, id, None).await?;
 	}
-	Ok(Json(taken))
+	Ok(refund)
 }
 
 /// `GET /v1/refunds/{refundId}` (aggregator): one of its refunds.
@@ -344,7 +355,8 @@ pub async fn close_order(
 #[serde(rename_all = "camelCase")]
 pub struct CancelResult {
 	/// `CANCELLED` (never settled: the order failed, any debit is given back), `REFUNDED`
-	/// (settled, and refunded in full) or `CANCELLING` (being posted: the chain decides, and a
+	/// (settled, and refunded in full), `REFUNDING` (settled; its refund is being settled, or
+	/// follows one the chain refused) or `CANCELLING` (being posted: the chain decides, and a
 	/// posting is then refunded in full).
 	result: &'static str,
 	order: Order,
@@ -368,11 +380,18 @@ pub async fn cancel_order(
 		_ => None,
 	};
 	drop(held);
+	if order.status == OrderStatus::Success {
+		s.refund_wake.notify_one();
+	}
+	let refund = match refund {
+		Some(r) => Some(wait_final(&s, r).await?),
+		None => None,
+	};
 	let result = match order.status {
-		OrderStatus::Success => {
-			s.refund_wake.notify_one();
-			"REFUNDED"
-		}
+		OrderStatus::Success => match &refund {
+			Some(r) if r.status != RefundStatus::Success => "REFUNDING",
+			_ => "REFUNDED",
+		},
 		OrderStatus::Failed => {
 			s.outbox_wake.notify_one();
 			"CANCELLED"
