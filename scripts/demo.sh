@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Watch payments settle: starts its own dev chain, the issuer and the acquirer, and an
 # aggregator notify inbox, then plays the wallet app, the merchant and the aggregator through
-# one payment of each of the four payment flows, printing every step as the flow
+# one payment of each of the four payment flows and a refund, printing every step as the flow
 # names it, with the real order ids and finalized blocks. Then the clearing bank closes the
 # cycle and both services reconcile it with the chain. Everything it started is stopped and
 # its directory removed when it ends, however it ends (DEMO_KEEP=1 keeps the directory).
@@ -290,6 +290,39 @@ expect "$out" '.acquirerOrderId != null' "paying in the app"
 step "Merchant app → Wallet app → Issuer" "hand-over with the prepay id, payer confirms with the PIN"
 settlement "$IA"
 
+# --- 5. a refund ---------------------------------------------------------------------------
+
+title "5. Refund"
+out=$(aggregator POST /v1/refunds "{\"orderId\":\"$CP\",\"aggregatorRefundId\":\"AGG-RF-1\",\"amount\":3000,\"currency\":\"CNY\",\"reason\":\"one bowl returned\"}")
+expect "$out" '.status == "SUCCESS"' "the refund of $CP"
+RF=$(jq -r .refundId <<<"$out")
+step "Aggregator → Acquirer" "refund AGG-RF-1 of $CP (AGG-CP-1): $(minor CNY 3000), one bowl returned: our refund $RF"
+block_hash=$(jq -r .blockHash <<<"$out")
+chain_hash=$(rpc chain_getBlockHash "[$(jq .blockNumber <<<"$out")]" | jq -r .result)
+[ "$chain_hash" = "$block_hash" ] || fail "block #$(jq .blockNumber <<<"$out") is $chain_hash on the node, not $block_hash"
+step "Acquirer → Chain" "refund $RF: finalized in block #$(jq .blockNumber <<<"$out") ${block_hash:0:18}…, cycle $(jq .cycle <<<"$out"); the issuer's account gets back $(minor HKD "$(jq .debitAmount <<<"$out")") at the payment's own rate"
+history=""
+for _ in $(seq 30); do
+	history=$(app GET "/v1/wallets/$WALLET/history?limit=10")
+	jq -e --arg rf "$RF" 'any(.[]; .kind == "REFUND" and .reference == $rf)' >/dev/null 2>&1 <<<"$history" && break
+	sleep 1
+done
+expect "$history" "any(.[]; .kind == \"REFUND\" and .reference == \"$RF\")" "the wallet's credit for $RF"
+step "Acquirer → Issuer" "refund notice for $RF: the issuer reads the refund from the finalized chain and credits the wallet once"
+line=$(jq -c --arg rf "$RF" '.[] | select(.reference == $rf)' <<<"$history")
+step "Wallet app → Issuer" "history: REFUND +$(minor HKD "$(jq .amount <<<"$line")") from $(jq -r .merchantName <<<"$line"), beside the payment's DEBIT"
+heard=""
+for _ in $(seq 30); do
+	heard=$(jq -c --arg id "$RF" 'select(.refund.refundId == $id)' "$WORK/notifications.jsonl" | head -1)
+	[ -n "$heard" ] && break
+	sleep 1
+done
+[ -n "$heard" ] || fail "no notification of $RF reached the aggregator"
+step "Acquirer → Aggregator" "notification $(jq -r '.status + ": refund " + .refund.aggregatorRefundId + " " + .refund.status' <<<"$heard") (signature verified, acknowledged SUCCESS)"
+out=$(aggregator GET "/v1/orders/$CP")
+expect "$out" '.tradeState == "PARTIAL_REFUND" and .refundedAmount == 3000' "the order after its refund"
+step "Aggregator → Acquirer" "query order $CP: $(jq -r .status <<<"$out"), trade state $(jq -r .tradeState <<<"$out"), $(minor CNY "$(jq .refundedAmount <<<"$out")") refunded"
+
 # --- the cycle ----------------------------------------------------------------------------
 
 title "Cycle close and reconciliation"
@@ -312,4 +345,4 @@ for party in Issuer Acquirer; do
 	expect "$report" '.ok == true' "$party's reconciliation"
 	step "$party ↔ Chain" "cycle 1 reconciled: $(jq -r '"\(.chainEntries) entries on chain, \(.localEntries) in our records, digest \(.localDigest[0:18])… = chain \(.chainDigest[0:18])…, ok"' <<<"$report")"
 done
-printf '\n[demo] all four payments settled and both sides agree with the chain\n'
+printf '\n[demo] all four payments and the refund settled, and both sides agree with the chain\n'
