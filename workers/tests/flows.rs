@@ -1280,7 +1280,7 @@ async fn refunds_cancels_and_closes_settle_and_reconcile() {
 			.acquirer(&["--cancel-window", "20s"]),
 	)
 	.await;
-	net.merchant("SHOP-R", "Refund Noodles").await;
+	let shop = net.merchant("SHOP-R", "Refund Noodles").await;
 	net.wallet("W-REF", 1_000_000).await;
 	let start = net.balance("W-REF").await;
 
@@ -1537,6 +1537,35 @@ async fn refunds_cancels_and_closes_settle_and_reconcile() {
 		)
 		.await;
 	assert_eq!((status, e["code"].as_str()), (409, Some("OrderNotClosable")));
+
+	// A suspended merchant refunds nothing.
+	let status_path =
+		format!("/v1/admin/merchants/{}/status", shop["merchantId"].as_str().unwrap());
+	let set_status = |state: &'static str| {
+		let (net, path) = (&net, &status_path);
+		async move {
+			let (status, m) = net
+				.admin_acquirer(
+					Method::POST,
+					"/v1/admin/merchants/{merchantId}/status",
+					path,
+					Some(json!({ "status": state })),
+				)
+				.await;
+			assert_eq!(status, 200, "{m}");
+		}
+	};
+	set_status("SUSPENDED").await;
+	let (status, e) = refund(
+		&net,
+		json!({
+			"orderId": order_id, "aggregatorRefundId": "AGG-RF-6", "amount": 100,
+			"currency": "CNY",
+		}),
+	)
+	.await;
+	assert_eq!((status, e["code"].as_str()), (403, Some("MerchantSuspended")), "{e}");
+	set_status("ACTIVE").await;
 
 	// Past the cancel window, a micropay is refunded, not cancelled.
 	let created = paid["createdAt"].as_i64().unwrap();
