@@ -711,7 +711,15 @@ pub async fn check_out(
 		.bind(issuer_order_id)
 		.execute(&mut *tx)
 		.await?;
-	move_to(&mut tx, &order_id, OrderStatus::DebitRequested, None).await?;
+	// Only as read: a close or another payer's checkout that committed since wins, and this
+	// transaction (the binding above with it) is dropped.
+	let from = [OrderStatus::AwaitingPayment];
+	let to = OrderStatus::DebitRequested;
+	if !store::move_order_if(&mut tx, KEY, &order_id, &from, to, None).await?? {
+		let now = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just read"))?;
+		payable(&now)?;
+		return Err(OrderError::OrderNotPayable(now.status));
+	}
 	let order = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just written"))?;
 	tx.commit().await?;
 	Ok((merchant, order))
