@@ -32,7 +32,7 @@ pub const ACQUIRER_BEFORE_RECORD: &str = "acquirer-before-record";
 /// The points a refund reaches, in order.
 pub const REFUND_POINTS: &[&str] =
 	&[ACQUIRER_REFUND_BEFORE_SUBMIT, ACQUIRER_REFUND_BEFORE_RECORD, ISSUER_AFTER_REFUND_CREDIT];
-/// The refund is taken (stored `PROCESSING`); its transaction is not sent.
+/// The refund's transaction is signed and stored with it; it is not submitted.
 pub const ACQUIRER_REFUND_BEFORE_SUBMIT: &str = "acquirer-refund-before-submit";
 /// The refund is in a finalized block; the acquirer has not recorded it.
 pub const ACQUIRER_REFUND_BEFORE_RECORD: &str = "acquirer-refund-before-record";
