@@ -717,6 +717,12 @@ pub async fn check_out(
 	let to = OrderStatus::DebitRequested;
 	if !store::move_order_if(&mut tx, KEY, &order_id, &from, to, None).await?? {
 		let now = order(&mut tx, &order_id).await?.ok_or(OrderError::UnknownOrder("just read"))?;
+		// The same checkout, sent twice at once, committed first: answered as a replay.
+		if now.issuer_order_id.as_deref() == Some(issuer_order_id)
+			&& now.status != OrderStatus::AwaitingPayment
+		{
+			return Ok((merchant, now));
+		}
 		payable(&now)?;
 		return Err(OrderError::OrderNotPayable(now.status));
 	}

@@ -263,11 +263,16 @@ pub async fn request(db: &Db, r: &RefundRequest<'_>) -> OrderResult<(Refund, boo
 /// and the attempt's number; aggregators may not use it.
 pub const CANCEL_PREFIX: &str = "CANCEL-";
 
+/// How many refunds a cancel tries before it leaves the order to an operator: a refusal
+/// that repeats (a suspended issuer, the acquirer's debit limit until settlement) must not
+/// become a refund attempt, a fee and a notification every block.
+pub const CANCEL_ATTEMPTS: usize = 3;
+
 /// Refunds what remains of a successful order whose merchant cancelled it, under the
 /// aggregator refund id [`CANCEL_PREFIX`], the order id and the attempt's number (a cancel's
-/// refund that the chain refused is followed by another). The cancel's latest refund, or
-/// `None` if it has none and other refunds gave everything back. The caller holds the order's
-/// lock.
+/// refund that the chain refused is followed by another, up to [`CANCEL_ATTEMPTS`]). The
+/// cancel's latest refund, or `None` if it has none and other refunds gave everything back.
+/// The caller holds the order's lock.
 pub async fn refund_in_full(db: &Db, order: &order::Order) -> OrderResult<Option<Refund>> {
 	let prefix = format!("{CANCEL_PREFIX}{}-", order.order_id);
 	let mut conn = db.conn().await?;
@@ -285,6 +290,11 @@ pub async fn refund_in_full(db: &Db, order: &order::Order) -> OrderResult<Option
 	if remaining <= 0 {
 		return Ok(earlier.into_iter().next());
 	}
+	if earlier.len() >= CANCEL_ATTEMPTS {
+		tracing::error!(order = %order.order_id, refused = earlier.len(),
+			"the chain refused every refund of a cancelled order; an operator must refund it");
+		return Ok(earlier.into_iter().next());
+	}
 	let key = format!("{prefix}{}", earlier.len() + 1);
 	let asked = RefundRequest {
 		aggregator_id: &order.aggregator_id,
@@ -299,13 +309,27 @@ pub async fn refund_in_full(db: &Db, order: &order::Order) -> OrderResult<Option
 	Ok(Some(request(db, &asked).await?.0))
 }
 
-/// Records the transaction sent for a refund (`None`: the last one can never land, and
-/// another may be sent).
-pub async fn attempt(db: &Db, refund_id: &str, pending_tx: Option<&str>) -> StoreResult<()> {
-	sqlx::query("UPDATE refunds SET pending_tx = $2 WHERE refund_id = $1 AND status = $3")
+/// Records `sent` as the transaction of a processing refund that has none; whether it did
+/// (another process may have stored one since, during a lease handover, or finished it).
+pub async fn attempt(db: &Db, refund_id: &str, sent: &str) -> StoreResult<bool> {
+	let stored = sqlx::query(
+		"UPDATE refunds SET pending_tx = $2 WHERE refund_id = $1 AND status = $3
+		 AND pending_tx IS NULL",
+	)
+	.bind(refund_id)
+	.bind(sent)
+	.bind(RefundStatus::Processing)
+	.execute(db.pool())
+	.await?;
+	Ok(stored.rows_affected() == 1)
+}
+
+/// Forgets the refund's transaction `sent`, which can never land now, so that another may be
+/// sent; a transaction stored since in its place is kept.
+pub async fn attempt_over(db: &Db, refund_id: &str, sent: &str) -> StoreResult<()> {
+	sqlx::query("UPDATE refunds SET pending_tx = NULL WHERE refund_id = $1 AND pending_tx = $2")
 		.bind(refund_id)
-		.bind(pending_tx)
-		.bind(RefundStatus::Processing)
+		.bind(sent)
 		.execute(db.pool())
 		.await?;
 	Ok(())

@@ -103,7 +103,8 @@ async fn settle(s: &Acquirer, r: &Refund) -> anyhow::Result<()> {
 	if let Some(settled) = on_chain(s, &r.refund_id, head, None).await? {
 		return record(s, r, Ok(&settled)).await;
 	}
-	let report = match &r.pending_tx {
+	// The transaction this round follows, as stored.
+	let (report, sent) = match &r.pending_tx {
 		Some(text) => {
 			let sent: PendingTx = serde_json::from_str(text)?;
 			// The same bytes again: the pool may never have had them (a crash before their
@@ -112,10 +113,10 @@ async fn settle(s: &Acquirer, r: &Refund) -> anyhow::Result<()> {
 			if let Err(e) = s.sender.submit_signed(sent.clone()).await {
 				tracing::debug!(refund = %r.refund_id, error = %e, "a refund's transaction not sent again");
 			}
-			resolve(&s.conn, &sent, s.config.bookkeeping_wait.into()).await
+			(resolve(&s.conn, &sent, s.config.bookkeeping_wait.into()).await, text.clone())
 		}
 		None => match send(s, r).await? {
-			Some(report) => report,
+			Some(followed) => followed,
 			None => return Ok(()),
 		},
 	};
@@ -140,7 +141,7 @@ async fn settle(s: &Acquirer, r: &Refund) -> anyhow::Result<()> {
 		}
 		TxResult::Expired { death } => {
 			// It can never land now: the next round sends another.
-			refund::attempt(&s.db, &r.refund_id, None).await?;
+			refund::attempt_over(&s.db, &r.refund_id, &sent).await?;
 			s.refund_wake.notify_one();
 			tracing::info!(refund = %r.refund_id, death, "a refund's transaction expired unincluded");
 			Ok(())
@@ -149,9 +150,10 @@ async fn settle(s: &Acquirer, r: &Refund) -> anyhow::Result<()> {
 	}
 }
 
-/// Signs the refund's transaction, stores it, and submits it; its report, or `None` if the
-/// pool refused the bytes (they can never land, and the refund is free for another attempt).
-async fn send(s: &Acquirer, r: &Refund) -> anyhow::Result<Option<TxReport>> {
+/// Signs the refund's transaction, stores it, and submits it; its report and the transaction
+/// as stored, or `None` if nothing was sent (another process stored a transaction first, or
+/// the refund ended).
+async fn send(s: &Acquirer, r: &Refund) -> anyhow::Result<Option<(TxReport, String)>> {
 	let call = match calls::refund(&r.order_id, &r.refund_id, r.amount as u128) {
 		Ok(call) => call,
 		Err(e) => {
@@ -159,24 +161,30 @@ async fn send(s: &Acquirer, r: &Refund) -> anyhow::Result<Option<TxReport>> {
 			return Ok(None);
 		}
 	};
+	if !s.lease.is_leading() {
+		anyhow::bail!("this process no longer leads; the leader settles the refund");
+	}
 	let tx = s.sender.sign_next(call).await?;
-	if let Err(e) = refund::attempt(&s.db, &r.refund_id, Some(&serde_json::to_string(&tx)?)).await {
-		// Its nonce was never used: the next transaction takes it.
+	let text = serde_json::to_string(&tx)?;
+	let stored = refund::attempt(&s.db, &r.refund_id, &text).await;
+	if !matches!(stored, Ok(true)) {
+		// Never sent, so its nonce is free for the next transaction.
 		s.sender.resync().await;
-		return Err(e.into());
+		stored?;
+		return Ok(None);
 	}
 	crate::crash_point!(crate::common::faults::ACQUIRER_REFUND_BEFORE_SUBMIT);
 	match s.sender.submit_signed(tx.clone()).await {
-		Ok(flight) => Ok(Some(flight.follow().await)),
+		Ok(flight) => Ok(Some((flight.follow().await, text))),
 		Err(ClientError::Rejected { code, reason }) => {
 			tracing::warn!(refund = %r.refund_id, code, %reason, "the pool refused a refund");
-			refund::attempt(&s.db, &r.refund_id, None).await?;
+			refund::attempt_over(&s.db, &r.refund_id, &text).await?;
 			anyhow::bail!("the pool refused the refund's transaction: {reason}")
 		}
 		// Whether it arrived is unknown: followed from the chain like any other.
 		Err(e) => {
 			tracing::warn!(refund = %r.refund_id, error = %e, "a refund's submission failed");
-			Ok(Some(resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await))
+			Ok(Some((resolve(&s.conn, &tx, s.config.bookkeeping_wait.into()).await, text)))
 		}
 	}
 }

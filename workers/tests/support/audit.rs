@@ -105,6 +105,10 @@ const ACQUIRER_OPEN: &str =
 const UNDELIVERED: &str =
 	"SELECT COUNT(*) FROM outbox WHERE kind <> 'DEBIT_REQUEST' AND status <> 'DELIVERED'";
 const REFUNDS_OPEN: &str = "SELECT COUNT(*) FROM refunds WHERE status = 'PROCESSING'";
+/// Cancelled payments that posted and are not yet refunded in full, nor being refunded.
+const CANCELS_OPEN: &str = "SELECT COUNT(*) FROM orders o WHERE o.cancel_requested_at IS NOT NULL
+	AND o.status = 'SUCCESS' AND (SELECT COALESCE(SUM(r.amount), 0) FROM refunds r
+	WHERE r.order_id = o.order_id AND r.status <> 'FAILED') < o.amount";
 
 struct AcquirerOrder {
 	id: String,
@@ -130,14 +134,17 @@ pub async fn settle(net: &Net, timeout: Duration) {
 			reconcile(net, url).await;
 		}
 		let (i, a) = (open(&net.issuer_db).await, open(&net.acquirer_db).await);
+		// What owes messages is read before the messages: a refund or order that ends between
+		// the reads has queued its messages by the time they are counted.
 		let open_orders = (
 			count(&i, ISSUER_OPEN).await,
 			count(&a, ACQUIRER_OPEN).await,
-			count(&a, UNDELIVERED).await,
 			count(&a, REFUNDS_OPEN).await,
+			count(&a, CANCELS_OPEN).await,
 		);
+		let undelivered = count(&a, UNDELIVERED).await;
 		(i.close().await, a.close().await);
-		(open_orders == (0, 0, 0, 0)).then_some(())
+		(open_orders == (0, 0, 0, 0) && undelivered == 0).then_some(())
 	})
 	.await;
 }

@@ -387,11 +387,11 @@ pub async fn cancel_order(
 		Some(r) => Some(wait_final(&s, r).await?),
 		None => None,
 	};
+	let order = order::of_aggregator(&s.db, &signed.party, Some(&order_id), None).await?;
 	let result = match order.status {
-		OrderStatus::Success => match &refund {
-			Some(r) if r.status != RefundStatus::Success => "REFUNDING",
-			_ => "REFUNDED",
-		},
+		// Refunded on chain in full, by the cancel's refund or by others.
+		OrderStatus::Success if order.refunded_amount >= order.amount => "REFUNDED",
+		OrderStatus::Success => "REFUNDING",
 		OrderStatus::Failed => {
 			s.outbox_wake.notify_one();
 			"CANCELLED"
@@ -399,6 +399,5 @@ pub async fn cancel_order(
 		_ => "CANCELLING",
 	};
 	tracing::info!(order = %order_id, result, "the merchant cancelled a micropay order");
-	let order = order::of_aggregator(&s.db, &signed.party, Some(&order_id), None).await?;
 	Ok(Json(CancelResult { result, order, refund }))
 }
