@@ -568,6 +568,14 @@ async fn notifications_go_only_where_registered_and_a_hung_aggregator_delays_no_
 		redirected["orderId"].as_str().unwrap_or_else(|| panic!("{redirected}")).to_string();
 	assert_eq!(net.final_acquirer_order_as(&agg2, &hung_id).await["status"], "SUCCESS");
 	assert_eq!(net.final_acquirer_order_as(&agg2, &redirected_id).await["status"], "SUCCESS");
+	// A refund of agg-2's: its notification waits in agg-2's lane like the orders'.
+	let body = json!({
+		"orderId": hung_id, "aggregatorRefundId": "AGG2-RF-1", "amount": 500, "currency": "CNY",
+	});
+	let (status, hung_refund) =
+		second(Method::POST, "/v1/refunds", "/v1/refunds".into(), Some(body)).await;
+	assert_eq!((status, hung_refund["status"].as_str()), (200, Some("SUCCESS")), "{hung_refund}");
+	let hung_refund_id = hung_refund["refundId"].as_str().unwrap().to_string();
 
 	// agg-1's payments meanwhile: each notification arrives within a few seconds of the
 	// order's end, though agg-2's hang for 8 s at every attempt.
@@ -616,6 +624,21 @@ async fn notifications_go_only_where_registered_and_a_hung_aggregator_delays_no_
 	let path = format!("/v1/admin/orders/{hung_id}/notify");
 	let (status, again) =
 		net.admin_acquirer(Method::POST, "/v1/admin/orders/{orderId}/notify", &path, None).await;
+	assert_eq!(status, 200, "{again}");
+	assert_eq!(again["notification"]["attempts"], 0, "{again}");
+	assert_ne!(again["notification"]["status"], "GAVE_UP", "{again}");
+
+	// The refund's notification is given up too, the refund query says so, and admin sends it
+	// again.
+	let path = format!("/v1/refunds/{hung_refund_id}");
+	wait_for(Duration::from_secs(90), "the refund's notification given up", || async {
+		let (_, r) = second(Method::GET, "/v1/refunds/{refundId}", path.clone(), None).await;
+		(r["notification"]["status"] == "GAVE_UP").then_some(r)
+	})
+	.await;
+	let path = format!("/v1/admin/refunds/{hung_refund_id}/notify");
+	let (status, again) =
+		net.admin_acquirer(Method::POST, "/v1/admin/refunds/{refundId}/notify", &path, None).await;
 	assert_eq!(status, 200, "{again}");
 	assert_eq!(again["notification"]["attempts"], 0, "{again}");
 	assert_ne!(again["notification"]["status"], "GAVE_UP", "{again}");

@@ -224,19 +224,31 @@ async fn every_flow_settles_and_every_record_agrees() {
 	// The clearing bank closes the cycle; both services reconcile it with the chain.
 	net.sudo_tx("//Charlie", calls::close_cycle()).await;
 	for issuer in [true, false] {
-		let (status, report) = if issuer {
-			net.admin_issuer(Method::POST, "/v1/admin/reconcile", "/v1/admin/reconcile", None).await
-		} else {
-			net.admin_acquirer(Method::POST, "/v1/admin/reconcile", "/v1/admin/reconcile", None)
-				.await
-		};
-		assert_eq!(status, 200, "{report}");
-		let cycle = report["cycles"]
-			.as_array()
-			.unwrap()
-			.first()
-			.cloned()
-			.unwrap_or_else(|| panic!("no cycle reconciled: {report}"));
+		// Asked again until the service's own connection has the closing block.
+		let (report, cycle) =
+			wait_for(Duration::from_secs(30), "the closed cycle reconciled", || async {
+				let (status, report) = if issuer {
+					net.admin_issuer(
+						Method::POST,
+						"/v1/admin/reconcile",
+						"/v1/admin/reconcile",
+						None,
+					)
+					.await
+				} else {
+					net.admin_acquirer(
+						Method::POST,
+						"/v1/admin/reconcile",
+						"/v1/admin/reconcile",
+						None,
+					)
+					.await
+				};
+				assert_eq!(status, 200, "{report}");
+				let cycle = report["cycles"].as_array().unwrap().first().cloned();
+				cycle.map(|c| (report, c))
+			})
+			.await;
 		assert_eq!(cycle["ok"], true, "{cycle}");
 		assert_eq!(cycle["chainEntries"], 4);
 		assert_eq!(cycle["localDigest"], cycle["chainDigest"]);

@@ -128,16 +128,28 @@ pub async fn due(db: &Db, limit: i64, busy: &[String]) -> StoreResult<Vec<Messag
 	rows.iter().map(message_from).collect()
 }
 
-/// How an order's notification stands: its delivery, attempts so far and last error.
+/// The notification's kind of an order's own (`refund_id` empty) or of one of its refunds.
+fn notification_kind(refund_id: &str) -> MessageKind {
+	if refund_id.is_empty() {
+		MessageKind::Notify
+	} else {
+		MessageKind::RefundNotify
+	}
+}
+
+/// How the notification of an order (`refund_id` empty) or of one of its refunds stands: its
+/// delivery, attempts so far and last error.
 pub async fn notification(
 	conn: &mut AnyConnection,
-	order_id: &str,
+	(order_id, refund_id): (&str, &str),
 ) -> StoreResult<Option<(Delivery, u32, Option<String>)>> {
 	let row = sqlx::query(
-		"SELECT status, attempts, last_error FROM outbox WHERE order_id = $1 AND kind = $2",
+		"SELECT status, attempts, last_error FROM outbox WHERE order_id = $1 AND kind = $2
+		 AND refund_id = $3",
 	)
 	.bind(order_id)
-	.bind(MessageKind::Notify)
+	.bind(notification_kind(refund_id))
+	.bind(refund_id)
 	.fetch_optional(conn)
 	.await?;
 	row.map(|r| {
@@ -150,17 +162,21 @@ pub async fn notification(
 	.transpose()
 }
 
-/// Queues an order's notification again, at once and with a fresh count (admin re-drive):
-/// whether there was one to send again.
-pub async fn redrive_notification(db: &Db, order_id: &str) -> StoreResult<bool> {
+/// Queues the notification of an order (`refund_id` empty) or of one of its refunds again, at
+/// once and with a fresh count (admin re-drive): whether there was one to send again.
+pub async fn redrive_notification(
+	db: &Db,
+	(order_id, refund_id): (&str, &str),
+) -> StoreResult<bool> {
 	let changed = sqlx::query(
 		"UPDATE outbox SET status = $3, attempts = 0, next_attempt_at = $4, created_at = $4
-		 WHERE order_id = $1 AND kind = $2",
+		 WHERE order_id = $1 AND kind = $2 AND refund_id = $5",
 	)
 	.bind(order_id)
-	.bind(MessageKind::Notify)
+	.bind(notification_kind(refund_id))
 	.bind(Delivery::Pending)
 	.bind(now_ms())
+	.bind(refund_id)
 	.execute(db.pool())
 	.await?;
 	Ok(changed.rows_affected() > 0)

@@ -311,14 +311,19 @@ pub async fn of_aggregator(
 		.ok_or(OrderError::UnknownOrder("no such order"))?;
 	// On the connection already held: a SQLite store has only one.
 	with_refunds(&mut conn, &mut order).await?;
-	order.notification = messages::notification(&mut *conn, &order.order_id).await?.map(
-		|(status, attempts, last_error)| NotificationState {
-			status: status.to_string(),
-			attempts,
-			last_error,
-		},
-	);
+	order.notification = notification_state(&mut conn, (&order.order_id, "")).await?;
 	Ok(order)
+}
+
+/// How the notification of an order (`refund_id` empty) or of one of its refunds stands, as
+/// its aggregator sees it.
+pub async fn notification_state(
+	conn: &mut AnyConnection,
+	subject: (&str, &str),
+) -> StoreResult<Option<NotificationState>> {
+	Ok(messages::notification(conn, subject).await?.map(|(status, attempts, last_error)| {
+		NotificationState { status: status.to_string(), attempts, last_error }
+	}))
 }
 
 /// Fills in what the order has had refunded, and its trade state with it.

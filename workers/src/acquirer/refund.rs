@@ -63,6 +63,9 @@ pub struct Refund {
 	pub notify_url: String,
 	#[serde(skip)]
 	pub request_hash: String,
+	/// How the refund's notification to its aggregator stands, once it is final.
+	#[serde(skip_serializing_if = "Option::is_none")]
+	pub notification: Option<order::NotificationState>,
 	/// The transaction last sent for it, until that one is resolved (`PendingTx` as JSON).
 	#[serde(skip)]
 	pub pending_tx: Option<String>,
@@ -89,6 +92,7 @@ fn refund_from(r: &AnyRow) -> StoreResult<Refund> {
 		notify_url: r.try_get("notify_url")?,
 		request_hash: r.try_get("request_hash")?,
 		pending_tx: r.try_get("pending_tx")?,
+		notification: None,
 	})
 }
 
@@ -130,7 +134,11 @@ pub async fn of_aggregator(
 		}
 		(None, None) => None,
 	};
-	found.filter(|r| r.aggregator_id == aggregator_id).ok_or(OrderError::UnknownRefund)
+	let mut refund =
+		found.filter(|r| r.aggregator_id == aggregator_id).ok_or(OrderError::UnknownRefund)?;
+	let subject = (refund.order_id.as_str(), refund.refund_id.as_str());
+	refund.notification = order::notification_state(&mut conn, subject).await?;
+	Ok(refund)
 }
 
 /// What the order has had refunded or is having refunded: every refund not `FAILED`.

@@ -8,7 +8,7 @@ use crate::{
 		messages,
 		order::{self, Order},
 		reconcile,
-		refund::Refund,
+		refund::{self, Refund},
 		refunder, Acquirer,
 	},
 	common::{
@@ -173,7 +173,7 @@ pub async fn redrive_notification(
 	Path(order_id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
 	let order = order::get(&s.db, &order_id).await?;
-	if !messages::redrive_notification(&s.db, &order_id).await? {
+	if !messages::redrive_notification(&s.db, (&order_id, "")).await? {
 		return Err(ApiError::conflict(
 			"NoNotification",
 			"the order has no notification yet: it is not final",
@@ -203,4 +203,26 @@ pub async fn record_refund(
 ) -> Result<Json<Refund>, ApiError> {
 	check_id("refundId", &refund_id)?;
 	Ok(Json(refunder::record_from_chain(&s, &refund_id).await?))
+}
+
+/// `POST /v1/admin/refunds/{refundId}/notify` (admin): sends a refund's notification again,
+/// at once and with a fresh give-up time. Answers the refund as its aggregator sees it.
+pub async fn redrive_refund_notification(
+	_: Admin,
+	State(s): S,
+	Path(refund_id): Path<String>,
+) -> Result<Json<Refund>, ApiError> {
+	let mut conn = s.db.conn().await?;
+	let found = refund::refund(&mut conn, &refund_id).await?;
+	drop(conn);
+	let refund = found.ok_or(order::OrderError::UnknownRefund)?;
+	if !messages::redrive_notification(&s.db, (&refund.order_id, &refund.refund_id)).await? {
+		return Err(ApiError::conflict(
+			"NoNotification",
+			"the refund has no notification yet: it is not final",
+		));
+	}
+	s.outbox_wake.notify_one();
+	let shown = refund::of_aggregator(&s.db, &refund.aggregator_id, Some(&refund_id), None);
+	Ok(Json(shown.await?))
 }

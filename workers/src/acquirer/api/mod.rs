@@ -49,6 +49,7 @@ pub fn admin_router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/admin/orders/:order_id/notify", post(admin::redrive_notification))
 		.route("/v1/admin/reconcile", post(admin::reconcile))
 		.route("/v1/admin/refunds/:refund_id/record", post(admin::record_refund))
+		.route("/v1/admin/refunds/:refund_id/notify", post(admin::redrive_refund_notification))
 		.with_state(state)
 }
 
