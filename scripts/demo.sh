@@ -163,6 +163,19 @@ expect() { # json, jq filter that must be true, what
 	[ -n "$1" ] && jq -e "$2" >/dev/null <<<"$1" || fail "$3: ${1:-no answer}"
 }
 
+# Waits up to 30 s for the first notification the aggregator's inbox printed that matches a jq
+# condition on $id; prints it.
+heard() { # what, condition, id
+	local found=""
+	for _ in $(seq 30); do
+		found=$(jq -c --arg id "$3" "select($2)" "$WORK/notifications.jsonl" | head -1)
+		[ -n "$found" ] && break
+		sleep 1
+	done
+	[ -n "$found" ] || fail "no notification $1 reached the aggregator"
+	echo "$found"
+}
+
 # Waits for the acquirer's order to be final; prints it.
 final_order() {
 	local order=""
@@ -199,12 +212,7 @@ settlement() { # acquirer order id
 	step "Acquirer → Chain" "post_payment: clearing-bank posting #$(jq .postingId <<<"$acq") in cycle $(jq .cycle <<<"$acq"), finalized in block #$(jq .blockNumber <<<"$acq") ${block_hash:0:18}…"
 	step "Acquirer → Issuer" "bookkeeping result: SUCCESS (read from the finalized chain)"
 	step "Issuer" "order $(jq -r .issuerOrderId <<<"$issuer_order") SUCCESS (checked against the finalized chain)"
-	for _ in $(seq 30); do
-		heard=$(jq -c --arg id "$1" 'select(.orderId == $id)' "$WORK/notifications.jsonl" | head -1)
-		[ -n "$heard" ] && break
-		sleep 1
-	done
-	[ -n "$heard" ] || fail "no notification for $1 reached the aggregator"
+	heard=$(heard "for $1" '.orderId == $id' "$1")
 	step "Acquirer → Aggregator" "notification $(jq -r '.status + "/" + .isoStatus' <<<"$heard") for $(jq -r .aggregatorOrderId <<<"$heard") (signature verified, acknowledged SUCCESS)"
 	step "Aggregator → Acquirer" "query order $1: $(jq -r '.status + " (" + .isoStatus + ")"' <<<"$acq")"
 }
@@ -311,13 +319,7 @@ expect "$history" "any(.[]; .kind == \"REFUND\" and .reference == \"$RF\")" "the
 step "Acquirer → Issuer" "refund notice for $RF: the issuer reads the refund from the finalized chain and credits the wallet once"
 line=$(jq -c --arg rf "$RF" '.[] | select(.reference == $rf)' <<<"$history")
 step "Wallet app → Issuer" "history: REFUND +$(minor HKD "$(jq .amount <<<"$line")") from $(jq -r .merchantName <<<"$line"), beside the payment's DEBIT"
-heard=""
-for _ in $(seq 30); do
-	heard=$(jq -c --arg id "$RF" 'select(.refund.refundId == $id)' "$WORK/notifications.jsonl" | head -1)
-	[ -n "$heard" ] && break
-	sleep 1
-done
-[ -n "$heard" ] || fail "no notification of $RF reached the aggregator"
+heard=$(heard "of $RF" '.refund.refundId == $id' "$RF")
 step "Acquirer → Aggregator" "notification $(jq -r '.status + ": refund " + .refund.aggregatorRefundId + " " + .refund.status' <<<"$heard") (signature verified, acknowledged SUCCESS)"
 out=$(aggregator GET "/v1/orders/$CP")
 expect "$out" '.tradeState == "PARTIAL_REFUND" and .refundedAmount == 3000' "the order after its refund"

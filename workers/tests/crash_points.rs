@@ -8,7 +8,7 @@
 mod support;
 
 use clearline_workers::common::faults;
-use std::{os::unix::process::ExitStatusExt, time::Duration};
+use std::time::Duration;
 use support::{
 	audit::{audit, count_with, open, settle, Baseline},
 	Net, Options,
@@ -36,16 +36,7 @@ async fn a_kill_at_every_crash_point_settles_each_payment_once() {
 			net.try_micropay(&ids[0], "SHOP-K", &codes[0], amount, 4),
 			net.try_micropay(&ids[1], "SHOP-K", &codes[1], amount, 4),
 		);
-		let service = if issuer { &mut net.issuer } else { &mut net.acquirer };
-		let ended = service.wait_exit(Duration::from_secs(60)).await;
-		assert_eq!(
-			ended.and_then(|s| s.signal()),
-			Some(libc::SIGKILL),
-			"{point}: the service did not die there\n{}",
-			net.logs()
-		);
-		eprintln!("{point}: killed there; restarting");
-		net.restart_service(issuer, None).await;
+		net.restart_after_crash(issuer, point).await;
 		// The aggregator repeats a micropay the crash left unanswered, with the same order id.
 		for (answer, (id, code)) in [first, second].into_iter().zip(ids.iter().zip(&codes)) {
 			let started = match answer {

@@ -17,7 +17,6 @@ use clearline_workers::common::faults;
 use rand::{Rng, SeedableRng};
 use reqwest::Method;
 use serde_json::Value;
-use std::os::unix::process::ExitStatusExt;
 use std::{path::Path, sync::Arc, time::Duration};
 use support::{
 	audit::{audit, count_with, open, Baseline},
@@ -691,16 +690,7 @@ async fn refunds_under_faults_are_credited_once() {
 			.aggregator
 			.call(Method::POST, "/v1/refunds", Some(&body), Duration::from_secs(15))
 			.await;
-		let service = if issuer { &mut net.issuer } else { &mut net.acquirer };
-		let ended = service.wait_exit(Duration::from_secs(60)).await;
-		assert_eq!(
-			ended.and_then(|s| s.signal()),
-			Some(libc::SIGKILL),
-			"{point}: the service did not die there\n{}",
-			net.logs()
-		);
-		eprintln!("{point}: killed there; restarting");
-		net.restart_service(issuer, None).await;
+		net.restart_after_crash(issuer, point).await;
 		let done = refund_until_final(&net, order, &refund_id, 300).await;
 		assert_eq!(done["status"], "SUCCESS", "{point}: {done}\n{}", net.logs());
 		refunds += 1;

@@ -141,28 +141,32 @@ pub async fn of_aggregator(
 	Ok(refund)
 }
 
-/// What the order has had refunded or is having refunded: every refund not `FAILED`.
-pub async fn refunded(tx: &mut AnyConnection, order_id: &str) -> StoreResult<i64> {
-	let row = sqlx::query(
-		"SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE order_id = $1 AND status <> $2",
-	)
+/// The sum of the order's refunds whose status is (`=`) or is not (`<>`) `status`.
+async fn total(
+	tx: &mut AnyConnection,
+	order_id: &str,
+	comparison: &'static str,
+	status: RefundStatus,
+) -> StoreResult<i64> {
+	let row = sqlx::query(&format!(
+		"SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds
+		 WHERE order_id = $1 AND status {comparison} $2"
+	))
 	.bind(order_id)
-	.bind(RefundStatus::Failed)
+	.bind(status)
 	.fetch_one(tx)
 	.await?;
 	Ok(row.try_get(0)?)
 }
 
+/// What the order has had refunded or is having refunded: every refund not `FAILED`.
+pub async fn refunded(tx: &mut AnyConnection, order_id: &str) -> StoreResult<i64> {
+	total(tx, order_id, "<>", RefundStatus::Failed).await
+}
+
 /// What the order has had refunded on chain: its `SUCCESS` refunds.
 pub async fn settled(tx: &mut AnyConnection, order_id: &str) -> StoreResult<i64> {
-	let row = sqlx::query(
-		"SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM refunds WHERE order_id = $1 AND status = $2",
-	)
-	.bind(order_id)
-	.bind(RefundStatus::Success)
-	.fetch_one(tx)
-	.await?;
-	Ok(row.try_get(0)?)
+	total(tx, order_id, "=", RefundStatus::Success).await
 }
 
 /// An order's trade state in the spirit of WeChat Pay's `trade_state`: a successful order

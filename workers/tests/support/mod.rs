@@ -28,6 +28,7 @@ use clearline_workers::{
 use pallet_fx_rate::CurrencyCode;
 use reqwest::Method;
 use serde_json::{json, Value};
+use std::os::unix::process::ExitStatusExt;
 use std::{
 	path::{Path, PathBuf},
 	sync::Arc,
@@ -490,6 +491,21 @@ impl Net {
 		service.set_env("CLEARLINE_CRASH_AT", crash_at);
 		service.restart();
 		self.wait_healthy().await;
+	}
+
+	/// Waits for `service` to die of SIGKILL at its armed crash point `point` (panics if it
+	/// does not within 60 s), then starts it again with nothing armed.
+	pub async fn restart_after_crash(&mut self, issuer: bool, point: &str) {
+		let service = if issuer { &mut self.issuer } else { &mut self.acquirer };
+		let ended = service.wait_exit(Duration::from_secs(60)).await;
+		assert_eq!(
+			ended.and_then(|s| s.signal()),
+			Some(libc::SIGKILL),
+			"{point}: the service did not die there\n{}",
+			self.logs()
+		);
+		eprintln!("{point}: killed there; restarting");
+		self.restart_service(issuer, None).await;
 	}
 
 	pub async fn wait_healthy(&mut self) {

@@ -31,3 +31,5 @@ ALTER TABLE outbox DROP CONSTRAINT outbox_order_id_kind_key;
 ALTER TABLE outbox ADD CONSTRAINT outbox_order_kind_refund UNIQUE (order_id, kind, refund_id);
 -- When the merchant asked to cancel the order (a micropay whose result its till never learned).
 ALTER TABLE orders ADD COLUMN cancel_requested_at BIGINT;
+-- The refunder looks for cancelled orders every second: only they are indexed.
+CREATE INDEX orders_cancelled ON orders(cancel_requested_at) WHERE cancel_requested_at IS NOT NULL;

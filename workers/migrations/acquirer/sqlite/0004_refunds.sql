@@ -52,3 +52,5 @@ CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
 CREATE INDEX outbox_lanes ON outbox(status, lane, next_attempt_at);
 -- When the merchant asked to cancel the order (a micropay whose result its till never learned).
 ALTER TABLE orders ADD COLUMN cancel_requested_at INTEGER;
+-- The refunder looks for cancelled orders every second: only they are indexed.
+CREATE INDEX orders_cancelled ON orders(cancel_requested_at) WHERE cancel_requested_at IS NOT NULL;

@@ -173,13 +173,7 @@ pub async fn redrive_notification(
 	Path(order_id): Path<String>,
 ) -> Result<Json<Order>, ApiError> {
 	let order = order::get(&s.db, &order_id).await?;
-	if !messages::redrive_notification(&s.db, (&order_id, "")).await? {
-		return Err(ApiError::conflict(
-			"NoNotification",
-			"the order has no notification yet: it is not final",
-		));
-	}
-	s.outbox_wake.notify_one();
+	redrive(&s, (&order_id, ""), "order").await?;
 	let shown = order::of_aggregator(&s.db, &order.aggregator_id, Some(&order_id), None);
 	Ok(Json(shown.await?))
 }
@@ -216,13 +210,20 @@ pub async fn redrive_refund_notification(
 	let found = refund::refund(&mut conn, &refund_id).await?;
 	drop(conn);
 	let refund = found.ok_or(order::OrderError::UnknownRefund)?;
-	if !messages::redrive_notification(&s.db, (&refund.order_id, &refund.refund_id)).await? {
+	redrive(&s, (&refund.order_id, &refund.refund_id), "refund").await?;
+	let shown = refund::of_aggregator(&s.db, &refund.aggregator_id, Some(&refund_id), None);
+	Ok(Json(shown.await?))
+}
+
+/// Queues the notification of an order (`refund_id` empty) or of a refund of it again, or
+/// refuses by name while there is none (the `what` is not final).
+async fn redrive(s: &Acquirer, subject: (&str, &str), what: &str) -> Result<(), ApiError> {
+	if !messages::redrive_notification(&s.db, subject).await? {
 		return Err(ApiError::conflict(
 			"NoNotification",
-			"the refund has no notification yet: it is not final",
+			format!("the {what} has no notification yet: it is not final"),
 		));
 	}
 	s.outbox_wake.notify_one();
-	let shown = refund::of_aggregator(&s.db, &refund.aggregator_id, Some(&refund_id), None);
-	Ok(Json(shown.await?))
+	Ok(())
 }
