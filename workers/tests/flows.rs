@@ -224,38 +224,25 @@ async fn every_flow_settles_and_every_record_agrees() {
 	// The clearing bank closes the cycle; both services reconcile it with the chain.
 	net.sudo_tx("//Charlie", calls::close_cycle()).await;
 	for issuer in [true, false] {
-		// Asked again until the service's own connection has the closing block.
-		let (report, cycle) =
-			wait_for(Duration::from_secs(30), "the closed cycle reconciled", || async {
-				let (status, report) = if issuer {
-					net.admin_issuer(
-						Method::POST,
-						"/v1/admin/reconcile",
-						"/v1/admin/reconcile",
-						None,
-					)
-					.await
-				} else {
-					net.admin_acquirer(
-						Method::POST,
-						"/v1/admin/reconcile",
-						"/v1/admin/reconcile",
-						None,
-					)
-					.await
-				};
-				assert_eq!(status, 200, "{report}");
-				let cycle = report["cycles"].as_array().unwrap().first().cloned();
-				cycle.map(|c| (report, c))
-			})
-			.await;
+		let cycle = net.closed_cycle_report(issuer, 1).await;
 		assert_eq!(cycle["ok"], true, "{cycle}");
 		assert_eq!(cycle["chainEntries"], 4);
 		assert_eq!(cycle["localDigest"], cycle["chainDigest"]);
-		if issuer {
-			funding_is_reported_beside_the_settlement_account(&net, &report["funding"]).await;
-		}
+		// The cycle in agreement is not compared again; its report stays readable.
+		let template = "/v1/admin/cycles/{cycle}/reconciliation";
+		let read = |path: &'static str| net.admin(issuer, Method::GET, template, path, None);
+		let (status, recorded) = read("/v1/admin/cycles/1/reconciliation").await;
+		assert_eq!((status, &recorded["report"]), (200, &cycle), "{recorded}");
+		assert!(recorded["checkedAt"].as_i64().unwrap() > 0, "{recorded}");
+		let (status, e) = read("/v1/admin/cycles/2/reconciliation").await;
+		assert_eq!((status, e["code"].as_str()), (404, Some("CycleNotReconciled")), "{e}");
+		let (status, e) = read("/v1/admin/cycles/first/reconciliation").await;
+		assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")), "{e}");
 	}
+	let run = "/v1/admin/reconcile";
+	let (status, report) = net.admin_issuer(Method::POST, run, run, None).await;
+	assert_eq!(status, 200, "{report}");
+	funding_is_reported_beside_the_settlement_account(&net, &report["funding"]).await;
 	operations_stay_on_the_admin_listener(&net).await;
 }
 
@@ -1590,24 +1577,8 @@ async fn refunds_cancels_and_closes_settle_and_reconcile() {
 	// The cycle closes. The CLI's refund is on chain but in neither service's records: both
 	// reconciliations name it.
 	net.sudo_tx("//Charlie", calls::close_cycle()).await;
-	// A service reads the chain from its own connection, which may learn of the closing block
-	// a moment after the test's: asked again until it reports the cycle.
-	let reconcile = |issuer: bool| {
-		let net = &net;
-		wait_for(Duration::from_secs(30), "the closed cycle reconciled", move || async move {
-			let (status, report) = if issuer {
-				net.admin_issuer(Method::POST, "/v1/admin/reconcile", "/v1/admin/reconcile", None)
-					.await
-			} else {
-				net.admin_acquirer(Method::POST, "/v1/admin/reconcile", "/v1/admin/reconcile", None)
-					.await
-			};
-			assert_eq!(status, 200, "{report}");
-			report["cycles"].as_array().unwrap().first().cloned()
-		})
-	};
 	for issuer in [true, false] {
-		let cycle = reconcile(issuer).await;
+		let cycle = net.closed_cycle_report(issuer, 1).await;
 		assert_eq!(cycle["ok"], false, "{cycle}");
 		let mismatches = cycle["mismatches"].as_array().unwrap();
 		assert_eq!(mismatches.len(), 3, "the refund, the entry count and the digest: {cycle}");
@@ -1637,7 +1608,7 @@ async fn refunds_cancels_and_closes_settle_and_reconcile() {
 
 	// Both reconcile the cycle: two payments and four refunds, entry by entry and by digest.
 	for issuer in [true, false] {
-		let cycle = reconcile(issuer).await;
+		let cycle = net.closed_cycle_report(issuer, 1).await;
 		assert_eq!(cycle["ok"], true, "{cycle}");
 		assert_eq!(cycle["chainEntries"], 6, "{cycle}");
 		assert_eq!(cycle["localDigest"], cycle["chainDigest"]);

@@ -7,16 +7,21 @@
 
 use super::{
 	api::ApiError,
+	extract::{Admin, Authenticates},
 	now_ms,
 	store::{Db, StoreError, StoreResult},
+};
+use axum::{
+	extract::{Path, State},
+	Json,
 };
 use clearline_client::{instruction::SignedInstruction, queries, Connection};
 use clearline_runtime::AccountId;
 use codec::Encode;
 use pallet_clearing_bank::{chain_digest, payment_leaf, refund_leaf, CycleStatus};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, sync::Arc};
 
 /// One successful payment, or one refund of it, in the service's records.
 #[derive(Debug, Clone)]
@@ -66,7 +71,7 @@ impl LocalEntry {
 }
 
 /// What comparing one cycle found.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CycleReport {
 	pub cycle: u32,
@@ -219,13 +224,43 @@ async fn save_report(db: &Db, report: &CycleReport) -> StoreResult<()> {
 	Ok(())
 }
 
-/// The latest report recorded for `cycle`, as stored (JSON).
-pub async fn report(db: &Db, cycle: u32) -> StoreResult<Option<String>> {
-	let row = sqlx::query("SELECT report FROM cycle_reconciliations WHERE cycle = $1")
+/// A cycle's latest reconciliation, as recorded: a cycle found in agreement is not compared
+/// again, so this is where an operator (or a run that came after) reads its report.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CycleReconciliation {
+	/// When the comparison ran (Unix ms).
+	pub checked_at: i64,
+	pub report: CycleReport,
+}
+
+/// The latest report recorded for `cycle`; `CycleNotReconciled` (404) if none is.
+pub async fn reconciliation(db: &Db, cycle: u32) -> Result<CycleReconciliation, ApiError> {
+	let row = sqlx::query("SELECT ran_at, report FROM cycle_reconciliations WHERE cycle = $1")
 		.bind(cycle as i64)
 		.fetch_optional(db.pool())
-		.await?;
-	Ok(row.map(|r| r.try_get(0)).transpose()?)
+		.await
+		.map_err(StoreError::from)?;
+	let Some(row) = row else {
+		return Err(ApiError::not_found(
+			"CycleNotReconciled",
+			format!("cycle {cycle} has not been compared with the chain (not closed, or not yet)"),
+		));
+	};
+	let text: String = row.try_get(1).map_err(StoreError::from)?;
+	let report = serde_json::from_str(&text).map_err(|e| StoreError::unreadable("report", e))?;
+	Ok(CycleReconciliation { checked_at: row.try_get(0).map_err(StoreError::from)?, report })
+}
+
+/// `GET /v1/admin/cycles/{cycle}/reconciliation` (admin, both services): the cycle's latest
+/// report, as recorded.
+pub async fn cycle_reconciliation<S: Authenticates>(
+	_: Admin,
+	State(s): State<Arc<S>>,
+	Path(cycle): Path<String>,
+) -> Result<Json<CycleReconciliation>, ApiError> {
+	let cycle = cycle.parse().map_err(|_| ApiError::invalid("cycle", "not a cycle number"))?;
+	Ok(Json(reconciliation(s.db(), cycle).await?))
 }
 
 /// Compares every closed cycle not yet found in agreement with the chain; records each

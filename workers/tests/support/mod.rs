@@ -580,7 +580,7 @@ impl Net {
 	}
 
 	/// An operations call with the admin token, checked against that service's document.
-	async fn admin(
+	pub async fn admin(
 		&self,
 		issuer: bool,
 		m: Method,
@@ -591,6 +591,35 @@ impl Net {
 		let token = [("authorization", format!("Bearer {ADMIN}"))];
 		let base = if issuer { &self.issuer_admin_url } else { &self.acquirer_admin_url };
 		self.call_at(base, issuer, m, template, path, &token, body).await
+	}
+
+	/// A closed cycle's reconciliation report from one service. The service reads the chain
+	/// from its own connection, which may learn of the closing block a moment after the test's,
+	/// and its background run may find the cycle in agreement first (after which a run no
+	/// longer lists it): asked again until a run reports it or its recorded report is in
+	/// agreement.
+	pub async fn closed_cycle_report(&self, issuer: bool, cycle: u32) -> Value {
+		wait_for(Duration::from_secs(30), "the closed cycle reconciled", || async move {
+			let run = "/v1/admin/reconcile";
+			let (status, report) = self.admin(issuer, Method::POST, run, run, None).await;
+			assert_eq!(status, 200, "{report}");
+			if let Some(found) = report["cycles"].as_array().unwrap().first() {
+				assert_eq!(found["cycle"], cycle, "{report}");
+				return Some(found.clone());
+			}
+			let template = "/v1/admin/cycles/{cycle}/reconciliation";
+			let path = format!("/v1/admin/cycles/{cycle}/reconciliation");
+			let (status, recorded) = self.admin(issuer, Method::GET, template, &path, None).await;
+			match status {
+				200 => (recorded["report"]["ok"] == true).then(|| recorded["report"].clone()),
+				404 => {
+					assert_eq!(recorded["code"], "CycleNotReconciled", "{recorded}");
+					None
+				}
+				_ => panic!("{status}: {recorded}"),
+			}
+		})
+		.await
 	}
 
 	/// The wallet app's login; its status and answer.

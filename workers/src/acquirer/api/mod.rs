@@ -8,6 +8,7 @@ mod issuer;
 
 use super::{merchant::Merchant, Acquirer};
 use crate::common::api::ApiError;
+use crate::common::cycles;
 use crate::common::emvco::MerchantQr;
 use axum::{
 	extract::{Request, State},
@@ -48,6 +49,10 @@ pub fn admin_router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/admin/orders/:order_id", get(admin::get_order))
 		.route("/v1/admin/orders/:order_id/notify", post(admin::redrive_notification))
 		.route("/v1/admin/reconcile", post(admin::reconcile))
+		.route(
+			"/v1/admin/cycles/:cycle/reconciliation",
+			get(cycles::cycle_reconciliation::<Acquirer>),
+		)
 		.route("/v1/admin/refunds/:refund_id/record", post(admin::record_refund))
 		.route("/v1/admin/refunds/:refund_id/notify", post(admin::redrive_refund_notification))
 		.with_state(state)

@@ -9,6 +9,7 @@ mod app;
 mod debits;
 
 use super::Issuer;
+use crate::common::cycles;
 use axum::{
 	middleware::from_fn_with_state,
 	routing::{delete, get, post},
@@ -48,6 +49,10 @@ pub fn admin_router(state: Arc<Issuer>) -> Router {
 		.route("/v1/admin/wallets/:wallet_id/unlock", post(admin::unlock_wallet))
 		.route("/v1/admin/orders/:order_id", get(admin::get_order))
 		.route("/v1/admin/reconcile", post(admin::reconcile))
+		.route(
+			"/v1/admin/cycles/:cycle/reconciliation",
+			get(cycles::cycle_reconciliation::<Issuer>),
+		)
 		.route("/v1/admin/refunds/:refund_id/credit", post(admin::credit_refund))
 		.with_state(state)
 }
