@@ -6,8 +6,13 @@
 # cycle and both services reconcile it with the chain. Everything it started is stopped and
 # its directory removed when it ends, however it ends (DEMO_KEEP=1 keeps the directory).
 #
+# The three pages people use are up while it runs, and their addresses and logins are printed
+# at the start: the wallet app (issuer), the merchant's till (acquirer) and the clearing bank's
+# console. `scripts/demo.sh --keep-running` leaves everything up after the flows, until Ctrl-C,
+# for a person to use the pages.
+#
 # Ports (override if taken): DEMO_RPC_PORT 9955, DEMO_P2P_PORT 30355, DEMO_ISSUER_PORT 8181,
-# DEMO_ACQUIRER_PORT 8182, DEMO_INBOX_PORT 8190.
+# DEMO_ACQUIRER_PORT 8182, DEMO_CONSOLE_PORT 8183, DEMO_INBOX_PORT 8190.
 set -euo pipefail
 # A failure inside $(…) stops the demo too.
 shopt -s inherit_errexit
@@ -19,10 +24,18 @@ P2P_PORT="${DEMO_P2P_PORT:-30355}"
 ISSUER_PORT="${DEMO_ISSUER_PORT:-8181}"
 ACQUIRER_PORT="${DEMO_ACQUIRER_PORT:-8182}"
 INBOX_PORT="${DEMO_INBOX_PORT:-8190}"
+CONSOLE_PORT="${DEMO_CONSOLE_PORT:-8183}"
 ISSUER_ADMIN_PORT="${DEMO_ISSUER_ADMIN_PORT:-9181}"
 ACQUIRER_ADMIN_PORT="${DEMO_ACQUIRER_ADMIN_PORT:-9182}"
 DAVE=5DAAnrj7VHTznn2AWBemMuyBwZWs6FNFjdyVXUeYum3PTXFy
 PIN=246810
+TILL_PASSWORD=lucky-noodles-till
+KEEP_RUNNING=0
+case "${1:-}" in
+	--keep-running) KEEP_RUNNING=1 ;;
+	"") ;;
+	*) echo "usage: scripts/demo.sh [--keep-running]" >&2; exit 2 ;;
+esac
 
 scripts/setup.sh
 echo "[demo] building clearline-node and the services"
@@ -30,7 +43,7 @@ cargo build --locked -p clearline-node -p clearline-client -p clearline-workers 
 BIN="$CARGO_TARGET_DIR/debug"
 
 for port in "$RPC_PORT" "$P2P_PORT" "$ISSUER_PORT" "$ACQUIRER_PORT" "$INBOX_PORT" \
-	"$ISSUER_ADMIN_PORT" "$ACQUIRER_ADMIN_PORT"; do
+	"$ISSUER_ADMIN_PORT" "$ACQUIRER_ADMIN_PORT" "$CONSOLE_PORT"; do
 	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 		echo "[demo] port $port is taken; set the DEMO_*_PORT variables" >&2
 		exit 1
@@ -39,6 +52,7 @@ done
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/clearline-demo.XXXXXX")
 TOKEN=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+CONSOLE_PASSWORD=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
 pids=()
 cleanup() {
 	local status=$?
@@ -75,6 +89,7 @@ fail() {
 
 ISSUER="http://127.0.0.1:$ISSUER_PORT"
 ACQUIRER="http://127.0.0.1:$ACQUIRER_PORT"
+CONSOLE="http://127.0.0.1:$CONSOLE_PORT"
 # Operations on each service's admin listener, on loopback.
 ISSUER_ADMIN="http://127.0.0.1:$ISSUER_ADMIN_PORT"
 ACQUIRER_ADMIN="http://127.0.0.1:$ACQUIRER_ADMIN_PORT"
@@ -130,8 +145,16 @@ pids+=($!)
 	--key //Aggregator1 --acquirer-public-key "$ACQUIRER_TO_AGGREGATORS" \
 	--database "$WORK/aggregator.sqlite" --insecure-http >"$WORK/notifications.jsonl" 2>"$WORK/aggregator.log" &
 pids+=($!)
+# The clearing bank's console, holding Charlie's key (the dev chain's clearing bank).
+printf '%s\n' "$CONSOLE_PASSWORD" >"$WORK/console-password"
+chmod 600 "$WORK/console-password"
+"$BIN/clearline-console" --listen "127.0.0.1:$CONSOLE_PORT" --node-url "$NODE_WS" --key //Charlie \
+	--password-file "$WORK/console-password" --insecure-http --log-format text \
+	>"$WORK/console.log" 2>&1 &
+pids+=($!)
 wait_until "the issuer" 60 curl -sf "$ISSUER/health"
 wait_until "the acquirer" 60 curl -sf "$ACQUIRER/health"
+wait_until "the console" 60 curl -sf "$CONSOLE/"
 
 # --- how the demo speaks ------------------------------------------------------------------
 
@@ -238,6 +261,15 @@ out=$(curl -s -X POST "$ISSUER/v1/sessions" -H 'Content-Type: application/json' 
 expect "$out" '.token | length == 64' "logging the wallet app in"
 APP=(-H "Authorization: Bearer $(jq -r .token <<<"$out")" -H "X-Wallet-Pin: $PIN" -H 'Content-Type: application/json')
 step "Wallet app → Issuer" "logged in with the wallet id and PIN: a session until $(jq -r .expiresAt <<<"$out")"
+admin POST "$ACQUIRER_ADMIN/v1/admin/merchants/$MERCHANT/till-password" "{\"password\":\"$TILL_PASSWORD\"}" >/dev/null
+out=$(curl -s -X POST "$ACQUIRER/till/v1/sessions" -H 'Content-Type: application/json' -d "{\"merchantId\":\"$MERCHANT\",\"password\":\"$TILL_PASSWORD\"}" || true)
+expect "$out" '.token | length == 64' "logging the merchant's till in"
+step "Acquirer admin" "the till password of $MERCHANT is set; the till logs in with it"
+printf '\n%sThe pages, open while the demo runs%s (%s):\n' "$bold" "$plain" \
+	"$([ "$KEEP_RUNNING" = 1 ] && echo "and after it, until Ctrl-C" || echo "scripts/demo.sh --keep-running keeps them up after it")"
+printf '  wallet app        %s/wallet   wallet %s, PIN %s\n' "$ISSUER" "$WALLET" "$PIN"
+printf '  merchant'"'"'s till   %s/till     merchant %s, password %s\n' "$ACQUIRER" "$MERCHANT" "$TILL_PASSWORD"
+printf '  clearing console  %s/          password %s\n' "$CONSOLE" "$CONSOLE_PASSWORD"
 
 # --- 1. customer-presented ----------------------------------------------------------------
 
@@ -352,3 +384,8 @@ for party in Issuer Acquirer; do
 	step "$party ↔ Chain" "cycle 1 reconciled: $(jq -r '"\(.chainEntries) entries on chain, \(.localEntries) in our records, digest \(.localDigest[0:18])… = chain \(.chainDigest[0:18])…, ok"' <<<"$report")"
 done
 printf '\n[demo] all four payments and the refund settled, and both sides agree with the chain\n'
+if [ "$KEEP_RUNNING" = 1 ]; then
+	printf '[demo] everything stays up for the pages above; Ctrl-C stops it all\n'
+	wait -n "${pids[@]}"
+	fail "a process of the demo stopped"
+fi

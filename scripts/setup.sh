@@ -18,7 +18,7 @@ need_root() {
 # curl, jq: the README's walkthrough of the services.
 # postgresql: the services' second backend; scripts/test.sh runs their suites on a throwaway
 # cluster of it (the package's own cluster is not used).
-packages=(protobuf-compiler clang libclang-dev pkg-config libssl-dev make git curl jq ca-certificates postgresql)
+packages=(protobuf-compiler clang libclang-dev pkg-config libssl-dev make git curl jq ca-certificates postgresql chromium chromium-driver)
 # `--bench` (scripts/bench.sh): the plots' font, and perf for the node's profiles.
 if [ "${1:-}" = "--bench" ]; then
 	packages+=(fonts-dejavu-core linux-perf)

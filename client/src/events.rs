@@ -254,9 +254,31 @@ pub fn describe(event: &RuntimeEvent) -> (String, Value) {
 			),
 			_ => return from_debug(event),
 		},
+		RuntimeEvent::FxRate(e) => return describe_fx(e),
 		other => return from_debug(other),
 	};
 	(format!("ClearingBank.{name}"), fields)
+}
+
+/// The FX-rate pallet's publications and rate changes; its configuration events by their
+/// debug form.
+fn describe_fx(event: &pallet_fx_rate::Event<clearline_runtime::Runtime>) -> (String, Value) {
+	use pallet_fx_rate::Event as Fx;
+	let pair = |p: &pallet_fx_rate::Pair| format!("{:?}/{:?}", p.base, p.quote);
+	let (name, fields) = match event {
+		Fx::RatePublished { rate_id, pair: p, feeder, mid, spread, valid_until } => (
+			"RatePublished",
+			json!({ "rateId": rate_id, "pair": pair(p),
+				"feeder": feeder.as_ref().map(|f| f.to_ss58check()), "mid": mid.to_string(),
+				"spreadPpm": spread.deconstruct(), "validUntil": valid_until }),
+		),
+		Fx::EffectiveRateChanged { pair: p, rate_id } => {
+			("EffectiveRateChanged", json!({ "pair": pair(p), "rateId": rate_id }))
+		}
+		Fx::RatesPruned { count } => ("RatesPruned", json!({ "count": count })),
+		other => return from_debug(&RuntimeEvent::FxRate(other.clone())),
+	};
+	(format!("FxRate.{name}"), fields)
 }
 
 /// `Pallet(Variant { .. })`: the pallet and variant names from the debug form, the whole of
@@ -301,6 +323,22 @@ mod tests {
 		assert_eq!(name, "ClearingBank.PaymentAlreadyPosted");
 		assert_eq!(fields["acquirerOrderId"], "ACQ-1");
 		assert_eq!(fields["acquirer"], who.to_ss58check());
+		let published = RuntimeEvent::FxRate(pallet_fx_rate::Event::RatePublished {
+			rate_id: 4,
+			pair: pallet_fx_rate::Pair {
+				base: pallet_fx_rate::CurrencyCode::HKD,
+				quote: pallet_fx_rate::CurrencyCode::CNY,
+			},
+			feeder: None,
+			mid: 921_300_000,
+			spread: sp_runtime::Permill::from_parts(2_000),
+			valid_until: 7,
+		});
+		let (name, fields) = describe(&published);
+		assert_eq!(name, "FxRate.RatePublished");
+		assert_eq!(fields["pair"], "HKD/CNY");
+		assert_eq!(fields["mid"], "921300000");
+		assert_eq!(fields["spreadPpm"], 2_000);
 		let other =
 			RuntimeEvent::System(frame_system::Event::CodeUpdated { hash: Default::default() });
 		assert_eq!(describe(&other).0, "System.CodeUpdated");

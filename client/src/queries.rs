@@ -121,6 +121,43 @@ pub async fn participant(
 	query(conn, "clearing_participant", vec![json!(who), json!(at)]).await
 }
 
+/// Every registered participant's account (any status), read from the storage keys of the
+/// clearing bank's participants, a page of keys at a time.
+pub async fn participant_accounts(conn: &Connection, at: Option<H256>) -> Result<Vec<AccountId>> {
+	use frame_support::storage::StoragePrefixedMap;
+	const PAGE: usize = 1000;
+	let prefix = pallet_clearing_bank::Participants::<clearline_runtime::Runtime>::final_prefix();
+	let prefix_hex = format!("0x{}", hex::encode(prefix));
+	let mut accounts = Vec::new();
+	let mut start: Option<String> = None;
+	loop {
+		let params = vec![json!(prefix_hex), json!(PAGE), json!(start), json!(at)];
+		let keys: Vec<String> = query(conn, "state_getKeysPaged", params).await?;
+		for key in &keys {
+			let raw = hex::decode(key.trim_start_matches("0x"))
+				.map_err(|e| crate::Error::bad("state_getKeysPaged", e.to_string()))?;
+			// The prefix, then Blake2_128Concat: 16 bytes of hash and the account itself.
+			let account = raw
+				.get(prefix.len() + 16..)
+				.and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+				.ok_or_else(|| {
+					crate::Error::bad("state_getKeysPaged", "a participant key of another length")
+				})?;
+			accounts.push(AccountId::from(account));
+		}
+		if keys.len() < PAGE {
+			return Ok(accounts);
+		}
+		start = keys.last().cloned();
+	}
+}
+
+/// The id the next FX rate publication gets: every publication so far has a smaller one.
+pub async fn next_rate_id(conn: &Connection, at: Option<H256>) -> Result<RateId> {
+	let key = pallet_fx_rate::NextRateId::<clearline_runtime::Runtime>::hashed_key().to_vec();
+	Ok(storage::decode_at(conn, "FxRate::NextRateId", key, at).await?.unwrap_or_default())
+}
+
 /// A cycle's summary; the open cycle for `None`.
 pub async fn cycle(
 	conn: &Connection,

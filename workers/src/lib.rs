@@ -5,6 +5,7 @@
 
 pub mod acquirer;
 pub mod common;
+pub mod console;
 pub mod issuer;
 
 pub use common::{api, auth, emvco, metrics, peer, qr, store, tls};

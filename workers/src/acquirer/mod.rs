@@ -17,6 +17,7 @@ mod posting;
 mod reconcile;
 mod refund;
 mod refunder;
+mod till;
 
 use crate::common::{
 	answers::AnswerKeys,
@@ -108,6 +109,9 @@ pub struct Config {
 	pub outbox_base: humantime::Duration,
 	#[arg(long, default_value = "60s")]
 	pub outbox_max: humantime::Duration,
+	/// How long a till's login lasts (a cashier's shift).
+	#[arg(long, default_value = "12h")]
+	pub till_session_ttl: humantime::Duration,
 	/// New payments (micropay, unified order) this process takes at once. One more is refused
 	/// at once with `503 Busy` before any work is done for it: past the machine's capacity a
 	/// queue would only make every payment late, until none finished in time.

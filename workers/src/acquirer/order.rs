@@ -351,6 +351,25 @@ async fn by_aggregator_id(
 	row.as_ref().map(order_from).transpose()
 }
 
+/// Our merchant's orders made since `since` (ms), newest first, at most `limit`.
+pub async fn of_merchant_since(
+	conn: &mut AnyConnection,
+	merchant_id: &str,
+	since: i64,
+	limit: i64,
+) -> StoreResult<Vec<Order>> {
+	let rows = sqlx::query(&format!(
+		"{SELECT_ORDER} WHERE merchant_id = $1 AND created_at >= $2
+		 ORDER BY created_at DESC, order_id DESC LIMIT $3"
+	))
+	.bind(merchant_id)
+	.bind(since)
+	.bind(limit)
+	.fetch_all(conn)
+	.await?;
+	rows.iter().map(order_from).collect()
+}
+
 /// Orders in one of `statuses`, oldest first.
 pub async fn in_statuses(db: &Db, statuses: &[OrderStatus]) -> StoreResult<Vec<Order>> {
 	let placeholders: Vec<String> = (1..=statuses.len()).map(|i| format!("${i}")).collect();

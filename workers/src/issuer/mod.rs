@@ -10,7 +10,6 @@ mod order;
 mod process;
 mod reconcile;
 mod refund;
-mod session;
 mod wallet;
 
 use crate::common::{
@@ -60,7 +59,9 @@ pub struct Config {
 	#[arg(long, default_value = "15m")]
 	pub pin_lock: humantime::Duration,
 	/// Wallet-app calls a minute for one wallet (a burst of this many, then at an even pace).
-	#[arg(long, default_value_t = 30)]
+	/// The wallet page asks every second whether a shown code was charged, and refreshes the
+	/// balance every few seconds.
+	#[arg(long, default_value_t = 120)]
 	pub wallet_rate: u32,
 	/// Wallet-app calls a minute from one client address, all wallets together.
 	#[arg(long, default_value_t = 300)]

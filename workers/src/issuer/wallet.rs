@@ -9,9 +9,7 @@ use crate::common::{
 	store::{Db, StoreError, StoreResult},
 };
 use axum::http::StatusCode;
-use pbkdf2::pbkdf2_hmac;
 use serde::Serialize;
-use sha2::Sha256;
 use sqlx::{any::AnyRow, AnyConnection, Row};
 
 /// Whether a wallet can pay.
@@ -193,12 +191,6 @@ pub async fn get(db: &Db, id: &str) -> WalletResult<Wallet> {
 	wallet(&mut *db.conn().await?, id).await?.ok_or(WalletError::UnknownWallet)
 }
 
-pub fn hash_pin(pin: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
-	let mut out = [0u8; 32];
-	pbkdf2_hmac::<Sha256>(pin.as_bytes(), salt, iterations, &mut out);
-	out
-}
-
 pub fn check_pin_format(pin: &str) -> Result<(), ApiError> {
 	if pin.len() != 6 || !pin.bytes().all(|b| b.is_ascii_digit()) {
 		return Err(ApiError::invalid("pin", "must be 6 digits"));
@@ -298,7 +290,7 @@ pub async fn record_pin_attempt(
 		.execute(&mut *tx)
 		.await?;
 		// Whoever holds a session must log in again once the lock is over.
-		super::session::close_all(&mut tx, wallet_id).await?;
+		crate::common::sessions::WALLETS.close_all(&mut tx, wallet_id).await?;
 	}
 	tx.commit().await?;
 	Err(WalletError::WrongPin { attempts_left: policy.attempts.saturating_sub(failed) })

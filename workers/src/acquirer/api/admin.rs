@@ -9,7 +9,7 @@ use crate::{
 		order::{self, Order},
 		reconcile,
 		refund::{self, Refund},
-		refunder, Acquirer,
+		refunder, till, Acquirer,
 	},
 	common::{
 		api::{check_id, check_text, parse_json, ApiError},
@@ -151,6 +151,28 @@ pub async fn set_merchant_status(
 	let status: MerchantStatus =
 		r.status.parse().map_err(|_| ApiError::invalid("status", "must be ACTIVE or SUSPENDED"))?;
 	Ok(Json(merchant::set_status(&s.db, &merchant_id, status).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TillPassword {
+	password: String,
+}
+
+/// `POST /v1/admin/merchants/{merchantId}/till-password` (admin): sets the password the
+/// merchant's till logs in with (10 to 128 characters); its sessions end, and a lock from
+/// wrong passwords is lifted.
+pub async fn set_till_password(
+	_: Admin,
+	State(s): S,
+	Path(merchant_id): Path<String>,
+	body: Bytes,
+) -> Result<axum::http::StatusCode, ApiError> {
+	let r: TillPassword = parse_json(&body)?;
+	till::check_password(&r.password)?;
+	till::set_password(&s.db, &merchant_id, &r.password).await?;
+	tracing::info!(merchant = %merchant_id, "the till password was set");
+	Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// `GET /v1/admin/orders/{orderId}` (admin).

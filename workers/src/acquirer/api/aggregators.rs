@@ -5,7 +5,7 @@
 use super::merchant_qr;
 use crate::{
 	acquirer::{
-		merchant,
+		merchant::{self, Merchant},
 		order::{self, Order, OrderRequest, OrderStatus},
 		outbox,
 		refund::{self, Refund, RefundRequest, RefundStatus},
@@ -65,14 +65,14 @@ fn check_order(
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MicropayRequest {
-	aggregator_order_id: String,
-	merchant_id: String,
-	auth_code: String,
-	amount: i64,
-	currency: String,
-	description: Option<String>,
-	notify_url: Option<String>,
+pub(super) struct MicropayRequest {
+	pub aggregator_order_id: String,
+	pub merchant_id: String,
+	pub auth_code: String,
+	pub amount: i64,
+	pub currency: String,
+	pub description: Option<String>,
+	pub notify_url: Option<String>,
 }
 
 /// `POST /v1/micropay` (aggregator): the merchant scanned the payer's code. Answers with our
@@ -81,7 +81,15 @@ pub async fn micropay(
 	State(s): S,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<Order>, ApiError> {
-	let r: MicropayRequest = parse_json(&signed.body)?;
+	Ok(Json(take_micropay(&s, &signed.party, parse_json(&signed.body)?).await?))
+}
+
+/// A micropay order of `aggregator`'s, from its open API or a till.
+pub(super) async fn take_micropay(
+	s: &Arc<Acquirer>,
+	aggregator: &str,
+	r: MicropayRequest,
+) -> Result<Order, ApiError> {
 	check_order(
 		&r.aggregator_order_id,
 		&r.merchant_id,
@@ -101,7 +109,7 @@ pub async fn micropay(
 		));
 	}
 	let request = OrderRequest {
-		aggregator_id: &signed.party,
+		aggregator_id: aggregator,
 		aggregator_order_id: &r.aggregator_order_id,
 		merchant: &r.merchant_id,
 		amount: r.amount,
@@ -118,31 +126,31 @@ pub async fn micropay(
 		order::micropay(&s.db, &request, &r.auth_code, &r.currency, outbox_from).await?;
 	if created {
 		s.metrics.order(OrderStatus::DebitRequested.as_str());
-		outbox::deliver_now(&s, &order.order_id).await;
+		outbox::deliver_now(s, &order.order_id).await;
 	}
-	Ok(Json(order::load(&s.db, &order.order_id).await?.unwrap_or(order)))
+	Ok(order::load(&s.db, &order.order_id).await?.unwrap_or(order))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct UnifiedOrderRequest {
-	aggregator_order_id: String,
-	merchant_id: String,
-	amount: i64,
-	currency: String,
+pub(super) struct UnifiedOrderRequest {
+	pub aggregator_order_id: String,
+	pub merchant_id: String,
+	pub amount: i64,
+	pub currency: String,
 	/// `NATIVE` (a dynamic QR code) or `APP` (a prepay id for the wallet app).
-	trade_type: String,
-	description: Option<String>,
-	notify_url: Option<String>,
+	pub trade_type: String,
+	pub description: Option<String>,
+	pub notify_url: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UnifiedOrderResponse {
 	#[serde(flatten)]
-	order: Order,
+	pub order: Order,
 	/// The EMVCo payload to show as a QR code (`NATIVE`).
-	code_url: Option<String>,
+	pub code_url: Option<String>,
 }
 
 /// `POST /v1/unified-order` (aggregator): an order for the payer to pay by scanning
@@ -151,7 +159,15 @@ pub async fn unified_order(
 	State(s): S,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<UnifiedOrderResponse>, ApiError> {
-	let r: UnifiedOrderRequest = parse_json(&signed.body)?;
+	Ok(Json(take_unified_order(&s, &signed.party, parse_json(&signed.body)?).await?))
+}
+
+/// A unified order of `aggregator`'s, from its open API or a till.
+pub(super) async fn take_unified_order(
+	s: &Acquirer,
+	aggregator: &str,
+	r: UnifiedOrderRequest,
+) -> Result<UnifiedOrderResponse, ApiError> {
 	check_order(
 		&r.aggregator_order_id,
 		&r.merchant_id,
@@ -166,7 +182,7 @@ pub async fn unified_order(
 		_ => return Err(ApiError::invalid("tradeType", "must be NATIVE or APP")),
 	};
 	let request = OrderRequest {
-		aggregator_id: &signed.party,
+		aggregator_id: aggregator,
 		aggregator_order_id: &r.aggregator_order_id,
 		merchant: &r.merchant_id,
 		amount: r.amount,
@@ -181,10 +197,9 @@ pub async fn unified_order(
 		s.metrics.order(OrderStatus::AwaitingPayment.as_str());
 	}
 	let code_url = (order.scenario == "dynamic_qr").then(|| {
-		merchant_qr(&s, &merchant, Some(order.amount as u128), Some(order.order_id.clone()))
-			.encode()
+		merchant_qr(s, &merchant, Some(order.amount as u128), Some(order.order_id.clone())).encode()
 	});
-	Ok(Json(UnifiedOrderResponse { order, code_url }))
+	Ok(UnifiedOrderResponse { order, code_url })
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +210,18 @@ pub struct StaticQr {
 	qr_svg: String,
 }
 
+impl StaticQr {
+	/// The shop's fixed code, named by the aggregator's id for the merchant.
+	pub(super) fn of(s: &Acquirer, merchant: &Merchant) -> Self {
+		let payload = merchant_qr(s, merchant, None, None).encode();
+		StaticQr {
+			merchant_id: merchant.aggregator_merchant_id.clone(),
+			qr_svg: qr::svg(&payload),
+			payload,
+		}
+	}
+}
+
 /// `GET /v1/merchants/{merchantId}/static-qr` (aggregator): the shop's fixed code.
 pub async fn static_qr(
 	State(s): S,
@@ -202,12 +229,7 @@ pub async fn static_qr(
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<StaticQr>, ApiError> {
 	let merchant = merchant::load_aggregator_merchant(&s.db, &signed.party, &merchant_id).await?;
-	let payload = merchant_qr(&s, &merchant, None, None).encode();
-	Ok(Json(StaticQr {
-		merchant_id: merchant.aggregator_merchant_id,
-		qr_svg: qr::svg(&payload),
-		payload,
-	}))
+	Ok(Json(StaticQr::of(&s, &merchant)))
 }
 
 /// `GET /v1/orders/{orderId}` (aggregator): one of its orders.
@@ -237,16 +259,16 @@ pub async fn find_order(
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RefundBody {
+pub(super) struct RefundBody {
 	/// The order, by our id or by the aggregator's.
-	order_id: Option<String>,
-	aggregator_order_id: Option<String>,
+	pub order_id: Option<String>,
+	pub aggregator_order_id: Option<String>,
 	/// The aggregator's id for the refund: its idempotency key.
-	aggregator_refund_id: String,
-	amount: i64,
-	currency: String,
-	reason: Option<String>,
-	notify_url: Option<String>,
+	pub aggregator_refund_id: String,
+	pub amount: i64,
+	pub currency: String,
+	pub reason: Option<String>,
+	pub notify_url: Option<String>,
 }
 
 /// `POST /v1/refunds` (aggregator): gives back all or part of a successful order, at the
@@ -257,7 +279,15 @@ pub async fn refund(
 	State(s): S,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<Refund>, ApiError> {
-	let r: RefundBody = parse_json(&signed.body)?;
+	Ok(Json(take_refund(&s, &signed.party, parse_json(&signed.body)?).await?))
+}
+
+/// A refund of `aggregator`'s, from its open API or a till.
+pub(super) async fn take_refund(
+	s: &Acquirer,
+	aggregator: &str,
+	r: RefundBody,
+) -> Result<Refund, ApiError> {
 	check_id("aggregatorRefundId", &r.aggregator_refund_id)?;
 	if r.aggregator_refund_id.starts_with(refund::CANCEL_PREFIX) {
 		let reserved = format!("{} is reserved for the refunds of cancels", refund::CANCEL_PREFIX);
@@ -276,13 +306,13 @@ pub async fn refund(
 	}
 	let order = order::of_aggregator(
 		&s.db,
-		&signed.party,
+		aggregator,
 		r.order_id.as_deref(),
 		r.aggregator_order_id.as_deref(),
 	)
 	.await?;
 	let request = RefundRequest {
-		aggregator_id: &signed.party,
+		aggregator_id: aggregator,
 		aggregator_refund_id: &r.aggregator_refund_id,
 		order_id: &order.order_id,
 		amount: r.amount,
@@ -299,7 +329,7 @@ pub async fn refund(
 		s.metrics.call("refund", "taken");
 		s.refund_wake.notify_one();
 	}
-	Ok(Json(wait_final(&s, taken).await?))
+	wait_final(s, taken).await
 }
 
 /// The refund once final, or as it stands after `--refund-wait`.
@@ -345,10 +375,19 @@ pub async fn close_order(
 	Path(order_id): Path<String>,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<Order>, ApiError> {
-	let held = s.posting_locks.lock(&order_id).await?;
-	let closed = order::close(&s.db, &signed.party, &order_id).await?;
+	Ok(Json(close(&s, &signed.party, &order_id).await?))
+}
+
+/// Closes an unpaid order of `aggregator`'s, from its open API or a till.
+pub(super) async fn close(
+	s: &Acquirer,
+	aggregator: &str,
+	order_id: &str,
+) -> Result<Order, ApiError> {
+	let held = s.posting_locks.lock(order_id).await?;
+	let closed = order::close(&s.db, aggregator, order_id).await?;
 	drop(held);
-	Ok(Json(order::of_aggregator(&s.db, &signed.party, Some(&closed.order_id), None).await?))
+	Ok(order::of_aggregator(&s.db, aggregator, Some(&closed.order_id), None).await?)
 }
 
 #[derive(Debug, Serialize)]
@@ -372,9 +411,18 @@ pub async fn cancel_order(
 	Path(order_id): Path<String>,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<CancelResult>, ApiError> {
+	Ok(Json(cancel(&s, &signed.party, &order_id).await?))
+}
+
+/// Cancels a micropay order of `aggregator`'s, from its open API or a till.
+pub(super) async fn cancel(
+	s: &Acquirer,
+	aggregator: &str,
+	order_id: &str,
+) -> Result<CancelResult, ApiError> {
 	let window = std::time::Duration::from(s.config.cancel_window).as_millis() as i64;
-	let held = s.posting_locks.lock(&order_id).await?;
-	let order = order::cancel(&s.db, &signed.party, &order_id, window).await?;
+	let held = s.posting_locks.lock(order_id).await?;
+	let order = order::cancel(&s.db, aggregator, order_id, window).await?;
 	let refund = match order.status {
 		OrderStatus::Success => refund::refund_in_full(&s.db, &order).await?,
 		_ => None,
@@ -384,10 +432,10 @@ pub async fn cancel_order(
 		s.refund_wake.notify_one();
 	}
 	let refund = match refund {
-		Some(r) => Some(wait_final(&s, r).await?),
+		Some(r) => Some(wait_final(s, r).await?),
 		None => None,
 	};
-	let order = order::of_aggregator(&s.db, &signed.party, Some(&order_id), None).await?;
+	let order = order::of_aggregator(&s.db, aggregator, Some(order_id), None).await?;
 	let result = match order.status {
 		// Refunded on chain in full, by the cancel's refund or by others.
 		OrderStatus::Success if order.refunded_amount >= order.amount => "REFUNDED",
@@ -399,5 +447,5 @@ pub async fn cancel_order(
 		_ => "CANCELLING",
 	};
 	tracing::info!(order = %order_id, result, "the merchant cancelled a micropay order");
-	Ok(Json(CancelResult { result, order, refund }))
+	Ok(CancelResult { result, order, refund })
 }

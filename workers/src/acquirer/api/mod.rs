@@ -5,16 +5,20 @@
 mod admin;
 mod aggregators;
 mod issuer;
+mod till;
 
 use super::{merchant::Merchant, Acquirer};
 use crate::common::api::ApiError;
-use crate::common::cycles;
 use crate::common::emvco::MerchantQr;
+use crate::common::{
+	cycles,
+	pages::{self, Page},
+};
 use axum::{
 	extract::{Request, State},
 	middleware::{from_fn_with_state, Next},
 	response::{IntoResponse, Response},
-	routing::{get, post},
+	routing::{delete, get, post},
 	Router,
 };
 use std::sync::Arc;
@@ -36,6 +40,19 @@ pub fn router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/checkout/preview", post(issuer::checkout_preview))
 		.route("/v1/bookkeeping", post(issuer::bookkeeping))
 		.route("/v1/bookkeeping/:order_id", get(issuer::bookkeeping_status))
+		.route("/till/v1/sessions", post(till::log_in))
+		.route("/till/v1/sessions/current", delete(till::log_out))
+		.route("/till/v1/merchant", get(till::get_merchant))
+		.route("/till/v1/charges", post(till::charge).route_layer(admitted()))
+		.route(
+			"/till/v1/orders",
+			post(till::new_qr_order).route_layer(admitted()).get(till::orders),
+		)
+		.route("/till/v1/orders/:order_id", get(till::get_order))
+		.route("/till/v1/orders/:order_id/refunds", post(till::refund))
+		.route("/till/v1/orders/:order_id/cancel", post(till::cancel))
+		.route("/till/v1/orders/:order_id/close", post(till::close))
+		.merge(pages::routes(Page::Till, "/till"))
 		.with_state(state)
 }
 
@@ -46,6 +63,7 @@ pub fn admin_router(state: Arc<Acquirer>) -> Router {
 		.route("/v1/admin/merchants", post(admin::add_merchant))
 		.route("/v1/admin/merchants/:merchant_id", get(admin::get_merchant))
 		.route("/v1/admin/merchants/:merchant_id/status", post(admin::set_merchant_status))
+		.route("/v1/admin/merchants/:merchant_id/till-password", post(admin::set_till_password))
 		.route("/v1/admin/orders/:order_id", get(admin::get_order))
 		.route("/v1/admin/orders/:order_id/notify", post(admin::redrive_notification))
 		.route("/v1/admin/reconcile", post(admin::reconcile))

@@ -3,6 +3,7 @@
 use crate::{
 	common::{
 		api::{check_amount, check_id, check_text, parse_json, ApiError},
+		auth,
 		extract::Admin,
 	},
 	issuer::{
@@ -42,7 +43,7 @@ pub async fn open_wallet(_: Admin, State(s): S, body: Bytes) -> Result<Json<Wall
 	}
 	let salt: [u8; 16] = rand::random();
 	let iterations = s.config.pin_iterations;
-	let hash = wallet::hash_pin(&r.pin, &salt, iterations);
+	let hash = auth::hash_secret(&r.pin, &salt, iterations);
 	Ok(Json(wallet::open(&s.db, r.wallet_id, &r.holder, &salt, &hash, iterations).await?))
 }
 

@@ -9,12 +9,12 @@ use crate::{
 		auth,
 		emvco::MerchantQr,
 		peer::PeerError,
-		qr,
+		qr, sessions,
 		wire::{scenario_text, CheckoutOrder, CheckoutRequest},
 	},
 	issuer::{
 		order::{self, NewOrder, Order, OrderError, OrderStatus},
-		process, refund, session,
+		process, refund,
 		wallet::{self, Wallet, WalletError, WalletStatus},
 		Issuer,
 	},
@@ -91,7 +91,7 @@ async fn check_pin(s: &Issuer, wallet_id: &str, pin: String) -> Result<Wallet, A
 	let (salt, hash) =
 		record.as_ref().map_or((vec![0; 16], Vec::new()), |r| (r.salt.clone(), r.hash.clone()));
 	let right = tokio::task::spawn_blocking(move || {
-		auth::constant_time_eq(&wallet::hash_pin(&pin, &salt, iterations), &hash)
+		auth::constant_time_eq(&auth::hash_secret(&pin, &salt, iterations), &hash)
 	})
 	.await
 	.map_err(ApiError::internal)?;
@@ -154,7 +154,8 @@ pub async fn log_in(
 	within_limits(&s, &r.wallet_id, client.map(|c| c.0.ip()))?;
 	check_pin(&s, &r.wallet_id, r.pin).await.map_err(IntoResponse::into_response)?;
 	let ttl = Duration::from(s.config.session_ttl).as_millis() as i64;
-	let new = session::open(&s.db, &r.wallet_id, ttl)
+	let new = sessions::WALLETS
+		.open(&s.db, &r.wallet_id, ttl)
 		.await
 		.map_err(|e| ApiError::from(e).into_response())?;
 	s.metrics.call("wallet_app", "logged_in");
@@ -164,7 +165,7 @@ pub async fn log_in(
 /// `DELETE /v1/sessions/current` (wallet app): logs out; the token is no use after.
 pub async fn log_out(State(s): S, headers: HeaderMap) -> Result<StatusCode, ApiError> {
 	let token = auth::bearer(&headers).ok_or_else(session_required)?;
-	session::close(&s.db, token).await?;
+	sessions::WALLETS.close(&s.db, token).await?;
 	Ok(StatusCode::NO_CONTENT)
 }
 
@@ -192,7 +193,7 @@ impl FromRequestParts<Arc<Issuer>> for WalletSession {
 				"the session has ended or is not this wallet's; log in again",
 			)
 		};
-		let wallet_id = session::wallet_of(&s.db, token).await?.ok_or_else(invalid)?;
+		let wallet_id = sessions::WALLETS.subject_of(&s.db, token).await?.ok_or_else(invalid)?;
 		let Path(params) = Path::<HashMap<String, String>>::from_request_parts(parts, s)
 			.await
 			.map_err(|e| ApiError::bad_request("InvalidPath", e.body_text()))?;
@@ -320,6 +321,105 @@ pub async fn scan(
 		issuer_order_id: None,
 	};
 	Ok(Json(ask_acquirer(&s, "/v1/checkout/preview", &request).await?))
+}
+
+/// The largest picture of a QR code the wallet app may send to be read.
+const MAX_QR_IMAGE: usize = 4 * 1024 * 1024;
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScannedImage {
+	/// The text the picture's QR code holds: what the app then pays with.
+	payload: String,
+	#[serde(flatten)]
+	checkout: CheckoutOrder,
+}
+
+/// `POST /v1/wallets/{walletId}/scan-image` (wallet app, session): the payer's picture of a
+/// merchant's QR code (PNG, JPEG, GIF or WebP, at most 4 MiB), for a browser without a camera
+/// it can read codes with. Read here, then answered as `scan` answers the code it holds.
+pub async fn scan_image(
+	State(s): S,
+	_: WalletSession,
+	body: axum::body::Body,
+) -> Result<Json<ScannedImage>, ApiError> {
+	let image = axum::body::to_bytes(body, MAX_QR_IMAGE).await.map_err(|_| {
+		ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "ImageTooLarge", "send at most 4 MiB")
+	})?;
+	let payload = tokio::task::spawn_blocking(move || qr::read(&image))
+		.await
+		.map_err(ApiError::internal)?
+		.map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+	let payload = Some(payload);
+	check_payload(&s, &payload)?;
+	let request = CheckoutRequest {
+		payload: payload.clone(),
+		prepay_id: None,
+		amount: None,
+		issuer_order_id: None,
+	};
+	let checkout = ask_acquirer(&s, "/v1/checkout/preview", &request).await?;
+	Ok(Json(ScannedImage { payload: payload.unwrap_or_default(), checkout }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteQuery {
+	amount: i64,
+}
+
+/// What a payment of a merchant's CNY price would cost the payer, at the chain's rate now.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PayerQuote {
+	/// HKD minor units: what the wallet would be debited.
+	debit_amount: i64,
+	debit_currency: &'static str,
+	/// CNY minor units: what the merchant is paid.
+	amount: i64,
+	rate_id: u64,
+	/// CNY per HKD, scaled by `rateScale`, with the payer's side of the spread applied.
+	applied_rate: pallet_fx_rate_rpc::Amount,
+	rate_scale: pallet_fx_rate_rpc::Amount,
+	/// The quote holds until then (ms); the payment is quoted again when it is debited.
+	valid_until: u64,
+}
+
+/// `GET /v1/wallets/{walletId}/quote?amount=` (wallet app, session): what paying `amount`
+/// (CNY minor units) would debit the wallet now, for the payment's preview. The debit itself
+/// is quoted again from the chain when it happens.
+pub async fn quote(
+	State(s): S,
+	_: WalletSession,
+	Query(q): Query<QuoteQuery>,
+) -> Result<Json<PayerQuote>, ApiError> {
+	check_amount("amount", q.amount)?;
+	let quote = clearline_client::queries::quote(
+		&s.conn,
+		pallet_fx_rate::CurrencyCode::HKD,
+		pallet_fx_rate::CurrencyCode::CNY,
+		q.amount as u128,
+		pallet_fx_rate::QuoteSide::ExactTarget,
+		None,
+	)
+	.await
+	.map_err(|e| match e {
+		clearline_client::Error::Refused { message, .. } => {
+			ApiError::unprocessable("FxQuoteRefused", message)
+		}
+		e => ApiError::unavailable("ChainUnavailable", e.to_string()),
+	})?;
+	let debit_amount = i64::try_from(quote.source_amount.0)
+		.map_err(|_| ApiError::unprocessable("FxQuoteRefused", "the HKD amount is too large"))?;
+	Ok(Json(PayerQuote {
+		debit_amount,
+		debit_currency: "HKD",
+		amount: q.amount,
+		rate_id: quote.rate_id,
+		applied_rate: quote.applied_rate,
+		rate_scale: quote.rate_scale,
+		valid_until: quote.valid_until,
+	}))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -9,7 +9,10 @@ mod app;
 mod debits;
 
 use super::Issuer;
-use crate::common::cycles;
+use crate::common::{
+	cycles,
+	pages::{self, Page},
+};
 use axum::{
 	middleware::from_fn_with_state,
 	routing::{delete, get, post},
@@ -24,6 +27,8 @@ pub fn router(state: Arc<Issuer>) -> Router {
 		.route("/v1/wallets/:wallet_id/history", get(app::history))
 		.route("/v1/wallets/:wallet_id/payment-codes", post(app::new_payment_code))
 		.route("/v1/wallets/:wallet_id/scan", post(app::scan))
+		.route("/v1/wallets/:wallet_id/scan-image", post(app::scan_image))
+		.route("/v1/wallets/:wallet_id/quote", get(app::quote))
 		.route("/v1/wallets/:wallet_id/payments", post(app::pay).get(app::find_payment))
 		.route("/v1/wallets/:wallet_id/payments/:order_id", get(app::get_payment))
 		.route("/v1/wallets/:wallet_id/pending", get(app::pending))
@@ -32,6 +37,7 @@ pub fn router(state: Arc<Issuer>) -> Router {
 		.route_layer(from_fn_with_state(state.clone(), app::limited));
 	Router::new()
 		.merge(wallet_app)
+		.merge(pages::routes(Page::Wallet, "/wallet"))
 		.route("/v1/sessions", post(app::log_in))
 		.route("/v1/sessions/current", delete(app::log_out))
 		.route("/v1/debits", post(debits::debit_request))
