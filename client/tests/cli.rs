@@ -172,21 +172,37 @@ async fn every_command_works_against_the_dev_node() {
 	assert_eq!(quote["rateId"], rate["rateId"]);
 	// The feeder process: its source moved 0.14 %, beyond its 0.1 % threshold, so it publishes;
 	// then it stops cleanly on SIGTERM.
-	let feeder = Command::new(CLI)
+	let mut feeder = Command::new(CLI)
 		.args(["--url", url, "--key", "//Ferdie", "fx", "feed", "USD/CNY", "--mid", "7120000000"])
 		.args(["--min-change-ppm", "1000", "--poll", "1s"])
 		.stdout(std::process::Stdio::piped())
 		.spawn()
 		.unwrap();
-	clearline_testkit::wait_for(Duration::from_secs(60), "the feeder's publication", || async {
-		let rate = clearline(url, &["fx", "rate", "USD/CNY", "--json"]).json();
-		(rate["mid"] == "7120000000").then_some(())
+	// Its lines as they come: the chain can show the rate before the feeder has followed its
+	// transaction to finality and said so, and a SIGTERM then would come before the line.
+	let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+	let stdout = feeder.stdout.take().unwrap();
+	let reader = std::thread::spawn(move || {
+		use std::io::BufRead;
+		for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+			let _ = lines_tx.send(line);
+		}
+	});
+	let mut log = String::new();
+	clearline_testkit::wait_for(Duration::from_secs(60), "the feeder's publication", || {
+		log.extend(lines.try_iter().map(|l| l + "\n"));
+		let published = log.contains("published rate");
+		async move {
+			let rate = clearline(url, &["fx", "rate", "USD/CNY", "--json"]).json();
+			(published && rate["mid"] == "7120000000").then_some(())
+		}
 	})
 	.await;
 	unsafe { libc::kill(feeder.id() as i32, libc::SIGTERM) };
-	let fed = feeder.wait_with_output().unwrap();
-	assert!(fed.status.success(), "{fed:?}");
-	let log = String::from_utf8_lossy(&fed.stdout);
+	let status = feeder.wait().unwrap();
+	reader.join().unwrap();
+	log.extend(lines.try_iter().map(|l| l + "\n"));
+	assert!(status.success(), "{status:?}\n{log}");
 	assert!(log.contains("published rate") && log.contains("stopped (SIGTERM)"), "{log}");
 	assert!(ok(url, &["quote", "10000", "USD", "CNY"]).stdout.starts_with("USD 10000 -> CNY"));
 	tx(url, cb, &["fx", "disable", "USD/CNY"]);

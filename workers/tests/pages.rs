@@ -263,8 +263,9 @@ async fn refusals_are_named(net: &Net, merchant_id: &str, token: &str) {
 	for _ in 0..5 {
 		assert_eq!(till_login(net, other_id, "wrong-password").await.0, 401);
 	}
+	// Locked: the right password is refused as a wrong one is, telling nothing.
 	let (status, e) = till_login(net, other_id, "other-till-password").await;
-	assert_eq!((status, e["code"].as_str()), (401, Some("TillLocked")), "{e}");
+	assert_eq!((status, e["code"].as_str()), (401, Some("AuthenticationFailed")), "{e}");
 	// The operator's new password lifts the lock.
 	assert_eq!(set_till_password(net, other_id, "other-till-password").await.0, 204);
 	let (status, session) = till_login(net, other_id, "other-till-password").await;
@@ -388,6 +389,15 @@ async fn refusals_are_named(net: &Net, merchant_id: &str, token: &str) {
 	.await;
 	assert_eq!((status, e["code"].as_str()), (401, Some("SessionInvalid")), "{e}");
 
+	// The aggregator's own ids may not look like a till's.
+	let body = json!({
+		"aggregatorOrderId": "till-mine", "merchantId": "M-OTHER", "amount": 100,
+		"currency": "CNY", "tradeType": "NATIVE",
+	});
+	let (status, e) =
+		net.agg(Method::POST, "/v1/unified-order", "/v1/unified-order", Some(body)).await;
+	assert_eq!((status, e["code"].as_str()), (400, Some("InvalidField")), "{e}");
+
 	// Pictures the wallet cannot read.
 	let (status, e) = scan_image(net, token, b"not a picture".to_vec()).await;
 	assert_eq!((status, e["code"].as_str()), (400, Some("UnreadableImage")), "{e}");
@@ -421,6 +431,62 @@ async fn refusals_are_named(net: &Net, merchant_id: &str, token: &str) {
 	// CNY 100.00 at about 0.92 CNY a dollar, the spread on the payer's side.
 	let hkd = quote["debitAmount"].as_i64().unwrap();
 	assert!((10_800..=11_000).contains(&hkd), "{quote}");
+}
+
+/// What the console's API refuses: a wrong password, calls without a session or without its
+/// header, and a close of a cycle that is not the open one.
+async fn console_refusals(console_url: &str) {
+	let http = reqwest::Client::new();
+	let login = |password: &str, header: bool| {
+		let mut request =
+			http.post(format!("{console_url}/api/session")).json(&json!({ "password": password }));
+		if header {
+			request = request.header("x-console", "1");
+		}
+		request.send()
+	};
+	let code = |v: Value| v["code"].as_str().unwrap_or_default().to_string();
+	let answer = login("not the password", true).await.unwrap();
+	assert_eq!(answer.status(), 401);
+	assert_eq!(code(answer.json().await.unwrap()), "AuthenticationFailed");
+	let answer = login(CONSOLE_PASSWORD, false).await.unwrap();
+	assert_eq!(answer.status(), 403);
+	let answer = http.get(format!("{console_url}/api/overview")).send().await.unwrap();
+	assert_eq!(answer.status(), 401);
+	assert_eq!(code(answer.json().await.unwrap()), "SessionRequired");
+	let answer = login(CONSOLE_PASSWORD, true).await.unwrap();
+	assert_eq!(answer.status(), 204);
+	let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_string();
+	assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+	let session = cookie.split(';').next().unwrap().to_string();
+	let close = |cycle: Value, header: bool| {
+		let mut request = http
+			.post(format!("{console_url}/api/cycles/close"))
+			.header("cookie", &session)
+			.json(&json!({ "cycle": cycle }));
+		if header {
+			request = request.header("x-console", "1");
+		}
+		request.send()
+	};
+	let answer = close(json!(1), false).await.unwrap();
+	assert_eq!(answer.status(), 403);
+	assert_eq!(code(answer.json().await.unwrap()), "ConsoleHeaderRequired");
+	let answer = close(json!(7), true).await.unwrap();
+	assert_eq!(answer.status(), 409);
+	assert_eq!(code(answer.json().await.unwrap()), "CycleNotOpen");
+	let answer = close(json!("one"), true).await.unwrap();
+	assert_eq!(answer.status(), 400);
+	let overview: Value = http
+		.get(format!("{console_url}/api/overview"))
+		.header("cookie", &session)
+		.send()
+		.await
+		.unwrap()
+		.json()
+		.await
+		.unwrap();
+	assert_eq!(overview["openCycle"]["cycle"], 1, "nothing was closed: {overview}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -482,6 +548,7 @@ async fn the_wallet_the_till_and_the_console_work_in_a_browser() {
 		assert!(Instant::now() < deadline, "the console did not start: {}", _console.log_tail(20));
 		tokio::time::sleep(Duration::from_millis(200)).await;
 	}
+	console_refusals(&console_url).await;
 	console.open(&console_url).await;
 	console.type_into("#console-password", CONSOLE_PASSWORD).await;
 	console.click("#console-login").await;

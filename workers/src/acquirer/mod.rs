@@ -112,6 +112,10 @@ pub struct Config {
 	/// How long a till's login lasts (a cashier's shift).
 	#[arg(long, default_value = "12h")]
 	pub till_session_ttl: humantime::Duration,
+	/// Till logins a minute for one merchant, and six times as many from one client address
+	/// (a burst of this many, then at an even pace): each hashes a password.
+	#[arg(long, default_value_t = 10)]
+	pub till_login_rate: u32,
 	/// New payments (micropay, unified order) this process takes at once. One more is refused
 	/// at once with `503 Busy` before any work is done for it: past the machine's capacity a
 	/// queue would only make every payment late, until none finished in time.
@@ -160,6 +164,8 @@ pub struct Acquirer {
 	pub following: std::sync::Mutex<std::collections::HashSet<i64>>,
 	/// One permit per new payment being taken (`--admission-limit`).
 	pub admission: Arc<tokio::sync::Semaphore>,
+	/// Till logins, per merchant and per client address (`--till-login-rate`).
+	pub till_logins: Arc<crate::common::rate_limit::RateLimits>,
 	pub refund_wake: tokio::sync::Notify,
 	/// The refunds this process is settling.
 	pub refunding: std::sync::Mutex<std::collections::HashSet<String>>,
@@ -268,6 +274,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		waiters: posting::Waiters::default(),
 		following: Default::default(),
 		admission: Arc::new(tokio::sync::Semaphore::new(config.admission_limit.max(1))),
+		till_logins: crate::common::rate_limit::RateLimits::new(
+			config.till_login_rate,
+			config.till_login_rate.saturating_mul(6),
+		)?,
 		refund_wake: tokio::sync::Notify::new(),
 		refunding: Default::default(),
 	});

@@ -13,6 +13,9 @@ use crate::common::{
 };
 use sqlx::Row;
 
+/// How a till's orders and refunds are named among its aggregator's: the till's request id
+/// after this prefix, which the aggregator's own calls may not use.
+pub const ID_PREFIX: &str = "till-";
 /// Wrong passwords in a row before the till's logins are refused for [`LOCK_MS`].
 pub const ATTEMPTS: i64 = 5;
 /// How long a till's logins are refused after [`ATTEMPTS`] wrong passwords in a row.
@@ -62,37 +65,34 @@ pub async fn set_password(db: &Db, merchant_id: &str, password: &str) -> OrderRe
 	Ok(())
 }
 
-/// Why a till login was refused; the till is told only that it was.
-#[derive(Debug, PartialEq, Eq)]
-pub enum LoginRefused {
-	/// No such merchant, no till password set, or a wrong password.
-	NotAccepted,
-	/// Too many wrong passwords in a row: refused until the lock ends.
-	Locked,
-}
-
-/// The merchant, if `password` is its till's; a wrong one counts toward the lock. A merchant
-/// without a till costs the same hashing as one with, so that its answer does not come sooner.
-pub async fn log_in(
-	db: &Db,
-	merchant_id: &str,
-	password: &str,
-) -> StoreResult<Result<Merchant, LoginRefused>> {
-	let row = sqlx::query(
-		"SELECT salt, hash, iterations, failed_attempts, locked_until FROM till_logins
-		 WHERE merchant_id = $1",
+/// The merchant, if `password` is its till's and its logins are not locked; `None` for every
+/// refusal (no such merchant, no till password, a wrong password, a lock), which the till is
+/// told alike, so that nobody learns which merchants have a till or how many guesses are left.
+///
+/// Each attempt is counted before the password is hashed, in one conditional statement, so
+/// that guesses sent at once are counted as they arrive: at most [`ATTEMPTS`] are checked
+/// before the lock, however many come together. A merchant without a till costs the same
+/// hashing.
+pub async fn log_in(db: &Db, merchant_id: &str, password: &str) -> StoreResult<Option<Merchant>> {
+	let now = now_ms();
+	let claimed = sqlx::query(
+		"UPDATE till_logins SET failed_attempts = failed_attempts + 1, updated_at = $2
+		 WHERE merchant_id = $1 AND locked_until <= $2 AND failed_attempts < $3",
 	)
 	.bind(merchant_id)
-	.fetch_optional(db.pool())
-	.await?;
-	let (salt, hash, iterations, locked_until): (Vec<u8>, Vec<u8>, i64, i64) = match &row {
-		Some(r) => (
-			r.try_get("salt")?,
-			r.try_get("hash")?,
-			r.try_get("iterations")?,
-			r.try_get("locked_until")?,
-		),
-		None => (vec![0; 16], Vec::new(), ITERATIONS as i64, 0),
+	.bind(now)
+	.bind(ATTEMPTS)
+	.execute(db.pool())
+	.await?
+	.rows_affected()
+		== 1;
+	let row = sqlx::query("SELECT salt, hash, iterations FROM till_logins WHERE merchant_id = $1")
+		.bind(merchant_id)
+		.fetch_optional(db.pool())
+		.await?;
+	let (salt, hash, iterations): (Vec<u8>, Vec<u8>, i64) = match &row {
+		Some(r) => (r.try_get("salt")?, r.try_get("hash")?, r.try_get("iterations")?),
+		None => (vec![0; 16], Vec::new(), ITERATIONS as i64),
 	};
 	let typed = password.to_string();
 	let right = tokio::task::spawn_blocking(move || {
@@ -100,45 +100,31 @@ pub async fn log_in(
 	})
 	.await
 	.map_err(|e| crate::common::store::StoreError::unreadable("hash", e))?;
-	if row.is_none() {
-		return Ok(Err(LoginRefused::NotAccepted));
-	}
-	let now = now_ms();
-	if locked_until > now {
-		return Ok(Err(LoginRefused::Locked));
+	if !claimed {
+		return Ok(None);
 	}
 	if right {
 		sqlx::query("UPDATE till_logins SET failed_attempts = 0 WHERE merchant_id = $1")
 			.bind(merchant_id)
 			.execute(db.pool())
 			.await?;
-		let merchant = match merchant::get(db, merchant_id).await {
-			Ok(m) => m,
-			Err(OrderError::Store(e)) => return Err(e),
-			Err(_) => return Ok(Err(LoginRefused::NotAccepted)),
+		return match merchant::get(db, merchant_id).await {
+			Ok(m) => Ok(Some(m)),
+			Err(OrderError::Store(e)) => Err(e),
+			Err(_) => Ok(None),
 		};
-		return Ok(Ok(merchant));
 	}
-	// One statement: two wrong passwords at once both count.
+	// The attempt that used up the count locks the till, and the count starts again after.
 	sqlx::query(
-		"UPDATE till_logins SET failed_attempts = failed_attempts + 1,
-		 locked_until = CASE WHEN failed_attempts + 1 >= $2 THEN $3 ELSE locked_until END,
-		 updated_at = $4 WHERE merchant_id = $1",
+		"UPDATE till_logins SET locked_until = $2, failed_attempts = 0
+		 WHERE merchant_id = $1 AND failed_attempts >= $3",
 	)
 	.bind(merchant_id)
-	.bind(ATTEMPTS)
 	.bind(now + LOCK_MS)
-	.bind(now)
+	.bind(ATTEMPTS)
 	.execute(db.pool())
 	.await?;
-	sqlx::query(
-		"UPDATE till_logins SET failed_attempts = 0 WHERE merchant_id = $1 AND locked_until > $2",
-	)
-	.bind(merchant_id)
-	.bind(now)
-	.execute(db.pool())
-	.await?;
-	Ok(Err(LoginRefused::NotAccepted))
+	Ok(None)
 }
 
 /// The merchant's orders made since `since` (ms), newest first, at most `limit`, with what

@@ -8,6 +8,16 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 
+/// `429 TooManyRequests` with `Retry-After`, for a caller past a rate limit.
+pub fn too_many_requests(wait: std::time::Duration) -> Response {
+	let secs = wait.as_secs().max(1);
+	let message = format!("too many calls; try again in {secs} s");
+	let mut response =
+		ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message).into_response();
+	response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+	response
+}
+
 /// The body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {

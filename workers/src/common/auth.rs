@@ -296,15 +296,16 @@ pub async fn verify_notification(
 	Ok(n)
 }
 
-/// Whether two secrets (or their hashes) are equal, in a time that does not depend on where
-/// they differ.
-/// A secret people type (a wallet's PIN, a till's password) as stored: PBKDF2-HMAC-SHA256.
+/// A secret people type (a wallet's PIN, a till's password, the console's password) as
+/// stored: PBKDF2-HMAC-SHA256.
 pub fn hash_secret(secret: &str, salt: &[u8], iterations: u32) -> [u8; 32] {
 	let mut out = [0u8; 32];
 	pbkdf2::pbkdf2_hmac::<sha2::Sha256>(secret.as_bytes(), salt, iterations, &mut out);
 	out
 }
 
+/// Whether two secrets (or their hashes) are equal, in a time that does not depend on where
+/// they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 	a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -36,6 +36,8 @@ pub enum QrReadError {
 	UnreadableImage(String),
 	#[error("no QR code could be read in the picture; hold the code flat and fill the frame")]
 	NoQrCodeFound,
+	#[error("the picture is larger than {MAX_SIDE} × {MAX_SIDE} pixels")]
+	TooLarge,
 }
 
 impl QrReadError {
@@ -43,14 +45,37 @@ impl QrReadError {
 		match self {
 			QrReadError::UnreadableImage(_) => "UnreadableImage",
 			QrReadError::NoQrCodeFound => "NoQrCodeFound",
+			QrReadError::TooLarge => "ImageTooLarge",
 		}
 	}
 }
 
+/// The widest and tallest picture read: a phone's photo is within it. A small file can hold a
+/// huge image (a PNG of one colour compresses to nothing), so the decoder is held to it and to
+/// [`MAX_DECODED`] bytes before it allocates anything.
+pub const MAX_SIDE: u32 = 4096;
+const MAX_DECODED: u64 = 64 * 1024 * 1024;
+/// A code filling a phone's photo is read as well at this size, in a fraction of the time.
+const READ_SIDE: u32 = 1600;
+
 /// The text of the first readable QR code in a picture (a photo or a screenshot of a code).
 pub fn read(picture: &[u8]) -> Result<String, QrReadError> {
-	let image = image::load_from_memory(picture)
-		.map_err(|e| QrReadError::UnreadableImage(e.to_string()))?;
+	let unreadable = |e: &dyn std::fmt::Display| QrReadError::UnreadableImage(e.to_string());
+	let mut reader = image::ImageReader::new(std::io::Cursor::new(picture))
+		.with_guessed_format()
+		.map_err(|e| unreadable(&e))?;
+	let mut limits = image::Limits::default();
+	limits.max_image_width = Some(MAX_SIDE);
+	limits.max_image_height = Some(MAX_SIDE);
+	limits.max_alloc = Some(MAX_DECODED);
+	reader.limits(limits);
+	let mut image = reader.decode().map_err(|e| match e {
+		image::ImageError::Limits(_) => QrReadError::TooLarge,
+		e => unreadable(&e),
+	})?;
+	if image.width() > READ_SIDE || image.height() > READ_SIDE {
+		image = image.resize(READ_SIDE, READ_SIDE, image::imageops::FilterType::Triangle);
+	}
 	let luma = image.to_luma8();
 	let (width, height) = luma.dimensions();
 	let mut prepared =
@@ -74,7 +99,8 @@ mod tests {
 		assert!(text.lines().count() > 10);
 	}
 
-	/// A code drawn by `svg`'s renderer, as a browser shows it, is read back.
+	/// A code drawn as an image is read back; a blank picture, bytes that are no picture and a
+	/// picture too large to decode are each refused by name.
 	#[test]
 	fn a_picture_of_a_code_is_read_back() {
 		let payload = "00020101021226300014A000000333010101";
@@ -96,5 +122,11 @@ mod tests {
 			super::read(b"not a picture"),
 			Err(super::QrReadError::UnreadableImage(_))
 		));
+		let huge = image::GrayImage::from_pixel(super::MAX_SIDE + 1, 8, image::Luma([255]));
+		let mut png = Vec::new();
+		image::DynamicImage::ImageLuma8(huge)
+			.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+			.unwrap();
+		assert!(matches!(super::read(&png), Err(super::QrReadError::TooLarge)));
 	}
 }

@@ -1,6 +1,7 @@
 //! Sessions of people at a page: after a right secret (a wallet's PIN, a till's password) the
 //! browser holds a random token for a short while and sends it with every call. The store
-//! keeps only the token's SHA-256; the subject's lock ends its sessions.
+//! keeps only the token's SHA-256; a wallet's lock, or a till's new password, ends the
+//! subject's sessions.
 
 use crate::common::{
 	now_ms,

@@ -4,7 +4,7 @@
 //! `X-Console` header, which a page of another site cannot send without the console's leave.
 
 use super::{login, Console};
-use crate::common::api::{parse_json, ApiError};
+use crate::common::api::{parse_json, too_many_requests, ApiError};
 use axum::{
 	body::Bytes,
 	extract::{ConnectInfo, State},
@@ -61,7 +61,7 @@ impl EventFeed {
 					}
 				};
 				for event in &block.events {
-					let json = super::event_json(event);
+					let json = clearline_client::events::event_json(event);
 					let mut kept = kept.lock().unwrap();
 					if kept.len() == RECENT {
 						kept.pop_front();
@@ -138,6 +138,9 @@ pub async fn log_in(
 	let r: LoginRequest = parse_json(&body)?;
 	if r.password.len() > 1024 {
 		return Err(ApiError::invalid("password", "is too long"));
+	}
+	if let Err(wait) = s.login_limits.check("operators", client.as_ref().map(|c| c.0.ip())) {
+		return Ok(too_many_requests(wait));
 	}
 	let token = match s.logins.log_in(client.map(|c| c.0.ip()), r.password).await {
 		Ok(token) => token,
@@ -230,12 +233,39 @@ pub struct CycleClosed {
 	block_hash: sp_core::H256,
 }
 
-/// `POST /api/cycles/close` (operator, `X-Console`): closes the open cycle with the clearing
-/// bank's key, and answers once the close is finalized. `CycleCloseFailed` (409) names the
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+	/// The cycle the operator saw open: the close is for it and no other.
+	cycle: u32,
+}
+
+/// `POST /api/cycles/close` (operator, `X-Console`): closes the open cycle, which must be the
+/// one named, with the clearing bank's key, and answers once the close is finalized. Closes
+/// are made one at a time, and a cycle already closed is not closed again by a second click,
+/// a second operator or a retry: `CycleNotOpen` (409). `CycleCloseFailed` (409) names the
 /// chain's refusal; `CycleCloseUnknown` (504) when no final answer came in time (the close
 /// may yet be finalized: the overview tells).
-pub async fn close_cycle(State(s): S, headers: HeaderMap) -> Result<Json<CycleClosed>, ApiError> {
+pub async fn close_cycle(
+	State(s): S,
+	headers: HeaderMap,
+	body: Bytes,
+) -> Result<Json<CycleClosed>, ApiError> {
 	changing(&s, &headers)?;
+	let r: CloseRequest = parse_json(&body)?;
+	let _one_at_a_time = s.closing.lock().await;
+	// At the best block (no block named): a close made a moment ago is there before it is
+	// final.
+	let open = clearline_client::queries::cycle(&s.conn, None, None)
+		.await
+		.map_err(chain_unavailable)?
+		.ok_or_else(|| ApiError::unavailable("ChainUnavailable", "the chain has no open cycle"))?;
+	if open.cycle != r.cycle {
+		return Err(ApiError::conflict(
+			"CycleNotOpen",
+			format!("cycle {} is not open; cycle {} is", r.cycle, open.cycle),
+		));
+	}
 	let report = s
 		.sender
 		.send(clearline_client::calls::close_cycle())

@@ -28,8 +28,15 @@ pub struct Logins {
 	ttl: Duration,
 	/// Token hash → when the session ends (ms).
 	sessions: Mutex<HashMap<[u8; 32], i64>>,
-	/// Address → wrong passwords in a row, and when its lock ends (ms).
-	failures: Mutex<HashMap<IpAddr, (u32, i64)>>,
+	/// Address → attempts counted in a row, when its lock ends and when it last tried (ms).
+	failures: Mutex<HashMap<IpAddr, Failures>>,
+}
+
+#[derive(Default)]
+struct Failures {
+	count: u32,
+	locked_until: i64,
+	last: i64,
 }
 
 fn token_hash(token: &str) -> [u8; 32] {
@@ -48,37 +55,48 @@ impl Logins {
 		}
 	}
 
-	/// A new session's token, if `password` is right and `client` is not locked out.
+	/// A new session's token, if `password` is right and `client` is not locked out. Each
+	/// attempt is counted before the password is hashed, so that guesses sent at once from one
+	/// address are counted as they arrive: at most [`ATTEMPTS`] are checked before its lock.
 	pub async fn log_in(
 		&self,
 		client: Option<IpAddr>,
 		password: String,
 	) -> Result<String, Refused> {
 		let now = now_ms();
-		if let Some(ip) = client {
-			if self.failures.lock().unwrap().get(&ip).is_some_and(|(_, until)| *until > now) {
+		let lock_ms = LOCK.as_millis() as i64;
+		// A connection without an address (none in practice) counts as one address.
+		let ip = client.unwrap_or(IpAddr::from([0, 0, 0, 0]));
+		{
+			let mut failures = self.failures.lock().unwrap();
+			failures.retain(|_, f| f.locked_until > now || f.last + lock_ms > now);
+			let f = failures.entry(ip).or_default();
+			if f.locked_until > now {
 				return Err(Refused::Locked);
 			}
+			if f.count >= ATTEMPTS {
+				(f.count, f.locked_until) = (0, now + lock_ms);
+				return Err(Refused::Locked);
+			}
+			f.count += 1;
+			f.last = now;
 		}
 		let salt = self.salt;
 		let typed =
 			tokio::task::spawn_blocking(move || auth::hash_secret(&password, &salt, ITERATIONS))
 				.await
 				.map_err(|_| Refused::WrongPassword)?;
+		let mut failures = self.failures.lock().unwrap();
 		if !auth::constant_time_eq(&typed, &self.hash) {
-			if let Some(ip) = client {
-				let mut failures = self.failures.lock().unwrap();
-				let entry = failures.entry(ip).or_insert((0, 0));
-				entry.0 += 1;
-				if entry.0 >= ATTEMPTS {
-					*entry = (0, now + LOCK.as_millis() as i64);
+			if let Some(f) = failures.get_mut(&ip) {
+				if f.count >= ATTEMPTS {
+					(f.count, f.locked_until) = (0, now + lock_ms);
 				}
 			}
 			return Err(Refused::WrongPassword);
 		}
-		if let Some(ip) = client {
-			self.failures.lock().unwrap().remove(&ip);
-		}
+		failures.remove(&ip);
+		drop(failures);
 		let token = hex::encode(rand::random::<[u8; 32]>());
 		let mut sessions = self.sessions.lock().unwrap();
 		sessions.retain(|_, until| *until > now);
@@ -123,5 +141,32 @@ mod tests {
 		);
 		let other: IpAddr = "10.0.0.2".parse().unwrap();
 		assert!(logins.log_in(Some(other), "correct horse battery".into()).await.is_ok());
+	}
+
+	#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+	async fn guesses_sent_at_once_are_counted_as_they_arrive() {
+		let logins =
+			std::sync::Arc::new(Logins::new("correct horse battery", Duration::from_secs(60)));
+		let ip: IpAddr = "10.0.0.3".parse().unwrap();
+		let guesses: Vec<_> = (0..20)
+			.map(|_| {
+				let logins = logins.clone();
+				tokio::spawn(async move { logins.log_in(Some(ip), "guess".into()).await })
+			})
+			.collect();
+		let mut checked = 0;
+		for guess in guesses {
+			if guess.await.unwrap() == Err(Refused::WrongPassword) {
+				checked += 1;
+			}
+		}
+		assert_eq!(
+			checked, ATTEMPTS,
+			"only the first guesses are checked; the others find the lock"
+		);
+		assert_eq!(
+			logins.log_in(Some(ip), "correct horse battery".into()).await,
+			Err(Refused::Locked)
+		);
 	}
 }

@@ -19,7 +19,7 @@ use axum::{
 	routing::{get, post},
 	Router,
 };
-use clearline_client::{events::ChainEvent, Connection, SenderOptions, Signer, TxSender};
+use clearline_client::{Connection, SenderOptions, Signer, TxSender};
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 /// `clearline-console`'s options.
@@ -48,13 +48,18 @@ pub struct Config {
 	/// from `CLEARLINE_CONSOLE_PASSWORD`. At least 10 characters.
 	#[arg(long)]
 	pub password_file: Option<PathBuf>,
+	/// Login attempts a minute from one client address, and three times as many from all
+	/// together (a burst of this many, then at an even pace): each hashes a password.
+	#[arg(long, default_value_t = 10)]
+	pub login_rate: u32,
 	/// How long an operator's login lasts.
 	#[arg(long, default_value = "8h")]
 	pub session_ttl: humantime::Duration,
 	/// Closed cycles the console shows, newest first.
 	#[arg(long, default_value_t = 10)]
 	pub cycles_shown: u32,
-	/// FX rate publications the chart shows per pair, newest last.
+	/// FX rate publications the chart keeps per pair; at start the console reads this many of
+	/// the latest publications, all pairs together, and every one made after.
 	#[arg(long, default_value_t = 200)]
 	pub rates_shown: usize,
 	/// Log lines as JSON (the default) or as text.
@@ -70,6 +75,10 @@ pub struct Console {
 	pub sender: TxSender,
 	pub clearing_bank: String,
 	pub logins: login::Logins,
+	/// Login attempts: all operators together, and per client address.
+	pub login_limits: Arc<crate::common::rate_limit::RateLimits>,
+	/// One cycle close at a time.
+	pub closing: tokio::sync::Mutex<()>,
 	pub rates: chain::RateHistory,
 	pub events: api::EventFeed,
 }
@@ -130,6 +139,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		sender,
 		clearing_bank,
 		logins,
+		login_limits: crate::common::rate_limit::RateLimits::new(
+			config.login_rate.saturating_mul(3),
+			config.login_rate,
+		)?,
+		closing: tokio::sync::Mutex::new(()),
 		events,
 	});
 	tracing::info!(clearing_bank = %state.clearing_bank, "the console is up");
@@ -141,9 +155,4 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 	let listener =
 		Listener { name: "console", addr: config.listen, app: router(state), tls: tls.api };
 	crate::common::listener::serve(vec![listener], limits).await
-}
-
-/// A finalized event as the page shows it.
-fn event_json(event: &ChainEvent) -> serde_json::Value {
-	clearline_client::events::event_json(event)
 }

@@ -123,6 +123,8 @@ pub struct Issuer {
 	pub order_locks: OrderLocks,
 	/// The wallet app's calls, per wallet and per client address.
 	pub limits: Arc<RateLimits>,
+	/// Pictures of QR codes being read (`scan-image`), two at a time.
+	pub qr_reads: tokio::sync::Semaphore,
 }
 
 impl Issuer {
@@ -201,6 +203,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 		metrics: metrics.clone(),
 		order_locks: OrderLocks::new(db.clone(), "issuer-order"),
 		limits: RateLimits::new(config.wallet_rate, config.client_rate)?,
+		qr_reads: tokio::sync::Semaphore::new(2),
 	});
 	tracing::info!(
 		account = %state.chain_key.account_id(),

@@ -9,7 +9,7 @@ use crate::{
 		order::{self, Order, OrderRequest, OrderStatus},
 		outbox,
 		refund::{self, Refund, RefundRequest, RefundStatus},
-		Acquirer,
+		till, Acquirer,
 	},
 	common::{
 		api::{check_amount, check_id, check_text, parse_json, request_hash, ApiError},
@@ -39,6 +39,16 @@ fn check_url(field: &str, url: &str) -> Result<(), ApiError> {
 		Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
 		_ => Err(ApiError::invalid(field, "must be an http(s) URL")),
 	}
+}
+
+/// Refuses an id an aggregator's own call may not choose: its merchants' tills name theirs so.
+fn check_not_till_id(field: &str, id: &str) -> Result<(), ApiError> {
+	if id.starts_with(till::ID_PREFIX) {
+		let reserved =
+			format!("{} is reserved for the orders and refunds of tills", till::ID_PREFIX);
+		return Err(ApiError::invalid(field, reserved));
+	}
+	Ok(())
 }
 
 /// What every new order of an aggregator must have right.
@@ -81,7 +91,9 @@ pub async fn micropay(
 	State(s): S,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<Order>, ApiError> {
-	Ok(Json(take_micropay(&s, &signed.party, parse_json(&signed.body)?).await?))
+	let r: MicropayRequest = parse_json(&signed.body)?;
+	check_not_till_id("aggregatorOrderId", &r.aggregator_order_id)?;
+	Ok(Json(take_micropay(&s, &signed.party, r).await?))
 }
 
 /// A micropay order of `aggregator`'s, from its open API or a till.
@@ -159,7 +171,9 @@ pub async fn unified_order(
 	State(s): S,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<UnifiedOrderResponse>, ApiError> {
-	Ok(Json(take_unified_order(&s, &signed.party, parse_json(&signed.body)?).await?))
+	let r: UnifiedOrderRequest = parse_json(&signed.body)?;
+	check_not_till_id("aggregatorOrderId", &r.aggregator_order_id)?;
+	Ok(Json(take_unified_order(&s, &signed.party, r).await?))
 }
 
 /// A unified order of `aggregator`'s, from its open API or a till.
@@ -279,7 +293,9 @@ pub async fn refund(
 	State(s): S,
 	signed: SignedBy<AggregatorCall>,
 ) -> Result<Json<Refund>, ApiError> {
-	Ok(Json(take_refund(&s, &signed.party, parse_json(&signed.body)?).await?))
+	let r: RefundBody = parse_json(&signed.body)?;
+	check_not_till_id("aggregatorRefundId", &r.aggregator_refund_id)?;
+	Ok(Json(take_refund(&s, &signed.party, r).await?))
 }
 
 /// A refund of `aggregator`'s, from its open API or a till.

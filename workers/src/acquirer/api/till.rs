@@ -13,23 +13,23 @@ use crate::{
 		merchant::{self, Merchant},
 		order::{self, Order, OrderError},
 		refund::Refund,
-		till::{self, LoginRefused},
-		Acquirer,
+		till, Acquirer,
 	},
 	common::{
-		api::{check_id, parse_json, ApiError},
+		api::{check_id, parse_json, too_many_requests, ApiError},
 		auth, qr, sessions,
 	},
 };
 use axum::{
 	async_trait,
 	body::Bytes,
-	extract::{FromRequestParts, Path, Query, State},
+	extract::{ConnectInfo, FromRequestParts, Path, Query, State},
 	http::{request::Parts, HeaderMap, StatusCode},
+	response::{IntoResponse, Response},
 	Json,
 };
 use serde::{Deserialize, Serialize};
-use std::{sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 type S = State<Arc<Acquirer>>;
 
@@ -37,7 +37,7 @@ type S = State<Arc<Acquirer>>;
 /// ids the aggregator's own systems choose.
 fn till_id(request_id: &str) -> Result<String, ApiError> {
 	check_id("requestId", request_id)?;
-	let id = format!("till-{request_id}");
+	let id = format!("{}{request_id}", till::ID_PREFIX);
 	check_id("requestId", &id)?;
 	Ok(id)
 }
@@ -49,7 +49,8 @@ fn session_required() -> ApiError {
 	)
 }
 
-/// A till call's session: an unexpired token of an active merchant's till.
+/// A till call's session: an unexpired token of a merchant's till. A suspended merchant's till
+/// still reads its orders; what takes a payment or a refund refuses it (`MerchantSuspended`).
 pub struct TillSession {
 	pub merchant: Merchant,
 }
@@ -94,33 +95,41 @@ pub struct TillSessionAnswer {
 	expires_at: i64,
 }
 
-/// `POST /till/v1/sessions` (till): logs in with our merchant id and the till password. Every
-/// refusal of the pair is the one `AuthenticationFailed`; after too many wrong passwords in a
-/// row the till's logins are refused for a while (`TillLocked`).
-pub async fn log_in(State(s): S, body: Bytes) -> Result<Json<TillSessionAnswer>, ApiError> {
-	let r: LoginRequest = parse_json(&body)?;
-	check_id("merchantId", &r.merchant_id)?;
+/// `POST /till/v1/sessions` (till): logs in with our merchant id and the till password.
+/// Counted against `--till-login-rate` per merchant and per client address first (`429
+/// TooManyRequests`), so that guessing, or making the service hash passwords, goes no faster
+/// than a cashier. Every refusal of the pair, a till locked by wrong passwords included, is
+/// the one `AuthenticationFailed`.
+pub async fn log_in(
+	State(s): S,
+	client: Option<ConnectInfo<SocketAddr>>,
+	body: Bytes,
+) -> Result<Json<TillSessionAnswer>, Response> {
+	let r: LoginRequest = parse_json(&body).map_err(IntoResponse::into_response)?;
+	check_id("merchantId", &r.merchant_id).map_err(IntoResponse::into_response)?;
 	if r.password.len() > 1024 {
-		return Err(ApiError::invalid("password", "is too long"));
+		return Err(ApiError::invalid("password", "is too long").into_response());
 	}
-	let merchant = match till::log_in(&s.db, &r.merchant_id, &r.password).await? {
-		Ok(m) => m,
-		Err(LoginRefused::Locked) => {
-			return Err(ApiError::unauthorized(
-				"TillLocked",
-				"too many wrong passwords; this till's logins are refused for a while",
-			))
-		}
-		Err(LoginRefused::NotAccepted) => {
-			s.metrics.call("till", "login_refused");
-			return Err(ApiError::unauthorized(
-				"AuthenticationFailed",
-				"the merchant id and till password were not accepted",
-			));
-		}
+	if let Err(wait) = s.till_logins.check(&r.merchant_id, client.map(|c| c.0.ip())) {
+		s.metrics.call("till", "rate_limited");
+		return Err(too_many_requests(wait));
+	}
+	let Some(merchant) = till::log_in(&s.db, &r.merchant_id, &r.password)
+		.await
+		.map_err(|e| ApiError::from(e).into_response())?
+	else {
+		s.metrics.call("till", "login_refused");
+		return Err(ApiError::unauthorized(
+			"AuthenticationFailed",
+			"the merchant id and till password were not accepted, or the till is locked for now",
+		)
+		.into_response());
 	};
 	let ttl = Duration::from(s.config.till_session_ttl).as_millis() as i64;
-	let new = sessions::TILLS.open(&s.db, &merchant.merchant_id, ttl).await?;
+	let new = sessions::TILLS
+		.open(&s.db, &merchant.merchant_id, ttl)
+		.await
+		.map_err(|e| ApiError::from(e).into_response())?;
 	s.metrics.call("till", "logged_in");
 	Ok(Json(TillSessionAnswer {
 		token: new.token,

@@ -5,7 +5,7 @@
 
 use crate::{
 	common::{
-		api::{check_amount, check_id, parse_json, request_hash, ApiError},
+		api::{check_amount, check_id, parse_json, request_hash, too_many_requests, ApiError},
 		auth,
 		emvco::MerchantQr,
 		peer::PeerError,
@@ -45,12 +45,7 @@ type S = State<Arc<Issuer>>;
 fn within_limits(s: &Issuer, wallet: &str, client: Option<IpAddr>) -> Result<(), Response> {
 	let Err(wait) = s.limits.check(wallet, client) else { return Ok(()) };
 	s.metrics.call("wallet_app", "rate_limited");
-	let secs = wait.as_secs().max(1);
-	let message = format!("too many calls; try again in {secs} s");
-	let mut response =
-		ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message).into_response();
-	response.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
-	Err(response)
+	Err(too_many_requests(wait))
 }
 
 /// Counts every wallet call against its wallet's and its client's rate limits before
@@ -336,8 +331,9 @@ pub struct ScannedImage {
 }
 
 /// `POST /v1/wallets/{walletId}/scan-image` (wallet app, session): the payer's picture of a
-/// merchant's QR code (PNG, JPEG, GIF or WebP, at most 4 MiB), for a browser without a camera
-/// it can read codes with. Read here, then answered as `scan` answers the code it holds.
+/// merchant's QR code (PNG, JPEG, GIF or WebP, at most 4 MiB and 4096 × 4096 pixels), for a
+/// browser without a camera it can read codes with. Read here, then answered as `scan`
+/// answers the code it holds.
 pub async fn scan_image(
 	State(s): S,
 	_: WalletSession,
@@ -346,10 +342,17 @@ pub async fn scan_image(
 	let image = axum::body::to_bytes(body, MAX_QR_IMAGE).await.map_err(|_| {
 		ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "ImageTooLarge", "send at most 4 MiB")
 	})?;
-	let payload = tokio::task::spawn_blocking(move || qr::read(&image))
-		.await
-		.map_err(ApiError::internal)?
-		.map_err(|e| ApiError::bad_request(e.code(), e.to_string()))?;
+	// Two pictures at a time: reading one is the costliest thing a wallet can ask for.
+	let permit = s.qr_reads.acquire().await.map_err(ApiError::internal)?;
+	let read = tokio::task::spawn_blocking(move || qr::read(&image)).await;
+	drop(permit);
+	let payload = read.map_err(ApiError::internal)?.map_err(|e| {
+		let status = match e {
+			qr::QrReadError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+			_ => StatusCode::BAD_REQUEST,
+		};
+		ApiError::new(status, e.code(), e.to_string())
+	})?;
 	let payload = Some(payload);
 	check_payload(&s, &payload)?;
 	let request = CheckoutRequest {

@@ -352,10 +352,16 @@ function addEvent(ev) {
 
 // ---- closing the cycle: an inline two-step confirmation ----
 
+// The cycle the operator is asked about: the close names it, so that a cycle someone else
+// closed meanwhile is not followed by a close of the next one.
+let closing = null;
+
 function askClose(asking) {
+	closing = asking && openCycle ? openCycle.cycle : null;
 	$('close-cycle').hidden = asking;
 	for (const id of ['close-cycle-question', 'close-cycle-confirm', 'close-cycle-cancel']) $(id).hidden = !asking;
 	$('close-cycle-question').textContent = openCycle ? `Close cycle ${openCycle.cycle} (${openCycle.entries} entries) now?` : 'Close the open cycle now?';
+	$('close-cycle-confirm').disabled = asking && closing == null;
 }
 
 function closeResult(toneClass, status, text) {
@@ -373,7 +379,7 @@ $('close-cycle-confirm').addEventListener('click', async () => {
 	buttons.forEach((b) => { b.disabled = true; });
 	closeResult('tone-wait', 'closing', 'Closing the cycle… waiting for the block to be finalized.');
 	try {
-		const r = await api('POST', '/api/cycles/close', {});
+		const r = await api('POST', '/api/cycles/close', { cycle: closing });
 		const entries = r.entries != null ? ` with ${r.entries} ${r.entries === 1 ? 'entry' : 'entries'}` : '';
 		closeResult('tone-ok', 'closed', `Cycle ${r.closedCycle} closed${entries} in block #${r.block} (${shortId(r.blockHash)}).`);
 		$('close-result').dataset.cycle = String(r.closedCycle);
