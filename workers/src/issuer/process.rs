@@ -112,22 +112,26 @@ async fn reject(
 	Ok(false)
 }
 
+/// The chain's quote now of the HKD that pays `cny` (minor units of CNY): the quote, or why
+/// the chain refused to quote; `ChainUnavailable` when it could not be asked.
+pub async fn hkd_quote(
+	conn: &clearline_client::Connection,
+	cny: i64,
+) -> Result<Result<pallet_fx_rate_rpc::QuoteJson, String>, ApiError> {
+	let side = QuoteSide::ExactTarget;
+	match queries::quote(conn, CurrencyCode::HKD, CurrencyCode::CNY, cny as u128, side, None).await
+	{
+		Ok(q) => Ok(Ok(q)),
+		Err(ClientError::Refused { message, .. }) => Ok(Err(message)),
+		Err(e) => Err(ApiError::unavailable("ChainUnavailable", e.to_string())),
+	}
+}
+
 /// Verifies the code (flow 1), quotes, debits and signs, or rejects the order.
 async fn debit(s: &Arc<Issuer>, order: &Order) -> Result<(), ApiError> {
-	let quote = match queries::quote(
-		&s.conn,
-		CurrencyCode::HKD,
-		CurrencyCode::CNY,
-		order.amount as u128,
-		QuoteSide::ExactTarget,
-		None,
-	)
-	.await
-	{
-		Ok(q) => Ok(q),
-		Err(ClientError::Refused { message, .. }) => Err(format!("FxQuoteRefused: {message}")),
-		Err(e) => return Err(ApiError::unavailable("ChainUnavailable", e.to_string())),
-	};
+	let quote = hkd_quote(&s.conn, order.amount)
+		.await?
+		.map_err(|message| format!("FxQuoteRefused: {message}"));
 	crate::crash_point!(crate::common::faults::ISSUER_BEFORE_DEBIT);
 	let mut tx = s.db.begin().await?;
 	let debited = debit_in(s, &mut tx, order, quote).await?;

@@ -397,21 +397,9 @@ pub async fn quote(
 	Query(q): Query<QuoteQuery>,
 ) -> Result<Json<PayerQuote>, ApiError> {
 	check_amount("amount", q.amount)?;
-	let quote = clearline_client::queries::quote(
-		&s.conn,
-		pallet_fx_rate::CurrencyCode::HKD,
-		pallet_fx_rate::CurrencyCode::CNY,
-		q.amount as u128,
-		pallet_fx_rate::QuoteSide::ExactTarget,
-		None,
-	)
-	.await
-	.map_err(|e| match e {
-		clearline_client::Error::Refused { message, .. } => {
-			ApiError::unprocessable("FxQuoteRefused", message)
-		}
-		e => ApiError::unavailable("ChainUnavailable", e.to_string()),
-	})?;
+	let quote = process::hkd_quote(&s.conn, q.amount)
+		.await?
+		.map_err(|message| ApiError::unprocessable("FxQuoteRefused", message))?;
 	let debit_amount = i64::try_from(quote.source_amount.0)
 		.map_err(|_| ApiError::unprocessable("FxQuoteRefused", "the HKD amount is too large"))?;
 	Ok(Json(PayerQuote {
