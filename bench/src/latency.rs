@@ -4,7 +4,10 @@
 //! every notification, at a fixed offered load (open loop: a payment starts on schedule
 //! whether or not the earlier ones have finished).
 
-use crate::{procstat::CpuMeter, stats::Percentiles};
+use crate::{
+	procstat::{self, CpuMeter},
+	stats::Percentiles,
+};
 use anyhow::{ensure, Context, Result};
 use clearline_client::{ConnectOptions, Connection, NodeRpc, Signer};
 use clearline_testkit::{
@@ -53,6 +56,26 @@ pub struct Config {
 	/// A PostgreSQL server (URL of any of its databases) to keep both services' stores on;
 	/// SQLite files otherwise.
 	pub postgres: Option<String>,
+	/// The acquirers' `--batch-interval`, if not their default.
+	pub batch_interval: Option<String>,
+}
+
+/// CPU time per payment taken (milliseconds; user and system), by process: what bounds the
+/// rate each can sustain, and what that rate is on a core of its own (`1000 / ms`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CpuPerPayment {
+	/// The payments the figures are divided by: measured, not refused `Busy`.
+	pub payments: usize,
+	pub issuer_ms: f64,
+	/// All acquirer processes together.
+	pub acquirer_ms: f64,
+	/// The node(s).
+	pub nodes_ms: f64,
+	/// The PostgreSQL server's processes, when the stores are on PostgreSQL on this machine.
+	pub postgres_ms: Option<f64>,
+	/// This program: the aggregator signing each micropay and verifying each notification,
+	/// and the wallets' side.
+	pub load_generator_ms: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +106,9 @@ pub struct Latency {
 	/// CPU of the node(s) and both services while the measured payments ran, in cores.
 	pub nodes_cpu_cores: Option<f64>,
 	pub services_cpu_cores: Option<f64>,
+	/// What each party's processes spent per payment taken, from the first measured payment
+	/// until the last notification.
+	pub cpu_per_payment: Option<CpuPerPayment>,
 	/// Least-squares slope of the end-to-end latency against the time each payment was sent,
 	/// ms per second of the run: near zero when the services keep up, growing when a queue
 	/// builds.
@@ -276,7 +302,10 @@ pub async fn run(bin_dir: &Path, network: Network, config: Config) -> Result<Lat
 			.zip(&acquirer_admin_ports)
 			.enumerate()
 			.map(|(n, (port, admin))| {
-				acquirer(*port, *admin).start(&format!("bench-{label}-acquirer-{n}"), &[])
+				let interval = config.batch_interval.as_deref();
+				let args: Vec<&str> =
+					interval.map(|i| vec!["--batch-interval", i]).unwrap_or_default();
+				acquirer(*port, *admin).start(&format!("bench-{label}-acquirer-{n}"), &args)
 			})
 			.collect(),
 		nodes,
@@ -508,6 +537,8 @@ async fn measure(
 	let mut lag = None;
 	let mut node_meters = None;
 	let mut service_meters = None;
+	let mut postgres_before = None;
+	let mut own_meter = None;
 	eprintln!("[bench] {network:?}: {total} payments at {} a second", config.rate);
 	let start = tokio::time::Instant::now() + Duration::from_millis(200);
 	let mut tasks = Vec::with_capacity(total);
@@ -520,6 +551,10 @@ async fn measure(
 			let services: Vec<&NodeProcess> =
 				std::iter::once(&processes.issuer).chain(&processes.acquirers).collect();
 			service_meters = Some(cpu(&services)?);
+			if config.postgres.is_some() {
+				postgres_before = Some(procstat::cpu_seconds_of_command("postgres"));
+			}
+			own_meter = Some(CpuMeter::start(std::process::id())?);
 		}
 		let peer = peers[i % peers.len()].clone();
 		tasks.push(tokio::spawn(async move {
@@ -565,9 +600,24 @@ async fn measure(
 		None => None,
 	};
 	let nodes_cpu_cores =
-		node_meters.and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
-	let services_cpu_cores =
-		service_meters.and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
+		node_meters.as_ref().and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
+	let services_cpu_cores = service_meters
+		.as_ref()
+		.and_then(|m| m.iter().map(CpuMeter::cores).sum::<Result<f64>>().ok());
+	let postgres_seconds = postgres_before.map(|before| {
+		procstat::cpu_seconds_between(&before, &procstat::cpu_seconds_of_command("postgres"))
+	});
+	let cpu_seconds = (|| -> Option<(f64, f64, f64, f64)> {
+		let services = service_meters.as_ref()?;
+		let seconds = |m: &[CpuMeter]| m.iter().map(CpuMeter::seconds).sum::<Result<f64>>().ok();
+		let nodes = seconds(node_meters.as_deref()?)?;
+		Some((
+			seconds(&services[..1])?,
+			seconds(&services[1..])?,
+			nodes,
+			own_meter?.seconds().ok()?,
+		))
+	})();
 	let bad = inbox.heard().refused.clone();
 	ensure!(bad.is_empty(), "notifications that failed verification: {bad:?}");
 
@@ -613,6 +663,19 @@ async fn measure(
 		(Some(f), Some(l)) => samples.len() as f64 / (l - f).as_secs_f64(),
 		_ => 0.0,
 	};
+	let taken = config.payments - busy;
+	let cpu_per_payment =
+		cpu_seconds.filter(|_| taken > 0).map(|(issuer, acquirer, nodes, own)| {
+			let per = |seconds: f64| seconds * 1000.0 / taken as f64;
+			CpuPerPayment {
+				payments: taken,
+				issuer_ms: per(issuer),
+				acquirer_ms: per(acquirer),
+				nodes_ms: per(nodes),
+				postgres_ms: postgres_seconds.map(per),
+				load_generator_ms: per(own),
+			}
+		});
 	let end_to_end = Percentiles::of(&samples);
 	let slope_ms_per_s = slope(&timeline);
 	let window = timeline.last().map_or(0.0, |t| t.0);
@@ -646,6 +709,7 @@ async fn measure(
 		finality_lag,
 		nodes_cpu_cores,
 		services_cpu_cores,
+		cpu_per_payment,
 		samples_ms: samples,
 	})
 }

@@ -105,6 +105,10 @@ struct Args {
 	/// as a user who may create databases) instead of SQLite files.
 	#[arg(long)]
 	postgres: Option<String>,
+	/// The acquirers' `--batch-interval` (their default otherwise): the longest a payment waits
+	/// for its batch to be sent.
+	#[arg(long)]
+	batch_interval: Option<String>,
 	/// Wallets the payments are spread over.
 	#[arg(long, value_parser = clap::value_parser!(u64).range(1..).map(|n| n as usize), default_value_t = 100)]
 	wallets: usize,
@@ -176,6 +180,13 @@ fn report(l: &latency::Latency) {
 			l.network, l.busy
 		),
 	}
+	if let Some(c) = &l.cpu_per_payment {
+		let postgres = c.postgres_ms.map(|ms| format!(", PostgreSQL {ms:.2}")).unwrap_or_default();
+		eprintln!(
+			"[bench]   CPU per payment (ms, {} payments): issuer {:.2} ({:.0}/s on a core of its own), acquirer {:.2} ({:.0}/s){postgres}, node(s) {:.2}, this program {:.2}",
+			c.payments, c.issuer_ms, 1000.0 / c.issuer_ms, c.acquirer_ms, 1000.0 / c.acquirer_ms, c.nodes_ms, c.load_generator_ms,
+		);
+	}
 }
 
 impl Args {
@@ -188,6 +199,7 @@ impl Args {
 			wallets: self.wallets,
 			acquirers: self.acquirers,
 			postgres: self.postgres.clone(),
+			batch_interval: self.batch_interval.clone(),
 		}
 	}
 }

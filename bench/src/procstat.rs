@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use std::{
+	collections::HashMap,
 	path::Path,
 	process::{Command, Stdio},
 	time::Instant,
@@ -42,8 +43,33 @@ impl CpuMeter {
 
 	pub fn cores(&self) -> Result<f64> {
 		let wall = self.start.elapsed().as_secs_f64();
-		Ok((cpu_seconds(self.pid)? - self.start_cpu) / wall.max(1e-9))
+		Ok(self.seconds()? / wall.max(1e-9))
 	}
+
+	/// CPU seconds used since the start.
+	pub fn seconds(&self) -> Result<f64> {
+		Ok(cpu_seconds(self.pid)? - self.start_cpu)
+	}
+}
+
+/// CPU seconds used so far by each process whose command name is `name` (a PostgreSQL
+/// server's postmaster and backends are all `postgres`), by pid; empty when there is none on
+/// this machine.
+pub fn cpu_seconds_of_command(name: &str) -> HashMap<u32, f64> {
+	let Ok(entries) = std::fs::read_dir("/proc") else { return HashMap::new() };
+	entries
+		.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+		.filter(|pid| {
+			std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+		})
+		.filter_map(|pid| Some((pid, cpu_seconds(pid).ok()?)))
+		.collect()
+}
+
+/// The CPU seconds a group of processes of one command used between two moments: the growth
+/// of those alive at both, and all of those that started in between.
+pub fn cpu_seconds_between(before: &HashMap<u32, f64>, after: &HashMap<u32, f64>) -> f64 {
+	after.iter().map(|(pid, end)| end - before.get(pid).copied().unwrap_or(0.0)).sum()
 }
 
 /// The sum and count of a Prometheus histogram (`name_sum`, `name_count`) in `text`, over all

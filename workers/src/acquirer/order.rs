@@ -766,21 +766,26 @@ async fn move_to(
 	Ok(store::move_order(tx, KEY, id, to, reason).await??)
 }
 
-/// The issuer's debited instruction is taken for posting: the order `POSTING`.
+/// The issuer's debited instruction is taken for posting: the order, read in status `from`
+/// under its posting lock, becomes `POSTING`. Refused by name if it is no longer in `from`.
 pub async fn start_posting(
 	db: &Db,
 	id: &str,
+	from: OrderStatus,
 	instruction: &str,
 	issuer_order_id: &str,
 ) -> OrderResult<()> {
 	let mut tx = db.begin().await?;
+	if !store::move_order_if(&mut tx, KEY, id, &[from], OrderStatus::Posting, None).await?? {
+		let now = order(&mut tx, id).await?.ok_or(OrderError::UnknownOrder("no such order"))?;
+		return Err(OrderError::IllegalTransition { from: now.status, to: OrderStatus::Posting });
+	}
 	sqlx::query("UPDATE orders SET instruction = $2, issuer_order_id = $3 WHERE order_id = $1")
 		.bind(id)
 		.bind(instruction)
 		.bind(issuer_order_id)
 		.execute(&mut *tx)
 		.await?;
-	move_to(&mut tx, id, OrderStatus::Posting, None).await?;
 	tx.commit().await?;
 	Ok(())
 }
@@ -807,7 +812,11 @@ pub(super) async fn finish_in(
 		return Ok(false);
 	}
 	let status = if posted.is_some() { OrderStatus::Success } else { OrderStatus::Failed };
-	move_to(tx, id, status, reason).await?;
+	// From the status just read, so the row is not read again; an order another process
+	// ended in between does not move, and is left as it is.
+	if !store::move_order_if(tx, KEY, id, &[order.status], status, reason).await?? {
+		return Ok(false);
+	}
 	sqlx::query(
 		"UPDATE orders SET posting_id = $2, cycle = $3, block_number = $4, block_hash = $5
 		 WHERE order_id = $1",

@@ -39,9 +39,14 @@ const TRANSACTION_EXPIRED: &str = "TransactionExpired";
 /// How often the queue is read when nothing wakes the poster.
 const POLL: Duration = Duration::from_millis(250);
 
-/// Tells the poster (here, or in the process that leads) that an order was queued.
+/// Tells the poster (here, or in the process that leads) that an order was queued. The
+/// leader's own orders need no signal through the store; should it have just lost the lease,
+/// the new leader's poll finds them.
 pub async fn queued(s: &Acquirer) {
 	s.poster_wake.notify_one();
+	if s.lease.is_leading() {
+		return;
+	}
 	if let Err(e) = s.signals.send(QUEUED, "").await {
 		tracing::warn!(error = %e, "could not signal the queued order");
 	}

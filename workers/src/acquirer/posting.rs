@@ -143,8 +143,8 @@ pub async fn bookkeep(
 						}
 					}
 					if order.status != OrderStatus::Posting {
-						order::start_posting(&s.db, &order.order_id, &text, &r.issuer_order_id)
-							.await?;
+						let (id, from) = (&order.order_id, order.status);
+						order::start_posting(&s.db, id, from, &text, &r.issuer_order_id).await?;
 						s.metrics.order(OrderStatus::Posting.as_str());
 						poster::queued(s).await;
 					}

@@ -16,7 +16,14 @@ use sqlx::{
 	any::AnyPoolOptions, migrate::Migrator, pool::PoolConnectionMetadata, AnyConnection, AnyPool,
 	Row,
 };
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{
+	path::Path,
+	sync::{
+		atomic::{AtomicI64, Ordering},
+		Arc,
+	},
+	time::Duration,
+};
 
 /// A store transaction: committed by [`Tx::commit`], rolled back when dropped without it.
 pub struct Tx {
@@ -99,7 +106,14 @@ pub struct Db {
 	url: Option<String>,
 	/// Group commit, on SQLite (see [`super::durability`]).
 	sync: Option<Arc<GroupSync>>,
+	/// When (ms) request nonces were last forgotten, so that only one request in
+	/// [`NONCE_PRUNE_EVERY_MS`] starts it.
+	nonces_pruned_at: Arc<AtomicI64>,
 }
+
+/// How often the nonces too old to matter are deleted: out of a request's path, at most this
+/// often (a request with an older timestamp is refused as stale before its nonce is looked at).
+const NONCE_PRUNE_EVERY_MS: i64 = 10_000;
 
 /// Creates the SQLite file `path` readable and writable by its owner only (0600), or makes an
 /// existing one so, with its log files: the store holds wallets, PIN hashes and payment codes.
@@ -171,7 +185,8 @@ impl Db {
 		migrator.run(&pool).await.map_err(|e| anyhow::anyhow!("migrating the store: {e}"))?;
 		let url = (backend == Backend::Postgres).then(|| database.to_string());
 		let sync = sqlite_file.map(GroupSync::start);
-		Ok(Self { pool, backend, url, sync })
+		let nonces_pruned_at = Arc::new(AtomicI64::new(0));
+		Ok(Self { pool, backend, url, sync, nonces_pruned_at })
 	}
 
 	/// The PostgreSQL URL the store was opened with; `None` on SQLite.
@@ -265,8 +280,12 @@ pub async fn next_number(tx: &mut AnyConnection, name: &'static str) -> StoreRes
 	Ok(row.try_get(0)?)
 }
 
-/// Records a signed request's nonce, forgetting those older than `forget_before`; false if
-/// the nonce was seen before (a replay).
+/// Records a signed request's nonce; false if the nonce was seen before (a replay).
+///
+/// One statement, committed on its own: the insert is the whole check, and the answer to the
+/// request waits for the store's durability like every other (see [`super::durability`]).
+/// Nonces older than `forget_before` are deleted by a task of their own, at most once every
+/// [`NONCE_PRUNE_EVERY_MS`], rather than by every request.
 pub async fn record_nonce(
 	db: &Db,
 	party: &str,
@@ -274,11 +293,6 @@ pub async fn record_nonce(
 	now: i64,
 	forget_before: i64,
 ) -> StoreResult<bool> {
-	let mut tx = db.begin().await?;
-	sqlx::query("DELETE FROM request_nonces WHERE seen_at < $1")
-		.bind(forget_before)
-		.execute(&mut *tx)
-		.await?;
 	let fresh = sqlx::query(
 		"INSERT INTO request_nonces (party, nonce, seen_at) VALUES ($1, $2, $3)
 		 ON CONFLICT DO NOTHING",
@@ -286,12 +300,34 @@ pub async fn record_nonce(
 	.bind(party)
 	.bind(nonce)
 	.bind(now)
-	.execute(&mut *tx)
+	.execute(db.pool())
 	.await?
 	.rows_affected()
 		== 1;
-	tx.commit().await?;
+	let last = db.nonces_pruned_at.load(Ordering::Relaxed);
+	if now - last >= NONCE_PRUNE_EVERY_MS
+		&& db
+			.nonces_pruned_at
+			.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+			.is_ok()
+	{
+		let db = db.clone();
+		tokio::spawn(async move {
+			if let Err(e) = forget_nonces(&db, forget_before).await {
+				tracing::warn!(error = %e, "could not delete old request nonces");
+			}
+		});
+	}
 	Ok(fresh)
+}
+
+/// Deletes the request nonces seen before `before`.
+async fn forget_nonces(db: &Db, before: i64) -> StoreResult<u64> {
+	Ok(sqlx::query("DELETE FROM request_nonces WHERE seen_at < $1")
+		.bind(before)
+		.execute(db.pool())
+		.await?
+		.rows_affected())
 }
 
 /// How many rows of `orders` are in each status, as stored.
@@ -434,4 +470,41 @@ pub async fn move_order_if<S: OrderState>(
 		query = query.bind(*f);
 	}
 	Ok(Ok(query.execute(tx).await?.rows_affected() > 0))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	async fn nonces(db: &Db) -> i64 {
+		sqlx::query("SELECT COUNT(*) FROM request_nonces")
+			.fetch_one(db.pool())
+			.await
+			.unwrap()
+			.try_get(0)
+			.unwrap()
+	}
+
+	#[tokio::test]
+	async fn a_nonce_counts_once_and_old_nonces_are_forgotten_out_of_the_requests_path() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("t.sqlite");
+		let db = Db::open(path.to_str().unwrap(), &super::super::inbox::MIGRATIONS).await.unwrap();
+		assert!(record_nonce(&db, "agg", "n-old", 1_000, 0).await.unwrap());
+		assert!(!record_nonce(&db, "agg", "n-old", 1_000, 0).await.unwrap());
+		// Another party's nonce is its own.
+		assert!(record_nonce(&db, "other", "n-old", 1_000, 0).await.unwrap());
+		// Less than NONCE_PRUNE_EVERY_MS after the last prune (at 0 here) nothing is deleted…
+		assert!(record_nonce(&db, "agg", "n-1", 5_000, 2_000).await.unwrap());
+		tokio::time::sleep(Duration::from_millis(200)).await;
+		assert_eq!(nonces(&db).await, 3);
+		// …and after it, a request starts one that forgets what is older than its window.
+		assert!(record_nonce(&db, "agg", "n-2", 11_000, 2_000).await.unwrap());
+		let deadline = std::time::Instant::now() + Duration::from_secs(10);
+		while nonces(&db).await != 2 {
+			assert!(std::time::Instant::now() < deadline, "old nonces were not forgotten");
+			tokio::time::sleep(Duration::from_millis(20)).await;
+		}
+		assert!(!record_nonce(&db, "agg", "n-1", 11_000, 2_000).await.unwrap());
+	}
 }

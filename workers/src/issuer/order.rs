@@ -560,7 +560,18 @@ pub struct Debit<'a> {
 	pub instruction: &'a str,
 }
 
-pub async fn debit(tx: &mut AnyConnection, id: &str, d: &Debit<'_>) -> OrderResult<()> {
+/// Debits order `id`, read in status `from` under its lock; refused by name if it is no
+/// longer in `from` (the transaction is then the caller's to drop).
+pub async fn debit(
+	tx: &mut AnyConnection,
+	id: &str,
+	from: OrderStatus,
+	d: &Debit<'_>,
+) -> OrderResult<()> {
+	if !move_if(tx, id, &[from], OrderStatus::Debited, None).await? {
+		let now = order(tx, id).await?.ok_or(OrderError::UnknownOrder("no such order"))?;
+		return Err(OrderError::IllegalTransition { from: now.status, to: OrderStatus::Debited });
+	}
 	wallet::book(tx, d.wallet_id, wallet::EntryKind::Debit, -d.amount, id).await?;
 	sqlx::query(
 		"UPDATE orders SET debit_amount = $2, rate_id = $3, expires_at = $4, instruction = $5
@@ -573,7 +584,7 @@ pub async fn debit(tx: &mut AnyConnection, id: &str, d: &Debit<'_>) -> OrderResu
 	.bind(d.instruction)
 	.execute(&mut *tx)
 	.await?;
-	move_to(tx, id, OrderStatus::Debited, None).await
+	Ok(())
 }
 
 /// Holds a payment code's order above the no-PIN limit for the payer's confirmation until

@@ -17,6 +17,7 @@ use super::{
 };
 use crate::common::{
 	api::ApiError,
+	locks::OrderGuard,
 	now_ms,
 	peer::PeerError,
 	wire::{scenario_of, BookkeepingRequest, BookkeepingResult},
@@ -36,37 +37,47 @@ pub fn spawn(s: &Arc<Issuer>, order_id: String) {
 	let s = s.clone();
 	tokio::spawn(async move {
 		if let Err(e) = drive(&s, &order_id).await {
-			tracing::warn!(order = %order_id, error = %e, "processing stopped; reconciliation takes over");
+			stopped(&order_id, e);
 		}
 	});
+}
+
+fn stopped(order_id: &str, e: ApiError) {
+	tracing::warn!(order = %order_id, error = %e, "processing stopped; reconciliation takes over");
 }
 
 /// Starts a new debit request's order: its first step is awaited, so that the
 /// acknowledgement says whether the payer must confirm (`AWAITING_PAYER`) or the order was
 /// debited or rejected at once, and the rest goes on in the background. Both run in a task of
-/// their own: a dropped request (a timeout, a client gone) still leaves the order its task.
+/// their own, which holds the order's lock from the first step to the last: a dropped request
+/// (a timeout, a client gone) still leaves the order its task.
 pub async fn start(s: &Arc<Issuer>, order_id: String) {
 	let s = s.clone();
-	let started = tokio::spawn(async move {
-		first_step(&s, &order_id).await;
-		spawn(&s, order_id);
-	});
-	let _ = started.await;
-}
-
-/// [`start`]'s first step. A step that fails here is taken again by the order's task.
-async fn first_step(s: &Arc<Issuer>, order_id: &str) {
-	let step = async {
-		let _held = s.order_locks.lock(order_id).await?;
-		let order = order::get(&s.db, order_id).await?;
-		if order.status == OrderStatus::Received {
-			debit(s, &order).await?;
+	let (first_done, first) = tokio::sync::oneshot::channel::<()>();
+	tokio::spawn(async move {
+		let step = async {
+			let held = s.order_locks.lock(&order_id).await?;
+			let order = order::get(&s.db, &order_id).await?;
+			if order.status == OrderStatus::Received {
+				debit(&s, &order).await?;
+			}
+			Ok::<_, ApiError>(held)
+		};
+		let stepped = step.await;
+		let _ = first_done.send(());
+		let outcome = match stepped {
+			Ok(held) => drive_held(&s, &order_id, held).await,
+			Err(e) => {
+				tracing::warn!(order = %order_id, error = %e, "first step failed; the order's task retries it");
+				drive(&s, &order_id).await
+			}
+		};
+		if let Err(e) = outcome {
+			stopped(&order_id, e);
 		}
-		Ok::<_, ApiError>(())
-	};
-	if let Err(e) = step.await {
-		tracing::warn!(order = %order_id, error = %e, "first step failed; the order's task retries it");
-	}
+	});
+	// Dropped unsent only if the task panicked: the answer then says what the store holds.
+	let _ = first.await;
 }
 
 /// Takes up every order a crash interrupted.
@@ -80,7 +91,12 @@ pub async fn resume(s: &Arc<Issuer>) -> Result<(), ApiError> {
 
 /// Moves the order on until it is final or unknown.
 pub async fn drive(s: &Arc<Issuer>, order_id: &str) -> Result<(), ApiError> {
-	let _held = s.order_locks.lock(order_id).await?;
+	let held = s.order_locks.lock(order_id).await?;
+	drive_held(s, order_id, held).await
+}
+
+/// [`drive`], with the order's lock already held.
+async fn drive_held(s: &Arc<Issuer>, order_id: &str, _held: OrderGuard) -> Result<(), ApiError> {
 	loop {
 		let order = order::get(&s.db, order_id).await?;
 		match order.status {
@@ -215,7 +231,7 @@ async fn debit_in(
 		expires_at,
 		instruction: &text,
 	};
-	order::debit(tx, id, &debit).await?;
+	order::debit(tx, id, order.status, &debit).await?;
 	Ok(true)
 }
 
